@@ -1,0 +1,87 @@
+"""`kafkaops`: the command line, and the wiring point that starts the console and the bot.
+
+Each capability registers its subcommands from its own module (cli/topics.py, ...).
+Handlers are async and receive the Context; errors from core become a message on stderr and
+an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import sys
+from typing import Any
+
+from kafkaops.cli.common import Context
+
+#: modules under kafkaops.cli whose register(subparsers) adds subcommands, in help order
+COMMAND_MODULES = ["demo", "console", "topics", "config_cmd"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit 2 with a short message, as argparse does
+        self.print_usage(sys.stderr)
+        self.exit(2, f"kafkaops: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
+    parser = _Parser(
+        prog="kafkaops",
+        description="The on-call console for Kafka: topics, messages, lag, flags, DR.",
+    )
+    parser.add_argument("--version", action="version", version=f"kafkaops {version('kafkaops')}")
+    parser.add_argument("--config", metavar="FILE",
+                        help="config file (default: $KAFKAOPS_CONFIG or ~/.config/kafkaops/config.yaml)")
+    parser.add_argument("-c", "--cluster", metavar="NAME", help="cluster from the config to use")
+    parser.add_argument("-b", "--bootstrap", metavar="HOST:PORT",
+                        help="use this broker as a single unnamed cluster (as kcat -b)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the Kafka client's own log messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"kafkaops.cli.{name}").register(sub)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    from kafkaops.core.errors import KafkaOpsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    import logging
+
+    # aiokafka logs every failed connection attempt; we report the outcome once, ourselves
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL,
+                        format="%(name)s: %(message)s")
+    ctx = Context(args)
+    try:
+        result = args.func(args, ctx)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except KafkaOpsError as e:
+        sys.stderr.write(f"kafkaops: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("kafkaops: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `kafkaops tail ... | head`
+        return 0
+
+
+def main() -> None:
+    from kafkaops.core.embedded import install_signal_handlers
+
+    install_signal_handlers()
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""kafkaops.console"""

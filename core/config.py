@@ -1,0 +1,547 @@
+"""One validated config model for every face.
+
+Order of precedence: the defaults written on the dataclasses below, then the YAML file,
+then environment variables (`KAFKAOPS_CLUSTER` picks the cluster; `${VAR}` inside the file
+pulls secrets from the environment). Command-line flags (`-c`, `-b`) win over all of it.
+
+The loader walks the dataclasses' type hints, so adding a key is adding a field. Unknown
+keys, wrong types and missing files are reported as `ConfigError` naming the file, the key
+path and what was expected. Secrets are held as `Secret`, whose repr and str are redacted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from kafkaops.core.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("~/.config/kafkaops/config.yaml")
+#: the name given to the cluster made from `-b HOST:PORT`
+ADHOC_CLUSTER = "adhoc"
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Secret:
+    """A secret value from config. Never shown: str() and repr() give a redaction mark.
+
+    A `${VAR}` whose variable is unset does not fail the whole config (you may run
+    `kafkaops topics` without a Slack token); it fails when the secret is used.
+    """
+
+    __slots__ = ("_value", "_missing_var", "_path")
+
+    def __init__(self, value: str | None, *, missing_var: str | None = None, path: str = "") -> None:
+        self._value = value
+        self._missing_var = missing_var
+        self._path = path
+
+    @property
+    def is_set(self) -> bool:
+        return self._value is not None and self._value != ""
+
+    def reveal(self) -> str:
+        """The secret itself. Raises ConfigError if its environment variable was not set."""
+        if self._value is None:
+            raise ConfigError(
+                f"{self._path}: environment variable {self._missing_var} is not set "
+                f"(the config refers to it as ${{{self._missing_var}}})"
+            )
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self.is_set else "Secret(<unset>)"
+
+    def __str__(self) -> str:
+        return "***" if self.is_set else "<unset>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and self._value == other._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Duration(float):
+    """Seconds, written in config as `15s`, `2m`, `1h`, `1d`, `500ms` or a bare number."""
+
+    _UNITS: typing.ClassVar[dict[str, float]] = {
+        "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0,
+    }
+    _FORM: typing.ClassVar[re.Pattern[str]] = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)\s*$")
+
+    @classmethod
+    def parse(cls, text: str | float | int) -> Duration:
+        if isinstance(text, bool):
+            raise ValueError("a duration such as 15s, 2m or 1h")
+        if isinstance(text, int | float):
+            return cls(float(text))
+        m = cls._FORM.match(text)
+        if not m:
+            raise ValueError("a duration such as 15s, 2m or 1h")
+        return cls(float(m.group(1)) * cls._UNITS[m.group(2)])
+
+
+# ---------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class SaslConfig:
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    """SASL mechanism."""
+    username: str = ""
+    """SASL user name."""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    """SASL password; use ${ENV_VAR}."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca_file: str | None = None
+    """PEM file of the CA that signed the brokers' certificates."""
+    cert_file: str | None = None
+    """Client certificate (mutual TLS)."""
+    key_file: str | None = None
+    """Client private key (mutual TLS)."""
+    key_password: Secret = field(default_factory=lambda: Secret(""))
+    """Password of the client key, if it has one."""
+    check_hostname: bool = True
+    """Verify that the broker's certificate names the host we connected to."""
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    bootstrap_servers: str
+    """Comma-separated HOST:PORT list."""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How to talk to the brokers."""
+    sasl: SaslConfig | None = None
+    """SASL credentials, for SASL_PLAINTEXT and SASL_SSL."""
+    tls: TlsConfig | None = None
+    """TLS files, for SSL and SASL_SSL."""
+    read_only: bool = False
+    """Refuse every change to this cluster, from every face."""
+    request_timeout: Duration = Duration(10.0)
+    """How long to wait for a broker's answer."""
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    signing_key: Secret = field(default_factory=lambda: Secret(""))
+    """HMAC key that signs every audit record; use ${ENV_VAR}."""
+    topic: str = "_kafkaops.audit"
+    """Topic the audit trail is written to, on the cluster being changed."""
+
+
+@dataclass(frozen=True)
+class DrPairConfig:
+    name: str
+    """Name of the pair, used by `--pair`."""
+    primary: str
+    """Cluster name (from clusters:) that is active in normal times."""
+    secondary: str
+    """Cluster name that MirrorMaker 2 replicates into."""
+    replication_policy: Literal["default", "identity"] = "default"
+    """default: remote topics are named <source><separator><topic>; identity: same name."""
+    separator: str = "."
+    """Separator of the default replication policy."""
+    rpo: Duration = Duration(60.0)
+    """Recovery point objective: the data loss a failover may accept."""
+    groups: list[str] = field(default_factory=list)
+    """Consumer groups (glob patterns) that move on failover."""
+
+
+@dataclass(frozen=True)
+class DrConfig:
+    pairs: list[DrPairConfig] = field(default_factory=list)
+    """Primary/secondary cluster pairs."""
+
+
+@dataclass(frozen=True)
+class SlackHttpConfig:
+    host: str = "0.0.0.0"
+    """Address the HTTP mode server listens on."""
+    port: int = 3000
+    """Port; serves /slack/events and /healthz."""
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    mode: Literal["socket", "http"] = "socket"
+    """socket: Socket Mode (needs app_token); http: Events API (needs signing_secret)."""
+    bot_token: Secret = field(default_factory=lambda: Secret(""))
+    """xoxb- token."""
+    app_token: Secret = field(default_factory=lambda: Secret(""))
+    """xapp- token, for Socket Mode."""
+    signing_secret: Secret = field(default_factory=lambda: Secret(""))
+    """Signing secret, for HTTP mode."""
+    http: SlackHttpConfig = field(default_factory=SlackHttpConfig)
+    """HTTP mode listener."""
+    api_url: str = "https://slack.com/api/"
+    """Web API base URL; a proxy or a test server."""
+    command: str = "/kafka"
+    """The slash command the bot answers."""
+    health_port: int | None = None
+    """In Socket Mode, serve /healthz on this port (none: no health endpoint)."""
+
+
+@dataclass(frozen=True)
+class RoleConfig:
+    users: list[str] = field(default_factory=list)
+    """Slack user IDs."""
+    usergroups: list[str] = field(default_factory=list)
+    """Slack user group IDs."""
+
+
+@dataclass(frozen=True)
+class AlertRuleConfig:
+    name: str
+    """Unique rule name; appears in the alert."""
+    channel: str
+    """Slack channel id or #name."""
+    match: dict[str, str] | None = None
+    """Metric rules: glob patterns on cluster, group, topic."""
+    when: str | None = None
+    """Metric rules: condition such as `lag_seconds > 300`."""
+    for_: Duration = Duration(0.0)
+    """How long the condition must hold before the alert fires (key: `for`)."""
+    severity: Literal["critical", "warning", "info"] = "warning"
+    """Severity shown in the alert."""
+    watch: dict[str, str] | None = None
+    """Event rules: {cluster, topic} to watch."""
+    filter: str | None = None
+    """Event rules: filter expression, the same language as `tail --filter`."""
+    message: str | None = None
+    """Event rules: message template with {field} references."""
+    max_per_minute: int = 6
+    """Event rules: at most this many Slack messages a minute; the rest are counted."""
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    interval: Duration = Duration(15.0)
+    """How often rules are evaluated."""
+    rules: list[AlertRuleConfig] = field(default_factory=list)
+    """Alert rules."""
+
+
+@dataclass(frozen=True)
+class DeadLetterConfig:
+    suffixes: list[str] = field(default_factory=lambda: [".dlq", "-dlq", ".dlt", "-dlt", ".DLT"])
+    """A topic whose name ends in one of these is a dead-letter topic of the name before it."""
+    topics: dict[str, str] = field(default_factory=dict)
+    """Explicit dead-letter topic -> origin topic."""
+
+
+@dataclass(frozen=True)
+class Config:
+    clusters: dict[str, ClusterConfig] = field(default_factory=dict)
+    """Named clusters."""
+    default_cluster: str | None = None
+    """Cluster used when -c is not given (default: the only one, or the first)."""
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    """Audit trail."""
+    dr: DrConfig = field(default_factory=DrConfig)
+    """Disaster recovery pairs."""
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    """Slack bot."""
+    roles: dict[str, RoleConfig] = field(default_factory=dict)
+    """Roles: who is in them."""
+    permissions: dict[str, list[str]] = field(default_factory=dict)
+    """Action (flag.write, dlq.replay, offsets.reset, failover) -> roles allowed."""
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    """Alert rules into Slack channels."""
+    dead_letters: DeadLetterConfig = field(default_factory=DeadLetterConfig)
+    """How dead-letter topics are recognised."""
+    source: str = "<defaults>"
+    """Where this config was read from (not a key)."""
+
+    def cluster(self, name: str | None = None) -> tuple[str, ClusterConfig]:
+        """The named cluster, else KAFKAOPS_CLUSTER, else default_cluster, else the first."""
+        name = name or os.environ.get("KAFKAOPS_CLUSTER") or self.default_cluster
+        if not self.clusters:
+            raise ConfigError(
+                f"{self.source}: no clusters configured; add one under clusters: "
+                "or pass -b HOST:PORT"
+            )
+        if name is None:
+            name = next(iter(self.clusters))
+        try:
+            return name, self.clusters[name]
+        except KeyError:
+            known = ", ".join(sorted(self.clusters))
+            raise ConfigError(
+                f"{self.source}: no cluster named {name!r} (configured: {known})"
+            ) from None
+
+
+# ---------------------------------------------------------------- loading
+
+_KEY_ALIASES = {"for": "for_"}
+_INTERNAL_FIELDS = {"source"}
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if tp is str:
+        return "a string"
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is Secret:
+        return "a string (use ${ENV_VAR} for secrets)"
+    if tp is Duration:
+        return "a duration such as 15s, 2m or 1h"
+    if origin is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(tp))
+    if origin is list:
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+    return str(tp)
+
+
+def _interpolate(text: str, path: str, src: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        var, default = m.group(1), m.group(2)
+        value = os.environ.get(var)
+        if value is None:
+            if default is not None:
+                return default
+            raise ConfigError(f"{src}: {path}: environment variable {var} is not set")
+        return value
+
+    return _ENV_REF.sub(sub, text)
+
+
+def _convert(value: Any, tp: Any, path: str, src: str) -> Any:
+    def bad(expected: str | None = None) -> ConfigError:
+        shown = "a mapping" if isinstance(value, dict) else "a list" if isinstance(
+            value, list) else repr(value)
+        return ConfigError(f"{src}: {path}: expected {expected or _type_name(tp)}, got {shown}")
+
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for a in args:
+            try:
+                return _convert(value, a, path, src)
+            except ConfigError as e:
+                errors.append(e)
+        raise bad()
+    if tp is Secret:
+        if not isinstance(value, str):
+            raise bad()
+        refs = _ENV_REF.findall(value)
+        if refs:
+            missing = [v for v, d in refs if v not in os.environ and not d]
+            if missing:
+                return Secret(None, missing_var=missing[0], path=path)
+            return Secret(_interpolate(value, path, src), path=path)
+        return Secret(value, path=path)
+    if isinstance(value, str) and tp is not Secret:
+        value = _interpolate(value, path, src)
+    if tp is str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise bad()
+        return str(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().isdigit():
+                return int(value)
+            raise bad()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad()
+        return float(value)
+    if tp is Duration:
+        try:
+            return Duration.parse(value)
+        except ValueError:
+            raise bad() from None
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise bad()
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise bad()
+        (item,) = get_args(tp)
+        return [_convert(v, item, f"{path}[{i}]", src) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad()
+        _, item = get_args(tp)
+        return {str(k): _convert(v, item, f"{path}.{k}", src) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise bad()
+        return _build(tp, value, path, src)
+    raise bad()  # pragma: no cover - a type the model does not use
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], path: str, src: str) -> Any:
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _INTERNAL_FIELDS}
+    kwargs: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = _KEY_ALIASES.get(str(raw_key), str(raw_key))
+        sub = f"{path}.{raw_key}" if path else str(raw_key)
+        if key not in fields:
+            known = ", ".join(sorted(k.rstrip("_") for k in fields))
+            hint = _close_match(str(raw_key), [k.rstrip("_") for k in fields])
+            raise ConfigError(
+                f"{src}: {sub}: unknown key{hint} (expected one of: {known})"
+            )
+        kwargs[key] = _convert(value, hints[key], sub, src)
+    for name, f in fields.items():
+        if (
+            name not in kwargs
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ):
+            sub = f"{path}.{name.rstrip('_')}" if path else name
+            raise ConfigError(f"{src}: {sub}: required key is missing ({_type_name(hints[name])})")
+    return cls(**kwargs)
+
+
+def _close_match(word: str, candidates: list[str]) -> str:
+    import difflib
+
+    best = difflib.get_close_matches(word, candidates, n=1)
+    return f"; did you mean {best[0]!r}?" if best else ""
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Build a Config from already-parsed YAML. Raises ConfigError on any problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    config: Config = _build(Config, data, "", source)
+    config = dataclasses.replace(config, source=source)
+    _check_references(config)
+    return config
+
+
+def _check_references(config: Config) -> None:
+    src = config.source
+    if config.default_cluster is not None and config.default_cluster not in config.clusters:
+        raise ConfigError(
+            f"{src}: default_cluster: no cluster named {config.default_cluster!r} under clusters:"
+        )
+    for i, pair in enumerate(config.dr.pairs):
+        for side in ("primary", "secondary"):
+            name = getattr(pair, side)
+            if name not in config.clusters:
+                raise ConfigError(
+                    f"{src}: dr.pairs[{i}].{side}: no cluster named {name!r} under clusters:"
+                )
+    for action, roles in config.permissions.items():
+        for role in roles:
+            if role not in config.roles:
+                raise ConfigError(
+                    f"{src}: permissions.{action}: no role named {role!r} under roles:"
+                )
+    names = [r.name for r in config.alerts.rules]
+    for i, rule in enumerate(config.alerts.rules):
+        if names.count(rule.name) > 1:
+            raise ConfigError(f"{src}: alerts.rules[{i}].name: {rule.name!r} is used twice")
+        if (rule.watch is None) == (rule.when is None):
+            raise ConfigError(
+                f"{src}: alerts.rules[{i}] ({rule.name}): give either `when` (a metric rule) "
+                "or `watch` (an event rule)"
+            )
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read config from `path`, else $KAFKAOPS_CONFIG, else the default path.
+
+    A path that was asked for explicitly must exist; the default path may be missing (then
+    the config is empty and a cluster must come from -b).
+    """
+    explicit = path is not None or "KAFKAOPS_CONFIG" in os.environ
+    p = Path(path if path is not None else os.environ.get("KAFKAOPS_CONFIG", DEFAULT_CONFIG_PATH))
+    p = p.expanduser()
+    if not p.exists():
+        if explicit:
+            raise ConfigError(f"{p}: config file not found")
+        return Config(source=f"{p} (not found)")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config file: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    return parse_config(data, str(p))
+
+
+def adhoc_config(bootstrap: str, base: Config | None = None) -> Config:
+    """The `-b HOST:PORT` shortcut: a config whose only cluster is that address."""
+    if not re.match(r"^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$", bootstrap):
+        raise ConfigError(f"-b {bootstrap}: expected HOST:PORT[,HOST:PORT...]")
+    base = base or Config()
+    return dataclasses.replace(
+        base,
+        clusters={ADHOC_CLUSTER: ClusterConfig(bootstrap_servers=bootstrap)},
+        default_cluster=ADHOC_CLUSTER,
+        source=f"-b {bootstrap}",
+    )
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The config as plain data with every secret replaced by '***' (or '<unset>')."""
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, Secret):
+            return str(v)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            out = {}
+            for f in dataclasses.fields(v):
+                if f.name in _INTERNAL_FIELDS:
+                    continue
+                out[f.name.rstrip("_")] = walk(getattr(v, f.name))
+            return out
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, Duration):
+            return f"{float(v):g}s"
+        return v
+
+    result: dict[str, Any] = walk(config)
+    return result

@@ -1,0 +1,254 @@
+"""Connections to one Kafka cluster, and the few wire-level reads aiokafka does not offer.
+
+`KafkaConnection` owns one `AIOKafkaClient` (metadata, ListOffsets, Fetch, sent batched
+per leader) and one `AIOKafkaAdminClient` (topics, configs, groups). Both are created in
+`start()`, inside the running loop. Nothing from aiokafka leaves core: callers get plain
+dicts keyed by `TopicPartition` (core's own, in records.py) and core records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from kafkaops.core.config import ClusterConfig
+from kafkaops.core.errors import ClusterUnreachable, ConfigError
+from kafkaops.core.records import (
+    BrokerInfo,
+    MetadataSnapshot,
+    PartitionInfo,
+    TopicMetadata,
+    TopicPartition,
+)
+
+LATEST = -1
+EARLIEST = -2
+
+
+def client_options(name: str, cfg: ClusterConfig) -> dict[str, Any]:
+    """Keyword arguments for any aiokafka client, from a cluster's config."""
+    opts: dict[str, Any] = {
+        "bootstrap_servers": cfg.bootstrap_list,
+        "security_protocol": cfg.security_protocol,
+        "request_timeout_ms": int(cfg.request_timeout * 1000),
+        "client_id": f"kafkaops-{name}",
+    }
+    if cfg.security_protocol in ("SSL", "SASL_SSL"):
+        opts["ssl_context"] = _ssl_context(name, cfg)
+    if cfg.security_protocol.startswith("SASL"):
+        if cfg.sasl is None:
+            raise ConfigError(
+                f"clusters.{name}.sasl: required when security_protocol is {cfg.security_protocol}"
+            )
+        opts["sasl_mechanism"] = cfg.sasl.mechanism
+        opts["sasl_plain_username"] = cfg.sasl.username
+        opts["sasl_plain_password"] = cfg.sasl.password.reveal()
+    return opts
+
+
+def _ssl_context(name: str, cfg: ClusterConfig) -> ssl.SSLContext:
+    tls = cfg.tls
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+        if tls and tls.cert_file:
+            password = tls.key_password.reveal() if tls.key_password.is_set else None
+            ctx.load_cert_chain(tls.cert_file, tls.key_file, password=password)
+        if tls and not tls.check_hostname:
+            ctx.check_hostname = False
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"clusters.{name}.tls: cannot load TLS files: {e}") from None
+    return ctx
+
+
+class KafkaConnection:
+    """One cluster's clients. `async with KafkaConnection(name, cfg) as conn: ...`"""
+
+    def __init__(self, name: str, cfg: ClusterConfig) -> None:
+        self.name = name
+        self.config = cfg
+        self._client: Any = None
+        self._admin: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("KafkaConnection used before start()")
+        return self._client
+
+    @property
+    def admin(self) -> Any:
+        if self._admin is None:
+            raise RuntimeError("KafkaConnection used before start()")
+        return self._admin
+
+    def unreachable(self, err: BaseException) -> ClusterUnreachable:
+        detail = str(err) or type(err).__name__
+        return ClusterUnreachable(
+            f"cluster {self.name!r} unreachable at {self.config.bootstrap_servers}: {detail} "
+            f"— check clusters.{self.name}.bootstrap_servers and that the brokers are up"
+        )
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaClient
+        from aiokafka.admin import AIOKafkaAdminClient
+        from aiokafka.errors import KafkaError
+
+        opts = client_options(self.name, self.config)
+        client = AIOKafkaClient(**opts)
+        admin = AIOKafkaAdminClient(**opts)
+        try:
+            await asyncio.gather(client.bootstrap(), admin.start())
+        except (KafkaError, OSError) as e:
+            await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
+            raise self.unreachable(e) from None
+        self._client, self._admin = client, admin
+
+    async def stop(self) -> None:
+        client, admin = self._client, self._admin
+        self._client = self._admin = None
+        await asyncio.gather(
+            *(c.close() for c in (client, admin) if c is not None), return_exceptions=True
+        )
+
+    async def __aenter__(self) -> KafkaConnection:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------ metadata
+
+    async def metadata(self, topics: list[str] | None = None) -> MetadataSnapshot:
+        """One Metadata request (all topics, or the named ones), as core's own record.
+
+        The answer also refreshes the client's view of partition leaders.
+        """
+        from aiokafka.errors import KafkaError
+        from aiokafka.protocol.metadata import MetadataRequest
+
+        try:
+            node = self.client.get_random_node()
+            if node is None:
+                raise ClusterUnreachable(f"cluster {self.name!r}: no broker known")
+            resp = await self.client.send(node, MetadataRequest(topics, False))
+        except (KafkaError, OSError) as e:
+            raise self.unreachable(e) from None
+        self.client.cluster.update_metadata(resp)
+        obj = resp.to_object()
+        controller_id = obj.get("controller_id")
+        brokers = tuple(
+            BrokerInfo(b["node_id"], b["host"], b["port"], b.get("rack"), b["node_id"] == controller_id)
+            for b in sorted(obj["brokers"], key=lambda b: b["node_id"])
+        )
+        out: dict[str, TopicMetadata] = {}
+        for t in obj["topics"]:
+            if t["error_code"] != 0:
+                continue
+            name = t["topic"]
+            parts = tuple(
+                PartitionInfo(
+                    partition=p["partition"],
+                    leader=p["leader"] if p["leader"] >= 0 else None,
+                    replicas=tuple(p["replicas"]),
+                    isr=tuple(p["isr"]),
+                )
+                for p in sorted(t["partitions"], key=lambda p: p["partition"])
+            )
+            out[name] = TopicMetadata(name, bool(t.get("is_internal")) or name.startswith("_"), parts)
+        return MetadataSnapshot(obj.get("cluster_id"), controller_id, brokers, out)
+
+    async def leaders(self, partitions: Iterable[TopicPartition]) -> dict[int, list[TopicPartition]]:
+        """Partitions grouped by the node that leads them (partitions with no leader left out)."""
+        from aiokafka.structs import TopicPartition as AkTP
+
+        cluster = self.client.cluster
+        by_node: dict[int, list[TopicPartition]] = defaultdict(list)
+        for tp in partitions:
+            leader = cluster.leader_for_partition(AkTP(tp.topic, tp.partition))
+            if leader is not None and leader >= 0:
+                by_node[leader].append(tp)
+        return by_node
+
+    # ------------------------------------------------------------ offsets
+
+    async def list_offsets(
+        self, partitions: Iterable[TopicPartition], timestamp: int
+    ) -> dict[TopicPartition, int]:
+        """ListOffsets, one request per leader, sent together. -1 latest, -2 earliest,
+        else the first offset whose timestamp is >= `timestamp` (ms); -1 when none is."""
+        from aiokafka.protocol.offset import OffsetRequest
+
+        by_node = await self.leaders(partitions)
+
+        async def ask(node: int, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+            topics: dict[str, list[tuple[int, int]]] = defaultdict(list)
+            for tp in tps:
+                topics[tp.topic].append((tp.partition, timestamp))
+            req = OffsetRequest(-1, 0, list(topics.items()))
+            resp = await self.client.send(node, req)
+            out: dict[TopicPartition, int] = {}
+            for topic, parts in resp.topics:
+                for part in parts:
+                    # v1+: (partition, error_code, timestamp, offset[, leader_epoch])
+                    partition, error_code, offset = part[0], part[1], part[3]
+                    if error_code == 0:
+                        out[TopicPartition(topic, partition)] = offset
+            return out
+
+        results = await self._per_node(by_node, ask)
+        return {k: v for r in results for k, v in r.items()}
+
+    async def high_watermarks(
+        self, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, tuple[int, int]]:
+        """True (log start, log end) offsets of each partition.
+
+        Tansu gap (BROKER_NOTES.md): ListOffsets(latest) answers the base offset of the last
+        record batch + 1, short of the true end whenever producers batch. The high watermark
+        in a Fetch response is right on Tansu and on Apache Kafka, so: ListOffsets(latest),
+        then one Fetch per leader from (that answer - 1) for every non-empty partition, with
+        max_bytes=1 so almost nothing but the high watermark comes back.
+        """
+        from aiokafka.protocol.fetch import FetchRequest
+
+        tps = list(partitions)
+        latest, earliest = await asyncio.gather(
+            self.list_offsets(tps, LATEST), self.list_offsets(tps, EARLIEST)
+        )
+        result: dict[TopicPartition, tuple[int, int]] = {
+            tp: (earliest.get(tp, 0), latest[tp]) for tp in tps if tp in latest
+        }
+        nonempty = [tp for tp, end in latest.items() if end > 0]
+        by_node = await self.leaders(nonempty)
+
+        async def fetch(node: int, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+            topics: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+            for tp in tps:
+                topics[tp.topic].append((tp.partition, max(latest[tp] - 1, 0), 1))
+            req = FetchRequest(100, 1, 1, 0, list(topics.items()))
+            resp = await self.client.send(node, req)
+            out: dict[TopicPartition, int] = {}
+            for topic, parts in resp.topics:
+                for part in parts:
+                    partition, error_code, highwater = part[0], part[1], part[2]
+                    if error_code == 0:
+                        out[TopicPartition(topic, partition)] = highwater
+            return out
+
+        for hw in await self._per_node(by_node, fetch):
+            for tp, end in hw.items():
+                start, listed = result[tp]
+                result[tp] = (start, max(end, listed))
+        return result
+
+    async def _per_node(self, by_node: dict[int, list[TopicPartition]], fn: Any) -> list[Any]:
+        from aiokafka.errors import KafkaError
+
+        try:
+            return list(await asyncio.gather(*(fn(n, tps) for n, tps in by_node.items())))
+        except (KafkaError, OSError) as e:
+            raise self.unreachable(e) from None

@@ -1,0 +1,165 @@
+"""Core's own records: what every face receives. Frozen, plain, JSON-friendly.
+
+aiokafka and httpx types never leave core; these do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    """Topic name."""
+    partition: int
+    """Partition number."""
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    node_id: int
+    """Broker id as the cluster reports it (Tansu's is 111: never assume 0)."""
+    host: str
+    """Advertised host."""
+    port: int
+    """Advertised port."""
+    rack: str | None = None
+    """Rack, when the broker reports one."""
+    is_controller: bool = False
+    """True for the cluster's controller."""
+
+
+@dataclass(frozen=True)
+class ClusterOverview:
+    name: str
+    """Cluster name from config."""
+    bootstrap_servers: str
+    """Where we connected."""
+    cluster_id: str | None
+    """The cluster's id, as reported."""
+    controller_id: int | None
+    """Node id of the controller, None when not reported."""
+    brokers: tuple[BrokerInfo, ...]
+    """Brokers in the metadata."""
+    topic_count: int
+    """Topics, internal ones included."""
+    internal_topic_count: int
+    """Topics flagged internal or named with a leading underscore."""
+    partition_count: int
+    """Partitions across all topics."""
+    offline_partitions: int
+    """Partitions with no leader."""
+    under_replicated_partitions: int
+    """Partitions whose ISR is smaller than their replica set."""
+    read_only: bool = False
+    """The cluster is marked read-only in config."""
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    partition: int
+    """Partition number."""
+    leader: int | None
+    """Leader node id, None when offline."""
+    replicas: tuple[int, ...]
+    """Replica node ids."""
+    isr: tuple[int, ...]
+    """In-sync replica node ids."""
+    earliest: int | None = None
+    """Log start offset."""
+    latest: int | None = None
+    """Log end offset (the high watermark)."""
+
+    @property
+    def messages(self) -> int | None:
+        if self.earliest is None or self.latest is None:
+            return None
+        return max(self.latest - self.earliest, 0)
+
+
+@dataclass(frozen=True)
+class TopicMetadata:
+    name: str
+    """Topic name."""
+    internal: bool
+    """Flagged internal by the broker or named with a leading underscore."""
+    partitions: tuple[PartitionInfo, ...]
+    """Partitions in order, without offsets."""
+
+
+@dataclass(frozen=True)
+class MetadataSnapshot:
+    cluster_id: str | None
+    """The cluster's id."""
+    controller_id: int | None
+    """Node id of the controller."""
+    brokers: tuple[BrokerInfo, ...]
+    """Brokers, by node id."""
+    topics: dict[str, TopicMetadata]
+    """Topics by name."""
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    name: str
+    """Config name, e.g. retention.ms."""
+    value: str | None
+    """Value as the broker reports it; None when sensitive or unset."""
+    source: str
+    """Where the value comes from: topic, broker default, ...; "not reported" when missing."""
+
+
+#: topic configs the topic list shows as columns
+SUMMARY_CONFIGS = ("retention.ms", "cleanup.policy", "compression.type")
+NOT_REPORTED = "broker default (not reported)"
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    name: str
+    """Topic name."""
+    partitions: int
+    """Partition count."""
+    replication_factor: int
+    """Replicas per partition (the largest, if they differ)."""
+    internal: bool
+    """Flagged internal by the broker or named with a leading underscore."""
+    end_offsets_total: int | None = None
+    """Sum of the partitions' log end offsets."""
+    messages: int | None = None
+    """Sum over partitions of end - start: records currently kept."""
+    retention_ms: str | None = None
+    """retention.ms, None when the broker did not report it."""
+    cleanup_policy: str | None = None
+    """cleanup.policy, None when the broker did not report it."""
+    compression: str | None = None
+    """compression.type, None when the broker did not report it."""
+    offline_partitions: int = 0
+    """Partitions with no leader."""
+    under_replicated: int = 0
+    """Partitions whose ISR is smaller than their replicas."""
+
+
+@dataclass(frozen=True)
+class TopicDetail:
+    summary: TopicSummary
+    """The same row the topic list shows."""
+    partitions: tuple[PartitionInfo, ...]
+    """Per-partition leader, replicas, ISR and offsets."""
+    configs: tuple[ConfigEntry, ...] = field(default_factory=tuple)
+    """Configs the broker reported, sorted by name."""
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Records to plain JSON data (dataclasses become dicts, tuples lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, TopicPartition):
+        return {"topic": obj.topic, "partition": obj.partition}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,74 @@
+"""The one object each face is handed: config plus core services, per cluster.
+
+A face's entry point builds `Services(config)` and passes it in (`KafkaOpsApp(services)`,
+`build_bolt_app(services)`, the CLI commands). Connections are opened lazily, on first use
+of a cluster, inside the running loop, and closed by `close()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kafkaops.core.config import ClusterConfig, Config
+from kafkaops.core.errors import Refused
+from kafkaops.core.kafka import KafkaConnection
+from kafkaops.core.topics import TopicService
+
+
+class Services:
+    def __init__(self, config: Config, cluster: str | None = None) -> None:
+        self.config = config
+        #: the cluster a face works on unless told otherwise (-c, or the config's default)
+        self.cluster_name, _ = config.cluster(cluster)
+        self._connections: dict[str, KafkaConnection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def cluster_config(self, name: str | None = None) -> ClusterConfig:
+        return self.config.cluster(name or self.cluster_name)[1]
+
+    async def connection(self, name: str | None = None) -> KafkaConnection:
+        """A started connection to the cluster (the current one by default).
+
+        Raises ClusterUnreachable when no broker answers; the next call tries again.
+        """
+        name = name or self.cluster_name
+        conn = self._connections.get(name)
+        if conn is not None:
+            return conn
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            conn = self._connections.get(name)
+            if conn is None:
+                conn = KafkaConnection(name, self.cluster_config(name))
+                await conn.start()
+                self._connections[name] = conn
+        return conn
+
+    async def drop(self, name: str | None = None) -> None:
+        """Forget a connection that failed, so the next call reconnects."""
+        conn = self._connections.pop(name or self.cluster_name, None)
+        if conn is not None:
+            await conn.stop()
+
+    async def topics(self, name: str | None = None) -> TopicService:
+        return TopicService(await self.connection(name))
+
+    def require_writable(self, name: str | None = None, action: str = "change") -> None:
+        """Raise Refused when the cluster is marked read_only in config."""
+        name = name or self.cluster_name
+        if self.cluster_config(name).read_only:
+            raise Refused(
+                f"cluster {name!r} is read-only (read_only: true in {self.config.source}); "
+                f"refusing to {action}"
+            )
+
+    async def close(self) -> None:
+        conns = list(self._connections.values())
+        self._connections.clear()
+        await asyncio.gather(*(c.stop() for c in conns), return_exceptions=True)
+
+    async def __aenter__(self) -> Services:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
