@@ -16,14 +16,25 @@ from typing import Any
 
 from kafkaops.cli.common import Context
 
-#: modules under kafkaops.cli whose register(subparsers) adds subcommands, in help order
-COMMAND_MODULES = ["demo", "console", "topics", "config_cmd"]
+#: modules listed first in --help; every other module of kafkaops.cli that has a
+#: register(subparsers) function is found and added after them, in name order
+FIRST = ["demo", "console", "topics"]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # exit 2 with a short message, as argparse does
         self.print_usage(sys.stderr)
         self.exit(2, f"kafkaops: error: {message}\n")
+
+
+def _command_modules() -> list[str]:
+    import pkgutil
+
+    import kafkaops.cli
+
+    names = sorted(m.name for m in pkgutil.iter_modules(kafkaops.cli.__path__))
+    names = [n for n in names if n not in ("main", "common")]
+    return [n for n in FIRST if n in names] + [n for n in names if n not in FIRST]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the Kafka client's own log messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"kafkaops.cli.{name}").register(sub)
+    for name in _command_modules():
+        module = importlib.import_module(f"kafkaops.cli.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 
