@@ -69,7 +69,9 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = ()) -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = ()
+) -> str:
     """A plain aligned text table; columns listed in `right` are right-aligned."""
     cells = [[fmt(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]

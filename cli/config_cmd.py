@@ -32,6 +32,8 @@ def show_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 def check_cmd(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config
-    print(f"{config.source}: ok ({len(config.clusters)} clusters, "
-          f"{len(config.alerts.rules)} alert rules, {len(config.dr.pairs)} DR pairs)")
+    print(
+        f"{config.source}: ok ({len(config.clusters)} clusters, "
+        f"{len(config.alerts.rules)} alert rules, {len(config.dr.pairs)} DR pairs)"
+    )
     return 0

@@ -45,13 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="The on-call console for Kafka: topics, messages, lag, flags, DR.",
     )
     parser.add_argument("--version", action="version", version=f"kafkaops {version('kafkaops')}")
-    parser.add_argument("--config", metavar="FILE",
-                        help="config file (default: $KAFKAOPS_CONFIG or ~/.config/kafkaops/config.yaml)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $KAFKAOPS_CONFIG or ~/.config/kafkaops/config.yaml)",
+    )
     parser.add_argument("-c", "--cluster", metavar="NAME", help="cluster from the config to use")
-    parser.add_argument("-b", "--bootstrap", metavar="HOST:PORT",
-                        help="use this broker as a single unnamed cluster (as kcat -b)")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show the Kafka client's own log messages")
+    parser.add_argument(
+        "-b",
+        "--bootstrap",
+        metavar="HOST:PORT",
+        help="use this broker as a single unnamed cluster (as kcat -b)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the Kafka client's own log messages"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _command_modules():
         module = importlib.import_module(f"kafkaops.cli.{name}")
@@ -71,8 +79,9 @@ def run(argv: list[str] | None = None) -> int:
     import logging
 
     # aiokafka logs every failed connection attempt; we report the outcome once, ourselves
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL,
-                        format="%(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.CRITICAL, format="%(name)s: %(message)s"
+    )
     ctx = Context(args)
     try:
         result = args.func(args, ctx)

@@ -59,7 +59,8 @@ async def topics_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         topics = await (await services.topics()).list_topics()
     topics = [
-        t for t in topics
+        t
+        for t in topics
         if (args.internal or not t.internal) and (not args.filter or args.filter in t.name)
     ]
     if args.json:
@@ -73,8 +74,15 @@ def render_topics(topics: list[TopicSummary]) -> str:
     return table(
         ["TOPIC", "PARTITIONS", "RF", "RETENTION", "CLEANUP", "COMPRESSION", "END OFFSETS"],
         [
-            (t.name, t.partitions, t.replication_factor, human_ms(t.retention_ms),
-             t.cleanup_policy, t.compression, t.end_offsets_total)
+            (
+                t.name,
+                t.partitions,
+                t.replication_factor,
+                human_ms(t.retention_ms),
+                t.cleanup_policy,
+                t.compression,
+                t.end_offsets_total,
+            )
             for t in topics
         ],
         right=(1, 2, 6),
@@ -111,13 +119,16 @@ def render_topic(d: TopicDetail) -> str:
     s = d.summary
     parts = table(
         ["PARTITION", "LEADER", "REPLICAS", "ISR", "EARLIEST", "LATEST", "MESSAGES"],
-        [(p.partition, p.leader, p.replicas, p.isr, p.earliest, p.latest, p.messages)
-         for p in d.partitions],
+        [
+            (p.partition, p.leader, p.replicas, p.isr, p.earliest, p.latest, p.messages)
+            for p in d.partitions
+        ],
         right=(0, 1, 4, 5, 6),
     )
     configs = (
         table(["CONFIG", "VALUE", "SOURCE"], [(c.name, c.value, c.source) for c in d.configs])
-        if d.configs else "(no configs reported)"
+        if d.configs
+        else "(no configs reported)"
     )
     return (
         f"topic {s.name}: {s.partitions} partitions, replication factor {s.replication_factor}, "

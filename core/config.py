@@ -41,7 +41,9 @@ class Secret:
 
     __slots__ = ("_value", "_missing_var", "_path")
 
-    def __init__(self, value: str | None, *, missing_var: str | None = None, path: str = "") -> None:
+    def __init__(
+        self, value: str | None, *, missing_var: str | None = None, path: str = ""
+    ) -> None:
         self._value = value
         self._missing_var = missing_var
         self._path = path
@@ -76,7 +78,12 @@ class Duration(float):
     """Seconds, written in config as `15s`, `2m`, `1h`, `1d`, `500ms` or a bare number."""
 
     _UNITS: typing.ClassVar[dict[str, float]] = {
-        "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0,
+        "ms": 0.001,
+        "s": 1.0,
+        "m": 60.0,
+        "h": 3600.0,
+        "d": 86400.0,
+        "": 1.0,
     }
     _FORM: typing.ClassVar[re.Pattern[str]] = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)\s*$")
 
@@ -272,6 +279,8 @@ class Config:
 
     def cluster(self, name: str | None = None) -> tuple[str, ClusterConfig]:
         """The named cluster, else KAFKAOPS_CLUSTER, else default_cluster, else the first."""
+        if name is None and ADHOC_CLUSTER in self.clusters and len(self.clusters) == 1:
+            name = ADHOC_CLUSTER  # -b HOST:PORT means that broker, whatever the environment says
         name = name or os.environ.get("KAFKAOPS_CLUSTER") or self.default_cluster
         if not self.clusters:
             raise ConfigError(
@@ -337,8 +346,13 @@ def _interpolate(text: str, path: str, src: str) -> str:
 
 def _convert(value: Any, tp: Any, path: str, src: str) -> Any:
     def bad(expected: str | None = None) -> ConfigError:
-        shown = "a mapping" if isinstance(value, dict) else "a list" if isinstance(
-            value, list) else repr(value)
+        shown = (
+            "a mapping"
+            if isinstance(value, dict)
+            else "a list"
+            if isinstance(value, list)
+            else repr(value)
+        )
         return ConfigError(f"{src}: {path}: expected {expected or _type_name(tp)}, got {shown}")
 
     origin = get_origin(tp)
@@ -421,9 +435,7 @@ def _build(cls: type[Any], data: Mapping[str, Any], path: str, src: str) -> Any:
         if key not in fields:
             known = ", ".join(sorted(k.rstrip("_") for k in fields))
             hint = _close_match(str(raw_key), [k.rstrip("_") for k in fields])
-            raise ConfigError(
-                f"{src}: {sub}: unknown key{hint} (expected one of: {known})"
-            )
+            raise ConfigError(f"{src}: {sub}: unknown key{hint} (expected one of: {known})")
         kwargs[key] = _convert(value, hints[key], sub, src)
     for name, f in fields.items():
         if (

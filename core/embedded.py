@@ -38,8 +38,12 @@ _live_lock = threading.Lock()
 # Variables Tansu reads as defaults for its flags; a stray one in the environment must not
 # change where an embedded broker listens or stores data.
 _TANSU_ENV = {
-    "CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
-    "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "CLUSTER_ID",
+    "LISTENER_URL",
+    "ADVERTISED_LISTENER_URL",
+    "STORAGE_ENGINE",
+    "SCHEMA_REGISTRY",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
 }
 
 
@@ -78,7 +82,7 @@ def answers_kafka(host: str, port: int, timeout: float = 1.0) -> bool:
             s.sendall(struct.pack(">i", len(body)) + body)
             header = _recv_exact(s, 8)
             size, got = struct.unpack(">ii", header)
-            return got == correlation and size >= 6
+            return bool(got == correlation and size >= 6)
     except OSError:
         return False
 
@@ -145,11 +149,23 @@ class EmbeddedClusters:
             log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
             try:
                 proc = subprocess.Popen(
-                    [binary, "broker", "--cluster-id", f"kafkaops-{name}",
-                     "--listener-url", url, "--advertised-listener-url", url,
-                     "--storage-engine", "memory://tansu/"],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                    [
+                        binary,
+                        "broker",
+                        "--cluster-id",
+                        f"kafkaops-{name}",
+                        "--listener-url",
+                        url,
+                        "--advertised-listener-url",
+                        url,
+                        "--storage-engine",
+                        "memory://tansu/",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509
                 )
             finally:
                 log.close()

@@ -141,7 +141,9 @@ class KafkaConnection:
         obj = resp.to_object()
         controller_id = obj.get("controller_id")
         brokers = tuple(
-            BrokerInfo(b["node_id"], b["host"], b["port"], b.get("rack"), b["node_id"] == controller_id)
+            BrokerInfo(
+                b["node_id"], b["host"], b["port"], b.get("rack"), b["node_id"] == controller_id
+            )
             for b in sorted(obj["brokers"], key=lambda b: b["node_id"])
         )
         out: dict[str, TopicMetadata] = {}
@@ -158,10 +160,14 @@ class KafkaConnection:
                 )
                 for p in sorted(t["partitions"], key=lambda p: p["partition"])
             )
-            out[name] = TopicMetadata(name, bool(t.get("is_internal")) or name.startswith("_"), parts)
+            out[name] = TopicMetadata(
+                name, bool(t.get("is_internal")) or name.startswith("_"), parts
+            )
         return MetadataSnapshot(obj.get("cluster_id"), controller_id, brokers, out)
 
-    async def leaders(self, partitions: Iterable[TopicPartition]) -> dict[int, list[TopicPartition]]:
+    async def leaders(
+        self, partitions: Iterable[TopicPartition]
+    ) -> dict[int, list[TopicPartition]]:
         """Partitions grouped by the node that leads them (partitions with no leader left out)."""
         from aiokafka.structs import TopicPartition as AkTP
 

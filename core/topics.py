@@ -25,8 +25,12 @@ from kafkaops.core.records import (
 
 # DescribeConfigs `config_source` codes (KIP-226)
 _CONFIG_SOURCES = {
-    1: "topic", 2: "broker (dynamic)", 3: "cluster default (dynamic)",
-    4: "broker (static)", 5: "default", 6: "logger",
+    1: "topic",
+    2: "broker (dynamic)",
+    3: "cluster default (dynamic)",
+    4: "broker (static)",
+    5: "default",
+    6: "logger",
 }
 
 
@@ -163,7 +167,9 @@ class TopicService:
         if self.conn.config.read_only:
             raise Refused(f"cluster {self.conn.name!r} is read-only; not creating topics")
         new = [
-            NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=dict(s.configs or {}))
+            NewTopic(
+                s.name, s.partitions, s.replication_factor, topic_configs=dict(s.configs or {})
+            )
             for s in specs
         ]
         if not new:

@@ -76,9 +76,16 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-async def produce(bootstrap: str, topic: str, values: list[bytes], *, key: bytes | None = None,
-                  partition: int | None = None, headers: list[tuple[str, bytes]] | None = None,
-                  linger_ms: int = 0) -> None:
+async def produce(
+    bootstrap: str,
+    topic: str,
+    values: list[bytes],
+    *,
+    key: bytes | None = None,
+    partition: int | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+    linger_ms: int = 0,
+) -> None:
     """Produce records with a real producer and wait until every one is acknowledged."""
     from aiokafka import AIOKafkaProducer
 

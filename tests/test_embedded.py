@@ -1,0 +1,87 @@
+"""Embedded brokers start, answer Kafka, and never outlive their owner."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kafkaops.core.embedded import EmbeddedClusters, answers_kafka
+
+OWNER = """
+import sys, time
+from kafkaops.core.embedded import EmbeddedClusters, install_signal_handlers
+install_signal_handlers()
+clusters = EmbeddedClusters(["primary", "dr"]).start()
+print(clusters.bootstrap("primary"), clusters.bootstrap("dr"), flush=True)
+if sys.argv[1] == "raise":
+    with clusters:
+        raise RuntimeError("boom")
+with clusters:
+    time.sleep(120)
+"""
+
+
+def tansu_pids(port: str) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "tansu" in cmd and f"127.0.0.1:{port}" in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+def wait_gone(ports: list[str], deadline_s: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        left = [p for port in ports for p in tansu_pids(port)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return left
+
+
+def start_owner(mode: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OWNER, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    addrs = line.split()
+    assert len(addrs) == 2, proc.stderr.read() if proc.stderr else line
+    ports = [a.rsplit(":", 1)[1] for a in addrs]
+    return proc, ports
+
+
+def test_two_clusters_answer_kafka_and_stop() -> None:
+    with EmbeddedClusters(["a", "b"]) as c:
+        ports = [str(c.brokers[n].port) for n in ("a", "b")]
+        assert ports[0] != ports[1]
+        for n in ("a", "b"):
+            host, port = c.bootstrap(n).split(":")
+            assert answers_kafka(host, int(port))
+        assert all(tansu_pids(p) for p in ports)
+    assert wait_gone(ports) == []
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGKILL", "raise"])
+def test_no_broker_outlives_its_owner(how: str) -> None:
+    proc, ports = start_owner("raise" if how == "raise" else "sleep")
+    if how != "raise":
+        assert all(tansu_pids(p) for p in ports)
+        proc.send_signal(getattr(signal, how))
+    proc.communicate(timeout=20)  # waits and closes the pipes
+    assert wait_gone(ports) == [], f"tansu left running after {how}"
