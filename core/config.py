@@ -170,6 +170,13 @@ class DrPairConfig:
     """Recovery point objective: the data loss a failover may accept."""
     groups: list[str] = field(default_factory=list)
     """Consumer groups (glob patterns) that move on failover."""
+    primary_alias: str | None = None
+    """MirrorMaker 2's alias for the primary cluster (default: its name under clusters:)."""
+    secondary_alias: str | None = None
+    """MirrorMaker 2's alias for the secondary cluster (default: its name under clusters:)."""
+    internal_topic_separator: bool = True
+    """MM2's replication.policy.internal.topic.separator.enabled: the separator also
+    names the checkpoints and offset-syncs topics."""
 
 
 @dataclass(frozen=True)
