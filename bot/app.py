@@ -1,0 +1,309 @@
+"""The Slack bot's one wiring point: `build_bolt_app(services)`.
+
+`Bot` owns the slack-bolt AsyncApp, the subcommand router, permissions and pending
+confirmations; each capability adds itself from bot/commands/<name>.py through
+`register(bot, services)`. Nothing here reads the environment or opens a connection at
+import time: `kafkaops bot` (cli/bot.py) builds the services and the transport, and tests
+build the same app against a local Slack server.
+
+One slash command (config `slack.command`, default /kafka). Bolt acks within Slack's 3 s:
+a malformed command or `help` is answered in the ack itself (no I/O), anything else acks
+with "Working on …" and runs as a lazy listener that answers through the response_url.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from kafkaops.bot import audit
+from kafkaops.bot.confirm import DEFAULT_TTL, Confirmations, Decision, Executor
+from kafkaops.bot.permissions import Permissions
+from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID
+from kafkaops.bot.render.replies import (
+    render_denied,
+    render_error,
+    render_usage,
+    render_working,
+    with_requester,
+)
+from kafkaops.bot.respond import Responder
+from kafkaops.bot.router import ArgSpec, Handler, Immediate, Invocation, Parsed, Router
+from kafkaops.core.errors import ClusterUnreachable, ConfigError, KafkaOpsError, UsageError
+from kafkaops.core.services import Services
+
+log = logging.getLogger("kafkaops.bot")
+
+#: a read that takes longer than this is abandoned with a message (changes are never cut short)
+HANDLER_TIMEOUT = 90.0
+
+
+class Bot:
+    """The bot: `bot.app` is the AsyncApp a transport serves."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        client: AsyncWebClient | None = None,
+        clock: Callable[[], float] = time.time,
+        confirm_ttl: float = DEFAULT_TTL,
+    ) -> None:
+        self.services = services
+        self.config = services.config
+        slack = self.config.slack
+        self.command_name = slack.command
+        self.client = client if client is not None else web_client(services)
+        if slack.signing_secret.is_set:
+            signing_secret = slack.signing_secret.reveal()
+        else:
+            # Without a secret nothing may verify: an empty one would accept requests
+            # signed with an empty key. Socket Mode does not use it at all.
+            signing_secret = secrets.token_hex(32)
+        self.app = AsyncApp(
+            name="kafkaops",
+            client=self.client,
+            signing_secret=signing_secret,
+            logger=logging.getLogger("kafkaops.bot.bolt"),
+        )
+        self.router = Router(slack.command, clusters=tuple(self.config.clusters))
+        self.permissions = Permissions(self.config, self.client)
+        self.confirmations = Confirmations(ttl=confirm_ttl, clock=clock)
+        self.started_at = time.time()
+        self._listen()
+
+    # ------------------------------------------------------------ extension points
+
+    def command(
+        self,
+        name: str,
+        *,
+        summary: str,
+        arguments: ArgSpec | None = None,
+        action: str | None = None,
+        examples: Sequence[str] = (),
+    ) -> Callable[[Handler], Handler]:
+        """Decorator adding a subcommand: `@bot.command("topic", summary=..., arguments=...)`.
+
+        `arguments(parser)` declares its argparse arguments; `action` names the permission
+        needed to run it at all (risky commands), checked before the handler runs.
+        """
+
+        def deco(fn: Handler) -> Handler:
+            self.router.add(
+                name, fn, summary=summary, arguments=arguments, action=action, examples=examples
+            )
+            return fn
+
+        return deco
+
+    def confirmable(
+        self, kind: str, run: Executor | None = None, *, permission: str | None = ""
+    ) -> Any:
+        """Register the executor of a risky action (also usable as a decorator).
+
+        Handlers then call `await inv.confirm(kind, target=..., summary=..., params=...)`.
+        `permission` (default: the kind) is what a confirmer other than the requester needs.
+        """
+        if run is not None:
+            self.confirmations.register(kind, run, permission=permission)
+            return run
+
+        def deco(fn: Executor) -> Executor:
+            self.confirmations.register(kind, fn, permission=permission)
+            return fn
+
+        return deco
+
+    async def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        params: Mapping[str, Any],
+        result: str,
+        cluster: str | None = None,
+    ) -> None:
+        await audit.record(
+            self.services,
+            actor=actor,
+            action=action,
+            target=target,
+            params=params,
+            result=result,
+            cluster=cluster,
+        )
+
+    async def verify_token(self) -> str:
+        """auth.test: the bot's user ID; a ConfigError a person can act on when refused."""
+        try:
+            resp = await self.client.auth_test()
+        except SlackApiError as e:
+            raise ConfigError(
+                f"slack.bot_token was refused by {self.client.base_url} "
+                f"({e.response.get('error')}); check the token (xoxb-...) in config"
+            ) from None
+        except Exception as e:
+            raise ConfigError(
+                f"cannot reach Slack's Web API at {self.client.base_url} ({e}); "
+                "check slack.api_url and the network"
+            ) from None
+        return str(resp.get("user_id", ""))
+
+    # ------------------------------------------------------------ running a command
+
+    async def execute(
+        self, parsed: Parsed, *, user: str, user_name: str, channel: str, text: str
+    ) -> tuple[Message, bool]:
+        """Run a parsed subcommand: the reply, and whether it goes to the channel."""
+        cmd = parsed.command
+        cluster = parsed.cluster or self.services.cluster_name
+        command_text = f"{self.command_name} {text}".strip()
+        if cmd.action is not None:
+            decision = await self.permissions.check(user, cmd.action)
+            if not decision.allowed:
+                await self.audit(
+                    actor=user,
+                    action=cmd.action,
+                    target=cmd.name,
+                    params={"command": command_text},
+                    result=f"denied: {decision.reason}",
+                    cluster=cluster,
+                )
+                return render_denied(cmd.action, decision.reason), False
+        inv = Invocation(
+            cmd, parsed.args, text, user, user_name, channel, parsed.public, cluster,
+            parsed.cluster is not None, self.services, self,
+        )
+        try:
+            async with asyncio.timeout(HANDLER_TIMEOUT):
+                msg = await cmd.handler(inv)
+        except UsageError as e:
+            return render_usage(str(e), [cmd.usage]), False
+        except ClusterUnreachable as e:
+            await self.services.drop(cluster)  # reconnect on the next command
+            return render_error(str(e), retriable=True), False
+        except KafkaOpsError as e:
+            return render_error(str(e), retriable=e.retriable), False
+        except TimeoutError:
+            return render_error(
+                f"`{command_text}` took longer than {HANDLER_TIMEOUT:.0f} s and was abandoned",
+                retriable=True,
+            ), False
+        except Exception as e:
+            log.exception("%s failed", command_text)
+            return render_error(
+                f"internal error ({type(e).__name__}) running `{command_text}`; "
+                "the bot's log has the details"
+            ), False
+        if parsed.public:
+            msg = with_requester(msg, user, command_text)
+        return msg, parsed.public
+
+    # ------------------------------------------------------------ bolt listeners
+
+    def _listen(self) -> None:
+        app = self.app
+        router = self.router
+
+        async def ack_command(ack: Any, command: dict[str, Any]) -> None:
+            parsed = router.parse(command.get("text", ""))
+            if isinstance(parsed, Immediate):
+                await ack(response_type="ephemeral", **parsed.message.to_slack())
+            else:
+                text = f"{self.command_name} {command.get('text', '')}".strip()
+                await ack(response_type="ephemeral", **render_working(text).to_slack())
+
+        async def run_command(command: dict[str, Any]) -> None:
+            text = command.get("text", "")
+            parsed = router.parse(text)
+            if isinstance(parsed, Immediate):
+                return  # answered in the ack
+            responder = Responder(
+                self.client,
+                response_url=command.get("response_url"),
+                channel=command.get("channel_id"),
+                user=command.get("user_id", ""),
+            )
+            try:
+                msg, public = await self.execute(
+                    parsed,
+                    user=command.get("user_id", ""),
+                    user_name=command.get("user_name", ""),
+                    channel=command.get("channel_id", ""),
+                    text=text,
+                )
+            except Exception as e:  # the permission check itself failed unexpectedly
+                log.exception("slash command failed")
+                msg, public = render_error(f"internal error ({type(e).__name__})"), False
+            await responder.reply(msg, public=public)
+
+        app.command(self.command_name)(ack=ack_command, lazy=[run_command])
+
+        async def ack_click(ack: Any) -> None:
+            await ack()
+
+        def click(decision: Decision) -> Callable[[dict[str, Any]], Any]:
+            async def on_click(body: dict[str, Any]) -> None:
+                action = (body.get("actions") or [{}])[0]
+                container = body.get("container") or {}
+                user = (body.get("user") or {}).get("id", "")
+                responder = Responder(
+                    self.client,
+                    response_url=body.get("response_url"),
+                    channel=(body.get("channel") or {}).get("id"),
+                    user=user,
+                    message_ts=container.get("message_ts"),
+                    original_ephemeral=bool(container.get("is_ephemeral", True)),
+                )
+                await self.confirmations.handle_click(
+                    self, pid=str(action.get("value", "")), user=user, decision=decision,
+                    responder=responder,
+                )
+
+            return on_click
+
+        app.action(CONFIRM_ACTION_ID)(ack=ack_click, lazy=[click("confirm")])
+        app.action(CANCEL_ACTION_ID)(ack=ack_click, lazy=[click("cancel")])
+
+
+def web_client(services: Services) -> AsyncWebClient:
+    """The Web API client from config (token from slack.bot_token, base URL slack.api_url)."""
+    slack = services.config.slack
+    token = slack.bot_token.reveal()
+    if not token:
+        raise ConfigError(
+            f"{services.config.source}: slack.bot_token is empty; set it (xoxb-...), "
+            "usually as ${SLACK_BOT_TOKEN}"
+        )
+    base = slack.api_url if slack.api_url.endswith("/") else slack.api_url + "/"
+    return AsyncWebClient(token=token, base_url=base)
+
+
+def build_bot(
+    services: Services,
+    *,
+    client: AsyncWebClient | None = None,
+    clock: Callable[[], float] = time.time,
+    confirm_ttl: float = DEFAULT_TTL,
+) -> Bot:
+    """The bot with every capability in bot/commands registered."""
+    from kafkaops.bot.commands import register_all
+
+    bot = Bot(services, client=client, clock=clock, confirm_ttl=confirm_ttl)
+    register_all(bot, services)
+    return bot
+
+
+def build_bolt_app(services: Services, *, client: AsyncWebClient | None = None) -> AsyncApp:
+    return build_bot(services, client=client).app

@@ -1,0 +1,195 @@
+"""Block Kit building blocks shared by every render function, and Slack's size limits.
+
+Render functions are pure: core records in, a `Message` out. Nothing here talks to Slack.
+Slack rejects a whole message when one block is over its limit, so every helper here
+clips to the documented limits (section text 3,000 characters, header 150, 50 blocks a
+message, 10 fields a section) and says what was left out instead of failing at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: https://api.slack.com/reference/block-kit/blocks: limits of the blocks used here
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BLOCKS = 50
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+#: the fallback text shown in notifications; Slack truncates messages beyond 40,000
+MAX_TEXT = 3000
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A reply as Slack receives it: notification text plus Block Kit blocks."""
+
+    text: str
+    """Fallback text: notifications, screen readers, clients without Block Kit."""
+    blocks: tuple[Block, ...] = field(default_factory=tuple)
+    """Block Kit blocks, at most 50."""
+
+    def to_slack(self) -> dict[str, Any]:
+        """The `text` and `blocks` arguments of chat.postMessage / response_url."""
+        out: dict[str, Any] = {"text": clip(self.text, MAX_TEXT)}
+        if self.blocks:
+            out["blocks"] = list(self.blocks[:MAX_BLOCKS])
+        return out
+
+
+def esc(text: object) -> str:
+    """Escape the three characters mrkdwn gives meaning to (& < >) in text we did not write."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int, marker: str = "…") -> str:
+    return text if len(text) <= limit else text[: limit - len(marker)] + marker
+
+
+def header(text: str) -> Block:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": clip(text, MAX_HEADER_TEXT), "emoji": True},
+    }
+
+
+def section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(mrkdwn, MAX_SECTION_TEXT)}}
+
+
+def fields(pairs: Iterable[tuple[str, str]]) -> Block:
+    """A section of label/value pairs shown two per row (at most 10)."""
+    items = [
+        {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", MAX_FIELD_TEXT)}
+        for label, value in list(pairs)[:MAX_FIELDS]
+    ]
+    return {"type": "section", "fields": items}
+
+
+def context(*mrkdwn: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [
+            {"type": "mrkdwn", "text": clip(t, MAX_SECTION_TEXT)} for t in mrkdwn[:10] if t
+        ],
+    }
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    b: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        b["style"] = style
+    return b
+
+
+def fmt(value: object) -> str:
+    """A cell: '-' for unknown, thousands separators for counts, yes/no for flags."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def text_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, right: Iterable[int] = ()
+) -> list[str]:
+    """Aligned monospaced lines (header first) for a ``` block: Slack has no table block
+    in messages, and a code block keeps columns straight on desktop and mobile."""
+    cells = [[fmt(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    right_set = set(right)
+
+    def line(row: Sequence[str]) -> str:
+        parts = [
+            c.rjust(widths[i]) if i in right_set else c.ljust(widths[i]) for i, c in enumerate(row)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(list(headers))] + [line(r) for r in cells]
+
+
+def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10) -> list[Block]:
+    """Lines in ``` sections, split so each stays under Slack's 3,000 characters.
+
+    The header line is repeated at the top of each section. If the lines need more than
+    `max_blocks` sections, the rest are left out and `more` (e.g. "… 120 more topics")
+    closes the last one, so the reader knows the list is not complete.
+    """
+    if not lines:
+        return []
+    head, body = lines[0], list(lines[1:])
+    budget = MAX_SECTION_TEXT - len("```\n\n```") - len(head) - 1 - 80  # room for `more`
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for ln in body:
+        ln = esc(clip(ln, budget))
+        if chunks[-1] and size + len(ln) + 1 > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(ln)
+        size += len(ln) + 1
+    left_out = 0
+    if len(chunks) > max_blocks:
+        left_out = sum(len(c) for c in chunks[max_blocks:])
+        chunks = chunks[:max_blocks]
+    blocks = []
+    for i, chunk in enumerate(chunks):
+        text = "```\n" + "\n".join([esc(head), *chunk]) + "\n```"
+        if i == len(chunks) - 1:
+            if left_out:
+                text += f"\n… {left_out:,} more rows not shown"
+            if more:
+                text += "\n" + more
+        blocks.append(section(text))
+    return blocks
+
+
+def human_ms(value: str | None) -> str | None:
+    """retention.ms as people read it: 7d, 12h, infinite."""
+    if value is None:
+        return None
+    try:
+        ms = int(value)
+    except ValueError:
+        return value
+    if ms < 0:
+        return "infinite"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def human_seconds(seconds: float | None) -> str:
+    """A duration as on-call people say it: 45s, 12m 5s, 3h 20m, 2d 4h; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s" if s % 60 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m" if s % 3600 // 60 else f"{s // 3600}h"
+    return f"{s // 86400}d {s % 86400 // 3600}h" if s % 86400 // 3600 else f"{s // 86400}d"

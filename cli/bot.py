@@ -1,0 +1,78 @@
+"""`kafkaops bot`: run the Slack bot, in Socket Mode or HTTP mode as config `slack:` says.
+
+Tokens come from config (which takes them from the environment through ${VAR}); they are
+checked against Slack before the bot announces itself ready, and never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from kafkaops.cli.common import Context
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bot", help="run the Slack bot (slash command, buttons) from config slack:"
+    )
+    p.add_argument(
+        "--mode", choices=["socket", "http"], help="override slack.mode (socket or http)"
+    )
+    p.add_argument(
+        "--port", type=int, metavar="N", help="HTTP mode: port (overrides slack.http.port)"
+    )
+    p.set_defaults(func=bot_cmd)
+
+
+def _logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ours = logging.getLogger("kafkaops.bot")
+    ours.setLevel(logging.INFO)
+    ours.addHandler(handler)
+    ours.propagate = False
+    # Slack's libraries at DEBUG print request bodies; never go below INFO for them
+    for name in ("slack_bolt", "slack_sdk"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from kafkaops.bot.app import build_bot
+    from kafkaops.bot.transports import EVENTS_PATH, HttpTransport, transport_for
+
+    _logging(args.verbose)
+    services = ctx.services()
+    async with services:
+        bot = build_bot(services)
+        await bot.verify_token()
+        transport = transport_for(bot, args.mode)
+        if args.port is not None:
+            if not isinstance(transport, HttpTransport):
+                from kafkaops.core.errors import UsageError
+
+                raise UsageError("--port applies to HTTP mode only (--mode http)")
+            transport.port = args.port
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await transport.start()
+        try:
+            if isinstance(transport, HttpTransport):
+                where = f"HTTP on {transport.url}{EVENTS_PATH} (health: {transport.url}/healthz)"
+            else:
+                hp = transport.health_port
+                where = "Socket Mode" + (f" (health: port {hp} /healthz)" if hp else "")
+            sys.stderr.write(f"kafkaops bot: {bot.command_name} ready, {where}\n")
+            sys.stderr.flush()
+            await stop.wait()
+            sys.stderr.write("kafkaops bot: stopping\n")
+        finally:
+            await transport.stop()
+    return 0

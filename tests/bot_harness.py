@@ -1,0 +1,117 @@
+"""The bot running for real against the local Slack (tests/slack_server.py) and the
+embedded broker: config, services, the bolt app, and its HTTP transport on a free port."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from kafkaops.bot.app import Bot, build_bot
+from kafkaops.bot.transports import EVENTS_PATH, HttpTransport
+from kafkaops.core.config import parse_config
+from kafkaops.core.services import Services
+from tests.slack_server import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SlackServer,
+    form_body,
+    interaction_body,
+    post_signed,
+    slash_command,
+)
+
+#: roles the bot tests use: alice by user ID, carol through the on-call user group
+ROLES = {
+    "oncall": {"users": ["U0ALICE"], "usergroups": ["S0ONCALL"]},
+    "sre": {"users": ["U0SRE"]},
+}
+USERGROUPS = {"S0ONCALL": ["U0CAROL", "U0DAVE"], "S0OTHER": ["U0MALLORY"]}
+
+
+def bot_config_data(
+    base: dict[str, Any],
+    slack: SlackServer,
+    *,
+    mode: str = "http",
+    permissions: dict[str, list[str]] | None = None,
+    roles: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    data = copy.deepcopy(base)
+    data["slack"] = {
+        "mode": mode,
+        "bot_token": BOT_TOKEN,
+        "app_token": APP_TOKEN,
+        "signing_secret": SIGNING_SECRET,
+        "api_url": slack.api_url,
+        "http": {"host": "127.0.0.1", "port": 0},
+        "command": "/kafka",
+    }
+    data["roles"] = copy.deepcopy(roles if roles is not None else ROLES)
+    data["permissions"] = copy.deepcopy(
+        permissions
+        if permissions is not None
+        else {"flag.write": ["oncall"], "dlq.replay": ["oncall"], "demo.write": ["oncall"]}
+    )
+    return data
+
+
+@dataclass
+class RunningBot:
+    bot: Bot
+    transport: HttpTransport
+    slack: SlackServer
+    session: aiohttp.ClientSession
+
+    @property
+    def events_url(self) -> str:
+        return self.transport.url + EVENTS_PATH
+
+    async def command(
+        self, text: str, *, user: str = "U0ALICE", channel: str = "C0INCIDENT"
+    ) -> tuple[int, str, str]:
+        """Send a signed `/kafka TEXT`; (HTTP status, ack body, the response_url used)."""
+        url = self.slack.response_url()
+        body = form_body(slash_command(text, response_url=url, user=user, channel=channel))
+        status, ack = await post_signed(self.session, self.events_url, body)
+        return status, ack, url
+
+    async def click(self, payload: dict[str, Any]) -> tuple[int, str]:
+        return await post_signed(self.session, self.events_url, interaction_body(payload))
+
+    async def reply(self, response_url: str, count: int = 1):  # noqa: ANN201 - list[Call]
+        """The message(s) the bot posted to a response_url, waiting for them."""
+        calls = await self.slack.wait_for_response(response_url, count=count)
+        return calls[-1] if count == 1 else calls
+
+
+@asynccontextmanager
+async def running_bot(
+    config_data: dict[str, Any],
+    *,
+    usergroups: dict[str, list[str]] | None = None,
+    permissions: dict[str, list[str]] | None = None,
+    clock: Callable[[], float] | None = None,
+    setup: Callable[[Bot], None] | None = None,
+) -> AsyncIterator[RunningBot]:
+    groups = usergroups if usergroups is not None else USERGROUPS
+    async with SlackServer(usergroups=groups) as slack:
+        data = bot_config_data(config_data, slack, permissions=permissions)
+        cfg = parse_config(data, "<bot test>")
+        async with Services(cfg) as services:
+            kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
+            bot = build_bot(services, **kwargs)
+            if setup is not None:
+                setup(bot)
+            transport = HttpTransport(bot)
+            await transport.start()
+            try:
+                async with aiohttp.ClientSession() as session:
+                    yield RunningBot(bot, transport, slack, session)
+            finally:
+                await transport.stop()
