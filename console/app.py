@@ -1,0 +1,230 @@
+"""The kafkaops console: a Textual app over core's services.
+
+Wiring: the entry point (`kafkaops console`, `kafkaops demo`) builds `Services` and hands
+them in; the app never builds Kafka clients itself and owns no connection, so the caller
+closes the services after the app exits:
+
+    async with Services(config, cluster) as services:
+        await KafkaOpsApp(services).run_async()
+
+Screens are Textual modes, one per entry of `NAV` below, each with its own screen stack (so
+the topic list keeps its detail view while you look at the overview). Screen modules are
+imported the first time their screen is opened: console start time counts (BENCHMARKS.md,
+"console start"), so this module imports only Textual's app machinery.
+
+How to add a screen
+-------------------
+1. Write `console/<module>.py` with a class derived from `kafkaops.console.base.DataScreen`:
+   - `compose_body()` yields the screen's widgets (the header, the status line and the
+     footer are added by the base class);
+   - `async def load(self)` fetches the data by calling core through `self.services`
+     (the same object as `self.app.services`); it runs in a worker, never on the UI loop;
+   - `def show(self, data)` puts the result into the widgets (no I/O here);
+   - optional `REFRESH_EVERY` (seconds between polls), `BINDINGS` for the screen's own keys.
+   The base class polls (the next poll is scheduled when the last one finished, and only
+   while the screen is visible), shows "loading" / "updated at" / errors in the status
+   line, reports the connection state to the header, and backs off and reconnects when
+   the cluster is unreachable. `r` refreshes now.
+2. Add a `NavEntry` to `NAV`: its key switches to the screen from anywhere, and it appears
+   in the footer, the help screen (`?`) and the command palette (ctrl+p).
+3. Test it with Pilot against the embedded broker (see tests/test_console_shell.py).
+A screen that needs no polling can derive from `textual.screen.Screen` instead; it still
+reaches core through `self.app.services`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from kafkaops.core.services import Services
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    key: str
+    """Key that opens the screen from anywhere (a Textual key name: "t", "D", ...)."""
+    title: str
+    """Short title: footer, header, help screen and command palette."""
+    target: str
+    """Where the screen class lives: "kafkaops.console.<module>:<ScreenClass>"."""
+    description: str
+    """One line for the help screen and the command palette."""
+
+    @property
+    def mode(self) -> str:
+        """Name of the Textual mode holding this screen's stack: the module's last part."""
+        return self.target.partition(":")[0].rsplit(".", 1)[-1]
+
+
+#: Every top-level screen of the console, in footer order. Add yours here (see the module
+#: docstring). Keys used by screens for their own actions (s, S, i, /, r, q, ?) are taken.
+NAV: list[NavEntry] = [
+    NavEntry("c", "Cluster", "kafkaops.console.overview:OverviewScreen",
+             "Brokers, controller, topic and partition counts, offline and under-replicated"),
+    NavEntry("t", "Topics", "kafkaops.console.topics:TopicsScreen",
+             "Topics with partitions, replication, retention, cleanup, compression, offsets"),
+]
+
+#: the screen the console opens on unless told otherwise
+DEFAULT_SCREEN = "topics"
+
+
+def nav_entry(mode: str) -> NavEntry:
+    for entry in NAV:
+        if entry.mode == mode:
+            return entry
+    known = ", ".join(e.mode for e in NAV)
+    raise KeyError(f"no console screen named {mode!r} (known: {known})")
+
+
+def load_screen_class(target: str) -> type[Screen[Any]]:
+    """Import "package.module:Class" and return the class."""
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+ConnectionStatus = Literal["connecting", "connected", "unreachable"]
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """What the header says about the cluster. Set by screens as their loads finish."""
+
+    status: ConnectionStatus = "connecting"
+    """connecting (no answer yet), connected (the last request succeeded), unreachable."""
+    detail: str = ""
+    """For unreachable: the error core reported, written for a person."""
+    retry_at: float | None = None
+    """For unreachable: `time.monotonic()` of the next attempt."""
+    since: float = 0.0
+    """`time.monotonic()` when this status began."""
+
+    def label(self, now: float | None = None) -> str:
+        """The header's words: "connected", "unreachable, retrying in 4s", ..."""
+        if self.status != "unreachable":
+            return self.status
+        left = 0.0
+        if self.retry_at is not None:
+            left = self.retry_at - (time.monotonic() if now is None else now)
+        return f"unreachable, retrying in {math.ceil(left)}s" if left > 0 else \
+            "unreachable, retrying now"
+
+
+def _nav_bindings() -> list[BindingType]:
+    return [Binding(e.key, f"goto({e.mode!r})", e.title, tooltip=e.description) for e in NAV]
+
+
+class KafkaOpsApp(App[None]):
+    """The console. `KafkaOpsApp(services, banner=..., start="topics")`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "kafkaops"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_nav_bindings(),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    connection: reactive[ConnectionState] = reactive(ConnectionState, always_update=True)
+    """The cluster's connection state, as the last finished request left it."""
+
+    def __init__(
+        self, services: Services, *, banner: str | None = None, start: str = DEFAULT_SCREEN
+    ) -> None:
+        super().__init__()
+        nav_entry(start)  # unknown screen name: fail before the terminal is taken over
+        self.services = services
+        """Core's services: every screen calls core through `self.app.services`."""
+        self.banner = banner
+        """One line shown under the header (the demo says where its clusters are)."""
+        self.start_screen = start
+        cfg = services.cluster_config()
+        self.cluster_name: str = services.cluster_name
+        self.bootstrap: str = cfg.bootstrap_servers
+        self.read_only: bool = cfg.read_only
+        self.sub_title = services.cluster_name
+
+    def on_mount(self) -> None:
+        self.connection = ConnectionState("connecting", since=time.monotonic())
+        for entry in NAV:
+            self.add_mode(entry.mode, self._screen_factory(entry))
+        self.switch_mode(self.start_screen)
+
+    @staticmethod
+    def _screen_factory(entry: NavEntry) -> Callable[[], Screen[Any]]:
+        def make() -> Screen[Any]:
+            try:
+                return load_screen_class(entry.target)()
+            except Exception as e:  # a broken screen module must not take the console down
+                from kafkaops.console.base import BrokenScreen
+
+                return BrokenScreen(entry.title, f"{type(e).__name__}: {e}")
+
+        return make
+
+    # ------------------------------------------------------------ connection state
+
+    def report_connected(self) -> None:
+        """A request to the cluster succeeded."""
+        if self.connection.status != "connected":
+            self.connection = ConnectionState("connected", since=time.monotonic())
+
+    def report_connecting(self) -> None:
+        """A new attempt started; after a failure the header says "retrying now"."""
+        state = self.connection
+        if state.status == "unreachable" and state.retry_at is not None:
+            self.connection = ConnectionState("unreachable", state.detail, None, state.since)
+
+    def report_unreachable(self, detail: str, retry_in: float) -> None:
+        """No broker answered; the screen will try again in `retry_in` seconds."""
+        now = time.monotonic()
+        since = self.connection.since if self.connection.status == "unreachable" else now
+        self.connection = ConnectionState("unreachable", detail, now + retry_in, since)
+
+    # ------------------------------------------------------------ navigation
+
+    def action_goto(self, mode: str) -> None:
+        """Open a NAV screen; pressing its key again returns to its top (closes details)."""
+        if mode == self.current_mode:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from kafkaops.console.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_refresh_now(self) -> None:
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for entry in NAV:
+            yield SystemCommand(
+                f"Go to {entry.title}", entry.description,
+                lambda mode=entry.mode: self.action_goto(mode),  # type: ignore[misc]
+            )
+        if hasattr(screen, "refresh_data"):
+            yield SystemCommand(
+                "Refresh now", "Fetch this screen's data again", screen.refresh_data
+            )
+        yield SystemCommand("Help", "Keys and screens", self.action_help)
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,279 @@
+"""What every console screen shares: the header, the status line, the footer, and loading
+data from core in a worker on a poll that never overlaps itself.
+
+See the module docstring of console/app.py for how to write a screen on top of `DataScreen`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.markup import escape
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
+
+if TYPE_CHECKING:
+    from kafkaops.console.app import KafkaOpsApp
+    from kafkaops.core.services import Services
+
+
+def backoff(failures: int, *, base: float = 1.0, cap: float = 30.0) -> float:
+    """Seconds to wait before attempt number `failures + 1`: 1, 2, 4, 8, 16, 30, 30, ..."""
+    if failures <= 0:
+        return 0.0
+    return float(min(cap, base * 2 ** (failures - 1)))
+
+
+def clock(wall: float) -> str:
+    """A wall-clock time as the status line shows it: 14:03:22."""
+    return time.strftime("%H:%M:%S", time.localtime(wall))
+
+
+class ClusterHeader(Horizontal):
+    """Top bar: cluster name, bootstrap servers, connection state; the screen's title."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header-cluster")
+        yield Static(id="header-state")
+        yield Static(id="header-title")
+
+    def on_mount(self) -> None:
+        app = cast("KafkaOpsApp", self.app)
+        ro = "  [b reverse] READ-ONLY [/]" if app.read_only else ""
+        self.query_one("#header-cluster", Static).update(
+            f"[b]kafkaops[/]  {escape(app.cluster_name)} [dim]{escape(app.bootstrap)}[/]{ro}"
+        )
+        self.query_one("#header-title", Static).update(Text(self.screen.title or ""))
+        self.watch(app, "connection", self._show_state)
+        # the "retrying in Ns" countdown; cheap, and only redraws when unreachable
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if cast("KafkaOpsApp", self.app).connection.status == "unreachable":
+            self._show_state()
+
+    def _show_state(self, *_: Any) -> None:
+        state = cast("KafkaOpsApp", self.app).connection
+        label = self.query_one("#header-state", Static)
+        label.update(Text(f"● {state.label()}"))
+        label.set_classes(f"state-{state.status}")
+
+
+class DataScreen(Screen[None]):
+    """A screen whose data comes from core: loaded in a worker, refreshed on a poll.
+
+    Subclasses implement `compose_body`, `load` and `show` (see console/app.py).
+    """
+
+    REFRESH_EVERY: ClassVar[float] = 5.0
+    """Seconds from the end of one load to the start of the next."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh_now", "Refresh"),
+    ]
+
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Extra (key, what it does) lines for the help screen, for keys that are not bindings
+    of the screen (a widget's Enter, mouse clicks)."""
+
+    class DataLoaded(Message):
+        """A load finished; `data` is what `load()` returned."""
+
+        def __init__(self, data: Any) -> None:
+            super().__init__()
+            self.data = data
+
+    class LoadFailed(Message):
+        """A load failed with an error from core (or an unexpected one)."""
+
+        def __init__(self, error: BaseException, *, unreachable: bool) -> None:
+            super().__init__()
+            self.error = error
+            self.unreachable = unreachable
+
+    def __init__(self, name: str | None = None, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(name=name, id=id)
+        self._timer: Timer | None = None
+        self._loading = False
+        self._again = False  # `r` pressed while a load was running
+        self._failures = 0
+        self._loaded_at: float | None = None  # wall clock of the last good load
+        self._next_due = 0.0  # monotonic time the next load is due
+
+    @property
+    def services(self) -> Services:
+        """Core's services, the same object as `self.app.services`."""
+        return cast("KafkaOpsApp", self.app).services
+
+    # ------------------------------------------------------------ to implement
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets, between the status line and the footer."""
+        yield from ()
+
+    async def load(self) -> Any:
+        """Fetch the data through `self.services`. Runs in a worker; may raise core errors."""
+        return None
+
+    def show(self, data: Any) -> None:
+        """Put the loaded data into the widgets. Runs on the UI loop; no I/O."""
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield ClusterHeader()
+        banner = cast("KafkaOpsApp", self.app).banner
+        if banner:
+            yield Static(banner, id="banner", markup=False)
+        yield Static("loading…", id="status")
+        yield from self.compose_body()
+        yield Footer()
+
+    def set_status(self, text: str, kind: str = "ok") -> None:
+        """The line under the header: load state, errors, staleness."""
+        status = self.query_one("#status", Static)
+        status.update(Text(text))  # plain: error messages may contain [brackets]
+        status.set_classes(f"status-{kind}")
+
+    # ------------------------------------------------------------ polling
+
+    def on_screen_resume(self) -> None:
+        # visible again: catch up now if a poll fell due while hidden, else keep the schedule
+        if not self._loading:
+            self._schedule(max(0.0, self._next_due - time.monotonic()))
+
+    def on_screen_suspend(self) -> None:
+        # hidden views do not poll
+        self._cancel_timer()
+
+    def action_refresh_now(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Load now (or right after the load that is running: polls never overlap)."""
+        self._cancel_timer()
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        cast("KafkaOpsApp", self.app).report_connecting()
+        self._load_worker()
+
+    def _schedule(self, delay: float) -> None:
+        self._cancel_timer()
+        self._next_due = time.monotonic() + delay
+        if not self.is_current:
+            return  # on_screen_resume picks the schedule up
+        if delay <= 0:
+            self.call_later(self.refresh_data)
+        else:
+            self._timer = self.set_timer(delay, self.refresh_data)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def _load_worker(self) -> None:
+        try:
+            data = await self.load()
+        except ClusterUnreachable as e:
+            # forget the broken connection so the next attempt reconnects from scratch
+            await self.services.drop()
+            self.post_message(self.LoadFailed(e, unreachable=True))
+        except KafkaOpsError as e:
+            self.post_message(self.LoadFailed(e, unreachable=False))
+        except Exception as e:  # not core's: maybe a half-broken client; start afresh
+            await self.services.drop()
+            self.post_message(self.LoadFailed(e, unreachable=False))
+        else:
+            self.post_message(self.DataLoaded(data))
+
+    @on(DataLoaded)
+    def _loaded(self, message: DataLoaded) -> None:
+        message.stop()
+        self._failures = 0
+        self._loaded_at = time.time()
+        cast("KafkaOpsApp", self.app).report_connected()
+        try:
+            self.show(message.data)
+        except Exception as e:  # a rendering bug: say so, keep the console up
+            self.set_status(f"cannot show this data: {type(e).__name__}: {e}", "error")
+        else:
+            self.set_status(f"updated {clock(self._loaded_at)} · every {self.REFRESH_EVERY:g}s")
+        self._finished(self.REFRESH_EVERY)
+
+    @on(LoadFailed)
+    def _failed(self, message: LoadFailed) -> None:
+        message.stop()
+        error = message.error
+        if message.unreachable:
+            self._failures += 1
+            delay = backoff(self._failures)
+            cast("KafkaOpsApp", self.app).report_unreachable(str(error), delay)
+            stale = (
+                f" Showing data from {clock(self._loaded_at)}." if self._loaded_at else ""
+            )
+            retry = clock(time.time() + delay)
+            self.set_status(
+                f"cluster unreachable: {error}.{stale} Next try at {retry} (r tries now).", "error"
+            )
+            self._finished(delay)
+            return
+        text = str(error)
+        if not isinstance(error, KafkaOpsError):
+            text = f"{type(error).__name__}: {error}"
+        retry = clock(time.time() + self.REFRESH_EVERY)
+        self.set_status(f"error: {text}. Next try at {retry} (r tries now).", "error")
+        self._finished(self.REFRESH_EVERY)
+
+    def _finished(self, delay: float) -> None:
+        self._loading = False
+        if self._again:
+            self._again = False
+            delay = 0.0
+        self._schedule(delay)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # the worker catches everything it expects; this is for what escapes it (a
+        # cancellation, an error in the worker itself), so the poll never stops for good
+        if event.worker.group != "load":
+            return
+        if event.state is WorkerState.CANCELLED and self._loading:
+            self._loading = False
+        elif event.state is WorkerState.ERROR and self._loading:
+            self.post_message(self.LoadFailed(event.worker.error or RuntimeError("worker failed"),
+                                              unreachable=False))
+
+
+class BrokenScreen(DataScreen):
+    """Stands in for a screen whose module failed to import, so the console stays up."""
+
+    def __init__(self, title: str, error: str) -> None:
+        super().__init__()
+        self.title = title
+        self._error = error
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"This screen could not be opened:\n{self._error}", id="broken", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_status(f"{self.title}: screen unavailable", "error")
+
+    def refresh_data(self) -> None:
+        pass
+
+    def on_screen_resume(self) -> None:
+        pass
