@@ -8,11 +8,15 @@ of a cluster, inside the running loop, and closed by `close()`.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from kafkaops.core.config import ClusterConfig, Config
 from kafkaops.core.errors import Refused
 from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.topics import TopicService
+
+if TYPE_CHECKING:
+    from kafkaops.core.audit import AuditLog
 
 
 class Services:
@@ -22,6 +26,7 @@ class Services:
         self.cluster_name, _ = config.cluster(cluster)
         self._connections: dict[str, KafkaConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._audits: dict[str, AuditLog] = {}
 
     def cluster_config(self, name: str | None = None) -> ClusterConfig:
         return self.config.cluster(name or self.cluster_name)[1]
@@ -62,7 +67,21 @@ class Services:
                 f"refusing to {action}"
             )
 
+    async def audit(self, name: str | None = None) -> AuditLog:
+        """The audit trail of a cluster; this Services is one writer on it (audit.py)."""
+        from kafkaops.core.audit import AuditLog
+
+        name = name or self.cluster_name
+        self.cluster_config(name)  # ConfigError for an unknown cluster
+        log = self._audits.get(name)
+        if log is None:
+            log = self._audits[name] = AuditLog(self, name)
+        return log
+
     async def close(self) -> None:
+        audits = list(self._audits.values())
+        self._audits.clear()
+        await asyncio.gather(*(a.stop() for a in audits), return_exceptions=True)
         conns = list(self._connections.values())
         self._connections.clear()
         await asyncio.gather(*(c.stop() for c in conns), return_exceptions=True)

@@ -1,0 +1,93 @@
+"""`kafkaops audit [list]` shows who changed what, when, from where; `kafkaops audit verify`
+checks the trail's signatures and chains (exit 1 naming each bad record)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from kafkaops.cli.common import Context, print_json, table
+from kafkaops.core.audit import AuditRecord, VerifyReport
+from kafkaops.core.errors import UsageError
+from kafkaops.core.messages import parse_time
+
+
+def _list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # Defaults are suppressed on the subcommand so `audit --json list` keeps --json.
+    d = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--limit", "-n", type=int, metavar="N", help="only the newest N records", **d)
+    p.add_argument("--since", metavar="T", help="only records since T: 10m, 2h, 7d or an ISO time",
+                   **d)
+    p.add_argument("--json", action="store_true", help="print JSON for scripts", **d)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("audit", help="the audit trail: who changed what, when, from where",
+                       description="Every change made through kafkaops (console, Slack, CLI) "
+                       "is a signed record on the cluster's audit topic.")
+    _list_options(p, suppress=False)
+    p.set_defaults(func=list_cmd)
+    audit_sub = p.add_subparsers(dest="audit_command", metavar="{list,verify}")
+    lp = audit_sub.add_parser("list", help="list audit records (the default)")
+    _list_options(lp, suppress=True)
+    lp.set_defaults(func=list_cmd)
+    vp = audit_sub.add_parser(
+        "verify", help="check signatures, sequences and links; exit 1 naming each bad record")
+    vp.add_argument("--json", action="store_true", help="print JSON for scripts",
+                    default=argparse.SUPPRESS)
+    vp.set_defaults(func=verify_cmd)
+
+
+async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit N: N must be 1 or more")
+    since = parse_time(args.since) if args.since else None
+    async with ctx.services() as services:
+        log = await services.audit()
+        records = await log.records(since_ms=since, limit=args.limit)
+    if args.json:
+        print_json(records)
+    elif not records:
+        print(f"no audit records on {log.topic} ({log.cluster})")
+    else:
+        print(render_records(records))
+    return 0
+
+
+def render_records(records: list[AuditRecord]) -> str:
+    return table(
+        ["TIME", "ACTOR", "FACE", "ACTION", "TARGET", "RESULT", "OFFSET"],
+        [(_time(r.time), r.actor, r.face, r.action, r.target,
+          r.result if r.result == "ok" else f"{r.result}: {r.error or ''}".strip(),
+          str(r.offset)) for r in records],
+        right=(6,),
+    )
+
+
+def _time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def verify_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        log = await services.audit()
+        report = await log.verify()
+    if getattr(args, "json", False):
+        print_json(report)
+    else:
+        sys.stdout.write(render_report(report, log.cluster) + "\n")
+    return 0 if report.ok else 1
+
+
+def render_report(r: VerifyReport, cluster: str) -> str:
+    head = (f"head: offset {r.head_offset}, sig {r.head_sig[:16]}…"
+            if r.head_offset is not None and r.head_sig else "head: (empty trail)")
+    summary = (f"{r.topic} on {cluster}: {r.records} records from offset {r.log_start}, "
+               f"{r.writers} writers; {head}")
+    if r.ok:
+        return f"OK  {summary}"
+    lines = [f"FAILED  {summary}", f"{len(r.problems)} bad record(s):"]
+    lines += [f"  partition {p.partition} offset {p.offset}: {p.kind}: {p.message}"
+              for p in r.problems]
+    return "\n".join(lines)
