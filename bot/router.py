@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ PUBLIC_FLAG = "--public"
 CLUSTER_FLAGS = ("--cluster", "-c")
 
 #: quotes phones and desktop clients substitute when people type ' and "
+_APOSTROPHE = re.compile(r"(?<=\w)['\u2019](?=\w)")
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 
@@ -273,8 +275,9 @@ def tokenize(text: str) -> list[str]:
     """Split the command text as a shell would, after undoing Slack's escaping of & < > and
     straightening the curly quotes clients substitute."""
     text = (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = text.translate(_SMART_QUOTES)
+    # an apostrophe inside a word ("it's", "don’t") is text, not the start of a quote
+    text = _APOSTROPHE.sub("\x00", text).translate(_SMART_QUOTES)
     try:
-        return shlex.split(text)
+        return [t.replace("\x00", "'") for t in shlex.split(text)]
     except ValueError as e:  # "No closing quotation"
         raise UsageError(f"cannot read the command: {str(e).lower()}") from None

@@ -39,7 +39,7 @@ async def test_status_acks_at_once_then_answers_with_every_cluster(rb: RunningBo
     assert "*primary*" in reply.text and "*dr*" in reply.text
     assert "all partitions online and in sync" in reply.text
     assert "111 `127.0.0.1:" in reply.text
-    assert reply.params["text"].startswith("Kafka status: primary: 1 brokers, 0 offline")
+    assert reply.params["text"].startswith("Kafka status: primary: 1 broker, 0 offline")
 
 
 async def test_topics_lists_matching_topics_with_their_message_counts(
@@ -107,7 +107,8 @@ async def test_malformed_command_gets_usage_in_the_ack_and_runs_nothing(
     body = json.loads(ack)
     assert body["response_type"] == "ephemeral"
     shown = body["blocks"][0]["text"]["text"]
-    assert shown.startswith(f":warning: {problem}. Nothing was run.")
+    end = "" if problem.endswith("?") else "."
+    assert shown.startswith(f":warning: {problem}{end} Nothing was run.")
     assert f"`{usage}" in shown
     # a well-formed command sent afterwards is answered; the malformed one never was
     _, _, after = await rb.command("topic also-missing-" + unique())

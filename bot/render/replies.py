@@ -33,12 +33,11 @@ def render_usage(problem: str, usages: Sequence[str]) -> Message:
     """A malformed command: what is wrong, then the usage line(s). Nothing was run."""
     shown = list(usages)[:12]
     body = "\n".join(f"`{esc(u)}`" for u in shown)
-    text = f"{problem}. Usage: " + " | ".join(shown)
+    problem = problem if problem.endswith((".", "?", "!")) else problem + "."
+    text = f"{problem} Usage: " + " | ".join(shown)
     return Message(
         text,
-        (
-            section(f":warning: {esc(problem)}. Nothing was run.\n*Usage*\n{body}"),
-        ),
+        (section(f":warning: {esc(problem)} Nothing was run.\n*Usage*\n{body}"),),
     )
 
 

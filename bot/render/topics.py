@@ -40,10 +40,13 @@ def _health(ov: ClusterOverview) -> tuple[str, str]:
         problems.append(f"{ov.offline_partitions:,} offline")
     if ov.under_replicated_partitions:
         problems.append(f"{ov.under_replicated_partitions:,} under-replicated")
+    noun = "partition" if ov.offline_partitions + ov.under_replicated_partitions == 1 else (
+        "partitions"
+    )
     if ov.offline_partitions:
-        return ":red_circle:", ", ".join(problems) + " partitions"
+        return ":red_circle:", ", ".join(problems) + f" {noun}"
     if problems:
-        return ":large_orange_circle:", ", ".join(problems) + " partitions"
+        return ":large_orange_circle:", ", ".join(problems) + f" {noun}"
     return ":large_green_circle:", "all partitions online and in sync"
 
 
@@ -61,7 +64,7 @@ def render_status(statuses: Sequence[ClusterStatus]) -> Message:
         blocks.append(
             section(
                 f"{emoji} *{esc(ov.name)}*{ro}: {words}\n"
-                f"{len(ov.brokers)} broker{'s' if len(ov.brokers) != 1 else ''}, "
+                f"{plural(len(ov.brokers), 'broker')}, "
                 f"{ov.topic_count:,} topics ({ov.internal_topic_count:,} internal), "
                 f"{ov.partition_count:,} partitions"
             )
@@ -78,12 +81,16 @@ def render_status(statuses: Sequence[ClusterStatus]) -> Message:
             )
         )
         summary.append(
-            f"{ov.name}: {len(ov.brokers)} brokers, {ov.offline_partitions} offline, "
+            f"{ov.name}: {plural(len(ov.brokers), 'broker')}, {ov.offline_partitions} offline, "
             f"{ov.under_replicated_partitions} under-replicated"
         )
     if not statuses:
         blocks.append(section("No clusters are configured."))
     return Message("Kafka status: " + "; ".join(summary), tuple(blocks))
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def render_topics(
@@ -119,7 +126,7 @@ def render_topics(
         context(
             f"{len(topics):,} topic{'s' if len(topics) != 1 else ''}{what}"
             + (f" · {hidden_internal:,} internal hidden" if hidden_internal else "")
-            + f" · retention/cleanup not set on a topic: {NOT_REPORTED}"
+            + f" · `-` in RETENTION or CLEANUP: {NOT_REPORTED}"
         ),
     ]
     bad = [t for t in topics if t.offline_partitions or t.under_replicated]

@@ -1,0 +1,231 @@
+"""Block Kit render functions against stored JSON (tests/fixtures/slack/*.json), and the
+limits Slack enforces (a message over them is rejected whole).
+
+To accept a deliberate change of layout: `KAFKAOPS_UPDATE_FIXTURES=1 pytest
+tests/test_bot_render.py`, then read the diff of tests/fixtures/slack/ before committing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kafkaops.bot.render.common import (
+    MAX_BLOCKS,
+    MAX_HEADER_TEXT,
+    MAX_SECTION_TEXT,
+    Message,
+    human_seconds,
+    section,
+)
+from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
+from kafkaops.bot.render.replies import render_denied, render_help, render_usage
+from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
+from kafkaops.core.records import (
+    BrokerInfo,
+    ClusterOverview,
+    ConfigEntry,
+    PartitionInfo,
+    TopicDetail,
+    TopicSummary,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "slack"
+UPDATE = os.environ.get("KAFKAOPS_UPDATE_FIXTURES") == "1"
+
+BROKERS = (
+    BrokerInfo(111, "kafka-1.internal", 9092, rack="eu-west-1a", is_controller=True),
+    BrokerInfo(112, "kafka-2.internal", 9092, rack="eu-west-1b"),
+)
+
+
+def overview(
+    name: str = "primary", offline: int = 0, under: int = 0, **kw: object
+) -> ClusterOverview:
+    return ClusterOverview(
+        name=name,
+        bootstrap_servers="kafka-1.internal:9092,kafka-2.internal:9092",
+        cluster_id="lkc-7f3a",
+        controller_id=111,
+        brokers=BROKERS,
+        topic_count=42,
+        internal_topic_count=3,
+        partition_count=310,
+        offline_partitions=offline,
+        under_replicated_partitions=under,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def summary(name: str, **kw: object) -> TopicSummary:
+    base: dict[str, object] = dict(
+        name=name,
+        partitions=6,
+        replication_factor=2,
+        internal=False,
+        end_offsets_total=120_000,
+        messages=98_765,
+        retention_ms="604800000",
+        cleanup_policy="delete",
+        compression="zstd",
+    )
+    base.update(kw)
+    return TopicSummary(**base)  # type: ignore[arg-type]
+
+
+DETAIL = TopicDetail(
+    summary("orders.v1", partitions=3, messages=1_500, under_replicated=1),
+    (
+        PartitionInfo(0, 111, (111, 112), (111, 112), 0, 500),
+        PartitionInfo(1, 112, (112, 111), (112,), 100, 600),
+        PartitionInfo(2, 111, (111, 112), (111, 112), 0, 500),
+    ),
+    (
+        ConfigEntry("cleanup.policy", "delete", "topic"),
+        ConfigEntry("retention.ms", "604800000", "topic"),
+        ConfigEntry("sasl.jaas.config", None, "topic"),
+    ),
+)
+
+CASES: dict[str, Message] = {
+    "status_healthy_and_unreachable": render_status(
+        [
+            ClusterStatus("primary", overview()),
+            ClusterStatus(
+                "dr", None, "cluster 'dr' unreachable at kafka-dr-1:9092: connection refused"
+            ),
+        ]
+    ),
+    "status_degraded_read_only": render_status(
+        [
+            ClusterStatus("primary", overview(offline=2, under=5)),
+            ClusterStatus("dr", overview("dr", under=1, read_only=True)),
+        ]
+    ),
+    "topics_list": render_topics(
+        "primary",
+        [
+            summary("orders.v1"),
+            summary(
+                "payments",
+                partitions=12,
+                retention_ms="-1",
+                cleanup_policy="compact",
+                offline_partitions=1,
+            ),
+            summary("audit-log", retention_ms=None, cleanup_policy=None, messages=None),
+        ],
+        name_filter=None,
+        hidden_internal=3,
+    ),
+    "topics_none_match": render_topics("primary", [], name_filter="<nope>"),
+    "topic_detail": render_topic("primary", DETAIL),
+    "help": render_help(
+        "/kafka",
+        [
+            ("/kafka status", "clusters, brokers, offline and under-replicated partitions"),
+            ("/kafka topic NAME", "one topic"),
+        ],
+    ),
+    "usage_error": render_usage(
+        "unknown subcommand 'topis'; did you mean 'topics'?",
+        ["/kafka topics [--internal] [FILTER]"],
+    ),
+    "denied": render_denied(
+        "flag.write",
+        "<@U0BOB> is not in a role allowed to run flag.write (allowed: oncall); ask whoever "
+        "runs the bot to add you to one of these roles in its config",
+    ),
+    "confirm_prompt": render_prompt(
+        pending_id="pZ3x-opaque-id",
+        kind="flag.write",
+        target="checkout-v2",
+        summary=Message("toggle checkout-v2 off", (section("*checkout-v2*: on → *off*"),)),
+        requester="U0CAROL",
+        cluster="primary",
+        expires_at=1_800_000_600,
+    ),
+    "confirm_outcome": render_outcome(
+        Message("checkout-v2 is off", (section("*checkout-v2* is now *off* (version 8)"),)),
+        kind="flag.write",
+        requester="U0CAROL",
+        confirmer="U0ALICE",
+        at=1_800_000_100,
+    ),
+    "confirm_already_used": render_already_used(
+        "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_render_matches_stored_block_kit(name: str) -> None:
+    got = CASES[name].to_slack()
+    path = FIXTURES / f"{name}.json"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    expected = json.loads(path.read_text(encoding="utf-8"))
+    assert got == expected
+
+
+def test_every_fixture_belongs_to_a_case() -> None:
+    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(CASES)
+
+
+def assert_within_slack_limits(msg: Message) -> None:
+    blocks = msg.to_slack().get("blocks", [])
+    assert len(blocks) <= MAX_BLOCKS
+    for b in blocks:
+        if b["type"] == "header":
+            assert len(b["text"]["text"]) <= MAX_HEADER_TEXT
+        if b["type"] == "section" and "text" in b:
+            assert len(b["text"]["text"]) <= MAX_SECTION_TEXT
+        for f in b.get("fields", []):
+            assert len(f["text"]) <= 2000
+        assert len(json.dumps(b)) < 3500
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fixture_cases_are_within_slack_limits(name: str) -> None:
+    assert_within_slack_limits(CASES[name])
+
+
+def test_a_huge_topic_list_stays_within_limits_and_says_what_was_left_out() -> None:
+    topics = [summary(f"team-{i:04d}.events.{'x' * 40}") for i in range(3000)]
+    msg = render_topics("primary", topics, name_filter=None)
+    assert_within_slack_limits(msg)
+    shown = sum(1 for ln in json.dumps(msg.to_slack()).split("\\n") if ln.startswith("team-"))
+    last = msg.blocks[-1]["text"]["text"]
+    assert f"… {3000 - shown:,} more rows not shown" in last
+
+
+def test_a_very_long_topic_name_is_clipped_not_rejected() -> None:
+    d = TopicDetail(summary("t" * 400), DETAIL.partitions, DETAIL.configs)
+    assert_within_slack_limits(render_topic("primary", d))
+
+
+def test_text_from_outside_is_escaped() -> None:
+    msg = render_topics("primary", [], name_filter="<!channel> & co")
+    assert "&lt;!channel&gt; &amp; co" in msg.blocks[0]["text"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "-"),
+        (0, "0s"),
+        (59.4, "59s"),
+        (60, "1m"),
+        (725, "12m 5s"),
+        (3600, "1h"),
+        (12_000, "3h 20m"),
+        (86_400, "1d"),
+        (187_200, "2d 4h"),
+    ],
+)
+def test_human_seconds(seconds: float | None, shown: str) -> None:
+    assert human_seconds(seconds) == shown
