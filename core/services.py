@@ -17,6 +17,7 @@ from kafkaops.core.topics import TopicService
 
 if TYPE_CHECKING:
     from kafkaops.core.audit import AuditLog
+    from kafkaops.core.flags import FlagService
 
 
 class Services:
@@ -27,6 +28,7 @@ class Services:
         self._connections: dict[str, KafkaConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._audits: dict[str, AuditLog] = {}
+        self._flags: dict[str, FlagService] = {}
 
     def cluster_config(self, name: str | None = None) -> ClusterConfig:
         return self.config.cluster(name or self.cluster_name)[1]
@@ -78,7 +80,21 @@ class Services:
             log = self._audits[name] = AuditLog(self, name)
         return log
 
+    async def flags(self, name: str | None = None) -> FlagService:
+        """The flags of a cluster (flags.py): read on first use, then followed live."""
+        from kafkaops.core.flags import FlagService
+
+        name = name or self.cluster_name
+        svc = self._flags.get(name)
+        if svc is None:
+            svc = self._flags[name] = FlagService(self, name, self.cluster_config(name))
+        await svc.start()
+        return svc
+
     async def close(self) -> None:
+        flags = list(self._flags.values())
+        self._flags.clear()
+        await asyncio.gather(*(f.stop() for f in flags), return_exceptions=True)
         audits = list(self._audits.values())
         self._audits.clear()
         await asyncio.gather(*(a.stop() for a in audits), return_exceptions=True)
