@@ -132,8 +132,10 @@ class Bot:
         target: str,
         params: Mapping[str, Any],
         result: str,
+        error: str | None = None,
         cluster: str | None = None,
     ) -> None:
+        """Record what only the bot knows (refusals) on the cluster's audit trail."""
         await audit.record(
             self.services,
             actor=actor,
@@ -141,6 +143,7 @@ class Bot:
             target=target,
             params=params,
             result=result,
+            error=error,
             cluster=cluster,
         )
 
@@ -175,9 +178,10 @@ class Bot:
                 await self.audit(
                     actor=user,
                     action=cmd.action,
-                    target=cmd.name,
-                    params={"command": command_text},
-                    result=f"denied: {decision.reason}",
+                    target=_target(cmd.name, parsed.args),
+                    params={"command": command_text, "slack_user_name": user_name},
+                    result="refused",
+                    error=f"permission denied: {_plain(decision.reason)}",
                     cluster=cluster,
                 )
                 return render_denied(cmd.action, decision.reason), False
@@ -275,6 +279,21 @@ class Bot:
 
         app.action(CONFIRM_ACTION_ID)(ack=ack_click, lazy=[click("confirm")])
         app.action(CANCEL_ACTION_ID)(ack=ack_click, lazy=[click("cancel")])
+
+
+def _target(name: str, args: Any) -> str:
+    """What a refused command was aimed at: its first positional argument, else its name."""
+    for value in vars(args).values():
+        if isinstance(value, str) and value:
+            return value
+    return name
+
+
+def _plain(mrkdwn: str) -> str:
+    """A reason as plain text for the audit trail (<@U123> mentions become U123)."""
+    import re
+
+    return re.sub(r"<@([A-Z0-9]+)>", r"\1", mrkdwn)
 
 
 def web_client(services: Services) -> AsyncWebClient:

@@ -1,9 +1,10 @@
-"""The bot's one call into the audit trail (`_kafkaops.audit`, core/audit.py).
+"""The bot's one call into the audit trail for what only the bot knows: refusals.
 
-Every denial and every change the bot makes is recorded with the Slack user ID as actor
-and `slack` as face. Changes made through core services that audit themselves (flag
-writes, DLQ replay) are recorded there; this records what only the bot knows about
-(permission denials, refused confirmations).
+Changes themselves are audited by core's `record_change` (executors call
+`Execution.audited(...)`, which passes the confirming Slack user as actor and `slack` as
+face). What is recorded here is a request refused before any change started: a Slack user
+without the role, or a click on someone else's confirmation. Result `refused`, the reason
+in `error`, the Slack user ID as actor.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.services import Services
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("kafkaops.bot")
 
 FACE = "slack"
 
@@ -27,17 +29,29 @@ async def record(
     target: str,
     params: Mapping[str, Any],
     result: str,
+    error: str | None = None,
     cluster: str | None = None,
 ) -> None:
-    """Write one audit record. Never raises: a failing audit write is logged loudly, and the
-    reply the user gets does not depend on it (the denial already changed nothing)."""
-    # AUDIT-HOOK: core/audit.py (issue 4) has not landed yet; this is the single place the
-    # bot writes audit records. Wire it to the core audit writer here.
-    log.warning(
-        "audit (not yet written to the trail): actor=%s face=%s action=%s target=%s result=%s",
-        actor,
-        FACE,
-        action,
-        target,
-        result,
-    )
+    """Write one audit record on `cluster`'s trail. Never raises: the person's reply does not
+    depend on it (a refusal changed nothing), and a failed write is logged loudly instead.
+
+    A read-only cluster gets nothing written (read-only means kafkaops writes nothing
+    there); the refusal is only logged.
+    """
+    cluster = cluster or services.cluster_name
+    try:
+        if services.cluster_config(cluster).read_only:
+            log.info("refused (not written: cluster %s is read-only): actor=%s action=%s "
+                     "target=%s: %s", cluster, actor, action, target, error)
+            return
+        trail = await services.audit(cluster)
+        await trail.append(
+            actor=actor, face=FACE, action=action, target=target, params=dict(params),
+            result=result, error=error,
+        )
+    except KafkaOpsError as e:
+        log.error("could not write the audit record (%s %s %s by %s): %s",
+                  result, action, target, actor, e)
+    except Exception:
+        log.exception("could not write the audit record (%s %s %s by %s)",
+                      result, action, target, actor)

@@ -30,11 +30,12 @@ forgets them, and a click on a forgotten one says so and does nothing.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.confirm import (
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 600.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,31 @@ class Execution:
     """Cluster the request was made against."""
     services: Services
     """Core services."""
+
+    async def audited(
+        self,
+        apply: Callable[[], Awaitable[T]],
+        *,
+        action: str | None = None,
+        target: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        summarize: Callable[[T], Any] | None = None,
+    ) -> T:
+        """Run the change through core's one audited path (`record_change`), with the
+        confirming Slack user as actor and `slack` as face."""
+        from kafkaops.core.audit import record_change
+
+        return await record_change(
+            self.services,
+            actor=self.confirmer,
+            face="slack",
+            action=action or self.kind,
+            target=target or self.target,
+            params=dict(self.params if params is None else params),
+            apply=apply,
+            cluster=self.cluster,
+            summarize=summarize,
+        )
 
 
 Executor = Callable[[Execution], Awaitable[Message]]
@@ -210,10 +237,12 @@ class Confirmations:
         if not permitted:
             await bot.audit(
                 actor=user,
-                action=f"{p.kind}",
+                action=p.kind,
                 target=p.target,
                 params={"decision": decision, "requested_by": p.requester, **p.params},
-                result=f"denied: {reason}",
+                result="refused",
+                error=f"not allowed to {decision} this request: "
+                + re.sub(r"<@([A-Z0-9]+)>", r"\1", reason),
                 cluster=p.cluster,
             )
             await responder.ephemeral(render_not_yours(p.kind, p.requester, reason))

@@ -40,7 +40,11 @@ def demo_write(bootstrap: str):  # noqa: ANN201
 
     def setup(bot: Bot) -> None:
         async def run(ex: Execution) -> Message:
-            await produce(bootstrap, ex.params["topic"], [ex.params["value"].encode()])
+            async def write() -> int:
+                await produce(bootstrap, ex.params["topic"], [ex.params["value"].encode()])
+                return 1
+
+            await ex.audited(write)
             return Message(f"wrote to {ex.target}", (section(f"wrote to `{ex.target}`"),))
 
         bot.confirmable("demo.write", run)
@@ -89,6 +93,12 @@ async def records(rb: RunningBot, topic: str) -> int:
     return detail.summary.messages or 0
 
 
+async def trail(rb: RunningBot, target: str) -> list[tuple[str, str, str, str]]:
+    """(actor, face, action, result) of the audit records about `target`, oldest first."""
+    records = await (await rb.bot.services.audit()).records()
+    return [(r.actor, r.face, r.action, r.result) for r in records if r.target == target]
+
+
 async def request(rb: RunningBot, topic: str, user: str) -> str:
     """Ask for the demo write; returns the pending confirmation id from the prompt's buttons."""
     _, _, url = await rb.command(f"demo write {topic} hello", user=user)
@@ -120,6 +130,7 @@ async def test_user_in_no_role_is_denied_before_any_prompt(rb: RunningBot) -> No
     assert "Denied: demo.write" in reply.text
     assert "<@U0BOB> is not in a role allowed to run demo.write (allowed: oncall)" in reply.text
     assert await records(rb, topic) == 0
+    assert await trail(rb, topic) == [("U0BOB", "slack", "demo.write", "refused")]
 
 
 async def test_usergroup_member_confirms_once_others_are_refused_replays_do_nothing(
@@ -147,6 +158,19 @@ async def test_usergroup_member_confirms_once_others_are_refused_replays_do_noth
     assert "was already confirmed by <@U0CAROL>" in again.text
     assert "Nothing was done again" in again.text
     assert await records(rb, topic) == 1
+    assert await trail(rb, topic) == [
+        ("U0MALLORY", "slack", "demo.write", "refused"),
+        ("U0CAROL", "slack", "demo.write", "ok"),
+    ]
+    # and the trail is readable from Slack, newest first
+    _, _, url = await rb.command("audit 50")
+    shown = (await rb.reply(url)).text
+    rows = [ln for ln in shown.splitlines() if ln[:2].isdigit() and topic in ln]  # table rows
+    carol = next(ln for ln in rows if "U0CAROL" in ln)
+    mallory = next(ln for ln in rows if "U0MALLORY" in ln)
+    assert rows.index(carol) < rows.index(mallory)
+    assert carol.split()[2:] == ["U0CAROL", "slack", "demo.write", topic, "ok"]
+    assert "refused: not allowed to confirm this request: U0MALLORY is not in a role" in mallory
 
 
 async def test_another_permitted_user_may_confirm(rb: RunningBot) -> None:

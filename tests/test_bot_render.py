@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kafkaops.bot.render.audit import render_audit, render_verify
 from kafkaops.bot.render.common import (
     MAX_BLOCKS,
     MAX_HEADER_TEXT,
@@ -24,6 +25,7 @@ from kafkaops.bot.render.common import (
 from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
+from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.records import (
     BrokerInfo,
     ClusterOverview,
@@ -90,6 +92,28 @@ DETAIL = TopicDetail(
     ),
 )
 
+
+def audit_record(
+    seq: int, actor: str, face: str, action: str, target: str, result: str, error: str | None = None
+) -> AuditRecord:
+    return AuditRecord(
+        id=f"id{seq}",
+        time=1_800_000_000_000 + seq * 61_000,
+        cluster="primary",
+        actor=actor,
+        face=face,
+        action=action,
+        target=target,
+        params={},
+        result=result,
+        detail=None,
+        error=error,
+        writer="bot-1",
+        seq=seq,
+        offset=100 + seq,
+    )
+
+
 CASES: dict[str, Message] = {
     "status_healthy_and_unreachable": render_status(
         [
@@ -154,6 +178,42 @@ CASES: dict[str, Message] = {
         requester="U0CAROL",
         confirmer="U0ALICE",
         at=1_800_000_100,
+    ),
+    "audit_list": render_audit(
+        [
+            audit_record(1, "ops@host-1", "cli", "dlq.replay", "payments.dlq", "ok"),
+            audit_record(
+                2,
+                "U0BOB",
+                "slack",
+                "flag.write",
+                "checkout-v2",
+                "refused",
+                "permission denied: U0BOB is not in a role allowed to run flag.write",
+            ),
+            audit_record(3, "U0CAROL", "slack", "flag.write", "checkout-v2", "ok"),
+        ],
+        cluster="primary",
+        topic="_kafkaops.audit",
+    ),
+    "audit_empty": render_audit([], cluster="dr", topic="_kafkaops.audit"),
+    "audit_verify_ok": render_verify(
+        VerifyReport("_kafkaops.audit", 120, 3, (), 0, 119, "9f2c" * 16), cluster="primary"
+    ),
+    "audit_verify_failed": render_verify(
+        VerifyReport(
+            "_kafkaops.audit",
+            120,
+            3,
+            (
+                AuditProblem(0, 57, "bad-signature", "signature does not match: forged or altered"),
+                AuditProblem(0, 80, "missing", "writer bot-1 jumps from seq 11 to 13"),
+            ),
+            0,
+            119,
+            "9f2c" * 16,
+        ),
+        cluster="primary",
     ),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
