@@ -171,9 +171,16 @@ class KafkaConnection:
         """Partitions grouped by the node that leads them (partitions with no leader left out)."""
         from aiokafka.structs import TopicPartition as AkTP
 
+        tps = list(partitions)
+        # The client's view holds only the topics of the last Metadata answer (a request for
+        # some topics replaces the whole view), so ask for this call's topics when one of its
+        # partitions is unknown; no await comes between that answer and the lookups below.
+        if any(self.client.cluster.leader_for_partition(AkTP(tp.topic, tp.partition)) is None
+               for tp in tps):
+            await self.metadata(sorted({tp.topic for tp in tps}))
         cluster = self.client.cluster
         by_node: dict[int, list[TopicPartition]] = defaultdict(list)
-        for tp in partitions:
+        for tp in tps:
             leader = cluster.leader_for_partition(AkTP(tp.topic, tp.partition))
             if leader is not None and leader >= 0:
                 by_node[leader].append(tp)
