@@ -319,9 +319,10 @@ def parse_value(type_: str, text: str, what: str = "value") -> Any:
         return check_value(type_, number, what)
     if type_ == "json":
         try:
-            return json.loads(text)
+            data = json.loads(text)
         except ValueError as e:
             raise UsageError(f"{what}: not valid JSON ({e.args[0]}): {text!r}") from None
+        return check_value(type_, data, what)
     raise UsageError(f"unknown flag type {type_!r}")
 
 
@@ -1500,16 +1501,7 @@ class FlagService:
         elif current is None:
             raise NotFound(self._missing(key))
         if expect_version is not None and expect_version != in_force:
-            who = (
-                f" (by {current.updated_by or 'unknown'} at {current.updated_at})"
-                if current
-                else " (it does not exist)"
-            )
-            raise Conflict(
-                f"flag {key!r} is at version {in_force}{who}, not {expect_version}; "
-                f"nothing was written. Look at that change, then retry against version "
-                f"{in_force}"
-            )
+            raise version_conflict(current, expect_version, key)
         at = now_iso()
         if op == "create":
             new_version = self.store.log.version_at_deletion(key) + 1
@@ -1660,6 +1652,21 @@ class FlagService:
             await asyncio.sleep(0.05)
 
 
+def version_conflict(current: FlagState | None, expected: int, key: str = "") -> Conflict:
+    """The Conflict for a write that names a version the flag is no longer at."""
+    if current is None:
+        return Conflict(
+            f"flag {key!r} does not exist (you expected version {expected}); nothing was written"
+        )
+    return Conflict(
+        f"flag {current.key!r} is at version {current.version} (changed by "
+        f"{current.updated_by or 'unknown'} at {current.updated_at}"
+        + (f": {current.reason}" if current.reason else "")
+        + f"), not {expected}; nothing was written. Look at that change, then retry "
+        f"against version {current.version}"
+    )
+
+
 def _audit_detail(state: FlagState | None) -> dict[str, Any]:
     """What the audit record says a flag write produced."""
     if state is None:
@@ -1716,4 +1723,5 @@ __all__ = [
     "pick_variant",
     "state_from_json",
     "state_to_json",
+    "version_conflict",
 ]
