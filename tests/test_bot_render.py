@@ -23,9 +23,11 @@ from kafkaops.bot.render.common import (
     section,
 )
 from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
+from kafkaops.bot.render.flags import render_flag, render_flag_change, render_flag_list
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
 from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
+from kafkaops.core.flags import FlagState, Rule, Variant
 from kafkaops.core.records import (
     BrokerInfo,
     ClusterOverview,
@@ -113,6 +115,37 @@ def audit_record(
         offset=100 + seq,
     )
 
+
+FLAG = FlagState(
+    key="checkout-v2",
+    type="bool",
+    enabled=True,
+    value=True,
+    default=False,
+    rollout=30.0,
+    variants=(),
+    rules=(Rule("region", "in", ("eu-west-1", "eu-central-1")),),
+    owner="payments",
+    description="New checkout flow",
+    tags=("critical", "checkout"),
+    version=7,
+    updated_by="U0CAROL",
+    updated_at="2026-11-25T14:03:05.120Z",
+    reason="incident 42",
+    created_by="ops@host-1",
+    created_at="2026-11-01T09:00:00.000Z",
+)
+PRICE = FlagState(
+    key="price-test",
+    type="string",
+    enabled=False,
+    value="b",
+    default="a",
+    variants=(Variant("a", "a", 1), Variant("b", "b", 3)),
+    version=2,
+    updated_by="ops@host-1",
+    updated_at="2026-11-20T08:00:00Z",
+)
 
 CASES: dict[str, Message] = {
     "status_healthy_and_unreachable": render_status(
@@ -215,6 +248,9 @@ CASES: dict[str, Message] = {
         ),
         cluster="primary",
     ),
+    "flag_list": render_flag_list("primary", [FLAG, PRICE], tag=None),
+    "flag_detail": render_flag("primary", FLAG),
+    "flag_change": render_flag_change(FLAG, "switch on → off", "off, 30% rollout (v8)"),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
     ),

@@ -8,6 +8,7 @@ message, 10 fields a section) and says what was left out instead of failing at 3
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,14 @@ class Message:
 def esc(text: object) -> str:
     """Escape the three characters mrkdwn gives meaning to (& < >) in text we did not write."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+
+
+def who(actor: str) -> str:
+    """An actor as mrkdwn: a Slack user ID becomes a mention, anything else (user@host) text."""
+    return f"<@{actor}>" if _SLACK_USER.match(actor) else esc(actor)
 
 
 def clip(text: str, limit: int, marker: str = "…") -> str:

@@ -1,0 +1,246 @@
+"""`/kafka flag ...`: feature flags from Slack.
+
+Reads (anyone): `flag list [--tag T]`, `flag get NAME`, `flag history NAME`,
+`flag eval NAME USER...`. Writes (permission flag.write, then Confirm): `flag toggle NAME
+[--on|--off]`, `flag rollout NAME PERCENT`, `flag set NAME VALUE`, `flag rollback NAME
+VERSION`, each with `--reason TEXT` and `--if-version N`.
+
+A write is planned against the version shown in the prompt: if someone changes the flag
+before Confirm is clicked, the write is a conflict and nothing is written (core's
+compare-and-set), never a silent overwrite. Core's FlagService audits every write, with
+the confirming Slack user as actor and `slack` as face.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.flags import (
+    on_off,
+    render_evaluations,
+    render_flag,
+    render_flag_change,
+    render_flag_history,
+    render_flag_list,
+    render_flag_written,
+    short,
+)
+from kafkaops.core.errors import UsageError
+from kafkaops.core.flags import (
+    FlagState,
+    check_key,
+    check_rollout,
+    parse_value,
+    state_summary,
+    version_conflict,
+)
+
+if TYPE_CHECKING:
+    from kafkaops.bot.app import Bot
+    from kafkaops.bot.confirm import Execution
+    from kafkaops.bot.router import Invocation
+    from kafkaops.core.services import Services
+
+ACTION = "flag.write"
+MAX_EVAL_USERS = 20
+
+
+def _name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME")
+
+
+def _write_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reason", default="", metavar="TEXT", help="why (kept with the flag)")
+    p.add_argument("--if-version", type=int, metavar="N", help="the version you last saw")
+
+
+def register(bot: Bot, services: Services) -> None:
+    def list_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tag", metavar="T")
+
+    def eval_args(p: argparse.ArgumentParser) -> None:
+        _name(p)
+        p.add_argument("users", nargs="+", metavar="USER")
+
+    def toggle_args(p: argparse.ArgumentParser) -> None:
+        _name(p)
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--on", dest="enabled", action="store_const", const=True)
+        g.add_argument("--off", dest="enabled", action="store_const", const=False)
+        _write_options(p)
+
+    def rollout_args(p: argparse.ArgumentParser) -> None:
+        _name(p)
+        p.add_argument("percent", metavar="PERCENT")
+        _write_options(p)
+
+    def set_args(p: argparse.ArgumentParser) -> None:
+        _name(p)
+        p.add_argument("value", metavar="VALUE")
+        _write_options(p)
+
+    def rollback_args(p: argparse.ArgumentParser) -> None:
+        _name(p)
+        p.add_argument("version", type=int, metavar="VERSION")
+        _write_options(p)
+
+    bot.command(
+        "flag list", summary="every flag: state, rollout, owner, version", arguments=list_args
+    )(flag_list)
+    bot.command("flag get", summary="one flag's full state", arguments=_name)(flag_get)
+    bot.command("flag history", summary="a flag's changes, newest first", arguments=_name)(
+        flag_history
+    )
+    bot.command(
+        "flag eval",
+        summary="what given users get from a flag, as the SDK decides",
+        arguments=eval_args,
+    )(flag_eval)
+    bot.command(
+        "flag toggle",
+        summary="switch a flag on or off (flip without --on/--off)",
+        arguments=toggle_args,
+        action=ACTION,
+    )(flag_toggle)
+    bot.command(
+        "flag rollout",
+        summary="set the percentage of users who get the flag",
+        arguments=rollout_args,
+        action=ACTION,
+    )(flag_rollout)
+    bot.command(
+        "flag set",
+        summary="change the value served when the flag is on",
+        arguments=set_args,
+        action=ACTION,
+    )(flag_set)
+    bot.command(
+        "flag rollback",
+        summary="restore a flag as it was at an earlier version",
+        arguments=rollback_args,
+        action=ACTION,
+    )(flag_rollback)
+    bot.confirmable(ACTION, run_flag_write)
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def flag_list(inv: Invocation) -> Message:
+    flags = await (await inv.services.flags(inv.cluster)).list_flags()
+    if inv.args.tag:
+        flags = [f for f in flags if inv.args.tag in f.tags]
+    return render_flag_list(inv.cluster, flags, tag=inv.args.tag)
+
+
+async def flag_get(inv: Invocation) -> Message:
+    state = await (await inv.services.flags(inv.cluster)).get(check_key(inv.args.name))
+    return render_flag(inv.cluster, state)
+
+
+async def flag_history(inv: Invocation) -> Message:
+    svc = await inv.services.flags(inv.cluster)
+    changes = await svc.history(check_key(inv.args.name))
+    return render_flag_history(inv.args.name, changes, start=svc.history_start)
+
+
+async def flag_eval(inv: Invocation) -> Message:
+    if len(inv.args.users) > MAX_EVAL_USERS:
+        raise UsageError(f"at most {MAX_EVAL_USERS} users at a time (use the CLI for more)")
+    svc = await inv.services.flags(inv.cluster)
+    return render_evaluations(inv.args.name, await svc.evaluate(inv.args.name, inv.args.users))
+
+
+# ---------------------------------------------------------------- writes (confirmed)
+
+
+async def _current(inv: Invocation) -> FlagState:
+    key = check_key(inv.args.name)
+    inv.services.require_writable(inv.cluster, f"change flag {key!r}")
+    state = await (await inv.services.flags(inv.cluster)).get(key)
+    if inv.args.if_version is not None and inv.args.if_version != state.version:
+        raise version_conflict(state, inv.args.if_version)
+    return state
+
+
+async def _ask(
+    inv: Invocation, cur: FlagState, op: str, change: str, after: str, **params: Any
+) -> Message:
+    return await inv.confirm(
+        ACTION,
+        target=cur.key,
+        summary=render_flag_change(cur, change, after),
+        params={
+            "op": op,
+            "key": cur.key,
+            "expect_version": cur.version,
+            "reason": inv.args.reason,
+            **params,
+        },
+    )
+
+
+def _after(cur: FlagState, **changes: Any) -> str:
+    import dataclasses
+
+    return state_summary(dataclasses.replace(cur, version=cur.version + 1, **changes))
+
+
+async def flag_toggle(inv: Invocation) -> Message:
+    cur = await _current(inv)
+    target = (not cur.enabled) if inv.args.enabled is None else inv.args.enabled
+    change = f"switch {on_off(cur.enabled)} → {on_off(target)}"
+    return await _ask(inv, cur, "toggle", change, _after(cur, enabled=target), enabled=target)
+
+
+async def flag_rollout(inv: Invocation) -> Message:
+    pct = check_rollout(inv.args.percent)
+    cur = await _current(inv)
+    change = f"rollout {cur.rollout:g}% → {pct:g}%"
+    return await _ask(inv, cur, "rollout", change, _after(cur, rollout=pct), percent=pct)
+
+
+async def flag_set(inv: Invocation) -> Message:
+    cur = await _current(inv)
+    value = parse_value(cur.type, inv.args.value, "VALUE")
+    change = f"value {short(cur.value)} → {short(value)}"
+    return await _ask(inv, cur, "set", change, _after(cur, value=value), value=value)
+
+
+async def flag_rollback(inv: Invocation) -> Message:
+    cur = await _current(inv)
+    if inv.args.version == cur.version:
+        raise UsageError(f"flag {cur.key!r} is already at version {cur.version}")
+    target = (await inv.services.flags(inv.cluster)).version_state(cur.key, inv.args.version)
+    change = f"roll back to version {inv.args.version}"
+    after = state_summary(target).rsplit(" (v", 1)[0] + f" (v{cur.version + 1})"
+    return await _ask(inv, cur, "rollback", change, after, to_version=inv.args.version)
+
+
+async def run_flag_write(ex: Execution) -> Message:
+    """The confirmed write, against the version the prompt showed (else Conflict)."""
+    p = ex.params
+    svc = await ex.services.flags(ex.cluster)
+    reason = p.get("reason") or ""
+    if ex.requester != ex.confirmer:
+        reason = (reason + " " if reason else "") + f"(requested by {ex.requester} in Slack)"
+    common: dict[str, Any] = {
+        "expect_version": p["expect_version"],
+        "actor": ex.confirmer,
+        "face": "slack",
+        "reason": reason,
+    }
+    key, op = p["key"], p["op"]
+    if op == "toggle":
+        state = await svc.toggle(key, p["enabled"], **common)
+    elif op == "rollout":
+        state = await svc.rollout(key, p["percent"], **common)
+    elif op == "set":
+        state = await svc.set(key, value=p["value"], **common)
+    elif op == "rollback":
+        state = await svc.rollback(key, p["to_version"], **common)
+    else:  # pragma: no cover - only the handlers above create these
+        raise UsageError(f"unknown flag operation {op!r}")
+    return render_flag_written(ex.cluster, state, key, op)
