@@ -1,0 +1,328 @@
+"""The tail screen: a topic's records as they arrive, with pause/resume, jump (offset, time,
+end, beginning), a filter box, and a detail pane (JSON pretty-printed, text, or hex).
+
+Data: `MessageService.tail()` from core. The tail consumes in the background into a bounded
+ring buffer (core); this screen redraws from the ring at most `FRAME_EVERY` seconds, so a
+burst of thousands of records costs one redraw and key presses stay immediate. Only the rows
+shown are decoded, and only the highlighted record in full.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from kafkaops.console.base import DataScreen
+from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.filter import FilterError, compile_filter
+from kafkaops.core.messages import (
+    Decoded,
+    Message,
+    MessageService,
+    RingBuffer,
+    StartAt,
+    Tail,
+    TailStats,
+    decode_value,
+    hexdump,
+    parse_time,
+    preview,
+    text_or_none,
+)
+
+ViewMode = Literal["auto", "text", "hex"]
+VIEW_MODES: tuple[ViewMode, ...] = ("auto", "text", "hex")
+ROWS_SHOWN = 300
+COLUMNS = ("P", "Offset", "Time", "Key", "Value")
+
+
+def parse_jump(text: str) -> StartAt:
+    """What the jump box accepts: end, beginning, an offset (negative: from the end), or a
+    time (10m, 2h, an ISO time)."""
+    t = text.strip().lower()
+    if t in ("end", "latest", "$"):
+        return StartAt.end()
+    if t in ("beginning", "begin", "start", "earliest", "0"):
+        return StartAt.beginning() if t != "0" else StartAt.at_offset(0)
+    if t.lstrip("-").isdigit() and len(t.lstrip("-")) < 10:
+        return StartAt.at_offset(int(t))
+    return StartAt.at_time(parse_time(text))
+
+
+def render_detail(m: Message, mode: ViewMode) -> Text:
+    """The detail pane: position, time, key, headers, then the value in the chosen view."""
+    out = Text()
+    ts = datetime.fromtimestamp(m.timestamp / 1000).isoformat(sep=" ", timespec="milliseconds")
+    out.append(f"{m.topic}  partition {m.partition}  offset {m.offset}\n", style="bold")
+    out.append(f"timestamp  {ts}  ({m.timestamp})\n")
+    key = text_or_none(m.key)
+    if m.key is None:
+        out.append("key        (null)\n")
+    elif key is not None:
+        out.append(f"key        {key}\n")
+    else:
+        out.append(f"key        ({len(m.key)} bytes, not text) {m.key[:32].hex(' ')}\n")
+    if m.headers:
+        out.append("headers\n")
+        for name, raw in m.headers:
+            value = text_or_none(raw)
+            shown = value if value is not None else f"({len(raw)} bytes) {raw[:32].hex(' ')}"
+            out.append(f"  {name}: {shown}\n")
+    else:
+        out.append("headers    (none)\n")
+    decoded = _value_view(m.value, mode)
+    label = {"json": "JSON", "text": "text", "binary": "binary, shown as hex",
+             "empty": "empty", "null": "null (tombstone)"}[decoded.kind]
+    size = f"{decoded.size:,} bytes" + (", shown in part" if decoded.truncated else "")
+    out.append(f"\nvalue ({label}, {size})\n", style="bold")
+    out.append(decoded.text)
+    return out
+
+
+def _value_view(raw: bytes | None, mode: ViewMode) -> Decoded:
+    if mode == "auto" or raw is None or not raw:
+        return decode_value(raw)
+    if mode == "hex":
+        return Decoded("binary", hexdump(raw), len(raw), len(raw) > 256 * 1024)
+    text = raw[: 256 * 1024].decode("utf-8", errors="replace")
+    return Decoded("text", text, len(raw), len(raw) > 256 * 1024)
+
+
+def row_cells(m: Message) -> tuple[Text, Text, str, str, str]:
+    ts = datetime.fromtimestamp(m.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
+    key = text_or_none(m.key)
+    key_txt = "-" if m.key is None else (key if key is not None else f"<{len(m.key)} bytes>")
+    return (Text(str(m.partition), justify="right"), Text(f"{m.offset:,}", justify="right"), ts,
+            preview(key_txt.encode(), 24), preview(m.value, 160))
+
+
+class MessagesScreen(DataScreen):
+    """`MessagesScreen(topic, partitions=None, start=StartAt.end(back=50))`."""
+
+    CSS_PATH = "messages.tcss"
+    REFRESH_EVERY = 1.0
+    FRAME_EVERY = 0.25
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("g", "jump", "Jump"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("v", "cycle_view", "View"),
+        Binding("escape", "back", "Back"),
+    ]
+    HELP_KEYS = (("enter / ↑↓", "show a record in the detail pane"),)
+
+    def __init__(self, topic: str, *, partitions: list[int] | None = None,
+                 start: StartAt | None = None, buffer_records: int = 5000) -> None:
+        super().__init__()
+        self.topic = topic
+        self.partitions = partitions
+        self.start_at = start or StartAt.end(back=50)
+        self.title = f"Messages › {topic}"
+        self.tail: Tail | None = None
+        self.view_mode: ViewMode = "auto"
+        self._buffer = RingBuffer(max_records=buffer_records)
+        self._drawn_version = -1
+        self._shown: dict[str, Message] = {}
+        self._selected: Message | None = None
+        self._follow = True
+        self._filter_text = ""
+
+    # ------------------------------------------------------------ layout
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="tail-info")
+        yield Input(placeholder='filter, e.g. status == "failed" (Enter applies, empty clears)',
+                    id="tail-filter")
+        yield Input(placeholder="jump to: end, beginning, an offset (-100: from the end), 10m, "
+                    "2h, 2026-11-25T14:00:00Z", id="tail-jump")
+        with Horizontal(id="tail-body"):
+            yield DataTable(id="messages", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="detail-pane"):
+                yield Static("select a record", id="detail")
+
+    def on_mount(self) -> None:
+        table: DataTable[Any] = self.query_one("#messages", DataTable)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        self.query_one("#tail-filter", Input).display = False
+        self.query_one("#tail-jump", Input).display = False
+        self.set_interval(self.FRAME_EVERY, self._draw)
+
+    async def on_unmount(self) -> None:
+        if self.tail is not None:
+            await self.tail.stop()
+
+    # ------------------------------------------------------------ data
+
+    async def load(self) -> TailStats:
+        """First call: start the tail. Later calls: its counters (and a restart if it died)."""
+        if self.tail is None:
+            svc = MessageService(await self.services.connection())
+            tail = svc.tail(self.topic, partitions=self.partitions, start=self.start_at,
+                            buffer=self._buffer)
+            await tail.start()
+            tail.run()
+            self.tail = tail
+        elif self.tail.error is not None:
+            error = self.tail.error
+            await self.tail.restart(self.tail.start_at, clear=False)
+            raise KafkaOpsError(error)
+        return self.tail.stats()
+
+    def show(self, data: TailStats) -> None:
+        self._show_info(data)
+
+    def _show_info(self, stats: TailStats | None = None) -> None:
+        tail = self.tail
+        if tail is None:
+            return
+        stats = stats or tail.stats()
+        state = "[paused]" if stats.paused else "live"
+        where = f" where {self._filter_text}" if self._filter_text else ""
+        info = Text()
+        info.append(f" {state} ", style="reverse bold" if stats.paused else "bold green")
+        info.append(f"  from {tail.start_at.describe()}{where} · read {stats.read:,} · "
+                    f"matched {stats.matched:,} · kept {len(self._buffer):,} · view "
+                    f"{self.view_mode}")
+        self.query_one("#tail-info", Static).update(info)
+
+    def _draw(self) -> None:
+        """Redraw the table from the ring when it changed (bursts collapse into one frame)."""
+        if self.tail is None or self._buffer.version == self._drawn_version:
+            return
+        if self.tail.paused:
+            return
+        self._drawn_version = self._buffer.version
+        table: DataTable[Any] = self.query_one("#messages", DataTable)
+        msgs = self._buffer.latest(ROWS_SHOWN)
+        keep_key = None
+        if not self._follow and table.row_count:
+            keep_key = self._selected_key()
+        table.clear()
+        self._shown = {}
+        for m in msgs:
+            key = f"{m.partition}:{m.offset}"
+            self._shown[key] = m
+            table.add_row(*row_cells(m), key=key)
+        if table.row_count:
+            keys = list(self._shown)
+            row = keys.index(keep_key) if keep_key in self._shown else table.row_count - 1
+            if keep_key is not None and keep_key not in self._shown:
+                row = 0
+            table.move_cursor(row=row, animate=False, scroll=True)
+        self._show_info()
+
+    def _selected_key(self) -> str | None:
+        table: DataTable[Any] = self.query_one("#messages", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:
+            return None
+
+    @on(DataTable.RowHighlighted, "#messages")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = str(event.row_key.value) if event.row_key is not None else None
+        msg = self._shown.get(key or "")
+        table: DataTable[Any] = self.query_one("#messages", DataTable)
+        # follow the newest record while the cursor is on the last row
+        self._follow = event.cursor_row >= table.row_count - 1
+        if msg is not None and msg is not self._selected:
+            self._selected = msg
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        if self._selected is not None:
+            self.query_one("#detail", Static).update(render_detail(self._selected,
+                                                                   self.view_mode))
+
+    # ------------------------------------------------------------ actions
+
+    def action_toggle_pause(self) -> None:
+        if self.tail is None:
+            return
+        if self.tail.paused:
+            self.tail.resume()
+        else:
+            self.tail.pause()
+        self._show_info()
+
+    def action_cycle_view(self) -> None:
+        self.view_mode = VIEW_MODES[(VIEW_MODES.index(self.view_mode) + 1) % len(VIEW_MODES)]
+        self._show_detail()
+        self._show_info()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#tail-filter", Input)
+        box.display = True
+        box.value = self._filter_text
+        box.focus()
+
+    def action_jump(self) -> None:
+        box = self.query_one("#tail-jump", Input)
+        box.display = True
+        box.value = ""
+        box.focus()
+
+    def action_back(self) -> None:
+        for box_id in ("#tail-filter", "#tail-jump"):
+            box = self.query_one(box_id, Input)
+            if box.display:
+                box.display = False
+                self.query_one("#messages", DataTable).focus()
+                return
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    @on(Input.Submitted, "#tail-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        try:
+            where = compile_filter(text) if text else None
+        except FilterError as e:
+            self.set_status(str(e).replace("\n", "  "), "error")
+            return
+        event.input.display = False
+        self.query_one("#messages", DataTable).focus()
+        self._filter_text = text
+        self._restart(None, where)
+
+    @on(Input.Submitted, "#tail-jump")
+    def _jump_submitted(self, event: Input.Submitted) -> None:
+        try:
+            start = parse_jump(event.value)
+        except KafkaOpsError as e:
+            self.set_status(str(e), "error")
+            return
+        event.input.display = False
+        self.query_one("#messages", DataTable).focus()
+        self._restart(start, "keep")
+
+    def _restart(self, start: StartAt | None, where: Any) -> None:
+        self._follow = True
+        self._selected = None
+        self.query_one("#detail", Static).update("select a record")
+        self.run_worker(self._do_restart(start, where), group="tail-restart", exclusive=True,
+                        exit_on_error=False)
+
+    async def _do_restart(self, start: StartAt | None, where: Any) -> None:
+        tail = self.tail
+        if tail is None:
+            return
+        try:
+            await tail.restart(start or tail.start_at, where=where)
+        except KafkaOpsError as e:
+            self.set_status(f"error: {e}", "error")
+            return
+        self._drawn_version = -1
+        self.set_status(f"now reading from {tail.start_at.describe()}"
+                        + (f" where {self._filter_text}" if self._filter_text else ""))
+        self._show_info()
