@@ -198,6 +198,24 @@ class ResetPlan:
     planned_at: float
     """When the plan was made (seconds since the epoch)."""
 
+    @classmethod
+    def from_jsonable(cls, data: Mapping[str, Any]) -> ResetPlan:
+        """The plan back from `to_jsonable(plan)`, e.g. after a Slack confirmation kept it as
+        JSON. `apply` re-checks it against the cluster, so a stale plan is refused there."""
+        t = data["target"]
+        return cls(
+            cluster=data["cluster"],
+            group=data["group"],
+            topic=data["topic"],
+            target=ResetTarget(t["mode"], t["value"], t["text"]),
+            group_state=data["group_state"],
+            partitions=tuple(PartitionReset(**p) for p in data["partitions"]),
+            total_skip=data["total_skip"],
+            total_replay=data["total_replay"],
+            read_only=data["read_only"],
+            planned_at=data["planned_at"],
+        )
+
     @property
     def changing(self) -> tuple[PartitionReset, ...]:
         """The partitions whose committed offset applying the plan changes."""

@@ -4,6 +4,7 @@ committed offsets read back by a plain consumer, guardrails, and the audit recor
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,12 +14,15 @@ from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
 from kafkaops.core.offsets import (
     GroupActive,
     OffsetResetService,
+    ResetPlan,
     ResetRequest,
     ResetTarget,
+    build_plan,
     iso_utc,
     parse_target,
     plan_partition,
 )
+from kafkaops.core.records import to_jsonable
 from kafkaops.core.services import Services
 
 from .offsets_support import (
@@ -120,6 +124,15 @@ def test_parse_target_refuses(mode: str, value: str | None, message: str) -> Non
 )
 def test_target_describe(target: ResetTarget, words: str) -> None:
     assert target.describe() == words
+
+
+def test_plan_survives_json() -> None:
+    plan = build_plan(
+        cluster="primary", group="g", topic="t", target=ResetTarget("shift", -5, "-5"),
+        group_state="Empty", committed={0: 12, 1: None}, bounds={0: (0, 30), 1: (0, 0)},
+    )
+    data = json.loads(json.dumps(to_jsonable(plan)))
+    assert ResetPlan.from_jsonable(data) == plan
 
 
 # ---------------------------------------------------------------- against the broker

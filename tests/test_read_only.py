@@ -1,6 +1,7 @@
-"""A cluster marked `read_only: true` refuses every change from the CLI with one message,
-"cluster 'primary' is read-only (read_only: true in FILE); refusing to ...", exit 1, and
-nothing on the cluster changes: offset resets, flag writes, dead-letter replay.
+"""A cluster marked `read_only: true` refuses every change, from the CLI and from Slack,
+with one message, "cluster 'primary' is read-only (read_only: true in FILE); refusing to
+...", exit 1 from the CLI, and nothing on the cluster changes: offset resets, flag writes,
+dead-letter replay.
 
 Each case sets up through a writable config (the same broker), tries the change through
 the read-only one, then reads the state back through the writable one.
@@ -11,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
+from .bot_harness import RunningBot, running_bot
 from .conftest import cli_env, produce, unique
 from .offsets_support import KnownTopic, make_known_topic, read_committed, stopped_group
+from .slack_server import button_click
 
 KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
@@ -147,3 +152,51 @@ async def test_dead_letter_replay_is_refused(
     water = await conn.high_watermarks([TopicPartition(origin, 0), TopicPartition(dlq, 0)])
     assert water[TopicPartition(origin, 0)] == (0, 0)  # nothing replayed
     assert water[TopicPartition(dlq, 0)] == (0, 2)
+
+
+# ---------------------------------------------------------------- from Slack
+
+
+@pytest.fixture
+async def read_only_bot(config_data: dict) -> AsyncIterator[RunningBot]:
+    data = json.loads(json.dumps(config_data))
+    data["clusters"]["primary"]["read_only"] = True
+    async with running_bot(data) as r:
+        yield r
+
+
+async def slack_reply_after_confirm(rb: RunningBot, text: str) -> str:
+    """Send a command as a permitted user; if it asks for Confirm, click it; the last reply."""
+    _, _, url = await rb.command(text, user="U0ALICE")
+    reply = await rb.reply(url)
+    if CONFIRM_ACTION_ID not in reply.action_values:
+        return str(reply.text)
+    done_url = rb.slack.response_url()
+    path = done_url[len(rb.slack.url) - 1:]
+    await rb.click(button_click(CONFIRM_ACTION_ID, reply.action_values[CONFIRM_ACTION_ID],
+                                response_url=done_url, user="U0ALICE"))
+    (final,) = await rb.slack.wait_for(
+        "response_url", lambda c: c.path == path and "running…" not in c.params["text"]
+    )
+    return str(final.text)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["flag toggle {flag} --on", "flag rollout {flag} 50", "flag set {flag} false",
+     "flag rollback {flag} 1"],
+    ids=["toggle", "rollout", "set", "rollback"],
+)
+async def test_flag_writes_from_slack_are_refused(
+    read_only_bot: RunningBot, services: Services, command: str
+) -> None:
+    flag = unique("ro-bot-flag")
+    flags = await services.flags()
+    await flags.create(flag, actor="setup@test", face="cli")
+    before = await flags.get(flag)
+
+    text = await slack_reply_after_confirm(read_only_bot, command.format(flag=flag))
+    prefix = "cluster 'primary' is read-only (read_only: true in <bot test>); refusing to "
+    assert prefix in text
+    assert f"flag {flag!r}" in text.split(prefix, 1)[1]
+    assert await flags.get(flag) == before
