@@ -740,17 +740,27 @@ def write_demo_config(path: str | os.PathLike[str], bootstraps: Mapping[str, str
 
 
 def check_config_path(path: str | os.PathLike[str]) -> Path:
-    """Fail early (before any broker starts) if the config file cannot be written there."""
+    """Fail early (before any broker starts) if the config file cannot be written there.
+
+    Probes by writing a scratch file next to it (permission bits say little to root).
+    """
     p = Path(path).expanduser()
     if p.is_dir():
         raise UsageError(f"--config-out {p}: is a directory; give a file name")
     parent = p.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"--config-out {p}: cannot write in {parent}")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise UsageError(f"--config-out {p}: file is not writable")
+    if not parent.is_dir():
+        raise UsageError(f"--config-out {p}: {parent} is not a directory")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=p.parent)
+        os.close(fd)
+        os.unlink(probe)
+        if p.exists() and not os.access(p, os.W_OK):
+            raise PermissionError(13, "file is not writable")
+    except OSError as e:
+        raise UsageError(f"--config-out {p}: cannot write there: {e.strerror or e}") from None
     return p
 
 
@@ -954,6 +964,8 @@ class DemoTraffic:
     async def _consume(self, group: DemoGroup, member: int) -> None:
         from aiokafka import AIOKafkaConsumer
 
+        if group.group_id in self._stopped:
+            return  # stopped as designed: never restarted
         consumer = AIOKafkaConsumer(
             *group.topics, bootstrap_servers=self.bootstrap, group_id=group.group_id,
             client_id=f"{group.group_id}-{member}", enable_auto_commit=False,
@@ -968,7 +980,24 @@ class DemoTraffic:
             else:
                 await self._keep_up(consumer, group)
         finally:
-            await consumer.stop()
+            await self._stop_consumer(consumer, group.group_id)
+
+    async def _stop_consumer(self, consumer: Any, group_id: str) -> None:
+        """Stop a consumer so that it leaves its group.
+
+        Tansu gaps: generation ids start at 0, and aiokafka sends LeaveGroup only when the
+        generation is above 0 (Apache Kafka starts at 1); and Tansu never expires a member
+        whose heartbeats stopped. Without help a stopped consumer would stay a member
+        forever. So when aiokafka skipped it, we send LeaveGroup ourselves. On Apache Kafka
+        aiokafka has already left (generation >= 1) and nothing more is sent.
+        """
+        coordinator = getattr(consumer, "_coordinator", None)  # aiokafka internals, read only
+        generation = getattr(coordinator, "generation", None)
+        member_id = getattr(coordinator, "member_id", "")
+        node_id = getattr(coordinator, "coordinator_id", None)
+        await consumer.stop()
+        if generation == 0 and member_id and node_id is not None:
+            await _leave_group(self.bootstrap, node_id, group_id, member_id)
 
     async def _handle(self, group: DemoGroup, batch: Mapping[Any, list[Any]]) -> int:
         n = 0
@@ -1033,6 +1062,22 @@ class DemoTraffic:
         self._consumed[group.group_id] += consumed
         self._stopped.append(group.group_id)
         # returning stops the consumer: it leaves the group, which keeps its offsets
+
+
+async def _leave_group(bootstrap: str, node_id: int, group_id: str, member_id: str) -> None:
+    """Send one LeaveGroup for `member_id` to the group's coordinator (best effort)."""
+    from aiokafka import AIOKafkaClient
+    from aiokafka.errors import KafkaError
+    from aiokafka.protocol.group import LeaveGroupRequest
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="kafkaops-demo")
+    try:
+        await client.bootstrap()
+        await client.send(node_id, LeaveGroupRequest(group_id, member_id))
+    except (KafkaError, OSError):
+        pass  # the group keeps a stale member; nothing else depends on it
+    finally:
+        await client.close()
 
 
 # ---------------------------------------------------------------- the whole demo
