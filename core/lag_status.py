@@ -1,0 +1,421 @@
+"""Consumer lag judged over a window of TIME: the pure maths behind every lag status.
+
+Burrow judges a partition over its last N commits, so a group that commits rarely is judged
+on stale data and shows OK while its lag climbs (its most repeated bug report). Here the
+window is the last `LagPolicy.window` seconds of snapshots, whatever the commit rate, and a
+partition whose lag grows or whose consumer stopped is never OK.
+
+Per partition, in order of precedence:
+- DATA_LOSS: the committed offset is below the log start offset, so retention deleted
+  records before the group read them. No lag and no time lag are claimed.
+- STOP: lag > 0 and the group has no members, so nobody can commit. OffsetFetch says what a
+  group committed, never when, so "no commits" is told by membership: a group without
+  members cannot commit. Known from a single snapshot.
+- ERR: members present, lag > 0, the committed offset has not moved for `stall_seconds`,
+  and the lag grew meanwhile (records keep arriving that nobody consumes).
+- STALL: as ERR but the lag is not growing. Members are alive (Kafka clients heartbeat and
+  commit from the same poll loop), yet the offset does not move: a stuck consumer.
+- REWIND: the committed offset went backwards inside the window (a reset, or a consumer
+  that re-read data).
+- WARN: the lag is growing: the consumer moves but slower than producers write.
+- OK: none of the above.
+
+"Growing" must not fire on the saw-tooth that periodic commits draw (lag climbs between two
+auto-commits, drops at each): the lag is growing only when every lag seen in the last third
+of the window is above every lag seen in the first third. A consumer that keeps up touches
+its low point in both thirds; one falling behind does not.
+
+Statuses rank DATA_LOSS > ERR > STOP > STALL > REWIND > WARN > UNKNOWN > OK; a topic or
+group shows its worst partition.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Status(enum.StrEnum):
+    OK = "OK"
+    WARN = "WARN"
+    ERR = "ERR"
+    STOP = "STOP"
+    STALL = "STALL"
+    REWIND = "REWIND"
+    DATA_LOSS = "DATA_LOSS"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def label(self) -> str:
+        """How people read it: "DATA LOSS" rather than DATA_LOSS."""
+        return "DATA LOSS" if self is Status.DATA_LOSS else self.value
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        """A status from what a person types: `err`, `STOP`, `data loss`, `data-loss`."""
+        key = text.strip().upper().replace("-", "_").replace(" ", "_")
+        if key == "LOSS":
+            key = "DATA_LOSS"
+        try:
+            return cls(key)
+        except ValueError:
+            known = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown lag status {text!r} (known: {known})") from None
+
+
+_SEVERITY = {
+    Status.OK: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.REWIND: 3,
+    Status.STALL: 4, Status.STOP: 5, Status.ERR: 6, Status.DATA_LOSS: 7,
+}
+
+#: statuses that only a window of several snapshots can show
+WINDOW_ONLY = frozenset({Status.WARN, Status.ERR, Status.STALL, Status.REWIND})
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The most severe status; UNKNOWN when there is none to judge."""
+    return max(statuses, key=_SEVERITY.__getitem__, default=Status.UNKNOWN)
+
+
+class PartitionState(enum.StrEnum):
+    """What one snapshot says about a partition, before any judging over time."""
+
+    OK = "ok"
+    NO_OFFSET = "no offset"
+    """The group never committed this partition: no lag is claimed (not lag = log end)."""
+    DATA_LOSS = "data loss"
+    """Committed offset below the log start: records were deleted before the group read them."""
+    AHEAD = "ahead of end"
+    """Committed offset beyond the log end (topic recreated, or the log was truncated)."""
+    END_UNKNOWN = "end unknown"
+    """The partition's leader did not answer this time."""
+
+
+class Trend(enum.StrEnum):
+    GROWING = "growing"
+    DRAINING = "draining"
+    STEADY = "steady"
+
+
+@dataclass(frozen=True)
+class LagPolicy:
+    window: float = 300.0
+    """Seconds of snapshots a status is judged on."""
+    stall_seconds: float = 60.0
+    """An offset that has not moved for this long while lag > 0 is STALL (or ERR). Keep it
+    above the consumers' commit interval (auto.commit.interval.ms, 5 s by default)."""
+    history: float = 900.0
+    """Seconds of total lag kept per group for sparklines."""
+    max_samples: int = 12
+    """Snapshots kept per group inside the window; closer ones are thinned out."""
+    sparkline_points: int = 90
+    """Total-lag points kept per group for sparklines."""
+
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.stall_seconds <= 0 or self.history <= 0:
+            raise ValueError("lag window, stall_seconds and history must be positive")
+        if self.max_samples < 2 or self.sparkline_points < 2:
+            raise ValueError("lag max_samples and sparkline_points must be at least 2")
+
+
+# ---------------------------------------------------------------- one snapshot
+
+
+def classify(
+    committed: int | None, log_start: int | None, end: int | None
+) -> tuple[PartitionState, int | None, int | None]:
+    """(state, lag, records lost) of one partition from one snapshot.
+
+    `committed` None or negative: never committed. `log_start` None or negative: not
+    reported (then data loss cannot be told). Lag is None unless it can be trusted.
+    """
+    if committed is None or committed < 0:
+        return PartitionState.NO_OFFSET, None, None
+    if end is None or end < 0:
+        return PartitionState.END_UNKNOWN, None, None
+    if log_start is not None and log_start >= 0 and committed < log_start:
+        return PartitionState.DATA_LOSS, None, log_start - committed
+    if committed > end:
+        return PartitionState.AHEAD, None, None
+    return PartitionState.OK, end - committed, None
+
+
+def lag_seconds(lag: int | None, record_ts_ms: int | None, now_ms: float) -> float | None:
+    """How long the next record the group will read has been waiting, in seconds.
+
+    Measured against now (not against the newest record's timestamp): an idle topic whose
+    last record nobody read keeps ageing, which is what an on-call engineer needs to see;
+    "newest minus committed" would freeze at a small number while nothing is consumed.
+    Producer clocks ahead of ours give a negative age: shown as 0.
+    """
+    if lag is None:
+        return None
+    if lag == 0:
+        return 0.0
+    if record_ts_ms is None or record_ts_ms < 0:
+        return None
+    return max(0.0, (now_ms - record_ts_ms) / 1000.0)
+
+
+def judge_single(state: PartitionState, lag: int | None, has_members: bool | None) -> Status:
+    """Status from one snapshot: only DATA_LOSS and STOP can be told without a window."""
+    if state is PartitionState.DATA_LOSS:
+        return Status.DATA_LOSS
+    if state is not PartitionState.OK or lag is None:
+        return Status.UNKNOWN
+    if lag > 0 and has_members is False:
+        return Status.STOP
+    return Status.OK
+
+
+# ---------------------------------------------------------------- over a window
+
+
+class Point(NamedTuple):
+    at: float
+    """When the snapshot was taken (epoch seconds)."""
+    committed: int
+    """Committed offset then."""
+    end: int
+    """Log end offset then."""
+
+
+class Verdict(NamedTuple):
+    status: Status
+    """The partition's status over the window."""
+    trend: Trend | None
+    """Lag growing, draining or steady; None with a single snapshot."""
+    consume_rate: float | None
+    """Records/s the group committed across the window."""
+    produce_rate: float | None
+    """Records/s written to the partition across the window."""
+    eta_seconds: float | None
+    """Time to catch up at these rates; 0 when caught up; None when not catching up."""
+
+
+def lag_trend(points: Sequence[Point]) -> Trend | None:
+    """Growing when every lag in the last third of the window is above every lag in the
+    first third; draining for the mirror case; else steady. None under two points."""
+    if len(points) < 2:
+        return None
+    first, last = points[0].at, points[-1].at
+    span = last - first
+    if span <= 0:
+        return None
+    early = [p.end - p.committed for p in points if p.at <= first + span / 3]
+    late = [p.end - p.committed for p in points if p.at >= last - span / 3]
+    if min(late) > max(early):
+        return Trend.GROWING
+    if max(late) < min(early):
+        return Trend.DRAINING
+    return Trend.STEADY
+
+
+def rates(points: Sequence[Point]) -> tuple[float | None, float | None]:
+    """(consume, produce) in records/s across the window. Consumption is measured from the
+    last rewind on, so a reset does not read as negative throughput."""
+    if len(points) < 2:
+        return None, None
+    start = 0
+    for i in range(1, len(points)):
+        if points[i].committed < points[i - 1].committed:
+            start = i
+    produce_span = points[-1].at - points[0].at
+    consume_span = points[-1].at - points[start].at
+    produce = (points[-1].end - points[0].end) / produce_span if produce_span > 0 else None
+    consume = (
+        (points[-1].committed - points[start].committed) / consume_span
+        if consume_span > 0 else None
+    )
+    return consume, produce
+
+
+def eta_seconds(lag: int, consume: float | None, produce: float | None) -> float | None:
+    """Seconds until lag reaches 0 at the current rates: 0 when caught up, None when the
+    group does not consume faster than producers write (it will not catch up)."""
+    if lag <= 0:
+        return 0.0
+    if consume is None or produce is None:
+        return None
+    net = consume - produce
+    if net <= 0:
+        return None
+    return lag / net
+
+
+def stalled_for(points: Sequence[Point]) -> float:
+    """Seconds the committed offset has stood still with records waiting behind it (0 when
+    it moved at the last snapshot or nothing waits)."""
+    last = points[-1]
+    if last.end <= last.committed:
+        return 0.0
+    since = last.at
+    for p in reversed(points):
+        if p.committed != last.committed or p.end <= p.committed:
+            break
+        since = p.at
+    return last.at - since
+
+
+def judge(points: Sequence[Point], *, has_members: bool | None,
+          stall_seconds: float) -> Verdict:
+    """Status, trend, rates and ETA of one partition over its window (oldest point first,
+    the last one is the current snapshot; every point has a committed offset and an end)."""
+    last = points[-1]
+    lag = max(last.end - last.committed, 0)
+    trend = lag_trend(points)
+    consume, produce = rates(points)
+    eta = eta_seconds(lag, consume, produce)
+    if lag > 0 and has_members is False:
+        status = Status.STOP
+    elif len(points) >= 2 and stalled_for(points) >= stall_seconds:
+        status = Status.ERR if trend is Trend.GROWING else Status.STALL
+    elif any(b.committed < a.committed for a, b in zip(points, points[1:], strict=False)):
+        status = Status.REWIND
+    elif trend is Trend.GROWING:
+        status = Status.WARN
+    else:
+        status = Status.OK
+    return Verdict(status, trend, consume, produce, eta)
+
+
+def judge_still(lag: int, span: float, *, has_members: bool | None,
+                stall_seconds: float, samples: int) -> Verdict:
+    """`judge` for a partition whose committed and end offsets did not change at all across
+    `samples` snapshots spanning `span` seconds (the common case, computed without points)."""
+    if samples < 2 or span <= 0:
+        return Verdict(
+            Status.STOP if lag > 0 and has_members is False else Status.OK,
+            None, None, None, 0.0 if lag == 0 else None,
+        )
+    if lag > 0 and has_members is False:
+        status = Status.STOP
+    elif lag > 0 and span >= stall_seconds:
+        status = Status.STALL
+    else:
+        status = Status.OK
+    return Verdict(status, Trend.STEADY, 0.0, 0.0, 0.0 if lag == 0 else None)
+
+
+def trend_of(trends: Iterable[Trend | None]) -> Trend | None:
+    """A group's or topic's trend: growing if any partition grows, else draining if any
+    drains, else steady; None when no partition has one."""
+    seen = set(trends)
+    for t in (Trend.GROWING, Trend.DRAINING, Trend.STEADY):
+        if t in seen:
+            return t
+    return None
+
+
+def eta_of(etas: Iterable[float | None], lags: Iterable[int | None]) -> float | None:
+    """A group's ETA: the slowest partition's, so one hot partition is not hidden by the
+    average; None when any lagging partition is not catching up."""
+    out = 0.0
+    for eta, lag in zip(etas, lags, strict=True):
+        if lag is None or lag == 0:
+            continue
+        if eta is None:
+            return None
+        out = max(out, eta)
+    return out
+
+
+# ---------------------------------------------------------------- history
+
+
+class Sample(NamedTuple):
+    at: float
+    """Snapshot time (epoch seconds)."""
+    has_members: bool | None
+    """The group had members then (None: not known)."""
+    partitions: tuple[tuple[str, int], ...]
+    """(topic, partition) in a fixed order, shared by consecutive samples when unchanged."""
+    committed: tuple[int, ...]
+    """Committed offset per partition, -1 when none."""
+    end: tuple[int, ...]
+    """Log end offset per partition, -1 when unknown."""
+
+
+class LagHistory:
+    """The recent snapshots of each group: what status is judged on, and the total lag
+    sparklines draw. Pure bookkeeping, no I/O; bounded by the policy's window, sample count,
+    history and sparkline sizes."""
+
+    def __init__(self, policy: LagPolicy | None = None) -> None:
+        self.policy = policy or LagPolicy()
+        self._samples: dict[str, deque[Sample]] = {}
+        self._series: dict[str, deque[tuple[float, int | None]]] = {}
+
+    def add(self, group: str, sample: Sample, total_lag: int | None) -> list[Sample]:
+        """Record a snapshot of `group`; return the samples to judge it on: those inside
+        the window with the same partitions as this one, oldest first, this one last."""
+        pol = self.policy
+        samples = self._samples.setdefault(group, deque())
+        if samples and samples[-1].partitions == sample.partitions:
+            sample = sample._replace(partitions=samples[-1].partitions)  # share the tuple
+        spacing = pol.window / pol.max_samples
+        if len(samples) >= 2 and sample.at - samples[-2].at < spacing:
+            samples[-1] = sample
+        else:
+            samples.append(sample)
+        while samples and samples[0].at < sample.at - pol.window:
+            samples.popleft()
+        _thin(self._series.setdefault(group, deque()), (sample.at, total_lag),
+              pol.history, pol.history / pol.sparkline_points)
+        aligned: list[Sample] = []
+        for s in reversed(samples):
+            if s.partitions is not sample.partitions and s.partitions != sample.partitions:
+                break
+            aligned.append(s)
+        aligned.reverse()
+        return aligned
+
+    def series(self, group: str) -> list[tuple[float, int | None]]:
+        """(time, total lag) of the group over the recent history, oldest first."""
+        return list(self._series.get(group, ()))
+
+    def forget(self, keep: Iterable[str]) -> None:
+        """Drop the history of groups not in `keep` (groups deleted from the cluster)."""
+        keep_set = set(keep)
+        for name in [g for g in self._samples if g not in keep_set]:
+            del self._samples[name]
+            self._series.pop(name, None)
+
+    def groups(self) -> list[str]:
+        return sorted(self._samples)
+
+
+def _thin(points: deque[tuple[float, int | None]], point: tuple[float, int | None],
+          horizon: float, spacing: float) -> None:
+    if len(points) >= 2 and point[0] - points[-2][0] < spacing:
+        points[-1] = point
+    else:
+        points.append(point)
+    while points and points[0][0] < point[0] - horizon:
+        points.popleft()
+
+
+def judge_samples(samples: Sequence[Sample], index: int, *,
+                  stall_seconds: float) -> Verdict | None:
+    """Judge partition `index` of the latest sample over `samples` (as `LagHistory.add`
+    returns them). None when the latest sample has no committed offset or end for it."""
+    last = samples[-1]
+    c, e = last.committed[index], last.end[index]
+    if c < 0 or e < 0:
+        return None
+    if len(samples) == 1:
+        return judge_still(max(e - c, 0), 0.0, has_members=last.has_members,
+                           stall_seconds=stall_seconds, samples=1)
+    points = [
+        Point(s.at, s.committed[index], s.end[index])
+        for s in samples
+        if s.committed[index] >= 0 and s.end[index] >= 0
+    ]
+    return judge(points, has_members=last.has_members, stall_seconds=stall_seconds)
