@@ -156,8 +156,8 @@ def to_jsonable(obj: Any) -> Any:
     """Records to plain JSON data (dataclasses become dicts, tuples lists)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, TopicPartition):
-        return {"topic": obj.topic, "partition": obj.partition}
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # NamedTuples: TopicPartition, ...
+        return {k: to_jsonable(v) for k, v in obj._asdict().items()}
     if isinstance(obj, list | tuple):
         return [to_jsonable(x) for x in obj]
     if isinstance(obj, dict):
