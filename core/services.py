@@ -18,6 +18,7 @@ from kafkaops.core.topics import TopicService
 if TYPE_CHECKING:
     from kafkaops.core.audit import AuditLog
     from kafkaops.core.flags import FlagService
+    from kafkaops.core.lag import LagService
 
 
 class Services:
@@ -29,6 +30,7 @@ class Services:
         self._locks: dict[str, asyncio.Lock] = {}
         self._audits: dict[str, AuditLog] = {}
         self._flags: dict[str, FlagService] = {}
+        self._lags: dict[str, LagService] = {}
 
     def cluster_config(self, name: str | None = None) -> ClusterConfig:
         return self.config.cluster(name or self.cluster_name)[1]
@@ -91,7 +93,21 @@ class Services:
         await svc.start()
         return svc
 
+    async def lag(self, name: str | None = None) -> LagService:
+        """The lag engine of a cluster (lag.py). One per cluster, so the console, alerts and
+        bot judge lag status on the same window of snapshots; it survives a reconnect."""
+        from kafkaops.core.lag import LagService
+
+        name = name or self.cluster_name
+        conn = await self.connection(name)
+        svc = self._lags.get(name)
+        if svc is None or svc.conn is not conn:
+            history = svc.history if svc is not None else None
+            svc = self._lags[name] = LagService(conn, history=history)
+        return svc
+
     async def close(self) -> None:
+        self._lags.clear()
         flags = list(self._flags.values())
         self._flags.clear()
         await asyncio.gather(*(f.stop() for f in flags), return_exceptions=True)
