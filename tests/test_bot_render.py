@@ -23,10 +23,12 @@ from kafkaops.bot.render.common import (
     section,
 )
 from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
+from kafkaops.bot.render.dlq import render_dlq_list, render_replay_plan, render_replayed
 from kafkaops.bot.render.flags import render_flag, render_flag_change, render_flag_list
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
 from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
+from kafkaops.core.dlq import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
 from kafkaops.core.flags import FlagState, Rule, Variant
 from kafkaops.core.records import (
     BrokerInfo,
@@ -147,6 +149,46 @@ PRICE = FlagState(
     updated_at="2026-11-20T08:00:00Z",
 )
 
+DLQ_TOPICS = [
+    DeadLetterTopic(
+        "payments.dlq",
+        "payments",
+        3,
+        1_204,
+        1_204,
+        (
+            ReasonGroup("PriceMissing: no price for order #", 1_100, "no price for order 17"),
+            ReasonGroup("Timeout: upstream took #ms", 104, "upstream took 5003ms"),
+        ),
+        replayed=40,
+        frameworks=("spring",),
+    ),
+    DeadLetterTopic("orders-dlt", "orders", 1, 0, 0, ()),
+]
+PLAN = ReplayResult(
+    "payments.dlq",
+    True,
+    None,
+    (
+        ReplayItem(0, 17, "payments", "PriceMissing: no price for order #"),
+        ReplayItem(2, 4, "payments-eu", "Timeout: upstream took #ms"),
+    ),
+    already_replayed=((0, 3),),
+    no_origin=(),
+)
+REPLAYED = ReplayResult(
+    "payments.dlq",
+    False,
+    "r-7f3a",
+    (
+        ReplayItem(0, 17, "payments", "PriceMissing", 1, 5512),
+        ReplayItem(2, 4, "payments-eu", "Timeout", 0, 88),
+    ),
+    already_replayed=(),
+    no_origin=((1, 9),),
+    recovered=0,
+)
+
 CASES: dict[str, Message] = {
     "status_healthy_and_unreachable": render_status(
         [
@@ -251,6 +293,13 @@ CASES: dict[str, Message] = {
     "flag_list": render_flag_list("primary", [FLAG, PRICE], tag=None),
     "flag_detail": render_flag("primary", FLAG),
     "flag_change": render_flag_change(FLAG, "switch on → off", "off, 30% rollout (v8)"),
+    "dlq_list": render_dlq_list("primary", DLQ_TOPICS, ".dlq, -dlt"),
+    "dlq_replay_plan": render_replay_plan(PLAN, "primary", "value.region == 'eu'"),
+    "dlq_replayed": render_replayed(REPLAYED),
+    "usage_error_multiline": render_usage(
+        "bad filter: expected a value after '==' (column 15)\n  value.order ==\n                ^",
+        ["/kafka dlq show [--filter EXPR] [--limit N] TOPIC"],
+    ),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
     ),

@@ -33,11 +33,14 @@ def render_usage(problem: str, usages: Sequence[str]) -> Message:
     """A malformed command: what is wrong, then the usage line(s). Nothing was run."""
     shown = list(usages)[:12]
     body = "\n".join(f"`{esc(u)}`" for u in shown)
+    # a multi-line problem (a filter with a caret under the fault) keeps its lines aligned
+    problem, _, detail = problem.partition("\n")
     problem = problem if problem.endswith((".", "?", "!")) else problem + "."
+    pre = f"\n```\n{esc(detail)}\n```" if detail.strip() else ""
     text = f"{problem} Usage: " + " | ".join(shown)
     return Message(
         text,
-        (section(f":warning: {esc(problem)} Nothing was run.\n*Usage*\n{body}"),),
+        (section(f":warning: {esc(problem)} Nothing was run.{pre}\n*Usage*\n{body}"),),
     )
 
 

@@ -1,0 +1,111 @@
+"""`/kafka dlq list`, `dlq show TOPIC`, `dlq replay TOPIC [--filter EXPR] [--to TOPIC]`.
+
+A replay is planned first (core's dry run: reads only), the plan is the confirmation's
+summary, and the confirmed replay is pinned to exactly the planned records (their
+positions), so dead letters that arrive while the prompt waits are not swept in. Core
+replays idempotently (a ledger) and audits through record_change, with the confirming Slack
+user as actor.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.dlq import (
+    render_dlq_list,
+    render_dlq_show,
+    render_nothing_to_replay,
+    render_replay_plan,
+    render_replayed,
+)
+from kafkaops.core.dlq import DeadLetterService
+from kafkaops.core.errors import UsageError
+from kafkaops.core.filter import compile_filter
+
+if TYPE_CHECKING:
+    from kafkaops.bot.app import Bot
+    from kafkaops.bot.confirm import Execution
+    from kafkaops.bot.router import Invocation
+    from kafkaops.core.services import Services
+
+ACTION = "dlq.replay"
+MAX_SHOW = 50
+
+
+def register(bot: Bot, services: Services) -> None:
+    def show_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("topic", metavar="TOPIC")
+        p.add_argument("--filter", "-f", metavar="EXPR")
+        p.add_argument("--limit", "-n", type=int, default=20, metavar="N")
+
+    def replay_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("topic", metavar="TOPIC")
+        p.add_argument("--filter", "-f", metavar="EXPR")
+        p.add_argument("--to", metavar="TOPIC", help="replay to TOPIC instead of each origin")
+
+    bot.command("dlq list", summary="dead-letter topics: counts and reasons grouped")(dlq_list)
+    bot.command(
+        "dlq show",
+        summary="a dead-letter topic's records with origin and reason",
+        arguments=show_args,
+    )(dlq_show)
+    bot.command(
+        "dlq replay",
+        summary="put dead letters back on their origin topic (once)",
+        arguments=replay_args,
+        action=ACTION,
+    )(dlq_replay)
+    bot.confirmable(ACTION, run_replay)
+
+
+async def dlq_list(inv: Invocation) -> Message:
+    topics = await DeadLetterService(inv.services, inv.cluster).list_topics()
+    suffixes = ", ".join(inv.services.config.dead_letters.suffixes)
+    return render_dlq_list(inv.cluster, topics, suffixes)
+
+
+async def dlq_show(inv: Invocation) -> Message:
+    if not 1 <= inv.args.limit <= MAX_SHOW:
+        raise UsageError(f"--limit N: N must be between 1 and {MAX_SHOW}")
+    where = compile_filter(inv.args.filter) if inv.args.filter else None
+    svc = DeadLetterService(inv.services, inv.cluster)
+    letters = await svc.letters(inv.args.topic, where=where, limit=inv.args.limit)
+    return render_dlq_show(inv.args.topic, letters, await svc.replayed_positions(inv.args.topic))
+
+
+async def dlq_replay(inv: Invocation) -> Message:
+    inv.services.require_writable(inv.cluster, f"replay dead letters of {inv.args.topic!r}")
+    where = compile_filter(inv.args.filter) if inv.args.filter else None
+    svc = DeadLetterService(inv.services, inv.cluster)
+    plan = await svc.replay(
+        inv.args.topic, actor=inv.user, face="slack", where=where, to=inv.args.to, dry_run=True
+    )
+    if not plan.items:
+        return render_nothing_to_replay(plan)
+    return await inv.confirm(
+        ACTION,
+        target=plan.topic,
+        summary=render_replay_plan(plan, inv.cluster, inv.args.filter),
+        params={
+            "topic": plan.topic,
+            "filter": inv.args.filter,
+            "to": inv.args.to,
+            "positions": [(i.partition, i.offset) for i in plan.items],
+        },
+    )
+
+
+async def run_replay(ex: Execution) -> Message:
+    p = ex.params
+    where = compile_filter(p["filter"]) if p.get("filter") else None
+    result = await DeadLetterService(ex.services, ex.cluster).replay(
+        p["topic"],
+        actor=ex.confirmer,
+        face="slack",
+        where=where,
+        positions=[tuple(x) for x in p["positions"]],
+        to=p.get("to"),
+    )
+    return render_replayed(result)
