@@ -56,7 +56,12 @@ def bot_config_data(
     data["permissions"] = copy.deepcopy(
         permissions
         if permissions is not None
-        else {"flag.write": ["oncall"], "dlq.replay": ["oncall"], "demo.write": ["oncall"]}
+        else {
+            "flag.write": ["oncall"],
+            "dlq.replay": ["oncall"],
+            "offsets.reset": ["oncall"],
+            "demo.write": ["oncall"],
+        }
     )
     return data
 

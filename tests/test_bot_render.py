@@ -25,11 +25,19 @@ from kafkaops.bot.render.common import (
 from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
 from kafkaops.bot.render.dlq import render_dlq_list, render_replay_plan, render_replayed
 from kafkaops.bot.render.flags import render_flag, render_flag_change, render_flag_list
+from kafkaops.bot.render.offsets import render_reset_plan, render_reset_result
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
 from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.dlq import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
 from kafkaops.core.flags import FlagState, Rule, Variant
+from kafkaops.core.offsets import (
+    CommittedCheck,
+    PartitionReset,
+    ResetPlan,
+    ResetResult,
+    ResetTarget,
+)
 from kafkaops.core.records import (
     BrokerInfo,
     ClusterOverview,
@@ -189,6 +197,34 @@ REPLAYED = ReplayResult(
     recovered=0,
 )
 
+RESET = ResetPlan(
+    cluster="primary",
+    group="billing",
+    topic="orders",
+    target=ResetTarget("time", 1_800_000_000_000, "1h"),
+    group_state="Empty",
+    partitions=(
+        PartitionReset(0, 1_200, 900, 900, 0, 1_500, 0, 300, None, ""),
+        PartitionReset(1, None, 40, 40, 40, 90, None, None, None, "no offset committed before"),
+        PartitionReset(
+            2,
+            700,
+            650,
+            600,
+            650,
+            800,
+            0,
+            50,
+            "log start",
+            "records before 650 were deleted by retention",
+        ),
+    ),
+    total_skip=0,
+    total_replay=350,
+    read_only=False,
+    planned_at=1_800_000_100.0,
+)
+
 CASES: dict[str, Message] = {
     "status_healthy_and_unreachable": render_status(
         [
@@ -299,6 +335,15 @@ CASES: dict[str, Message] = {
     "usage_error_multiline": render_usage(
         "bad filter: expected a value after '==' (column 15)\n  value.order ==\n                ^",
         ["/kafka dlq show [--filter EXPR] [--limit N] TOPIC"],
+    ),
+    "offsets_reset_plan": render_reset_plan(RESET),
+    "offsets_reset_result": render_reset_result(
+        ResetResult(
+            RESET,
+            (CommittedCheck(0, 900, 900), CommittedCheck(1, 40, 40), CommittedCheck(2, 650, 700)),
+            False,
+            1_800_000_200.0,
+        )
     ),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
