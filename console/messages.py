@@ -107,6 +107,7 @@ class MessagesScreen(DataScreen):
     """`MessagesScreen(topic, partitions=None, start=StartAt.end(back=50))`."""
 
     CSS_PATH = "messages.tcss"
+    AUTO_FOCUS = "#messages"  # not the (hidden) filter box: keys must reach the screen
     REFRESH_EVERY = 1.0
     FRAME_EVERY = 0.25
     BINDINGS: ClassVar[list[BindingType]] = [

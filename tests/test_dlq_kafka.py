@@ -64,8 +64,8 @@ class World:
         ]
 
 
-@pytest.fixture
-async def world(config_data, tmp_path, bootstrap):
+async def make_world(config_data: dict, tmp_path: Path, bootstrap: str) -> World:
+    """Creates the topics and produces the dead letters (also used by the console tests)."""
     from aiokafka import AIOKafkaProducer
 
     w = World(config_data, tmp_path)
@@ -80,6 +80,11 @@ async def world(config_data, tmp_path, bootstrap):
     finally:
         await producer.stop()
     return w
+
+
+@pytest.fixture
+async def world(config_data, tmp_path, bootstrap):
+    return await make_world(config_data, tmp_path, bootstrap)
 
 
 def cli(path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -90,8 +90,7 @@ async def test_tail_screen_shows_records_detail_views_and_pauses(services, topic
         assert "plain text ünïcode" in text and "not text" in text
         assert "live" in info(screen) and "read 6" in info(screen)
         # the newest record is selected and shown; go up to the JSON one
-        table = screen.query_one("#messages", DataTable)
-        table.focus()
+        assert screen.query_one("#messages", DataTable).has_focus
         for _ in range(5):
             await pilot.press("up")
         await wait_until(pilot, lambda: "offset 0" in detail(screen), "detail of offset 0")
