@@ -126,7 +126,7 @@ def emit(
     if result is None:
         out = render_plan(plan)
         if not plan.changing:
-            out += "\nNothing to change: every partition is already there."
+            out += "\n" + plan.nothing_to_change()
         elif dry_run:
             out += "\nDry run: nothing was changed."
             if plan.read_only:

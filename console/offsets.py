@@ -291,7 +291,7 @@ class OffsetResetScreen(ModalScreen["ResetResult | None"]):
             return
         if not plan.changing:
             apply.disabled = True
-            self.set_status("Nothing to change: every partition is already there.")
+            self.set_status(plan.nothing_to_change())
             return
         apply.disabled = False
         self.set_status(

@@ -221,6 +221,14 @@ class ResetPlan:
         """The partitions whose committed offset applying the plan changes."""
         return tuple(p for p in self.partitions if p.changes)
 
+    def nothing_to_change(self) -> str:
+        """Why applying this plan would change nothing ("" when it would change something)."""
+        if self.changing:
+            return ""
+        if all(p.new is not None for p in self.partitions):
+            return "Nothing to change: every partition is already at its target."
+        return "Nothing to change: see the notes for the partitions left unchanged."
+
     def summary(self) -> str:
         """One line: "group g on topic t, 3 partitions: replays 120 records, skips 0"."""
         n = len(self.changing)

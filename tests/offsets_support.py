@@ -108,9 +108,12 @@ async def joined_consumer(bootstrap: str, group: str, topic: str, client_id: str
                           ) -> AIOKafkaConsumer:
     """A consumer that subscribed and holds an assignment: an active member. The caller
     stops it."""
+    # Tansu completes a join after half the session timeout (5 s with the default 10 s);
+    # a short one keeps the test fast. The running consumer heartbeats, so it stays a member.
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
         enable_auto_commit=False, auto_offset_reset="earliest",
+        session_timeout_ms=2000, heartbeat_interval_ms=300,
     )
     await consumer.start()
     deadline = time.monotonic() + 20

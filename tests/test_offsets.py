@@ -352,3 +352,19 @@ async def test_read_only_cluster_plans_but_refuses_to_apply(
     other = dataclasses.replace(plan, cluster="dr")
     with pytest.raises(UsageError):
         await svc.apply(other, actor="tester@test", face="cli")
+
+
+@pytest.mark.parametrize(
+    ("target", "committed", "reason"),
+    [
+        (ResetTarget("earliest"), {0: 0, 1: 0}, "every partition is already at its target."),
+        (ResetTarget("shift", 3, "3"), {}, "see the notes for the partitions left unchanged."),
+        (ResetTarget("latest"), {0: 0, 1: 0}, ""),
+    ],
+)
+def test_nothing_to_change_says_why(
+    target: ResetTarget, committed: dict[int, int], reason: str
+) -> None:
+    plan = build_plan(cluster="c", group="g", topic="t", target=target, group_state="Empty",
+                      committed=committed, bounds={0: (0, 5), 1: (0, 0)})
+    assert plan.nothing_to_change() == (f"Nothing to change: {reason}" if reason else "")
