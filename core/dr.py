@@ -355,6 +355,21 @@ def rpo_estimate(
     return None, "unknown: no replication lag and no heartbeat could be read"
 
 
+def fmt_age(secs: float | None) -> str:
+    """Seconds as every face shows them: 0.4s, 12s, 3.5m, 2.1h, 3.0d; "-" when unknown."""
+    if secs is None:
+        return "-"
+    if secs < 10:
+        return f"{secs:.1f}s"
+    if secs < 120:
+        return f"{secs:.0f}s"
+    if secs < 7200:
+        return f"{secs / 60:.1f}m"
+    if secs < 172800:
+        return f"{secs / 3600:.1f}h"
+    return f"{secs / 86400:.1f}d"
+
+
 def _age(ms: int | None, now_ms: int) -> float | None:
     return None if ms is None else max(now_ms - ms, 0) / 1000.0
 

@@ -59,6 +59,7 @@ from typing import Any, Literal, TypeVar
 from kafkaops.core.audit import AuditError
 from kafkaops.core.config import DrPairConfig
 from kafkaops.core.dr import DrService, Flow, FlowSnapshot, flow
+from kafkaops.core.dr import fmt_age as _fmt_age
 from kafkaops.core.dr_control import (
     ActiveRecord,
     ControlLog,
@@ -386,16 +387,6 @@ def target_position(syncs: OffsetSyncStore, tp: TopicPartition, source_offset: i
 
 def _age(ms: int | None, now_ms: int) -> float | None:
     return None if ms is None else max(now_ms - ms, 0) / 1000.0
-
-
-def _fmt_age(secs: float | None) -> str:
-    if secs is None:
-        return "unknown"
-    if secs < 120:
-        return f"{secs:.1f}s"
-    if secs < 7200:
-        return f"{secs / 60:.1f}m"
-    return f"{secs / 3600:.1f}h"
 
 
 # ---------------------------------------------------------------- the service

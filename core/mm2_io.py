@@ -104,12 +104,14 @@ async def read_records(
     ranges: Mapping[TopicPartition, tuple[int, int]],
     *,
     wait: float = READ_TIMEOUT,
+    limit: int | None = None,
 ) -> tuple[dict[TopicPartition, list[RawRecord]], set[TopicPartition]]:
     """Records of each partition from `start` up to (not including) `end`, waiting at most
     `wait` seconds.
 
     Returns the records and the partitions whose read did not reach `end` by the deadline.
-    A start below the log start reads from the log start.
+    A start below the log start reads from the log start. With `limit`, a partition is done
+    once it has that many records.
     """
     from aiokafka.errors import KafkaError
     from aiokafka.structs import TopicPartition as AkTP
@@ -142,7 +144,8 @@ async def read_records(
                         RawRecord(r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
                     )
             for ak in list(pending):
-                if await consumer.position(ak) >= wanted[aks[ak]][1]:
+                full = limit is not None and len(out[aks[ak]]) >= limit
+                if full or await consumer.position(ak) >= wanted[aks[ak]][1]:
                     pending.discard(ak)
                     consumer.pause(ak)
         return out, {aks[ak] for ak in pending}
@@ -237,13 +240,14 @@ async def record_timestamps(
 ) -> dict[TopicPartition, int]:
     """Timestamp (ms) of the record at each offset (or the first after it, if that one is
     gone); partitions with nothing there are left out."""
-    ranges = {tp: (off, off + 1) for tp, off in positions.items() if off >= 0}
-    if not ranges:
+    wanted = {tp: off for tp, off in positions.items() if off >= 0}
+    if not wanted:
         return {}
     # a record missing at exactly `off` (compaction, a transaction marker) is looked for
-    # a little further on
-    ranges = {tp: (s, s + 50) for tp, (s, _) in ranges.items()}
-    records, _ = await read_records(conn, ranges, wait=wait)
+    # further on, up to the partition's end
+    water = await conn.high_watermarks(list(wanted))
+    ranges = {tp: (off, water[tp][1]) for tp, off in wanted.items() if tp in water}
+    records, _ = await read_records(conn, ranges, wait=wait, limit=1)
     return {tp: recs[0].timestamp for tp, recs in records.items() if recs}
 
 

@@ -1,0 +1,103 @@
+"""`kafkaops dr status [--pair NAME] [--json] [--partitions]`: replication and RPO of a DR
+pair, as the console's DR screen and Slack's `/kafka dr` show them (core/dr.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from kafkaops.cli.common import Context, add_json, print_json, table
+from kafkaops.core.dr import DrService, DrStatus
+from kafkaops.core.dr import fmt_age as age
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("dr", help="disaster recovery: replication lag, RPO, active cluster")
+    dsub = p.add_subparsers(dest="dr_command", metavar="COMMAND", required=True,
+                            parser_class=type(p))
+    s = dsub.add_parser(
+        "status", help="per topic lag in records and seconds, checkpoints, heartbeats, RPO",
+        description="Replication from the pair's active cluster to its standby, read from "
+        "MirrorMaker 2's own topics: lag per topic, checkpoint age per group, heartbeat "
+        "age, the RPO estimate against the configured RPO, and which cluster is active.",
+    )
+    s.add_argument("--pair", metavar="NAME", help="DR pair from the config (default: the first)")
+    s.add_argument("--partitions", action="store_true", help="show every partition")
+    add_json(s)
+    s.set_defaults(func=status_cmd)
+
+
+async def status_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        status = await DrService(services).status(args.pair)
+    if args.json:
+        print_json(status)
+    else:
+        sys.stdout.write(render_status(status, partitions=args.partitions) + "\n")
+    return 0
+
+
+def verdict(ok: bool | None) -> str:
+    return "OK" if ok else ("UNKNOWN" if ok is None else "BEYOND RPO")
+
+
+def render_status(s: DrStatus, *, partitions: bool = False) -> str:
+    lines = [
+        f"DR pair {s.pair}: {s.source} -> {s.target} "
+        f"(MM2 {s.source_alias} -> {s.target_alias}, {s.policy} policy)",
+        f"active      {s.active} (epoch {s.epoch})",
+        f"RPO         estimate {age(s.rpo_estimate_seconds)} / target {age(s.rpo_seconds)}  "
+        f"{verdict(s.rpo_ok)}  ({s.rpo_basis})",
+    ]
+    hb = next((h for h in s.heartbeats if h.age_seconds is not None), None)
+    where = f" ({hb.topic} on {s.target})" if hb else ""
+    lines.append(
+        f"heartbeat   {age(s.heartbeat_age_seconds)} old{where}  {verdict(s.heartbeat_ok)}"
+        if hb else "heartbeat   none found  UNKNOWN"
+    )
+    lines.append("")
+    if s.topics:
+        lines.append(table(
+            ["TOPIC", "REMOTE", "PARTITIONS", "SOURCE END", "TARGET END", "LAG", "LAG TIME",
+             "STATE"],
+            [(t.topic, t.remote_topic, t.partitions, t.source_end, t.target_end, t.lag_messages,
+              age(t.lag_seconds), t.state) for t in s.topics],
+            right=(2, 3, 4, 5, 6),
+        ))
+        if partitions:
+            lines.append("")
+            lines.append(table(
+                ["TOPIC", "PARTITION", "SOURCE END", "TARGET END", "LAST SYNC", "LAG",
+                 "LAG TIME", "FROM"],
+                [(t.topic, r.partition, r.source_end, r.target_end,
+                  f"{r.last_sync[0]}->{r.last_sync[1]}" if r.last_sync else None,
+                  r.lag_messages, age(r.lag_seconds), r.method)
+                 for t in s.topics for r in t.rows],
+                right=(1, 2, 3, 5, 6),
+            ))
+    else:
+        lines.append("(no replicated topics found)")
+    lines.append("")
+    if s.groups:
+        lines.append(table(
+            ["GROUP", "PARTITIONS", "CHECKPOINT AGE", "OLDEST PARTITION", "MOVES ON FAILOVER"],
+            [(g.group, g.partitions, age(g.age_seconds), age(g.oldest_partition_age_seconds),
+              g.moves_on_failover) for g in s.groups],
+            right=(1, 2, 3),
+        ))
+    else:
+        lines.append("(no MM2 checkpoints for any group)")
+    if s.problems:
+        lines.append("")
+        lines.append("problems:")
+        lines += [f"  - {p}" for p in s.problems]
+    if s.failover is not None:
+        f = s.failover
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.started_at))
+        lines.append("")
+        lines.append(
+            f"last {f.direction}: {f.run_id} {f.source} -> {f.target}, {f.state}, "
+            f"{f.groups_done}/{f.groups_total} groups, by {f.by} at {when}"
+        )
+    return "\n".join(lines)
