@@ -25,12 +25,15 @@ from kafkaops.bot.render.common import (
 from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
 from kafkaops.bot.render.dlq import render_dlq_list, render_replay_plan, render_replayed
 from kafkaops.bot.render.flags import render_flag, render_flag_change, render_flag_list
+from kafkaops.bot.render.lag import render_group_lag, render_lag_overview
 from kafkaops.bot.render.offsets import render_reset_plan, render_reset_result
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
 from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.dlq import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
 from kafkaops.core.flags import FlagState, Rule, Variant
+from kafkaops.core.lag import GroupLag, GroupMember, LagSnapshot, PartitionLag
+from kafkaops.core.lag_status import PartitionState, Status, Trend
 from kafkaops.core.offsets import (
     CommittedCheck,
     PartitionReset,
@@ -225,6 +228,105 @@ RESET = ResetPlan(
     planned_at=1_800_000_100.0,
 )
 
+
+def plag(
+    topic: str,
+    p: int,
+    committed: int | None,
+    end: int,
+    status: Status,
+    state: PartitionState = PartitionState.OK,
+    secs: float | None = None,
+    trend: Trend | None = None,
+    eta: float | None = None,
+    start: int = 0,
+) -> PartitionLag:
+    lag = None if committed is None or committed < start else end - committed
+    lost = start - committed if committed is not None and committed < start else None
+    return PartitionLag(
+        topic,
+        p,
+        committed,
+        start,
+        end,
+        lag,
+        secs,
+        state,
+        status,
+        trend,
+        None,
+        None,
+        eta,
+        lost,
+        None,
+    )
+
+
+def glag(
+    name: str,
+    parts: tuple[PartitionLag, ...],
+    status: Status,
+    state: str = "Stable",
+    members: int | None = 2,
+    trend: Trend | None = None,
+    eta: float | None = None,
+    samples: int = 5,
+) -> GroupLag:
+    lags = [p.lag for p in parts if p.lag is not None]
+    secs = [p.lag_seconds for p in parts if p.lag_seconds is not None]
+    return GroupLag(
+        group=name,
+        state=state,
+        members=None
+        if members is None
+        else tuple(GroupMember(f"m{i}", None, None, None) for i in range(members)),
+        partitions=parts,
+        topics=(),
+        lag=sum(lags) if lags else None,
+        lag_seconds=max(secs) if secs else None,
+        status=status,
+        trend=trend,
+        eta_seconds=eta,
+        samples=samples,
+        window_seconds=240.0,
+    )
+
+
+BILLING = glag(
+    "billing",
+    (
+        plag("orders", 0, 1_000, 5_200, Status.ERR, secs=912.0, trend=Trend.GROWING),
+        plag("orders", 1, 4_100, 4_150, Status.OK, secs=3.2, trend=Trend.DRAINING, eta=12.0),
+        plag("orders", 2, None, 300, Status.UNKNOWN, PartitionState.NO_OFFSET),
+        plag("orders", 3, 10, 900, Status.DATA_LOSS, PartitionState.DATA_LOSS, start=120),
+    ),
+    Status.DATA_LOSS,
+    trend=Trend.GROWING,
+)
+LAG = LagSnapshot(
+    cluster="primary",
+    taken_at=1_800_000_000.0,
+    elapsed=0.4,
+    groups=(
+        glag(
+            "audit-sink",
+            (plag("audit", 0, 50, 50, Status.OK, secs=0.0),),
+            Status.OK,
+            trend=Trend.STEADY,
+            eta=0.0,
+        ),
+        BILLING,
+        glag(
+            "search-indexer",
+            (plag("docs", 0, 7, 907, Status.STOP, secs=5_400.0),),
+            Status.STOP,
+            state="Empty",
+            members=0,
+        ),
+    ),
+    requests={"Metadata": 1, "OffsetFetch": 1},
+)
+
 CASES: dict[str, Message] = {
     "status_healthy_and_unreachable": render_status(
         [
@@ -345,6 +447,8 @@ CASES: dict[str, Message] = {
             1_800_000_200.0,
         )
     ),
+    "lag_overview": render_lag_overview(LAG),
+    "lag_group": render_group_lag(LAG, BILLING),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
     ),

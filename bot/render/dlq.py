@@ -15,7 +15,8 @@ from kafkaops.bot.render.common import (
     section,
     text_table,
 )
-from kafkaops.core.dlq import DeadLetter, DeadLetterTopic, ReplayResult, letter_preview
+from kafkaops.core.dlq import DeadLetter, DeadLetterTopic, ReplayResult
+from kafkaops.core.messages import preview
 
 
 def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: str) -> Message:
@@ -79,7 +80,7 @@ def render_dlq_show(
                 ),
                 d.reason[:40],
                 (d.message.partition, d.message.offset) in replayed,
-                letter_preview(d, 40),
+                preview(d.message.value, 40),
             )
             for d in letters
         ],

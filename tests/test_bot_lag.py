@@ -1,0 +1,81 @@
+"""`/kafka lag [GROUP]` against groups with known committed offsets on the embedded broker:
+the numbers in the reply are the true end minus committed, in the same rows core's lag
+engine gives `kafkaops lag --json` (LagSnapshot.rows())."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kafkaops.core.services import Services
+from tests.bot_harness import RunningBot, running_bot
+from tests.conftest import unique
+from tests.offsets_support import (
+    KnownTopic,
+    commit_as_consumer,
+    make_known_topic,
+    stopped_group,
+)
+
+
+@pytest.fixture
+async def rb(config_data: dict) -> AsyncIterator[RunningBot]:
+    async with running_bot(config_data) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+async def known(bootstrap: str) -> KnownTopic:
+    return await make_known_topic(bootstrap)  # 30 records in partitions 0 and 1, 2 empty
+
+
+def table_rows(text: str, first: str) -> list[list[str]]:
+    return [ln.split() for ln in text.splitlines() if ln.startswith(first)]
+
+
+async def test_group_lag_matches_the_true_end_minus_committed(
+    rb: RunningBot, known: KnownTopic, bootstrap: str, services: Services
+) -> None:
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
+    _, _, url = await rb.command(f"lag {group}")
+    reply = await rb.reply(url)
+    rows = {int(r[1]): r[2:5] for r in table_rows(reply.text, known.name)}
+    assert rows[0] == ["12", "30", "18"]
+    assert rows[1] == ["25", "30", "5"]
+    # no members and records left unread: STOP, from the very first snapshot
+    assert f"*{group}* is *STOP*" in reply.text
+    assert "lag 23 records" in reply.text
+    # the same figures core's engine gives `kafkaops lag --json`
+    snap = await (await services.lag()).snapshot([group], missing_ok=False)
+    cli_rows = {
+        (r["partition"]): (r["committed"], r["end"], r["lag"])
+        for r in snap.rows()
+        if r["topic"] == known.name and r["committed"] is not None
+    }
+    assert cli_rows == {0: (12, 30, 18), 1: (25, 30, 5)}
+
+
+async def test_overview_puts_stopped_groups_first_and_counts_statuses(
+    rb: RunningBot, known: KnownTopic, bootstrap: str
+) -> None:
+    common = unique("lagmatch")
+    caught_up, stopped, behind = f"{common}-a", f"{common}-b", f"{common}-c"
+    await commit_as_consumer(bootstrap, caught_up, known.name, {0: 30, 1: 30})
+    await commit_as_consumer(bootstrap, stopped, known.name, {0: 1, 1: 1})  # 58 behind
+    await commit_as_consumer(bootstrap, behind, known.name, {0: 29, 1: 29})  # 2 behind
+    # --match: only the groups whose name contains the text (here: just these three)
+    _, _, url = await rb.command(f"lag --match {common}")
+    reply = await rb.reply(url)
+    assert f"3 groups matching `{common}`: 2 STOP, 1 OK · worst first" in reply.text
+    rows = [r for r in table_rows(reply.text, common)]
+    assert [r[0] for r in rows] == [stopped, behind, caught_up]  # worst first
+    assert rows[0][1:5] == ["STOP", "Empty", "0", "58"]
+    assert rows[2][1:5] == ["OK", "Empty", "0", "0"]
+
+
+async def test_unknown_group_is_a_clear_error(rb: RunningBot) -> None:
+    _, _, url = await rb.command("lag no-such-group-xyz --public")
+    reply = await rb.reply(url)
+    assert reply.params["response_type"] == "ephemeral"
+    assert "consumer group 'no-such-group-xyz' not found on cluster 'primary'" in reply.text
