@@ -401,7 +401,8 @@ class AuditLog:
                 "is signed into the audit trail, so no change can be made without it "
                 "(set audit.signing_key: ${KAFKAOPS_AUDIT_KEY} and export the variable)"
             )
-        return secret.reveal().encode("utf-8")
+        key: bytes = secret.reveal().encode("utf-8")
+        return key
 
     async def prepare(self) -> None:
         """Make sure a record can be written: key, topic, producer. Raises before any change."""

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.config import DeadLetterConfig
 from kafkaops.core.errors import Conflict, NotFound, UsageError
 from kafkaops.core.filter import Filter
-from kafkaops.core.messages import Message, MessageService, StartAt, preview
+from kafkaops.core.messages import Message, MessageService, StartAt
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -182,7 +182,8 @@ class ReplayResult:
 def origin_by_name(topic: str, cfg: DeadLetterConfig) -> str | None:
     """The origin topic when `topic` is a dead-letter topic by config or name, else None."""
     if topic in cfg.topics:
-        return cfg.topics[topic]
+        origin: str = cfg.topics[topic]
+        return origin
     if topic.startswith("_"):
         return None
     for suffix in sorted(cfg.suffixes, key=len, reverse=True):
@@ -598,9 +599,9 @@ class DeadLetterService:
             svc = await self._messages()
             starts: dict[str, int] = b.get("starts", {})
             by_topic: dict[str, dict[int, int]] = {}
-            for tp, off in starts.items():
-                t, p = tp.rsplit("/", 1)
-                by_topic.setdefault(t, {})[int(p)] = int(off)
+            for tp_name, off in starts.items():
+                t, part = tp_name.rsplit("/", 1)
+                by_topic.setdefault(t, {})[int(part)] = int(off)
             for dest, parts in by_topic.items():
                 for p, start in parts.items():
                     async for batch in svc.scan(dest, partitions=[p],
@@ -624,6 +625,3 @@ class DeadLetterService:
             await self._ledger_write(producer, f"batch/{rid}", dict(b, state="recovered"))
         return found
 
-
-def letter_preview(dl: DeadLetter, width: int = 80) -> str:
-    return preview(dl.message.value, width)

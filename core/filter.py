@@ -612,7 +612,7 @@ def _needles(node: Node) -> Alternatives:
         # and: combine by taking the needles of the most selective single operand only, so
         # the form never grows (each alternative keeps what it needs; skip the cross product)
         best = max(known, key=lambda s: min(len(a) for a in s))
-        merged = set()
+        merged: set[tuple[str, bytes]] = set()
         for s in known:
             if len(s) == 1:
                 merged.update(s[0])
