@@ -161,7 +161,8 @@ async def test_dead_letter_replay_is_refused(
 async def read_only_bot(config_data: dict) -> AsyncIterator[RunningBot]:
     data = json.loads(json.dumps(config_data))
     data["clusters"]["primary"]["read_only"] = True
-    async with running_bot(data) as r:
+    allowed = {a: ["oncall"] for a in ("flag.write", "dlq.replay", "offsets.reset")}
+    async with running_bot(data, permissions=allowed) as r:
         yield r
 
 
@@ -200,3 +201,71 @@ async def test_flag_writes_from_slack_are_refused(
     assert prefix in text
     assert f"flag {flag!r}" in text.split(prefix, 1)[1]
     assert await flags.get(flag) == before
+
+
+async def test_offset_reset_from_slack_is_refused(
+    read_only_bot: RunningBot, services: Services, bootstrap: str, known: KnownTopic
+) -> None:
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
+    text = await slack_reply_after_confirm(
+        read_only_bot, f"offsets reset {group} --topic {known.name} --to-earliest"
+    )
+    assert (
+        "cluster 'primary' is read-only (read_only: true in <bot test>); refusing to reset "
+        f"offsets of group {group!r}"
+    ) in text
+    assert await read_committed(bootstrap, group, known.name) == {0: 12, 1: 25, 2: None}
+    assert [r for r in await (await services.audit()).records() if r.target == group] == []
+
+
+async def test_dead_letter_replay_from_slack_is_refused(
+    read_only_bot: RunningBot, services: Services, bootstrap: str
+) -> None:
+    origin = unique("orders")
+    dlq = f"{origin}.dlq"
+    await (await services.topics()).create_topics([NewTopicSpec(origin), NewTopicSpec(dlq)])
+    await produce(bootstrap, dlq, [b"bad-1"], headers=[("kafkaops.origin.topic", origin.encode())])
+
+    text = await slack_reply_after_confirm(read_only_bot, f"dlq replay {dlq}")
+    assert (
+        "cluster 'primary' is read-only (read_only: true in <bot test>); refusing to replay "
+        f"dead letters of {dlq!r}"
+    ) in text
+    conn = await services.connection()
+    water = await conn.high_watermarks([TopicPartition(origin, 0)])
+    assert water[TopicPartition(origin, 0)] == (0, 0)
+
+
+# ---------------------------------------------------------------- failover onto a read-only cluster
+
+
+@pytest.fixture
+def failover_files(tmp_path: Path, config_data: dict) -> tuple[Path, Path, str]:
+    """(writable config, config with the DR target read-only, pair name): one DR pair
+    primary -> dr with a name of its own, so no other test's runs are seen."""
+    pair = unique("pair")
+    data = json.loads(json.dumps(config_data))
+    data["dr"] = {"pairs": [{"name": pair, "primary": "primary", "secondary": "dr"}]}
+    writable = tmp_path / "dr.yaml"
+    writable.write_text(yaml.safe_dump(data))
+    data["clusters"]["dr"]["read_only"] = True
+    read_only = tmp_path / "dr-read-only.yaml"
+    read_only.write_text(yaml.safe_dump(data))
+    return writable, read_only, pair
+
+
+async def test_failover_onto_a_read_only_cluster_is_refused(
+    failover_files: tuple[Path, Path, str],
+) -> None:
+    writable, read_only, pair = failover_files
+    before = await kafkaops(writable, "failover", "status", "--pair", pair, "--json")
+    assert before.returncode == 0, before.stderr
+
+    for extra in ([], ["--force"]):  # not even --force moves onto a read-only cluster
+        out = await kafkaops(read_only, "failover", "execute", "--pair", pair, "--yes", *extra)
+        assert out.returncode == 1
+        assert f"cluster 'dr' is read-only (read_only: true in {read_only})" in out.stderr
+        assert "nothing was changed" in out.stderr
+
+    after = await kafkaops(writable, "failover", "status", "--pair", pair, "--json")
+    assert json.loads(after.stdout) == json.loads(before.stdout) is None  # no run recorded
