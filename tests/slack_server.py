@@ -291,6 +291,14 @@ class SlackServer:
             self._ws_connected.clear()
         return ws
 
+    async def drop_connection(self) -> None:
+        """Close the Socket Mode WebSocket from the server side, as Slack does on a refresh."""
+        ws = self._ws
+        if ws is not None:
+            self._ws = None
+            self._ws_connected.clear()
+            await ws.close()
+
     async def wait_connected(self, within: float = 20.0) -> None:
         async with asyncio.timeout(within):
             await self._ws_connected.wait()

@@ -3,6 +3,7 @@ WebSocket (URL from apps.connections.open), receives envelopes and acknowledges 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -90,6 +91,15 @@ async def test_confirmation_click_arrives_over_the_socket(sb: SocketBot) -> None
     assert f"wrote to `{topic}`" in done[0].text
     detail = await (await sb.bot.services.topics()).topic_detail(topic)
     assert detail.summary.messages == 1
+
+
+async def test_reconnects_when_slack_drops_the_connection(sb: SocketBot) -> None:
+    await sb.slack.drop_connection()
+    await sb.slack.wait_connected()  # the handler asked for a new URL and came back
+    assert len(sb.slack.calls_to("apps.connections.open")) >= 2
+    url = sb.slack.response_url()
+    ack = await sb.slack.send_envelope("slash_commands", slash_command("help", response_url=url))
+    assert "/kafka status" in json.dumps(ack["payload"])
 
 
 async def test_refused_app_token_is_a_clear_error(config_data: dict) -> None:
