@@ -103,6 +103,8 @@ class DeadLetter:
     """Exception message, when the headers say."""
     reason: str
     """The grouping key: short class name and message with ids and numbers blanked."""
+    cause_class: str | None = None
+    """The root cause's class, when the headers say (Spring's exception-cause-fqcn)."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,11 @@ def parse_dead_letter(msg: Message, fallback_origin: str | None) -> DeadLetter:
         cls = _str(h.get(f"{_SPRING}exception-fqcn") or h.get(f"{_SPRING}key-exception-fqcn"))
         text = _str(h.get(f"{_SPRING}exception-message")
                     or h.get(f"{_SPRING}key-exception-message"))
+        cause = _str(h.get(f"{_SPRING}exception-cause-fqcn")
+                     or h.get(f"{_SPRING}key-exception-cause-fqcn"))
+        # Spring wraps the listener's exception: group by the cause, not the wrapper
+        return DeadLetter(msg, origin, cls, text, reason_key(cause or cls, _unwrap(text)),
+                          cause)
     elif f"{_CONNECT}topic" in h:
         origin = Origin(
             topic=_str(h.get(f"{_CONNECT}topic")) or fallback_origin,
@@ -257,6 +264,18 @@ def parse_dead_letter(msg: Message, fallback_origin: str | None) -> DeadLetter:
         origin = Origin(topic=fallback_origin, framework="name")
         cls = text = None
     return DeadLetter(msg, origin, cls, text, reason_key(cls, text))
+
+
+_SPRING_WRAPPER = re.compile(
+    r"^(?:Listener method .*? threw exception;?\s*|.*?nested exception is [\w.$]+:\s*)")
+
+
+def _unwrap(message: str | None) -> str | None:
+    """The cause's message inside Spring's ListenerExecutionFailedException message."""
+    if message is None:
+        return None
+    inner = _SPRING_WRAPPER.sub("", message, count=1).strip()
+    return inner or message
 
 
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"

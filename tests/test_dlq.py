@@ -103,6 +103,18 @@ def test_reason_key(cls, message, expected):
     assert reason_key(cls, message) == expected
 
 
+def test_spring_wrapper_is_grouped_by_its_cause():
+    headers = spring(fqcn="org.springframework.kafka.listener.ListenerExecutionFailedException",
+                     message="Listener method 'com.acme.Orders.on' threw exception; Unexpected "
+                     "end-of-input at line 1, column 17")
+    headers.append(("kafka_dlt-exception-cause-fqcn",
+                    b"com.fasterxml.jackson.core.io.JsonEOFException"))
+    dl = parse_dead_letter(msg(headers), "orders")
+    assert dl.reason == "JsonEOFException: Unexpected end-of-input at line <n>, column <n>"
+    assert dl.error_class == "org.springframework.kafka.listener.ListenerExecutionFailedException"
+    assert dl.cause_class == "com.fasterxml.jackson.core.io.JsonEOFException"
+
+
 def test_group_reasons_counts_and_keeps_a_real_example():
     letters = [parse_dead_letter(msg(spring(message=f"Order {n} not found")), "orders")
                for n in (1, 2, 3)]
