@@ -59,6 +59,8 @@ GROUPS_PER_REQUEST = 100
 FETCH_WAIT_MS = 5
 #: per-partition bytes asked for when reading the record at a committed offset: one batch
 RECORD_BYTES = 16 * 1024
+#: partitions turned into records between two yields to the event loop
+YIELD_EVERY = 5_000
 #: bound on the (partition, offset) -> timestamp cache
 TIMESTAMP_CACHE = 200_000
 NOT_REPORTED = "not reported"
@@ -328,10 +330,17 @@ class LagService:
         taken_at = time.time()
         if time_lag:
             await self._read_timestamps(plan, committed, water, leaders, req)
-        out = tuple(
-            self._group_lag(g, plan[g], committed.get(g, {}), infos.get(g), water, taken_at)
-            for g in sorted(names)
-        )
+        built: list[GroupLag] = []
+        work = 0
+        for g in sorted(names):
+            built.append(
+                self._group_lag(g, plan[g], committed.get(g, {}), infos.get(g), water, taken_at))
+            work += len(plan[g])
+            if work >= YIELD_EVERY:
+                # let the event loop run (a console stays responsive during a big refresh)
+                work = 0
+                await asyncio.sleep(0)
+        out = tuple(built)
         if groups is None:
             self.history.forget(names)
         return LagSnapshot(

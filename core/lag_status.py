@@ -419,3 +419,34 @@ def judge_samples(samples: Sequence[Sample], index: int, *,
         if s.committed[index] >= 0 and s.end[index] >= 0
     ]
     return judge(points, has_members=last.has_members, stall_seconds=stall_seconds)
+
+
+# ---------------------------------------------------------------- words for people
+
+
+def age(seconds: float | None) -> str:
+    """A lag in seconds as people read it: 0s, 45s, 3m04s, 2h05m, 3d04h; "-" when unknown."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def eta_text(eta: float | None, lag: int | None, trend: Trend | None) -> str:
+    """Time to catch up: "caught up", "3m04s", "not catching up"; "-" when unknown (no
+    lag known, or a single snapshot so no rates yet)."""
+    if lag is None:
+        return "-"
+    if lag == 0:
+        return "caught up"
+    if trend is None:
+        return "-"
+    if eta is None:
+        return "not catching up"
+    return age(eta)

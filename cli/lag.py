@@ -1,0 +1,211 @@
+"""`kafkaops lag`: consumer lag per group and partition, in records and seconds, with status.
+
+    kafkaops lag [--group G ...] [--window 30s] [--fail-on ERR,STOP] [--summary] [--json]
+
+Prints one row per group and partition (committed, end, lag, lag time, status), then one
+row per group (state, members, total lag, oldest unread record, status, trend, ETA).
+
+Status needs time. Without --window one snapshot is taken, and one snapshot can only tell
+STOP (lag behind a group with no members) and DATA_LOSS (committed offset below the log
+start); the rest read OK. With --window the command takes snapshots through that time
+(one every window/5, at least a second apart) and judges WARN, ERR, STALL and REWIND too;
+keep the window above the consumers' commit interval (5 s by default). --fail-on that
+names a status only a window can show, given without --window, takes a 10 s window (and
+says so on stderr) rather than run a check that could never fail.
+
+Exit codes: 0 done; 1 a status named in --fail-on was found, a named group does not exist,
+or the cluster is unreachable; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from kafkaops.cli.common import Context, add_json, print_json, table
+from kafkaops.core.config import Duration
+from kafkaops.core.kafka import KafkaConnection
+from kafkaops.core.lag import GroupLag, LagService, LagSnapshot
+from kafkaops.core.lag_status import (
+    WINDOW_ONLY,
+    LagPolicy,
+    PartitionState,
+    Status,
+    age,
+    eta_text,
+)
+from kafkaops.core.records import to_jsonable
+
+#: window taken when --fail-on names a status only a window can show
+DEFAULT_WINDOW = 10.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "lag",
+        help="consumer lag per group and partition: records, seconds, status, ETA",
+        description="Consumer lag of every consumer group (or the named ones): committed "
+        "offset, true log end, lag in records and in seconds (age of the next record the "
+        "group will read), and a status. One snapshot tells STOP and DATA_LOSS; --window "
+        "judges WARN, ERR, STALL and REWIND over time.",
+    )
+    p.add_argument("--group", "-g", action="append", metavar="GROUP",
+                   help="only this consumer group (repeat for more); default: every group")
+    p.add_argument("--window", type=_window, metavar="DURATION",
+                   help="take snapshots through this long (e.g. 30s, 2m) and judge status "
+                   "over them; default: one snapshot")
+    p.add_argument("--fail-on", type=_statuses, metavar="STATUS,...",
+                   help="exit 1 when any group or partition has one of these statuses "
+                   "(OK, WARN, ERR, STOP, STALL, REWIND, DATA_LOSS, UNKNOWN), e.g. ERR,STOP")
+    p.add_argument("--summary", action="store_true",
+                   help="one row per group only, no partition rows")
+    add_json(p)
+    p.set_defaults(func=lag_cmd)
+
+
+def _window(text: str) -> float:
+    try:
+        value = float(Duration.parse(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a duration such as 10s, 30s or 2m (got {text!r})") from None
+    if value != 0 and value < 2:
+        raise argparse.ArgumentTypeError(
+            f"a window under 2s cannot show a trend (got {text!r}); use 0 for one snapshot")
+    return value
+
+
+def _statuses(text: str) -> frozenset[Status]:
+    items = [t for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("name at least one status, e.g. ERR,STOP")
+    try:
+        return frozenset(Status.parse(t) for t in items)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+async def lag_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    fail_on: frozenset[Status] = args.fail_on or frozenset()
+    window: float | None = args.window
+    if window is None:
+        needs = sorted(s.value for s in fail_on & WINDOW_ONLY)
+        window = DEFAULT_WINDOW if needs else 0.0
+        if needs:
+            sys.stderr.write(
+                f"kafkaops: {', '.join(needs)} can only be told over time: taking snapshots "
+                f"for {age(window)} (--window sets how long)\n")
+    async with ctx.services() as services:
+        conn = await services.connection()
+        snap = await take(conn, args.group, window)
+    if args.json:
+        print_json(as_json(snap))
+    else:
+        sys.stdout.write(render(snap, summary=args.summary) + "\n")
+    if fail_on:
+        hits = matching(snap, fail_on)
+        if hits:
+            sys.stderr.write("kafkaops: --fail-on matched: " + "; ".join(hits) + "\n")
+            return 1
+    return 0
+
+
+async def take(conn: KafkaConnection, groups: list[str] | None, window: float) -> LagSnapshot:
+    """One snapshot, or snapshots through `window` seconds judged together."""
+    if window <= 0:
+        return await LagService(conn).snapshot(groups, missing_ok=False)
+    interval = max(1.0, window / 5)
+    policy = LagPolicy(window=window + 3 * interval, stall_seconds=window,
+                       max_samples=max(12, int(window / interval) + 4))
+    svc = LagService(conn, policy=policy)
+    first = await svc.snapshot(groups, missing_ok=False)
+    snap = first
+    names = [g.group for g in first.groups] if groups is None else groups
+    while snap.taken_at - first.taken_at < window:
+        await asyncio.sleep(min(interval, first.taken_at + window - snap.taken_at))
+        # every later snapshot reads the same groups, so each is judged on all of them
+        snap = await svc.snapshot(names)
+    return snap
+
+
+def matching(snap: LagSnapshot, statuses: frozenset[Status]) -> list[str]:
+    """Groups with a matching status (its own, or one of its partitions')."""
+    hits = []
+    for g in snap.groups:
+        found = {g.status} | {p.status for p in g.partitions
+                              if p.state is not PartitionState.NO_OFFSET}
+        matched = sorted(s.label for s in found & statuses)
+        if matched:
+            hits.append(f"{g.group} {'/'.join(matched)}")
+    return hits
+
+
+def basis(snap: LagSnapshot) -> str:
+    samples = max((g.samples for g in snap.groups), default=1)
+    if samples <= 1:
+        return ("status from one snapshot: only STOP and DATA LOSS can be told; "
+                "--window 30s judges WARN, ERR, STALL and REWIND too")
+    span = max(g.window_seconds for g in snap.groups)
+    return f"status over {samples} snapshots in {age(span)}"
+
+
+def render(snap: LagSnapshot, *, summary: bool = False) -> str:
+    if not snap.groups:
+        return f"no consumer groups on cluster {snap.cluster!r}"
+    out: list[str] = []
+    if not summary:
+        out.append(table(
+            ["GROUP", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "LAG TIME",
+             "STATUS", "TREND", "ETA", "NOTE"],
+            [row for g in snap.groups for row in _partition_rows(g)],
+            right=(2, 3, 4, 5, 6),
+        ))
+        out.append("")
+    out.append(table(
+        ["GROUP", "STATE", "MEMBERS", "LAG", "LAG TIME", "STATUS", "TREND", "ETA"],
+        [(g.group, g.state, g.member_count, g.lag, age(g.lag_seconds), g.status.label,
+          g.trend.value if g.trend else None, eta_text(g.eta_seconds, g.lag, g.trend))
+         for g in snap.groups],
+        right=(2, 3, 4),
+    ))
+    errors = [f"{g.group}: {g.error}" for g in snap.groups if g.error]
+    if errors:
+        out += ["", *errors]
+    out += ["", f"{basis(snap)}; lag time = age of the next record each group will read"]
+    return "\n".join(out)
+
+
+def _partition_rows(g: GroupLag) -> list[tuple[Any, ...]]:
+    rows = []
+    for p in g.partitions:
+        note = None
+        if p.state is PartitionState.DATA_LOSS:
+            note = f"data loss: {p.lost:,} records deleted before the group read them"
+        elif p.state is not PartitionState.OK:
+            note = p.state.value
+        rows.append((
+            g.group, p.topic, p.partition,
+            "no offset" if p.committed is None else p.committed,
+            p.end, p.lag, age(p.lag_seconds) if p.lag_seconds is not None else None,
+            p.status.label if p.state is not PartitionState.NO_OFFSET else None,
+            p.trend.value if p.trend else None, eta_text(p.eta_seconds, p.lag, p.trend), note,
+        ))
+    return rows
+
+
+def as_json(snap: LagSnapshot) -> dict[str, Any]:
+    groups = []
+    for g in snap.groups:
+        data = to_jsonable(g)
+        data.pop("partitions")
+        data["member_count"] = g.member_count
+        groups.append(data)
+    return {
+        "cluster": snap.cluster,
+        "taken_at": snap.taken_at,
+        "status_basis": basis(snap),
+        "groups": groups,
+        "partitions": snap.rows(),
+    }
