@@ -23,9 +23,10 @@ for the same base epoch wins; the other is abandoned and reports a conflict.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -326,6 +327,18 @@ class ControlStore:
     def __init__(self, connect: Any) -> None:
         #: `async (cluster name) -> KafkaConnection` (Services.connection)
         self._connect = connect
+        self._writers: dict[str, Writer] | None = None
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[ControlStore]:
+        """Keep one producer per cluster open for a run of writes (a failover writes a
+        dozen records); without a session each write opens and closes its own."""
+        self._writers = {}
+        try:
+            yield self
+        finally:
+            writers, self._writers = self._writers, None
+            await asyncio.gather(*(w.stop() for w in writers.values()), return_exceptions=True)
 
     async def read_cluster(self, cluster: str, pair: str) -> ControlLog:
         conn: KafkaConnection = await self._connect(cluster)
@@ -375,8 +388,21 @@ class ControlStore:
             else:
                 key = group_key(rec.pair, rec.run_id, rec.group)
             payload.append((key.encode("utf-8"), encode_record(rec)))
-        async with Writer(conn) as w:
-            await w.send(CONTROL_TOPIC, payload, partition=0)
+        if self._writers is None:
+            async with Writer(conn) as w:
+                await w.send(CONTROL_TOPIC, payload, partition=0)
+            return
+        writer = self._writers.get(cluster)
+        if writer is None or writer.conn is not conn:
+            writer = Writer(conn)
+            await writer.start()
+            self._writers[cluster] = writer
+        try:
+            await writer.send(CONTROL_TOPIC, payload, partition=0)
+        except KafkaOpsError:
+            self._writers.pop(cluster, None)
+            await writer.stop()
+            raise
 
 
 def touch(run: RunRecord, **changes: Any) -> RunRecord:

@@ -777,13 +777,20 @@ class FailoverService:
                     f"epoch {run.base_epoch}; this one was abandoned before changing anything")
             return {"run_id": run_id, "groups": len(group_recs)}
 
+        async with self.control.session():
+            return await self._start_and_continue(p, ctx, plan, group_recs, start, force)
+
+    async def _start_and_continue(
+        self, p: DrPairConfig, ctx: _Ctx, plan: FailoverPlan,
+        group_recs: Mapping[str, GroupRecord], start: Callable[[], Awaitable[Any]], force: bool,
+    ) -> FailoverResult:
         await self._audited(ctx, "start", p.name, {
             "source": plan.source, "target": plan.target, "new_epoch": plan.new_epoch,
             "force": force, "failed_prechecks": [c.name for c in plan.failed],
             "groups": {g.group: {f"{tp.topic}/{tp.partition}": o for tp, o in g.offsets.items()}
                        for g in plan.groups if g.action == "move"},
         }, start)
-        await _call(hook, "start")
+        await _call(ctx.hook, "start")
         return await self._continue(p, ctx)
 
     async def resume(
@@ -805,7 +812,8 @@ class FailoverService:
             ):
                 run, log = latest
                 ctx = _Ctx(run, dict(log.groups.get(run.run_id, {})), actor, face, hook)
-                await self._mark_source(p, ctx, retry=True)
+                async with self.control.session():
+                    await self._mark_source(p, ctx, retry=True)
                 return await self._result(p, ctx)
             where = ", ".join(view.logs) or "no cluster"
             extra = f"; could not read {', '.join(view.unreachable)}" if view.unreachable else ""
@@ -824,7 +832,8 @@ class FailoverService:
             raise KafkaOpsError(
                 f"run {run.run_id} lists groups with no recorded plan ({missing[:3]}): its "
                 "control records are damaged; nothing was changed")
-        return await self._continue(p, ctx)
+        async with self.control.session():
+            return await self._continue(p, ctx)
 
     async def status(self, pair: str | DrPairConfig | None = None) -> FailoverResult | None:
         """The newest run of the pair (None: never failed over)."""

@@ -93,6 +93,7 @@ class World:
     west: str
     topic: str
     groups: list[str]
+    tag: str = ""
     replicator: DemoReplicator | None = None
 
     @property
@@ -124,7 +125,7 @@ async def make_world(
     for g in group_names:
         await commit_offsets(conn, g, {TopicPartition(topic, 0): offsets[0],
                                        TopicPartition(topic, 1): offsets[1]})
-    world = World(config, services, name, east, west, topic, group_names)
+    world = World(config, services, name, east, west, topic, group_names, t)
     if replicate:
         rep = DemoReplicator(services, name, topics=[topic], offset_lag_max=offset_lag_max,
                              replicate_heartbeats=heartbeats)
@@ -171,13 +172,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def wait_for(predicate: Any, *, timeout: float = 20.0, every: float = 0.1) -> Any:
+async def wait_for(predicate: Any, *, within: float = 20.0, every: float = 0.1) -> Any:
     """Poll an async predicate until it returns something truthy (or fail at the deadline)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last = None
     while time.monotonic() < deadline:
         last = await predicate()
         if last:
             return last
         await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    raise AssertionError(f"condition not met within {within}s (last: {last!r})")
