@@ -14,7 +14,7 @@ from kafkaops.core.dr import fmt_age as age
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dr", help="disaster recovery: replication lag, RPO, active cluster")
-    dsub = p.add_subparsers(dest="dr_command", metavar="COMMAND", required=True,
+    dsub = p.add_subparsers(dest="dr_command", required=True, metavar="{status}",
                             parser_class=type(p))
     s = dsub.add_parser(
         "status", help="per topic lag in records and seconds, checkpoints, heartbeats, RPO",

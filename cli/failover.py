@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("failback", "move the DR pair's active cluster back to the primary"),
     ):
         p = sub.add_parser(direction, help=f"{what}: plan, execute, resume, status")
-        fsub = p.add_subparsers(dest=f"{direction}_command", metavar="COMMAND", required=True,
+        fsub = p.add_subparsers(dest=f"{direction}_command", required=True,
+                                metavar="{plan,execute,resume,status}",
                                 parser_class=type(p))
         plan = fsub.add_parser(
             "plan", help="pre-checks, each group's translated offsets and the steps; changes "

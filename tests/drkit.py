@@ -95,6 +95,11 @@ class World:
     groups: list[str]
     tag: str = ""
     replicator: DemoReplicator | None = None
+    pair_data: dict[str, Any] | None = None
+
+    def config_data(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """YAML data of this world's config (for a config file the CLI reads)."""
+        return {**base, "dr": {"pairs": [self.pair_data]}}
 
     @property
     def remote(self) -> str:
@@ -114,9 +119,8 @@ async def make_world(
     name = f"pair-{t}"
     topic = f"orders-{t}"
     group_names = [f"g{i}-{t}" for i in range(groups)]
-    config = dr_config(
-        config_data, pair(name, east, west, [f"g*-{t}"], rpo=rpo, **pair_extra)
-    )
+    pair_data = pair(name, east, west, [f"g*-{t}"], rpo=rpo, **pair_extra)
+    config = dr_config(config_data, pair_data)
     services = Services(config)
     await create_topic(services, "primary", topic, 2)
     await produce_to(services, "primary", topic, 0, 20)
@@ -125,7 +129,8 @@ async def make_world(
     for g in group_names:
         await commit_offsets(conn, g, {TopicPartition(topic, 0): offsets[0],
                                        TopicPartition(topic, 1): offsets[1]})
-    world = World(config, services, name, east, west, topic, group_names, t)
+    world = World(config, services, name, east, west, topic, group_names, t,
+                  pair_data=pair_data)
     if replicate:
         rep = DemoReplicator(services, name, topics=[topic], offset_lag_max=offset_lag_max,
                              replicate_heartbeats=heartbeats)
