@@ -73,6 +73,13 @@ def _home_relative(path: Path) -> str:
 def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     # Synchronous on purpose: the brokers are started from the main thread (see Demo), then
     # the event loop runs the traffic and the console, then the brokers are stopped.
+    given = [flag for flag, value in (("--config", args.config), ("-b", args.bootstrap),
+                                      ("-c", args.cluster)) if value]
+    if given:
+        raise UsageError(
+            f"kafkaops demo starts its own clusters and writes their config; {given[0]} does "
+            "not apply (use `kafkaops demo --config-out FILE` to choose where the config goes)"
+        )
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: give a number of seconds above 0")
     app_class = None if args.headless else _console_class()

@@ -524,6 +524,14 @@ def test_bad_input_is_refused_before_anything_starts(tmp_path, args, message) ->
     assert not cfg.exists()
 
 
+@pytest.mark.parametrize("flag", [["-b", "127.0.0.1:9"], ["--config", "x.yaml"], ["-c", "dr"]])
+def test_global_cluster_flags_are_refused_by_the_demo(tmp_path, flag) -> None:
+    r = _run(*flag, "demo", "--headless", "--config-out", str(tmp_path / "c.yaml"))
+    assert r.returncode == 2
+    assert f"{flag[0]} does not apply" in r.stderr
+    assert not (tmp_path / "c.yaml").exists()
+
+
 @pytest.mark.parametrize("where", ["/proc/nope/config.yaml", "{tmp}/a-file/config.yaml"])
 def test_unwritable_config_out_is_refused_before_anything_starts(tmp_path, where) -> None:
     (tmp_path / "a-file").write_text("x")
