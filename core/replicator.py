@@ -110,23 +110,23 @@ class DemoReplicator:
         poll_interval: float = 0.5,
         replicate_heartbeats: bool = True,
     ) -> None:
-        """`services`: a Services (or a Config, and the replicator makes its own).
-        `topics`: names or glob patterns on the source (default: every topic that is not
-        internal). `groups`: glob patterns of the groups to checkpoint (default: the pair's
-        `groups`, and all groups when that is empty too)."""
+        """`services`: a Services, a Config (the replicator then makes and closes its own
+        Services), or a callable returning a Services, resolved at start() (the demo builds
+        its Services only when it starts). `topics`: names or glob patterns on the source
+        (default: every topic that is not internal). `groups`: glob patterns of the groups
+        to checkpoint (default: the pair's `groups`; all groups when that is empty too)."""
         self._own_services = False
-        if isinstance(services, Config):
-            from kafkaops.core.services import Services
-
-            services = Services(services)
-            self._own_services = True
-        self.services = services
-        cfg = services.config
-        p = pair if isinstance(pair, DrPairConfig) else find_pair(cfg.dr.pairs, pair, cfg.source)
-        self.pair = p
-        self.flow: Flow = flow(p, source or p.primary)
+        self._services_arg = services
+        self._pair_arg = pair
+        self._source_arg = source
+        self._groups_arg = list(groups) if groups is not None else None
+        self.services: Any = None
+        self.pair: DrPairConfig | None = None
+        self._flow: Flow | None = None
+        self.group_patterns: list[str] = []
+        if not callable(services) or isinstance(services, Config):
+            self._resolve()
         self.topic_patterns = list(topics) if topics is not None else None
-        self.group_patterns = list(groups) if groups is not None else list(p.groups)
         self.heartbeat_interval = heartbeat_interval
         self.checkpoint_interval = checkpoint_interval
         self.flush_interval = flush_interval
@@ -149,6 +149,34 @@ class DemoReplicator:
         self._last_error: str | None = None
         self._started = False
 
+    @property
+    def flow(self) -> Flow:
+        """The replication flow (source -> target), once the services are known."""
+        if self._flow is None:
+            raise UsageError("DemoReplicator: start() it first (its services are not known yet)")
+        return self._flow
+
+    def _resolve(self) -> None:
+        services = self._services_arg
+        if isinstance(services, Config):
+            from kafkaops.core.services import Services
+
+            services = Services(services)
+            self._own_services = True
+        elif callable(services) and not hasattr(services, "config"):
+            services = services()
+        if services is None:
+            raise UsageError("DemoReplicator: the services it was given are not ready")
+        self.services = services
+        cfg = services.config
+        pair = self._pair_arg
+        p = pair if isinstance(pair, DrPairConfig) else find_pair(cfg.dr.pairs, pair, cfg.source)
+        self.pair = p
+        self._flow = flow(p, self._source_arg or p.primary)
+        self.group_patterns = (
+            self._groups_arg if self._groups_arg is not None else list(p.groups)
+        )
+
     # ------------------------------------------------------------ lifecycle
 
     async def start(self, *, background: bool = True) -> None:
@@ -156,6 +184,8 @@ class DemoReplicator:
         replication loop in the background."""
         if self._started:
             return
+        if self.services is None:
+            self._resolve()
         fl = self.flow
         self.services.require_writable(fl.target, "replicate into it (demo replicator)")
         self.services.require_writable(fl.source, "write MM2 offset syncs (demo replicator)")

@@ -240,8 +240,11 @@ async def test_background_replicator_keeps_up(config_data: dict[str, Any]) -> No
     from .drkit import wait_for
 
     w = await make_world(config_data, replicate=False)
-    rep = DemoReplicator(w.services, w.name, topics=[w.topic], poll_interval=0.05,
+    ready: list[Services] = []
+    # as `kafkaops demo` builds it: before the demo's Services exist
+    rep = DemoReplicator(lambda: ready[0], w.name, topics=[w.topic], poll_interval=0.05,
                          heartbeat_interval=0.2, checkpoint_interval=0.2, flush_interval=0.2)
+    ready.append(w.services)
     w.replicator = rep
     try:
         await rep.start()
