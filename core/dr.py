@@ -305,6 +305,55 @@ class DrStatus:
     """When this status was taken."""
 
 
+@dataclass(frozen=True)
+class DrSignals:
+    """What the alert rules watch for a pair (flat numbers, one per pair)."""
+
+    pair: str
+    """Pair name."""
+    source: str
+    """Cluster replicated from (the active one)."""
+    target: str
+    """Cluster replicated into."""
+    rpo_seconds: float
+    """Configured RPO."""
+    replication_lag_seconds: float | None
+    """Worst partition's lag in seconds (None: unknown)."""
+    replication_lag_messages: int | None
+    """Worst topic's lag in records."""
+    heartbeat_age_seconds: float | None
+    """Age of the newest heartbeat across the flow (None: none found)."""
+    rpo_estimate_seconds: float | None
+    """Data at risk now, in seconds."""
+    lag_beyond_rpo: bool | None
+    """Replication lag (or, with the source down, the heartbeat age) above the RPO."""
+    heartbeat_stale: bool | None
+    """No heartbeat, or one older than the RPO (None: target unreachable)."""
+    source_reachable: bool
+    """The source answered."""
+    target_reachable: bool
+    """The target answered."""
+
+
+def signals(s: DrStatus) -> DrSignals:
+    """The alert view of a status: `lag_beyond_rpo` and `heartbeat_stale` are the two
+    conditions the DR alert rules fire on."""
+    stale: bool | None
+    if not s.target_reachable:
+        stale = None
+    else:
+        stale = s.heartbeat_age_seconds is None or s.heartbeat_age_seconds > s.rpo_seconds
+    return DrSignals(
+        pair=s.pair, source=s.source, target=s.target, rpo_seconds=s.rpo_seconds,
+        replication_lag_seconds=s.max_lag_seconds, replication_lag_messages=s.max_lag_messages,
+        heartbeat_age_seconds=s.heartbeat_age_seconds,
+        rpo_estimate_seconds=s.rpo_estimate_seconds,
+        lag_beyond_rpo=None if s.rpo_ok is None else not s.rpo_ok,
+        heartbeat_stale=stale, source_reachable=s.source_reachable,
+        target_reachable=s.target_reachable,
+    )
+
+
 # ---------------------------------------------------------------- pure maths
 
 
@@ -408,6 +457,14 @@ class DrService:
         p = pair if isinstance(pair, DrPairConfig) else self.pair(pair)
         control = await self.control.read(p)
         return await self.status_from(p, control)
+
+    async def statuses(self) -> list[DrStatus]:
+        """Every configured pair's status, read concurrently."""
+        return list(await asyncio.gather(*(self.status(p) for p in self.pairs())))
+
+    async def signals(self) -> list[DrSignals]:
+        """Every pair's alert signals (what the alert evaluator polls)."""
+        return [signals(s) for s in await self.statuses()]
 
     async def status_from(self, p: DrPairConfig, control: ControlView) -> DrStatus:
         fl = flow(p, control.active.cluster)

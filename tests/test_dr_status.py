@@ -15,6 +15,7 @@ from kafkaops.core.dr import (
     lag_seconds,
     replication_position,
     rpo_estimate,
+    signals,
 )
 from kafkaops.core.errors import ConfigError
 from kafkaops.core.mm2 import (
@@ -151,10 +152,15 @@ async def test_lag_in_messages_and_seconds_from_record_timestamps(
         assert t.state == "behind"
         assert st.rpo_ok is False and st.max_lag_messages == 7
         assert st.rpo_estimate_seconds == t.lag_seconds
+        [sig] = await DrService(w.services).signals()
+        assert (sig.pair, sig.lag_beyond_rpo, sig.heartbeat_stale) == (w.name, True, False)
+        assert sig.replication_lag_messages == 7
+        assert sig.replication_lag_seconds is not None and sig.replication_lag_seconds >= 119
 
         await w.replicator.sync_now()
         st = await DrService(w.services).status(w.name)
         assert (st.topics[0].lag_messages, st.topics[0].state, st.rpo_ok) == (0, "ok", True)
+        assert signals(st).lag_beyond_rpo is False
     finally:
         await close_world(w)
 
@@ -184,7 +190,7 @@ async def test_status_from_hand_written_mm2_records_with_a_stale_heartbeat(
         assert (st.topics[0].remote_topic, st.topics[0].lag_messages) == (topic, 0)
         assert st.heartbeat_age_seconds is not None
         assert 3599 <= st.heartbeat_age_seconds < 4000
-        assert st.heartbeat_ok is False
+        assert st.heartbeat_ok is False and signals(st).heartbeat_stale is True
         assert st.heartbeats[0].at is None  # no replicated heartbeats topic
         assert (st.heartbeats[1].source, st.heartbeats[1].target) == (east, west)
         [g] = st.groups

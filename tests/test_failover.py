@@ -40,6 +40,7 @@ from .drkit import (
     produce_to,
     tag,
     wait_for,
+    write_checkpoints,
     write_heartbeats,
     write_syncs,
 )
@@ -326,3 +327,53 @@ async def test_two_failovers_at_once_one_wins(config_data: dict[str, Any]) -> No
         await other.close()
         await close_world(w)
 
+
+
+async def test_failover_with_the_primary_down_then_marking_it_when_it_is_back(
+    config_data: dict[str, Any], clusters: Any,
+) -> None:
+    """The primary is gone: offsets come from MM2's checkpoints on dr, the old primary
+    cannot be fenced, and `resume` marks it once it answers again."""
+    t = tag()
+    east, west, group = f"e-{t}", f"w-{t}", f"g-{t}"
+    remote = f"{east}.orders-{t}"
+    down = {"gone": {"bootstrap_servers": "127.0.0.1:1", "request_timeout": "2s"}}
+    spec = {"name": "outage", "primary": "gone", "secondary": "dr", "primary_alias": east,
+            "secondary_alias": west, "groups": ["g-*"]}
+    config = dr_config(config_data, spec, clusters=down)
+    async with Services(config) as services:
+        await create_topic(services, "dr", remote, 1)
+        await produce_to(services, "dr", remote, 0, 20)
+        await write_checkpoints(services, "dr", f"{east}.checkpoints.internal",
+                                [(Checkpoint(group, remote, 0, 15, 13), now_ms() - 10_000)])
+        await write_heartbeats(services, "dr", f"{east}.heartbeats",
+                               [Heartbeat(west, east, now_ms() - 5_000)])
+        svc = FailoverService(services)
+        plan = await svc.plan("outage")
+        checks = {c.name: c.status for c in plan.prechecks}
+        assert checks["source reachable"] == "warn" and checks["heartbeat"] == "ok"
+        assert checks["replication lag"] == "warn" and plan.allowed
+        [g] = plan.groups
+        [p] = g.partitions
+        assert (p.method, p.checkpoint, p.offset, p.source_offset) == ("checkpoint", (15, 13),
+                                                                       13, None)
+        result = await svc.execute("outage")
+        assert (result.state, result.active, result.epoch) == ("completed", "dr", 1)
+        steps = {s.name: s.status for s in result.steps}
+        assert steps == {"fence": "skipped", "activate": "done", "mark-source": "skipped"}
+        got = await committed_by_consumer(clusters.bootstrap("dr"), group,
+                                          [TopicPartition(remote, 0)])
+        assert got == {TopicPartition(remote, 0): 13}
+
+    # the primary answers again (same cluster name, now reachable)
+    back = dr_config(config_data, spec,
+                     clusters={"gone": {"bootstrap_servers": clusters.bootstrap("primary")}})
+    async with Services(back) as services:
+        st = await DrService(services).status("outage")
+        assert st.active == "dr" and st.stale_control_copies == ("gone",)
+        marked = await FailoverService(services).resume("outage")
+        assert {s.name: s.status for s in marked.steps}["mark-source"] == "done"
+        view = await ControlStore(services.connection).read(services.config.dr.pairs[0])
+        assert view.stale_copies() == []
+        assert view.logs["gone"].active is not None and view.logs["gone"].active.epoch == 1
+        assert view.logs["gone"].fence is not None and view.logs["gone"].fence.cluster == "gone"
