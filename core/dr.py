@@ -476,7 +476,8 @@ class DrService:
         if tgt.error:
             problems.insert(0, tgt.error)
         for name, err in control.unreachable.items():
-            if name not in (fl.source, fl.target) or not (src.error or tgt.error):
+            already = (name == fl.source and src.error) or (name == fl.target and tgt.error)
+            if not already:
                 problems.append(f"control topic on {name!r} not read: {err}")
         stale = control.stale_copies()
         for name in stale:

@@ -228,6 +228,25 @@ class FailoverPlan:
         return [c for c in self.prechecks if c.status == "fail"]
 
     @property
+    def fingerprint(self) -> str:
+        """A short hash of what executing this plan would do (clusters, epoch, each group's
+        offsets, which checks failed). A face that showed a plan passes it back to
+        `execute(fingerprint=...)`, which refuses if the fresh plan differs (a Slack button
+        can carry it)."""
+        import hashlib
+        import json
+
+        data = {
+            "pair": self.pair, "direction": self.direction, "source": self.source,
+            "target": self.target, "epoch": self.epoch,
+            "groups": {g.group: sorted((tp.topic, tp.partition, o) for tp, o in g.offsets.items())
+                       for g in self.groups if g.action == "move"},
+            "failed": sorted(c.name for c in self.failed),
+        }
+        raw = json.dumps(data, sort_keys=True).encode("utf-8")
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+    @property
     def allowed(self) -> bool:
         """True when execute would go ahead without --force."""
         return not self.failed
@@ -727,19 +746,26 @@ class FailoverService:
         self, pair: str | DrPairConfig | None = None, *, direction: Direction = "failover",
         force: bool = False, actor: str | None = None, face: str = "cli",
         hook: StepHook | None = None, plan: FailoverPlan | None = None,
+        fingerprint: str | None = None,
     ) -> FailoverResult:
         """Run the failover (or failback). Refuses, changing nothing, when a pre-check
-        fails, unless `force` and the failure is overridable."""
+        fails, unless `force` and the failure is overridable.
+
+        `plan` (or its `fingerprint`): the plan the person confirmed; if the plan made now
+        differs (other offsets, another epoch, other failed checks) this raises Conflict
+        and changes nothing, so what runs is what was shown."""
         from kafkaops.core.audit import local_actor
 
         p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
         actor = actor or local_actor()
         view = await self.control.read(p)
         fresh = await self._plan(p, view, direction)
-        if plan is not None and _offsets_of(plan) != _offsets_of(fresh):
+        shown = fingerprint or (plan.fingerprint if plan is not None else None)
+        if shown is not None and shown != fresh.fingerprint:
             raise Conflict(
-                "the offsets to commit changed since the plan was shown (replication moved "
-                "on): look at the new plan and confirm again; nothing was changed")
+                "the plan changed since it was shown (offsets moved on, or a check changed; "
+                "groups still consuming on the source keep moving: stop them first): look at "
+                "the new plan and confirm again; nothing was changed")
         plan = fresh
         hard = [c for c in plan.failed if not c.overridable]
         if hard:
@@ -1041,10 +1067,6 @@ async def _call(hook: StepHook | None, point: str) -> None:
     result = hook(point)
     if result is not None:
         await result
-
-
-def _offsets_of(plan: FailoverPlan) -> dict[str, dict[TopicPartition, int]]:
-    return {g.group: g.offsets for g in plan.groups if g.action == "move"}
 
 
 def _skipped_marks(run: RunRecord) -> bool:

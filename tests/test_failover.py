@@ -377,3 +377,28 @@ async def test_failover_with_the_primary_down_then_marking_it_when_it_is_back(
         assert view.stale_copies() == []
         assert view.logs["gone"].active is not None and view.logs["gone"].active.epoch == 1
         assert view.logs["gone"].fence is not None and view.logs["gone"].fence.cluster == "gone"
+
+
+async def test_execute_refuses_when_the_plan_changed_since_it_was_shown(
+    config_data: dict[str, Any], clusters: Any,
+) -> None:
+    w = await make_world(config_data)
+    try:
+        svc = FailoverService(w.services)
+        shown = await svc.plan(w.name)
+        assert shown.fingerprint == (await svc.plan(w.name)).fingerprint  # stable
+        # the group's consumers were still running on the primary and moved on
+        primary = await w.services.connection("primary")
+        await commit_offsets(primary, w.groups[0], {TopicPartition(w.topic, 0): 19})
+        with pytest.raises(Conflict, match="plan changed since it was shown"):
+            await svc.execute(w.name, fingerprint=shown.fingerprint)
+        tps = [TopicPartition(w.remote, 0), TopicPartition(w.remote, 1)]
+        assert await committed_by_consumer(clusters.bootstrap("dr"), w.groups[0], tps) == {
+            tp: None for tp in tps}
+        fresh = await svc.plan(w.name)
+        result = await svc.execute(w.name, fingerprint=fresh.fingerprint)
+        assert result.state == "completed"
+        got = await committed_by_consumer(clusters.bootstrap("dr"), w.groups[0], tps)
+        assert got == {tps[0]: 19, tps[1]: 5}  # 19 is a sync (19->19): exact
+    finally:
+        await close_world(w)
