@@ -59,6 +59,8 @@ GROUPS_PER_REQUEST = 100
 FETCH_WAIT_MS = 5
 #: per-partition bytes asked for when reading the record at a committed offset: one batch
 RECORD_BYTES = 16 * 1024
+#: Fetch passes per snapshot for record timestamps (the rest waits for the next snapshot)
+MAX_TIMESTAMP_PASSES = 8
 #: partitions turned into records between two yields to the event loop
 YIELD_EVERY = 5_000
 #: bound on the (partition, offset) -> timestamp cache
@@ -689,7 +691,7 @@ class LagService:
         """Fill the timestamp cache for every lagging (partition, committed offset)."""
         from aiokafka.errors import KafkaError
 
-        from kafkaops.core.wire import LagFetch, record_timestamp
+        from kafkaops.core.wire import LagFetch, record_timestamps
 
         cache = self._timestamps
         if len(cache) > TIMESTAMP_CACHE:
@@ -705,48 +707,55 @@ class LagService:
                 start, end = w
                 if start <= c < end and (tp.topic, tp.partition, c) not in cache:
                     needed[tp].add(c)
-        pending = [(tp, c) for tp, offs in needed.items() for c in sorted(offs)]
-        for _pass in range(4):
+        # Each partition is fetched from its lowest wanted offset; the answer usually
+        # reaches the other groups' offsets on it too (record_timestamps). What it does not
+        # reach is asked again from the next lowest offset in the next pass.
+        pending = {tp: sorted(offs) for tp, offs in needed.items() if tp in leaders}
+        for _pass in range(MAX_TIMESTAMP_PASSES):
             if not pending:
                 break
             chunk = self._ts_chunk
-            requests: list[tuple[int, list[tuple[TopicPartition, int]]]] = []
-            for node, items in _by_leader_items(pending, leaders).items():
-                for batch in _rounds(items, chunk):
-                    requests.append((node, batch))
+            requests: list[tuple[int, list[TopicPartition]]] = []
+            for node, tps in _by_leader(pending, leaders).items():
+                requests += [(node, tps[i:i + chunk]) for i in range(0, len(tps), chunk)]
 
-            async def ask(node: int, batch: list[tuple[TopicPartition, int]]) -> list[bool]:
+            async def ask(node: int, tps: list[TopicPartition]) -> int:
+                """Partitions whose lowest wanted offset was answered."""
                 topics: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-                for tp, c in batch:
-                    topics[tp.topic].append((tp.partition, c, RECORD_BYTES))
-                max_bytes = min(len(batch) * RECORD_BYTES, 32 * 1024 * 1024)
+                for tp in tps:
+                    topics[tp.topic].append((tp.partition, pending[tp][0], RECORD_BYTES))
+                max_bytes = min(len(tps) * RECORD_BYTES, 32 * 1024 * 1024)
                 try:
                     resp = await self._fetch(
                         node, LagFetch(FETCH_WAIT_MS, 1, max_bytes, list(topics.items())), req)
                 except (KafkaError, OSError):
-                    return [False] * len(batch)
+                    return 0
                 got: dict[TopicPartition, Any] = {}
                 for topic, parts in resp:
                     for partition, error, _hw, _start, records in parts:
                         if error == 0 and len(records):
                             got[TopicPartition(topic, partition)] = records
-                hits = []
-                for tp, c in batch:
-                    ts = record_timestamp(got[tp], c) if tp in got else None
-                    if ts is not None:
-                        cache[(tp.topic, tp.partition, c)] = ts
-                    hits.append(ts is not None)
+                hits = 0
+                for tp in tps:
+                    wanted = pending[tp]
+                    found = record_timestamps(got[tp], wanted) if tp in got else {}
+                    for offset, ts in found.items():
+                        cache[(tp.topic, tp.partition, offset)] = ts
+                    hits += wanted[0] in found
+                    rest = [o for o in wanted if o not in found]
+                    if rest:
+                        pending[tp] = rest
+                    else:
+                        del pending[tp]
                 return hits
 
-            answers = await asyncio.gather(*(ask(n, b) for n, b in requests))
-            asked = sum(len(a) for a in answers)
-            found = sum(sum(a) for a in answers)
+            answers = await asyncio.gather(*(ask(n, tps) for n, tps in requests))
+            asked = sum(len(tps) for _, tps in requests)
+            found = sum(answers)
             if found < asked * 0.9:
                 self._ts_chunk = max(8, chunk // 4)
             elif found == asked and asked >= chunk:
                 self._ts_chunk = min(4096, chunk * 2)
-            pending = [item for (_, batch), hits in zip(requests, answers, strict=True)
-                       for item, hit in zip(batch, hits, strict=True) if not hit]
             if found == 0:
                 break  # the broker gives nothing more: leave the rest unknown this time
 
@@ -928,32 +937,3 @@ def _by_leader(tps: Iterable[TopicPartition],
         if leader is not None:
             out[leader].append(tp)
     return out
-
-
-def _by_leader_items(items: list[tuple[TopicPartition, int]], leaders: dict[TopicPartition, int],
-                     ) -> dict[int, list[tuple[TopicPartition, int]]]:
-    out: dict[int, list[tuple[TopicPartition, int]]] = defaultdict(list)
-    for tp, c in items:
-        leader = leaders.get(tp)
-        if leader is not None:
-            out[leader].append((tp, c))
-    return out
-
-
-def _rounds(items: list[tuple[TopicPartition, int]],
-            chunk: int) -> list[list[tuple[TopicPartition, int]]]:
-    """Split (partition, offset) pairs into Fetch requests of at most `chunk` partitions
-    with each partition at most once per request (a Fetch names a partition once)."""
-    per_tp: dict[TopicPartition, list[int]] = defaultdict(list)
-    for tp, c in items:
-        per_tp[tp].append(c)
-    out: list[list[tuple[TopicPartition, int]]] = []
-    depth = 0
-    while True:
-        layer = [(tp, offs[depth]) for tp, offs in per_tp.items() if len(offs) > depth]
-        if not layer:
-            break
-        out += [layer[i:i + chunk] for i in range(0, len(layer), chunk)]
-        depth += 1
-    return out
-

@@ -24,6 +24,7 @@ Nothing here leaves core: callers in core turn the tuples into core records.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from io import BytesIO
 from typing import Any, ClassVar
 
@@ -472,78 +473,110 @@ _COMPRESSION = 0x07
 
 
 def record_timestamp(records: memoryview | bytes, offset: int) -> int | None:
-    """Timestamp (ms) of the first data record at or after `offset` in fetched record bytes.
+    """Timestamp (ms) of the first data record at or after `offset`; see record_timestamps."""
+    return record_timestamps(records, [offset]).get(offset)
 
-    A Fetch from offset N answers from the start of the batch holding N, so the record is
-    found by walking the batch. Compressed batches are opened with aiokafka's reader. When
-    the broker cut a batch short (its max_bytes), the batch's first timestamp stands in:
-    producers fill a batch within linger.ms, so that overstates the age by at most the
-    batch's own time span. None when the bytes hold no record at or after `offset`.
+
+def record_timestamps(records: memoryview | bytes, offsets: Sequence[int]) -> dict[int, int]:
+    """Timestamp (ms) of the first data record at or after each offset, for the offsets the
+    fetched record bytes reach (the others are left out).
+
+    A Fetch from offset N answers from the start of the batch holding N, and Tansu goes on
+    with every later batch, so one answer can serve several groups' offsets on a partition.
+    Batches holding no wanted offset are skipped by their header; the wanted records are
+    found by walking their batch (compressed batches are opened with aiokafka's reader).
+    Control batches (transaction markers) are not data and are skipped. When the broker cut
+    a batch short (its max_bytes), the batch's first timestamp stands in: producers fill a
+    batch within linger.ms, so that overstates the age by at most the batch's time span.
     """
     buf = bytes(records) if isinstance(records, memoryview) else records
+    targets = sorted(set(offsets))
+    out: dict[int, int] = {}
     size = len(buf)
     pos = 0
-    while pos + 17 <= size:
+    i = 0
+    while pos + 17 <= size and i < len(targets):
         base, length = struct.unpack_from(">qi", buf, pos)
         magic = buf[pos + 16]
         end = pos + 12 + length
         if magic < 2:
-            return _legacy_timestamp(buf[pos:], offset)
+            out.update(_legacy_timestamps(buf[pos:], targets[i:]))
+            break
         if pos + 61 > size:
-            return None
+            break
         (_, _, _, _, _, attrs, last_delta, first_ts, max_ts,
          _, _, _, count) = _BATCH.unpack_from(buf, pos)
-        if base + last_delta < offset or attrs & _CONTROL:
+        last = base + last_delta
+        if last < targets[i] or attrs & _CONTROL:
             pos = end
             continue
+        j = i
+        while j < len(targets) and targets[j] <= last:
+            j += 1
+        mine = targets[i:j]
+        i = j
         if attrs & _LOG_APPEND_TIME:
-            return int(max_ts)
-        if offset <= base or end > size:
-            return int(first_ts)
-        if attrs & _COMPRESSION:
-            return _compressed_timestamp(buf[pos:end], offset)
-        rpos = pos + 61
-        for _ in range(count):
-            length_r, rpos = _zigzag(buf, rpos)
-            start = rpos
-            ts_delta, p = _zigzag(buf, rpos + 1)  # after the record's attributes byte
-            off_delta, p = _zigzag(buf, p)
-            if base + off_delta >= offset:
-                return int(first_ts + ts_delta)
-            rpos = start + length_r
+            out.update((t, int(max_ts)) for t in mine)
+        elif end > size:
+            out.update((t, int(first_ts)) for t in mine)
+        elif attrs & _COMPRESSION:
+            out.update(_compressed_timestamps(buf[pos:end], mine))
+        else:
+            k = 0
+            rpos = pos + 61
+            for _ in range(count):
+                length_r, rpos = _zigzag(buf, rpos)
+                start = rpos
+                ts_delta, p = _zigzag(buf, rpos + 1)  # after the record's attributes byte
+                off_delta, p = _zigzag(buf, p)
+                while k < len(mine) and mine[k] <= base + off_delta:
+                    out[mine[k]] = int(first_ts + ts_delta)
+                    k += 1
+                if k == len(mine):
+                    break
+                rpos = start + length_r
         pos = end
-    return None
+    return out
 
 
-def _compressed_timestamp(batch: bytes, offset: int) -> int | None:
+def _compressed_timestamps(batch: bytes, targets: list[int]) -> dict[int, int]:
     from aiokafka.record.default_records import DefaultRecordBatch
 
+    out: dict[int, int] = {}
+    k = 0
     try:
         for rec in DefaultRecordBatch(batch):
-            if rec.offset >= offset:
-                return int(rec.timestamp)
-    except Exception:  # noqa: BLE001 - a codec we cannot open: the age stays unknown
-        return None
-    return None
+            while k < len(targets) and targets[k] <= rec.offset:
+                out[targets[k]] = int(rec.timestamp)
+                k += 1
+            if k == len(targets):
+                break
+    except Exception:  # noqa: BLE001 - a codec we cannot open: those ages stay unknown
+        return out
+    return out
 
 
-def _legacy_timestamp(buf: bytes, offset: int) -> int | None:
+def _legacy_timestamps(buf: bytes, targets: list[int]) -> dict[int, int]:
     """Message format v0/v1 (Kafka before 0.11): v0 has no timestamps at all."""
     from aiokafka.record.memory_records import MemoryRecords
 
+    out: dict[int, int] = {}
+    k = 0
     try:
         records = MemoryRecords(buf)
-        while records.has_next():
+        while records.has_next() and k < len(targets):
             batch = records.next_batch()
             if batch is None:
                 break
             for rec in batch:
-                if rec.offset >= offset:
+                while k < len(targets) and targets[k] <= rec.offset:
                     ts = rec.timestamp
-                    return int(ts) if ts is not None and ts >= 0 else None
-    except Exception:  # noqa: BLE001 - truncated legacy message sets: age unknown
-        return None
-    return None
+                    if ts is not None and ts >= 0:
+                        out[targets[k]] = int(ts)
+                    k += 1
+    except Exception:  # noqa: BLE001 - truncated legacy message sets: ages unknown
+        return out
+    return out
 
 
 # ---------------------------------------------------------------- Metadata v5, decoded lean
