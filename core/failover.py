@@ -19,14 +19,15 @@ The plan (`FailoverPlan`):
   age, the translated offset and how it was found, the target's log start and end, what
   will be committed and how many records the group will read again.
 
-How offsets are translated, in order of preference:
+How offsets are translated:
 1. the source is reachable: the group's current committed offset N goes through MM2's own
-   OffsetSyncStore rules (mm2.py) over the offset syncs MM2 wrote. This is the offset
-   MM2's next checkpoint for N would carry, and it never goes more than one record past a
-   sync, so it never skips a record the group has not read;
-2. else (or when N is behind every retained sync) the group's newest checkpoint, read as
-   RemoteClusterUtils.translateOffsets reads it (last in log order wins), used only when
-   its upstream offset is <= N (a group that rewound after the checkpoint would skip);
+   OffsetSyncStore rules (mm2.py) over the offset syncs MM2 wrote (the offset MM2's next
+   checkpoint for N would carry; never more than one record past a sync, so it never
+   skips a record the group has not read), and the group's newest checkpoint, read as
+   RemoteClusterUtils.translateOffsets reads it (last in log order wins), counts too when
+   its upstream offset is <= N (a group that rewound after it would skip). The larger of
+   the two is used: both are safe, and MM2 itself never moves a checkpoint back;
+2. the source is unreachable: the newest checkpoint, as RemoteClusterUtils returns it;
 3. topics that came from the target in the first place (failback of a remote copy such as
    `primary.orders` on dr back to `orders` on primary) use the opposite flow's offset
    syncs backwards (mm2.translate_upstream), with the same never-skip rule.
@@ -345,10 +346,18 @@ def decide_forward(
     if source_reachable:
         if source_offset is None:
             return None, "none", "the group has no committed offset here on the source"
-        if translated_by_syncs is not None and translated_by_syncs >= 0:
-            return translated_by_syncs, "offset-sync", ""
-        if checkpoint is not None and checkpoint.upstream_offset <= source_offset:
-            return checkpoint.downstream_offset, "checkpoint", ""
+        # Both are safe lower bounds of where the group's next record sits on the target: the
+        # checkpoint translated an offset the group has passed. MM2 keeps the checkpoint when
+        # a new translation would be lower (it never moves one back), so the larger wins,
+        # and on a tie the checkpoint: it is what RemoteClusterUtils.translateOffsets returns.
+        usable_cp = checkpoint is not None and checkpoint.upstream_offset <= source_offset
+        by_cp = checkpoint.downstream_offset if checkpoint is not None and usable_cp else None
+        by_sync = (translated_by_syncs
+                   if translated_by_syncs is not None and translated_by_syncs >= 0 else None)
+        if by_cp is not None and (by_sync is None or by_cp >= by_sync):
+            return by_cp, "checkpoint", ""
+        if by_sync is not None:
+            return by_sync, "offset-sync", ""
         why = (
             "behind every offset sync MM2 kept" if translated_by_syncs == -1
             else "no offset sync for this partition yet"

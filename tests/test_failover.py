@@ -52,7 +52,9 @@ from .drkit import (
     ("n", "reachable", "by_syncs", "cp", "expected", "method"),
     [
         (15, True, 13, None, 13, "offset-sync"),
-        (15, True, 13, (15, 13), 13, "offset-sync"),
+        (15, True, 13, (15, 13), 13, "checkpoint"),  # the same: what MM2 would return
+        (15, True, 13, (14, 12), 13, "offset-sync"),  # newer than the checkpoint
+        (7, True, 1, (6, 6), 6, "checkpoint"),  # MM2 dropped the sync; its checkpoint stands
         (15, True, -1, (10, 8), 8, "checkpoint"),  # behind every sync: the checkpoint
         (15, True, -1, (20, 18), None, "none"),  # checkpoint newer than the group: rewound
         (15, True, None, None, None, "none"),
@@ -120,7 +122,7 @@ async def test_failover_commits_mm2_translation_of_the_group_offsets(
         [g] = plan.groups
         p0, p1 = g.partitions
         assert (p0.topic, p0.source_offset, p0.translated, p0.method) == (w.remote, 15, 13,
-                                                                          "offset-sync")
+                                                                          "checkpoint")
         assert p0.checkpoint == (15, 13) and p0.reprocess == 2 and p0.offset == 13
         assert (p1.source_offset, p1.offset, p1.reprocess) == (5, 5, 0)
         assert (p0.target_start, p0.target_end) == (0, 20)
