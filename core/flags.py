@@ -756,6 +756,23 @@ async def topic_partitions(name: str, cfg: ClusterConfig, topic: str) -> int | N
     return None
 
 
+async def _stop_client(client: Any) -> None:
+    """Stop an aiokafka consumer or producer, whatever state the broker is in.
+
+    With the broker gone, aiokafka's consumer.stop() re-raises the CancelledError of its own
+    fetch task; that is not a cancellation of ours, so it is swallowed unless our task
+    really is being cancelled.
+    """
+    try:
+        await client.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+    except Exception as e:  # stopping must not fail a shutdown
+        log.debug("flags: stopping a Kafka client failed: %s", e)
+
+
 class FlagStore:
     """Reads the flags topic from its start and keeps folding it, live.
 
@@ -851,8 +868,7 @@ class FlagStore:
                 await task
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+            await _stop_client(consumer)
         for fut in self._waiters.values():
             if not fut.done():
                 fut.cancel()
@@ -914,9 +930,15 @@ class FlagStore:
         event.set()
 
     async def progressed(self, limit: float) -> None:
-        """Wait until the next fetch round ended (at most `limit` seconds)."""
+        """Wait until the next fetch round ended (at most `limit` seconds).
+
+        Every wait here uses asyncio.timeout, never asyncio.wait_for: on Python 3.11,
+        wait_for loses a cancellation that arrives as the awaited event fires, and a
+        stop() that cancels this loop then waits forever.
+        """
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), limit)
+            async with asyncio.timeout(limit):  # not wait_for: see the docstring
+                await self._progress.wait()
 
     async def wait_position(self, end: int, limit: float) -> None:
         """Wait (at most `limit` seconds) until every record before offset `end` is folded."""
@@ -1018,8 +1040,7 @@ class FlagService:
         await self.store.stop()
         producer, self._producer = self._producer, None
         if producer is not None:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            await _stop_client(producer)
         if self._conn is not None and self.services is None:
             await self._conn.stop()
 
@@ -1054,7 +1075,8 @@ class FlagService:
         """
         if self.seq == seen:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), limit)
+                async with asyncio.timeout(limit):
+                    await self._changed.wait()
         return self.seq
 
     async def _catch_up(self) -> None:
@@ -1073,13 +1095,16 @@ class FlagService:
     def topic_exists(self) -> bool:
         return self.store.running
 
-    async def list_flags(self) -> list[FlagState]:
-        """Every flag, sorted by key."""
-        await self.start()
+    async def list_flags(self, *, fresh: bool = True) -> list[FlagState]:
+        """Every flag, sorted by key. `fresh`: first read up to the topic's current end (what
+        any writer has written before this call); a live view that follows changes anyway
+        passes False and gets the store's state at once."""
+        await self._read(fresh)
         return [self.store.flags[k] for k in sorted(self.store.flags)]
 
-    async def get(self, key: str) -> FlagState:
-        await self.start()
+    async def get(self, key: str, *, fresh: bool = True) -> FlagState:
+        """One flag (NotFound if it does not exist); `fresh` as for list_flags."""
+        await self._read(fresh)
         state = self.store.flags.get(key)
         if state is None:
             raise NotFound(self._missing(key))
@@ -1096,11 +1121,15 @@ class FlagService:
         hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
         return f"no flag named {key!r} on cluster {self.cluster!r}{hint}"
 
+    async def _read(self, fresh: bool) -> None:
+        was_running = self.store.running
+        await self.start()  # a start reads up to the end already
+        if fresh and was_running:
+            await self._catch_up()
+
     async def history(self, key: str) -> list[FlagChange]:
         """Every record of the flag still on the topic, oldest first, with its outcome."""
-        await self.start()
-        if self.store.running:
-            await self._catch_up()
+        await self._read(True)
         changes = self.store.log.history.get(key, [])
         if not changes:
             raise NotFound(f"no history for flag {key!r} on cluster {self.cluster!r}")
@@ -1338,9 +1367,7 @@ class FlagService:
         """Restore the flag's content as it was at `to_version` (as a new version)."""
         if isinstance(to_version, bool) or not isinstance(to_version, int) or to_version < 1:
             raise UsageError(f"rollback needs a version number >= 1, got {to_version!r}")
-        await self.start()
-        if self.store.running:
-            await self._catch_up()
+        await self._read(True)
         target = self.version_state(key, to_version)
 
         def build(current: FlagState | None, version: int, at: str) -> FlagState:
@@ -1567,7 +1594,8 @@ class FlagService:
                 "— nothing was changed unless `kafkaops flags history` shows it"
             ) from None
         try:
-            return await asyncio.wait_for(fut, self.write_timeout)
+            async with asyncio.timeout(self.write_timeout):
+                return await fut
         except TimeoutError:
             self.store.forget(write_id)
             raise KafkaOpsError(

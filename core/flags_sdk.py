@@ -77,6 +77,8 @@ class ClientStatus:
     """When the served values were read from Kafka or saved to the snapshot (ISO UTC)."""
     error: str | None
     """The last connection problem, in words."""
+    snapshot_error: str | None
+    """Why the snapshot file could not be used, if it could not."""
     message: str
     """One line for logs and health endpoints."""
 
@@ -122,6 +124,7 @@ class FlagClient:
         self._source: Literal["kafka", "snapshot", "none"] = "none"
         self._values_from: str | None = None
         self._error: str | None = None
+        self._snapshot_error: str | None = None
         self._store: FlagStore | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -142,7 +145,8 @@ class FlagClient:
         self._task = asyncio.create_task(self._run(), name=f"flag-client-{self.name}")
         if wait > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), wait)
+                async with asyncio.timeout(wait):  # not wait_for (FlagStore.progressed)
+                    await self._ready.wait()
         status = self.status()
         self._note_status(status)
         return status
@@ -279,8 +283,13 @@ class FlagClient:
                 f"{self._values_from}); not caught up with Kafka yet"
             )
         else:
+            snap = (
+                f"the snapshot is unusable ({self._snapshot_error})"
+                if self._snapshot_error
+                else "no snapshot"
+            )
             message = (
-                "no flag values yet: not caught up with Kafka and no snapshot; "
+                f"no flag values yet: not caught up with Kafka and {snap}; "
                 "callers get their defaults"
             )
         if stale and self._error:
@@ -293,6 +302,7 @@ class FlagClient:
             last_contact=last,
             values_from=self._values_from,
             error=self._error,
+            snapshot_error=self._snapshot_error,
             message=message,
         )
 
@@ -397,7 +407,8 @@ class FlagClient:
         remove = self.on_change(lambda _k, _s: event.set() if predicate(self) else None)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), limit)
+                async with asyncio.timeout(limit):
+                    await event.wait()
         finally:
             remove()
         return predicate(self)
@@ -455,8 +466,8 @@ class FlagClient:
                 raise ValueError(f"not a {SNAPSHOT_FORMAT} file")
             states = [state_from_json(s) for s in data.get("flags", [])]
         except (OSError, ValueError) as e:
-            self._error = f"snapshot {path} unusable: {e}"
-            log.warning("flags: %s; starting without it", self._error)
+            self._snapshot_error = f"{path}: {e}"
+            log.warning("flags: snapshot %s unusable (%s); starting without it", path, e)
             return
         self._flags = {s.key: s for s in states}
         self._source = "snapshot"
