@@ -11,7 +11,7 @@ import pytest
 
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
-from kafkaops.core.flags import FLAGS_TOPIC, FlagService, FlagState
+from kafkaops.core.flags import FLAGS_TOPIC, FlagState
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
