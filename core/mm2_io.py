@@ -282,7 +282,8 @@ async def committed_offsets(
 async def group_members(conn: KafkaConnection, group: str) -> tuple[str, int]:
     """(state, member count) of a group; ("Dead", 0) when it does not exist.
 
-    One group per DescribeGroups request: Tansu cannot answer three or more at once."""
+    One group per DescribeGroups request: with three or more groups aiokafka cannot decode
+    the answer (BROKER_NOTES.md); one per request is right on every broker."""
     from aiokafka.errors import KafkaError
 
     try:
