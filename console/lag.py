@@ -152,7 +152,7 @@ class LagScreen(DataScreen):
 
     def show(self, data: LagSnapshot) -> None:
         self.snapshot = data
-        self._render()
+        self._render_rows()
 
     def _row(self, g: GroupLag) -> tuple[Text, ...]:
         cells = (
@@ -164,7 +164,7 @@ class LagScreen(DataScreen):
         )
         return cells
 
-    def _render(self) -> None:
+    def _render_rows(self) -> None:
         """Fill the table. When the same groups are shown in the same order (most polls)
         only changed cells are written: rebuilding measures every cell again."""
         snap = self.snapshot
@@ -227,7 +227,7 @@ class LagScreen(DataScreen):
 
     def action_sort_next(self) -> None:
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
-        self._render()
+        self._render_rows()
 
     @on(DataTable.RowSelected, "#lag-groups")
     def _selected(self, event: DataTable.RowSelected) -> None:

@@ -796,7 +796,8 @@ class LagService:
         oldest: float | None = None
         statuses: set[Status] = set()
         for tp, c, (start, end), v in zip(tps, c_list, ends, verdicts, strict=True):
-            lost = None
+            lost: int | None = None
+            lag: int | None
             if 0 <= c <= end and (start < 0 or c >= start):
                 state, lag = ok, end - c
             else:

@@ -1,3 +1,6 @@
+# mypy: disallow-subclassing-any=False
+# (aiokafka ships no type information: its protocol classes are Any to mypy, and this
+# module's whole point is to extend them)
 """Kafka requests aiokafka 0.14 does not offer, built from its own protocol building blocks,
 with hand-written decoders for the answers that get large.
 
@@ -226,7 +229,7 @@ class OffsetFetchV8(Request[OffsetFetchRequestV8]):
         self.groups = groups
 
     def build(self, request_struct_class: type[OffsetFetchRequestV8]) -> OffsetFetchRequestV8:
-        groups = [
+        groups: list[Any] = [
             (g, None if topics is None else [(t, parts, {}) for t, parts in topics], {})
             for g, topics in self.groups
         ]
