@@ -333,13 +333,16 @@ async def _current(svc: FlagService, args: argparse.Namespace) -> FlagState:
     return state
 
 
-def _done(args: argparse.Namespace, state: FlagState | None, before: FlagState | None) -> int:
+def _done(
+    args: argparse.Namespace, state: FlagState | None, before: FlagState | None, what: str
+) -> int:
     if args.json:
         print_json(state_to_json(state) if state else {"key": args.name, "deleted": True})
     elif state is None:
         print(f"deleted flag {args.name!r} (it was version {before.version if before else '?'})")
     else:
-        print(f"flag {state.key!r}: {state_summary(state)}")
+        was = f" (was v{before.version})" if before else ""
+        print(f"{what} flag {state.key!r}: {state_summary(state)}{was}")
     return 0
 
 
@@ -366,7 +369,7 @@ async def create_cmd(args: argparse.Namespace, ctx: Context) -> int:
             reason=args.reason,
             **kw,
         )
-    return _done(args, state, None)
+    return _done(args, state, None, "created")
 
 
 async def set_cmd(args: argparse.Namespace, ctx: Context) -> int:
@@ -398,7 +401,7 @@ async def set_cmd(args: argparse.Namespace, ctx: Context) -> int:
             kw["tags"] = args.tag
         if not kw:
             raise UsageError(f"nothing to change on flag {args.name!r}: give VALUE or an option")
-        changes = ", ".join(f"{k}={_short(v)}" for k, v in kw.items())
+        changes = ", ".join(f"{k}={_describe(k, v)}" for k, v in kw.items())
         confirm(args, f"change flag {cur.key!r} (version {cur.version}): {changes}")
         state = await svc.set(
             args.name,
@@ -408,7 +411,7 @@ async def set_cmd(args: argparse.Namespace, ctx: Context) -> int:
             reason=args.reason,
             **kw,
         )
-    return _done(args, state, cur)
+    return _done(args, state, cur, "changed")
 
 
 async def toggle_cmd(args: argparse.Namespace, ctx: Context) -> int:
@@ -432,7 +435,7 @@ async def toggle_cmd(args: argparse.Namespace, ctx: Context) -> int:
             face="cli",
             reason=args.reason,
         )
-    return _done(args, state, cur)
+    return _done(args, state, cur, "switched")
 
 
 async def rollout_cmd(args: argparse.Namespace, ctx: Context) -> int:
@@ -455,7 +458,7 @@ async def rollout_cmd(args: argparse.Namespace, ctx: Context) -> int:
             face="cli",
             reason=args.reason,
         )
-    return _done(args, state, cur)
+    return _done(args, state, cur, "rolled out")
 
 
 async def rollback_cmd(args: argparse.Namespace, ctx: Context) -> int:
@@ -478,7 +481,7 @@ async def rollback_cmd(args: argparse.Namespace, ctx: Context) -> int:
             face="cli",
             reason=args.reason,
         )
-    return _done(args, state, cur)
+    return _done(args, state, cur, "rolled back")
 
 
 async def delete_cmd(args: argparse.Namespace, ctx: Context) -> int:
@@ -498,7 +501,7 @@ async def delete_cmd(args: argparse.Namespace, ctx: Context) -> int:
             face="cli",
             reason=args.reason,
         )
-    return _done(args, None, cur)
+    return _done(args, None, cur, "deleted")
 
 
 # ---------------------------------------------------------------- formatting
@@ -507,6 +510,14 @@ async def delete_cmd(args: argparse.Namespace, ctx: Context) -> int:
 def _short(value: Any, width: int = 30) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _describe(name: str, value: Any) -> str:
+    if name == "rules":
+        return "[" + "; ".join(str(r) for r in value) + "]"
+    if name == "variants":
+        return "[" + ", ".join(f"{v.name}:{v.weight}={_short(v.value)}" for v in value) + "]"
+    return _short(value)
 
 
 def _when(iso: str) -> str:
