@@ -220,7 +220,7 @@ class KafkaOpsApp(App[None]):
         for entry in NAV:
             yield SystemCommand(
                 f"Go to {entry.title}", entry.description,
-                lambda mode=entry.mode: self.action_goto(mode),  # type: ignore[misc]
+                lambda mode=entry.mode: self.action_goto(mode),
             )
         if hasattr(screen, "refresh_data"):
             yield SystemCommand(

@@ -54,10 +54,13 @@ class ClusterHeader(Horizontal):
         self.query_one("#header-cluster", Static).update(
             f"[b]kafkaops[/]  {escape(app.cluster_name)} [dim]{escape(app.bootstrap)}[/]{ro}"
         )
-        self.query_one("#header-title", Static).update(Text(self.screen.title or ""))
+        self.watch(self.screen, "title", self._show_title)
         self.watch(app, "connection", self._show_state)
         # the "retrying in Ns" countdown; cheap, and only redraws when unreachable
         self.set_interval(1.0, self._tick)
+
+    def _show_title(self, title: str | None) -> None:
+        self.query_one("#header-title", Static).update(Text(title or ""))
 
     def _tick(self) -> None:
         if cast("KafkaOpsApp", self.app).connection.status == "unreachable":
