@@ -139,7 +139,7 @@ async def _run(demo: Demo, args: argparse.Namespace, app_class: Any, why: list[s
                 await starting
             return 0
         stopped.cancel()
-        services = starting.result()
+        services = starting.result()  # raises what made the start fail
         if app_class is None:
             await _headless(demo, stop, args.duration)
         else:
