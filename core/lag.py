@@ -788,7 +788,7 @@ class LagService:
                    c_list, e_list),
             total,
         )
-        verdicts = _verdicts(samples, self.policy.stall_seconds)
+        verdicts = _verdicts(samples, self.policy.stall_seconds, self.policy.growth_tolerance)
         ok = PartitionState.OK
         no_offset = PartitionState.NO_OFFSET
         out: list[PartitionLag] = []
@@ -855,7 +855,8 @@ class LagService:
 # ---------------------------------------------------------------- helpers
 
 
-def _verdicts(samples: Sequence[Sample], stall_seconds: float) -> list[Verdict | None]:
+def _verdicts(samples: Sequence[Sample], stall_seconds: float,
+              tolerance: float) -> list[Verdict | None]:
     """Window verdict per partition of the latest sample. A partition whose offsets did
     not change across the window (most of them, on a large cluster) takes the cheap path:
     its verdict depends only on whether it lags, so two verdicts serve them all."""
@@ -876,7 +877,8 @@ def _verdicts(samples: Sequence[Sample], stall_seconds: float) -> list[Verdict |
         elif all_still or all(s.committed[i] == c and s.end[i] == e for s in samples):
             out.append(still_lag if e > c else still_ok)
         else:
-            out.append(judge_samples(samples, i, stall_seconds=stall_seconds))
+            out.append(judge_samples(samples, i, stall_seconds=stall_seconds,
+                                     tolerance=tolerance))
     return out
 
 

@@ -22,8 +22,11 @@ Per partition, in order of precedence:
 
 "Growing" must not fire on the saw-tooth that periodic commits draw (lag climbs between two
 auto-commits, drops at each): the lag is growing only when every lag seen in the last third
-of the window is above every lag seen in the first third. A consumer that keeps up touches
-its low point in both thirds; one falling behind does not.
+of the window is above every lag seen in the first third, by more than what producers write
+in `LagPolicy.growth_tolerance` seconds (5 s: a consumer committing every few seconds sits
+that far behind between commits). A consumer that keeps up touches its low point in both
+thirds; one falling behind does not. A window shorter than a few times the tolerance cannot
+tell a slow fall-behind from commit jitter; the console's window is five minutes.
 
 Statuses rank DATA_LOSS > ERR > STOP > STALL > REWIND > WARN > UNKNOWN > OK; a topic or
 group shows its worst partition.
@@ -111,6 +114,10 @@ class LagPolicy:
     stall_seconds: float = 60.0
     """An offset that has not moved for this long while lag > 0 is STALL (or ERR). Keep it
     above the consumers' commit interval (auto.commit.interval.ms, 5 s by default)."""
+    growth_tolerance: float = 5.0
+    """A committing group's lag counts as growing (WARN) only when it grew by more than
+    this many seconds of production: between commits a consumer sits up to its commit
+    interval behind, and that saw-tooth is not falling behind."""
     history: float = 900.0
     """Seconds of total lag kept per group for sparklines."""
     max_samples: int = 12
@@ -121,6 +128,8 @@ class LagPolicy:
     def __post_init__(self) -> None:
         if self.window <= 0 or self.stall_seconds <= 0 or self.history <= 0:
             raise ValueError("lag window, stall_seconds and history must be positive")
+        if self.growth_tolerance < 0:
+            raise ValueError("lag growth_tolerance cannot be negative")
         if self.max_samples < 2 or self.sparkline_points < 2:
             raise ValueError("lag max_samples and sparkline_points must be at least 2")
 
@@ -200,9 +209,15 @@ class Verdict(NamedTuple):
     """Time to catch up at these rates; 0 when caught up; None when not catching up."""
 
 
-def lag_trend(points: Sequence[Point]) -> Trend | None:
+def lag_trend(points: Sequence[Point], tolerance: float = 0.0) -> Trend | None:
     """Growing when every lag in the last third of the window is above every lag in the
-    first third; draining for the mirror case; else steady. None under two points."""
+    first third by more than `tolerance` seconds of production; draining for the mirror
+    case; else steady. None under two points.
+
+    The tolerance absorbs commit jitter: a consumer committing every few seconds sits up to
+    that many seconds of records behind between commits. It applies only while the group
+    commits: an offset that never moved all window has no jitter, and any growth counts.
+    """
     if len(points) < 2:
         return None
     first, last = points[0].at, points[-1].at
@@ -211,9 +226,11 @@ def lag_trend(points: Sequence[Point]) -> Trend | None:
         return None
     early = [p.end - p.committed for p in points if p.at <= first + span / 3]
     late = [p.end - p.committed for p in points if p.at >= last - span / 3]
-    if min(late) > max(early):
+    moved = any(p.committed != points[0].committed for p in points)
+    margin = (points[-1].end - points[0].end) / span * tolerance if moved else 0.0
+    if min(late) - max(early) > margin:
         return Trend.GROWING
-    if max(late) < min(early):
+    if min(early) - max(late) > margin:
         return Trend.DRAINING
     return Trend.STEADY
 
@@ -253,30 +270,38 @@ def eta_seconds(lag: int, consume: float | None, produce: float | None) -> float
 def stalled_for(points: Sequence[Point]) -> float:
     """Seconds the committed offset has stood still with records waiting behind it (0 when
     it moved at the last snapshot or nothing waits)."""
+    return stall(points)[0]
+
+
+def stall(points: Sequence[Point]) -> tuple[float, bool]:
+    """(seconds the committed offset has stood still with records waiting behind it,
+    whether more records arrived meanwhile)."""
     last = points[-1]
     if last.end <= last.committed:
-        return 0.0
-    since = last.at
+        return 0.0, False
+    start = last
     for p in reversed(points):
         if p.committed != last.committed or p.end <= p.committed:
             break
-        since = p.at
-    return last.at - since
+        start = p
+    return last.at - start.at, last.end > start.end
 
 
 def judge(points: Sequence[Point], *, has_members: bool | None,
-          stall_seconds: float) -> Verdict:
+          stall_seconds: float, tolerance: float = 0.0) -> Verdict:
     """Status, trend, rates and ETA of one partition over its window (oldest point first,
-    the last one is the current snapshot; every point has a committed offset and an end)."""
+    the last one is the current snapshot; every point has a committed offset and an end).
+    `tolerance`: seconds of production a lag may grow by before it counts (lag_trend)."""
     last = points[-1]
     lag = max(last.end - last.committed, 0)
-    trend = lag_trend(points)
+    trend = lag_trend(points, tolerance)
     consume, produce = rates(points)
     eta = eta_seconds(lag, consume, produce)
+    stood, grew = stall(points) if len(points) >= 2 else (0.0, False)
     if lag > 0 and has_members is False:
         status = Status.STOP
-    elif len(points) >= 2 and stalled_for(points) >= stall_seconds:
-        status = Status.ERR if trend is Trend.GROWING else Status.STALL
+    elif stood >= stall_seconds:
+        status = Status.ERR if grew else Status.STALL
     elif any(b.committed < a.committed for a, b in zip(points, points[1:], strict=False)):
         status = Status.REWIND
     elif trend is Trend.GROWING:
@@ -403,7 +428,7 @@ def _thin(points: deque[tuple[float, int | None]], point: tuple[float, int | Non
 
 
 def judge_samples(samples: Sequence[Sample], index: int, *,
-                  stall_seconds: float) -> Verdict | None:
+                  stall_seconds: float, tolerance: float = 0.0) -> Verdict | None:
     """Judge partition `index` of the latest sample over `samples` (as `LagHistory.add`
     returns them). None when the latest sample has no committed offset or end for it."""
     last = samples[-1]
@@ -418,7 +443,8 @@ def judge_samples(samples: Sequence[Sample], index: int, *,
         for s in samples
         if s.committed[index] >= 0 and s.end[index] >= 0
     ]
-    return judge(points, has_members=last.has_members, stall_seconds=stall_seconds)
+    return judge(points, has_members=last.has_members, stall_seconds=stall_seconds,
+                 tolerance=tolerance)
 
 
 # ---------------------------------------------------------------- words for people
@@ -439,14 +465,15 @@ def age(seconds: float | None) -> str:
 
 
 def eta_text(eta: float | None, lag: int | None, trend: Trend | None) -> str:
-    """Time to catch up: "caught up", "3m04s", "not catching up"; "-" when unknown (no
-    lag known, or a single snapshot so no rates yet)."""
+    """Time to catch up: "caught up", "3m04s", "not catching up" (lag growing), "keeping
+    pace" (consuming as fast as records arrive, so the small lag neither grows nor closes);
+    "-" when unknown (no lag known, or a single snapshot so no rates yet)."""
     if lag is None:
         return "-"
     if lag == 0:
         return "caught up"
     if trend is None:
         return "-"
-    if eta is None:
-        return "not catching up"
-    return age(eta)
+    if eta is not None:
+        return age(eta)
+    return "not catching up" if trend is Trend.GROWING else "keeping pace"

@@ -118,6 +118,8 @@ WINDOWS = [
      Status.OK, Trend.DRAINING),
     ("stuck while records arrive", pts((0, 50, 100), (10, 50, 150), (20, 50, 200)), True, 15,
      Status.ERR, Trend.GROWING),
+    ("stuck, one record arrived at the end", pts((0, 50, 100), (10, 50, 100), (20, 50, 101)),
+     True, 15, Status.ERR, Trend.GROWING),
     ("stuck, nothing new arriving", pts((0, 50, 100), (10, 50, 100), (20, 50, 100)), True, 15,
      Status.STALL, Trend.STEADY),
     ("stuck but not for long enough yet", pts((0, 50, 100), (5, 50, 100), (10, 50, 100)),
@@ -147,11 +149,34 @@ def test_judge_window(name, points, members, stall, status, trend):
     assert (verdict.status, verdict.trend) == (status, trend)
 
 
+# (name, points, tolerance seconds, status, trend): producers write 10 records/s
+TOLERANCE = [
+    ("keeps up, lag jitters by a second of records: not growing",
+     pts((0, 100, 100), (2, 115, 120), (4, 130, 140), (6, 145, 160)), 5, Status.OK,
+     Trend.STEADY),
+    ("the same jitter with no tolerance reads as growing",
+     pts((0, 100, 100), (2, 115, 120), (4, 130, 140), (6, 145, 160)), 0, Status.WARN,
+     Trend.GROWING),
+    ("falls behind by more than 5 s of records", pts((0, 100, 100), (30, 200, 400),
+                                                     (60, 300, 700)), 5, Status.WARN,
+     Trend.GROWING),
+    ("stuck: any growth counts, no commit jitter to absorb",
+     pts((0, 100, 110), (10, 100, 120), (20, 100, 130)), 5, Status.ERR, Trend.GROWING),
+]
+
+
+@pytest.mark.parametrize(("name", "points", "tolerance", "status", "trend"), TOLERANCE,
+                         ids=[t[0] for t in TOLERANCE])
+def test_growth_tolerance(name, points, tolerance, status, trend):
+    verdict = judge(points, has_members=True, stall_seconds=15, tolerance=tolerance)
+    assert (verdict.status, verdict.trend) == (status, trend)
+
+
 @pytest.mark.parametrize("steps", [2, 3, 5, 12])
 @pytest.mark.parametrize("deficit", [1, 7, 100])
 def test_growing_lag_is_never_ok(steps, deficit):
-    """Whatever the window's length, a consumer slower than its producers, or one that
-    stopped, is never OK."""
+    """Whatever the window's length, a consumer slower than its producers (with no
+    tolerance for commit jitter), or one that stopped, is never OK."""
     moving = pts(*[(t * 10.0, t * 100, t * (100 + deficit) + 5) for t in range(steps)])
     stopped = pts(*[(t * 10.0, 7, 7 + t * deficit + 1) for t in range(steps)])
     assert judge(moving, has_members=True, stall_seconds=60).status is Status.WARN
@@ -315,7 +340,8 @@ def test_age(seconds, expected):
 @pytest.mark.parametrize(
     ("eta", "lag", "trend", "expected"),
     [(None, None, None, "-"), (None, 0, None, "caught up"), (None, 5, None, "-"),
-     (None, 5, Trend.GROWING, "not catching up"), (184.0, 5, Trend.DRAINING, "3m04s")],
+     (None, 5, Trend.GROWING, "not catching up"), (184.0, 5, Trend.DRAINING, "3m04s"),
+     (None, 5, Trend.STEADY, "keeping pace"), (None, 5, Trend.DRAINING, "keeping pace")],
 )
 def test_eta_text(eta, lag, trend, expected):
     assert eta_text(eta, lag, trend) == expected
@@ -359,7 +385,7 @@ def test_judge_samples_uses_the_aligned_window():
 
 @pytest.mark.parametrize(
     "kwargs", [{"window": 0}, {"stall_seconds": -1}, {"history": 0}, {"max_samples": 1},
-               {"sparkline_points": 1}],
+               {"sparkline_points": 1}, {"growth_tolerance": -1}],
 )
 def test_policy_rejects_nonsense(kwargs):
     with pytest.raises(ValueError):
