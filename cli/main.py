@@ -20,6 +20,17 @@ from kafkaops.cli.common import Context
 #: register(subparsers) function is found and added after them, in name order
 FIRST = ["demo", "console", "topics"]
 
+#: command -> the module that registers it. A known command imports only its own module,
+#: so `kafkaops console` does not pay for importing the bot, DR and the rest (start time).
+#: tests/test_cli_main.py checks this table against what the modules register.
+COMMANDS = {
+    "demo": "demo", "console": "console", "cluster": "topics", "topics": "topics",
+    "topic": "topics", "tail": "tail", "dlq": "dlq", "audit": "audit", "lag": "lag",
+    "offsets": "offsets", "flags": "flags", "dr": "dr", "failover": "failover",
+    "failback": "failover", "bot": "bot", "config": "config_cmd", "alerts": "alerts",
+}
+_GLOBAL_WITH_VALUE = {"--config", "-c", "--cluster", "-b", "--bootstrap"}
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # exit 2 with a short message, as argparse does
@@ -37,7 +48,21 @@ def _command_modules() -> list[str]:
     return [n for n in FIRST if n in names] + [n for n in names if n not in FIRST]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: list[str]) -> str | None:
+    """The subcommand named in argv (the first word that is not a global option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _GLOBAL_WITH_VALUE:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with argv naming a known command, only that command's module is loaded."""
     from importlib.metadata import version
 
     parser = _Parser(
@@ -61,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="show the Kafka client's own log messages"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _command_modules():
+    command = command_of(argv) if argv is not None else None
+    modules = [COMMANDS[command]] if command in COMMANDS else _command_modules()
+    for name in modules:
         module = importlib.import_module(f"kafkaops.cli.{name}")
         if hasattr(module, "register"):
             module.register(sub)
@@ -71,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     from kafkaops.core.errors import KafkaOpsError
 
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -75,6 +75,16 @@ NAV: list[NavEntry] = [
              "Brokers, controller, topic and partition counts, offline and under-replicated"),
     NavEntry("t", "Topics", "kafkaops.console.topics:TopicsScreen",
              "Topics with partitions, replication, retention, cleanup, compression, offsets"),
+    NavEntry("l", "Lag", "kafkaops.console.lag:LagScreen",
+             "Consumer groups: lag in messages and seconds, status, trend, time to catch up"),
+    NavEntry("f", "Flags", "kafkaops.console.flags:FlagsScreen",
+             "Feature flags: toggle, rollout, history and rollback"),
+    NavEntry("d", "Dead letters", "kafkaops.console.dlq:DlqScreen",
+             "Dead-letter topics, error reasons grouped, replay to the origin topic"),
+    NavEntry("D", "DR", "kafkaops.console.dr:DrScreen",
+             "Disaster recovery: replication lag, RPO, heartbeats, checkpoints, failover plan"),
+    NavEntry("a", "Audit", "kafkaops.console.audit:AuditScreen",
+             "Who changed what, when, from where; verify the signed trail"),
 ]
 
 #: the screen the console opens on unless told otherwise

@@ -50,12 +50,18 @@ class TopicDetailScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("backspace", "app.pop_screen", "Back", show=False),
+        Binding("m", "messages", "Messages"),
     ]
 
     def __init__(self, topic: str) -> None:
         super().__init__()
         self.topic = topic
         self.title = f"Topics › {topic}"
+
+    def action_messages(self) -> None:
+        from kafkaops.console.messages import MessagesScreen
+
+        self.app.push_screen(MessagesScreen(self.topic))
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"[b]{escape(self.topic)}[/]", id="detail-summary")

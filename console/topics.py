@@ -119,10 +119,12 @@ class TopicsScreen(DataScreen):
         Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse"),
         Binding("i", "toggle_internal", "Internal"),
+        Binding("m", "messages", "Messages"),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("enter", "open the highlighted topic: partitions, offsets, configs"),
+        ("m", "tail the highlighted topic's messages"),
         ("click", "a column header sorts by it; again reverses"),
         ("esc", "clear the search"),
     )
@@ -313,6 +315,15 @@ class TopicsScreen(DataScreen):
     @on(DataTable.HeaderSelected, "#topics")
     def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
+
+    def action_messages(self) -> None:
+        from kafkaops.console.messages import MessagesScreen
+
+        table = self.query_one("#topics", DataTable)
+        if table.row_count == 0:
+            return
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        self.app.push_screen(MessagesScreen(str(row_key.value)))
 
     @on(DataTable.RowSelected, "#topics")
     def _open_topic(self, event: DataTable.RowSelected) -> None:
