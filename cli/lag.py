@@ -8,8 +8,12 @@ row per group (state, members, total lag, oldest unread record, status, trend, E
 Status needs time. Without --window one snapshot is taken, and one snapshot can only tell
 STOP (lag behind a group with no members) and DATA_LOSS (committed offset below the log
 start); the rest read OK. With --window the command takes snapshots through that time
-(one every window/5, at least a second apart) and judges WARN, ERR, STALL and REWIND too;
-keep the window above the consumers' commit interval (5 s by default). --fail-on that
+(one every window/5, at least a second apart) and judges WARN, ERR, STALL and REWIND too.
+A partition whose offset does not move for the whole window while records wait is STALL
+(ERR if more records arrived): keep the window above the consumers' commit interval (5 s by
+default), and know that a slow consumer which leaves a partition untouched for the whole
+window shows that partition as ERR. Lag must grow by more than 5 s of production to count
+as growing (WARN), so slow fall-behinds need windows of a minute or more. --fail-on that
 names a status only a window can show, given without --window, takes a 10 s window (and
 says so on stderr) rather than run a check that could never fail.
 
