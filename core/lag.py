@@ -299,6 +299,8 @@ class LagService:
         finally:
             if not meta_task.done():
                 meta_task.cancel()
+            elif not meta_task.cancelled():
+                meta_task.exception()  # retrieved: an earlier error is the one reported
         for g, err in coord_errors.items():
             infos[g] = _GroupInfo("unknown", "", None, err)
 
