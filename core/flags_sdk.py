@@ -143,12 +143,13 @@ class FlagClient:
             return self.status()
         self._load_snapshot()
         self._task = asyncio.create_task(self._run(), name=f"flag-client-{self.name}")
+        status = self.status()
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):  # not wait_for (FlagStore.progressed)
                     await self._ready.wait()
-        status = self.status()
-        self._note_status(status)
+            status = self.status()
+            self._note_status(status)  # waited and still stale: worth a warning
         return status
 
     async def stop(self) -> None:
@@ -200,9 +201,13 @@ class FlagClient:
                 continue
             backoff = self.retry_backoff
             self._store = store
+            # staleness is a matter of time passing: check it on a timer (cheaply: the full
+            # status is only built when it changes), not on every fetch round
+            every = max(min(self.stale_after / 2, 1.0), 0.05)
             while store.running:
-                await store.progressed(max(min(self.stale_after / 2, 1.0), 0.05))
-                self._note_status(self.status())
+                await asyncio.sleep(every)
+                if (not self._live()) != self._last_stale:
+                    self._note_status(self.status())
             self._error = store.failed or "the flags consumer stopped"
             self._store = None
             await store.stop()
