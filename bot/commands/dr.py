@@ -1,0 +1,299 @@
+"""Disaster recovery from Slack.
+
+`/kafka dr [--pair NAME]`: replication status of every DR pair (or one): active cluster,
+RPO estimate against the target, heartbeat age, per topic replication lag (records and
+seconds), per group checkpoint age. Anyone may read it.
+
+`/kafka failover plan|execute|status|resume [--pair NAME] [--force]` and the same under
+`/kafka failback`: the runbook of core/failover.py. Every one needs the `failover`
+permission (checked, and a denial audited, by the bot before the handler runs).
+- plan: pre-checks, each group's translated offsets and records read again, the groups
+  that cannot be moved, and the steps. Changes nothing.
+- execute: the plan with Confirm / Cancel. A failed pre-check refuses at once with the
+  reasons (and --force overrides only what core allows: never a read-only or unreachable
+  target), audited as refused, nothing changed. On Confirm core executes with the plan's
+  fingerprint (a plan that changed since the prompt is a conflict that changes nothing) and
+  the confirming Slack user as actor, face `slack`; the prompt is replaced with "running…",
+  then with the run's steps.
+- resume: finishes a run that stopped part-way (or marks an old active cluster that was
+  down), after Confirm.
+- status: the newest run and how far it got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.dr import (
+    render_conflict,
+    render_dr_status,
+    render_no_run,
+    render_nothing_to_resume,
+    render_plan,
+    render_refused,
+    render_refused_on_confirm,
+    render_result,
+    render_resume_summary,
+    render_stopped,
+)
+from kafkaops.core.dr import DrService
+from kafkaops.core.dr_control import Direction
+from kafkaops.core.errors import Conflict, KafkaOpsError, NotFound, Refused
+from kafkaops.core.failover import FailoverResult, FailoverService
+
+if TYPE_CHECKING:
+    from kafkaops.bot.app import Bot
+    from kafkaops.bot.confirm import Execution
+    from kafkaops.bot.router import Invocation
+    from kafkaops.core.services import Services
+
+log = logging.getLogger(__name__)
+
+#: the permission every failover / failback subcommand needs (config `permissions:`)
+ACTION = "failover"
+#: confirmable kinds: a failover, a failback, and resuming either
+RESUME = "failover.resume"
+DIRECTIONS = ("failover", "failback")
+
+
+def _pair_type(names: Sequence[str]) -> Callable[[str], str]:
+    """--pair checked while parsing (inside the ack), against the configured pairs."""
+
+    def check(text: str) -> str:
+        if text in names:
+            return text
+        if not names:
+            raise argparse.ArgumentTypeError(
+                "no DR pairs are configured (add one under dr: pairs: in the config)"
+            )
+        raise argparse.ArgumentTypeError(
+            f"no DR pair named {text!r} (configured: {', '.join(names)})"
+        )
+
+    return check
+
+
+def register(bot: Bot, services: Services) -> None:
+    names = [p.name for p in services.config.dr.pairs]
+
+    def pair(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pair", type=_pair_type(names), metavar="NAME",
+                       help="DR pair (default: every pair for dr, else the first)")
+
+    def dr_args(p: argparse.ArgumentParser) -> None:
+        # `/kafka dr status` is what people who know the CLI type
+        p.add_argument("what", nargs="?", choices=("status",), metavar="status")
+        pair(p)
+
+    def execute_args(p: argparse.ArgumentParser) -> None:
+        pair(p)
+        p.add_argument("--force", action="store_true")
+
+    bot.command(
+        "dr",
+        summary="DR pairs: active cluster, RPO, heartbeat, replication lag, checkpoint ages",
+        arguments=dr_args,
+    )(dr_status)
+    for d in DIRECTIONS:
+        back = " back to the primary" if d == "failback" else " to the secondary"
+        bot.command(
+            f"{d} plan",
+            summary=f"what a {d}{back} would do: pre-checks, translated offsets, steps",
+            arguments=pair,
+            action=ACTION,
+        )(failover_plan)
+        bot.command(
+            f"{d} execute",
+            summary=f"run the {d} after Confirm (--force: over failed RPO/group checks)",
+            arguments=execute_args,
+            action=ACTION,
+        )(failover_execute)
+        bot.command(
+            f"{d} status", summary="the newest failover or failback run of the pair, step by step",
+            arguments=pair, action=ACTION,
+        )(failover_status)
+        bot.command(
+            f"{d} resume", summary="finish a run that stopped part-way, after Confirm",
+            arguments=pair, action=ACTION,
+        )(failover_resume)
+    bot.confirmable("failover", run_execute, permission=ACTION)
+    bot.confirmable("failback", run_execute, permission=ACTION)
+    bot.confirmable(RESUME, run_resume, permission=ACTION)
+
+
+def _direction(inv: Invocation) -> Direction:
+    """failover or failback: the first word of the subcommand."""
+    return "failback" if inv.command.name.startswith("failback") else "failover"
+
+
+def _command_text(inv: Invocation) -> str:
+    return f"{inv.bot.command_name} {inv.text}".strip()
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def dr_status(inv: Invocation) -> Message:
+    svc = DrService(inv.services)
+    statuses = [await svc.status(inv.args.pair)] if inv.args.pair else await svc.statuses()
+    return render_dr_status(statuses, command=inv.bot.command_name)
+
+
+async def failover_plan(inv: Invocation) -> Message:
+    plan = await FailoverService(inv.services).plan(
+        inv.args.pair, direction=_direction(inv)
+    )
+    return render_plan(plan, command=inv.bot.command_name)
+
+
+async def failover_status(inv: Invocation) -> Message:
+    svc = FailoverService(inv.services)
+    pair = svc.dr.pair(inv.args.pair)
+    result = await svc.status(pair)
+    if result is None:
+        return render_no_run(pair.name, command=inv.bot.command_name)
+    return render_result(result, command=inv.bot.command_name)
+
+
+# ---------------------------------------------------------------- execute (confirmed)
+
+
+async def failover_execute(inv: Invocation) -> Message:
+    direction = _direction(inv)
+    command = inv.bot.command_name
+    svc = FailoverService(inv.services)
+    plan = await svc.plan(inv.args.pair, direction=direction)
+    force = bool(inv.args.force)
+    if plan.failed and not (force and plan.forceable):
+        refused = [c for c in plan.failed if not c.overridable] or list(plan.failed)
+        # on the trail of the cluster the run would have changed, unless kafkaops may not
+        # write there or it did not answer (the reply must not wait on a dead cluster)
+        target_ok = not inv.services.cluster_config(plan.target).read_only and any(
+            c.name == "target reachable" and c.status == "ok" for c in plan.prechecks
+        )
+        where = plan.target if target_ok else plan.source
+        await inv.bot.audit(
+            actor=inv.user,
+            action=f"dr.{direction}",
+            target=plan.pair,
+            params={"command": _command_text(inv), "slack_user_name": inv.user_name,
+                    "source": plan.source, "target": plan.target, "force": force},
+            result="refused",
+            error="pre-checks failed: " + "; ".join(f"{c.name}: {c.detail}" for c in refused),
+            cluster=where,
+        )
+        return render_refused(plan, force=force, command=command)
+    return inv.bot.confirmations.request(
+        direction,
+        target=plan.pair,
+        summary=render_plan(plan, command=command, prompt=True, force=force),
+        params={
+            "pair": plan.pair,
+            "direction": direction,
+            "force": force,
+            "fingerprint": plan.fingerprint,
+            "source": plan.source,
+            "target": plan.target,
+        },
+        requester=inv.user,
+        channel=inv.channel,
+        cluster=plan.target,
+        command_text=_command_text(inv),
+    )
+
+
+async def _latest(svc: FailoverService, pair: str) -> FailoverResult | None:
+    """The newest run, for a reply after a failure; None when even that cannot be read."""
+    try:
+        return await svc.status(pair)
+    except Exception as e:  # the reply must still say what failed
+        log.warning("could not read the failover status of pair %s: %s", pair, e)
+        return None
+
+
+async def run_execute(ex: Execution) -> Message:
+    """Confirmed: execute exactly the plan shown (its fingerprint), as the confirmer."""
+    p = ex.params
+    command = ex.services.config.slack.command
+    pair, direction = p["pair"], p["direction"]
+    svc = FailoverService(ex.services)
+    try:
+        result = await svc.execute(
+            pair, direction=direction, force=p["force"], actor=ex.confirmer, face="slack",
+            fingerprint=p["fingerprint"],
+        )
+    except Conflict as e:
+        return render_conflict(pair, direction, str(e), command=command)
+    except Refused as e:
+        return render_refused_on_confirm(pair, direction, str(e), command=command)
+    except Exception as e:  # part-way: say where the run stands and how to finish it
+        return render_stopped(pair, direction, _problem(e), await _latest(svc, pair),
+                              command=command)
+    return render_result(result, command=command)
+
+
+def _problem(e: Exception) -> str:
+    if isinstance(e, KafkaOpsError):
+        return str(e)
+    log.exception("failover from Slack failed")
+    return f"internal error ({type(e).__name__}); the bot's log has the details"
+
+
+# ---------------------------------------------------------------- resume (confirmed)
+
+
+async def failover_resume(inv: Invocation) -> Message:
+    command = inv.bot.command_name
+    svc = FailoverService(inv.services)
+    pair = svc.dr.pair(inv.args.pair)
+    latest = await svc.status(pair)
+    view = await svc.control.read(pair)
+    stale = view.stale_copies()
+    skipped = latest is not None and any(
+        s.status == "skipped" for s in latest.steps if s.name in ("fence", "mark-source")
+    )
+    running = view.running_run()
+    if latest is None or not (running is not None or stale or skipped):
+        return render_nothing_to_resume(pair.name, latest, command=command)
+    target = running[0].target if running is not None else latest.target
+    inv.services.require_writable(target, f"resume the {latest.direction} onto it")
+    return inv.bot.confirmations.request(
+        RESUME,
+        target=pair.name,
+        summary=render_resume_summary(latest, stale, command=command),
+        params={"pair": pair.name, "run_id": latest.run_id},
+        requester=inv.user,
+        channel=inv.channel,
+        cluster=target,
+        command_text=_command_text(inv),
+    )
+
+
+async def run_resume(ex: Execution) -> Message:
+    p = ex.params
+    command = ex.services.config.slack.command
+    pair = p["pair"]
+    svc = FailoverService(ex.services)
+    now = await _latest(svc, pair)
+    if now is not None and now.run_id != p["run_id"]:
+        return render_conflict(
+            pair, "resume",
+            f"the newest run of pair {pair!r} is now {now.run_id} ({now.direction}, "
+            f"{now.state}), not {p['run_id']} as shown; nothing was changed",
+            command=command,
+        )
+    try:
+        result = await svc.resume(pair, actor=ex.confirmer, face="slack")
+    except NotFound:
+        return render_nothing_to_resume(pair, await _latest(svc, pair), command=command)
+    except Refused as e:
+        return render_refused_on_confirm(pair, "resume", str(e), command=command)
+    except Exception as e:
+        direction = now.direction if now is not None else "failover"
+        return render_stopped(pair, direction, _problem(e), await _latest(svc, pair),
+                              command=command)
+    return render_result(result, command=command)

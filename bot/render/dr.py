@@ -1,0 +1,576 @@
+"""Disaster recovery in Slack: DR status per pair, the failover plan (which is also the
+confirmation's summary), refusals, and a run's steps. Pure functions of core's records
+(core/dr.py, core/failover.py).
+
+Ages are formatted with core's `fmt_age`, the one formatter the CLI and the console use, so
+`/kafka dr` shows exactly what `kafkaops dr status` shows. Core's messages name CLI commands
+(`kafkaops failover resume`); every one of them exists as `/kafka ...` too, so in Slack they
+are shown with the slash command instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from kafkaops.bot.render.common import (
+    MAX_BLOCKS,
+    MAX_SECTION_TEXT,
+    Block,
+    Message,
+    code_sections,
+    context,
+    divider,
+    esc,
+    fields,
+    header,
+    section,
+    text_table,
+    who,
+)
+from kafkaops.core.dr import DrStatus, fmt_age
+from kafkaops.core.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
+
+_CHECK = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
+_SEVERITY = {"fail": 0, "warn": 1, "ok": 2}
+_STEP = {
+    "done": ":white_check_mark:",
+    "skipped": ":warning:",
+    "left": ":heavy_minus_sign:",
+    "intent": ":hourglass_flowing_sand:",
+    "planned": ":white_circle:",
+}
+#: room kept under Slack's 50 blocks for what the confirmation prompt adds around a plan
+_PROMPT_BLOCKS = 4
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def verdict(ok: bool | None) -> str:
+    """The words `kafkaops dr status` uses."""
+    return "OK" if ok else ("UNKNOWN" if ok is None else "BEYOND RPO")
+
+
+def slash(text: str, command: str) -> str:
+    """Core's advice names CLI commands (`kafkaops failover resume`); in Slack the same
+    subcommands exist behind the slash command."""
+    return text.replace("`kafkaops ", f"`{command} ")
+
+
+def _num(v: int | None) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+def _when(ts: float) -> str:
+    """A time Slack shows in each reader's own time zone, with a UTC fallback."""
+    fallback = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def line_sections(lines: Sequence[str], *, max_blocks: int, more: str = "items") -> list[Block]:
+    """mrkdwn lines packed into as few sections as fit (3,000 characters each); beyond
+    `max_blocks` sections the rest are counted, not dropped silently."""
+    budget = MAX_SECTION_TEXT - 60
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for ln in lines:
+        ln = ln if len(ln) <= budget else ln[: budget - 1] + "…"
+        if chunks[-1] and size + len(ln) + 1 > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(ln)
+        size += len(ln) + 1
+    chunks = [c for c in chunks if c]
+    left_out = 0
+    if len(chunks) > max_blocks:
+        left_out = sum(len(c) for c in chunks[max_blocks:])
+        chunks = chunks[:max_blocks]
+    blocks = [section("\n".join(c)) for c in chunks]
+    if left_out and blocks:
+        last = blocks[-1]["text"]["text"]
+        blocks[-1] = section(f"{last}\n… {left_out:,} more {more} not shown")
+    return blocks
+
+
+# ---------------------------------------------------------------- DR status
+
+
+def _status_emoji(s: DrStatus) -> str:
+    if s.rpo_ok is False or s.heartbeat_ok is False or not s.target_reachable:
+        return ":red_circle:"
+    if s.rpo_ok is None or s.heartbeat_ok is None:
+        return ":white_circle:"
+    if s.problems:
+        return ":large_yellow_circle:"
+    return ":large_green_circle:"
+
+
+def status_line(s: DrStatus) -> str:
+    """One line per pair: what the notification text and the overflow list show."""
+    return (
+        f"DR {s.pair}: active {s.active} (epoch {s.epoch}), RPO estimate "
+        f"{fmt_age(s.rpo_estimate_seconds)} / target {fmt_age(s.rpo_seconds)} "
+        f"{verdict(s.rpo_ok)}, heartbeat {fmt_age(s.heartbeat_age_seconds)} old "
+        f"{verdict(s.heartbeat_ok)}"
+    )
+
+
+def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
+    hb = next((h for h in s.heartbeats if h.age_seconds is not None), None)
+    heartbeat = (
+        f"{fmt_age(s.heartbeat_age_seconds)} old · *{verdict(s.heartbeat_ok)}*\n"
+        f"`{esc(hb.topic)}` on {esc(s.target)}"
+        if hb
+        else "none found · *UNKNOWN*"
+    )
+    pairs = [
+        (
+            "RPO estimate",
+            f"{fmt_age(s.rpo_estimate_seconds)} / target {fmt_age(s.rpo_seconds)} · "
+            f"*{verdict(s.rpo_ok)}*",
+        ),
+        ("Heartbeat", heartbeat),
+        (
+            "Worst replication lag",
+            f"{_num(s.max_lag_messages)} records · {fmt_age(s.max_lag_seconds)}",
+        ),
+        (
+            "Reachable",
+            f"{esc(s.source)}: {'yes' if s.source_reachable else '*NO*'} · "
+            f"{esc(s.target)}: {'yes' if s.target_reachable else '*NO*'}",
+        ),
+    ]
+    if s.failover is not None:
+        f = s.failover
+        pairs.append((
+            f"Last {f.direction}",
+            f"`{esc(f.run_id)}` {esc(f.source)} → {esc(f.target)}, *{esc(f.state)}*, "
+            f"{f.groups_done}/{f.groups_total} groups, by {who(f.by)} at {_when(f.started_at)}",
+        ))
+    blocks: list[Block] = [
+        header(f"DR pair {s.pair}"),
+        section(
+            f"{_status_emoji(s)} active cluster *{esc(s.active)}* (epoch {s.epoch}) · "
+            f"replicating `{esc(s.source)}` → `{esc(s.target)}` (MM2 `{esc(s.source_alias)}` → "
+            f"`{esc(s.target_alias)}`, {esc(s.policy)} policy)"
+        ),
+        fields(pairs),
+    ]
+    if s.topics:
+        blocks += code_sections(
+            text_table(
+                ["TOPIC", "REMOTE", "PARTITIONS", "SOURCE END", "TARGET END", "LAG",
+                 "LAG TIME", "STATE"],
+                [
+                    (t.topic, t.remote_topic, t.partitions, t.source_end, t.target_end,
+                     t.lag_messages, fmt_age(t.lag_seconds), t.state)
+                    for t in s.topics
+                ],
+                right=(2, 3, 4, 5, 6),
+            ),
+            max_blocks=3,
+        )
+    else:
+        blocks.append(section("_No replicated topics found._"))
+    if s.groups:
+        blocks += code_sections(
+            text_table(
+                ["GROUP", "PARTITIONS", "CHECKPOINT AGE", "OLDEST PARTITION",
+                 "MOVES ON FAILOVER"],
+                [
+                    (g.group, g.partitions, fmt_age(g.age_seconds),
+                     fmt_age(g.oldest_partition_age_seconds), g.moves_on_failover)
+                    for g in s.groups
+                ],
+                right=(1, 2, 3),
+            ),
+            max_blocks=2,
+        )
+    else:
+        blocks.append(section("_No MM2 checkpoints for any group._"))
+    if s.problems:
+        blocks += line_sections(
+            [f":warning: {esc(slash(p, command))}" for p in s.problems],
+            max_blocks=2,
+            more="problems",
+        )
+    blocks.append(context(
+        f"RPO estimate: {esc(s.rpo_basis)} · `{esc(command)} failover plan --pair "
+        f"{esc(s.pair)}` shows what a failover would do"
+    ))
+    return blocks
+
+
+def render_dr_status(statuses: Sequence[DrStatus], *, command: str = "/kafka") -> Message:
+    """`/kafka dr`: each pair's active cluster, RPO, heartbeat, per topic lag and per group
+    checkpoint age. Pairs that do not fit in one message are listed in one line each."""
+    if not statuses:
+        return Message(
+            "no DR pairs configured",
+            (section("No DR pairs are configured: add one under `dr: pairs:` in the config "
+                     "(name, primary, secondary; see config.example.yaml)."),),
+        )
+    blocks: list[Block] = []
+    left: list[DrStatus] = []
+    for s in statuses:
+        pb = _pair_blocks(s, command)
+        extra = 1 if blocks else 0  # the divider
+        if left or len(blocks) + extra + len(pb) > MAX_BLOCKS - 2:
+            left.append(s)
+            continue
+        if blocks:
+            blocks.append(divider())
+        blocks += pb
+    if left:
+        blocks.append(section(
+            "*More pairs* (`" + esc(command) + " dr --pair NAME` for one):\n"
+            + "\n".join(f"{_status_emoji(s)} {esc(status_line(s))}" for s in left)
+        ))
+    return Message("; ".join(status_line(s) for s in statuses), tuple(blocks))
+
+
+# ---------------------------------------------------------------- failover plan
+
+
+def _check_line(c: Precheck, command: str) -> str:
+    never = " _(--force cannot override this)_" if c.status == "fail" and not c.overridable else ""
+    mark = _CHECK.get(c.status, c.status)
+    return f"{mark} *{esc(c.name)}*: {esc(slash(c.detail, command))}{never}"
+
+
+def _group_line(g: GroupPlan, target: str) -> str:
+    if g.action == "leave":
+        return f":heavy_minus_sign: *{esc(g.group)}*: *not moved*: {esc(g.reason)}"
+    reread = "?" if g.reprocess is None else f"{g.reprocess:,}"
+    cp = (
+        f" · newest checkpoint {fmt_age(g.checkpoint_age_seconds)} old"
+        if g.checkpoint_age_seconds is not None
+        else " · no checkpoint"
+    )
+    return (
+        f":arrow_right: *{esc(g.group)}*: offsets of {len(g.offsets)} partitions committed on "
+        f"`{esc(target)}`, about *{reread}* records read again{cp}"
+    )
+
+
+def _commit_cell(offset: int | None, out_of_range: bool) -> str:
+    if offset is not None:
+        return f"{offset:,}"
+    return "past log end" if out_of_range else "not translated"
+
+
+def _plan_table(plan: FailoverPlan) -> list[str]:
+    lines: list[str] = text_table(
+        ["GROUP", "TOPIC ON TARGET", "P", "ON SOURCE", "CHECKPOINT", "CP AGE", "COMMIT",
+         "TARGET LOG", "RE-READ"],
+        [
+            (
+                g.group, p.topic, p.partition, p.source_offset,
+                f"{p.checkpoint[0]}->{p.checkpoint[1]}" if p.checkpoint else None,
+                fmt_age(p.checkpoint_age_seconds), _commit_cell(p.offset, p.out_of_range),
+                f"{p.target_start}..{p.target_end}" if p.target_end is not None else None,
+                p.reprocess,
+            )
+            for g in plan.groups
+            for p in g.partitions
+        ],
+        right=(2, 3, 5, 6, 8),
+    )
+    return lines
+
+
+def plan_verdict(plan: FailoverPlan, *, force: bool = False) -> str:
+    if plan.allowed:
+        return ":white_check_mark: pre-checks passed"
+    failed = ", ".join(c.name for c in plan.failed)
+    if force and plan.forceable:
+        return (
+            f":warning: *pre-checks FAILED ({esc(failed)}) and --force overrides them*: data "
+            "within the failed checks may be lost or read again"
+        )
+    if plan.forceable:
+        return f":x: *pre-checks FAILED ({esc(failed)})*: execute refuses unless `--force`"
+    return f":x: *pre-checks FAILED ({esc(failed)})*: execute refuses, even with `--force`"
+
+
+def render_plan(
+    plan: FailoverPlan, *, command: str = "/kafka", prompt: bool = False, force: bool = False
+) -> Message:
+    """The plan: pre-checks, per group translated offsets and records read again, groups
+    that cannot be moved, and the steps. `prompt`: it is the summary of a confirmation (the
+    prompt adds its own header and buttons)."""
+    flag = f" --pair {plan.pair}"
+    blocks: list[Block] = []
+    if not prompt:
+        blocks.append(header(f"{plan.direction.capitalize()} plan for pair {plan.pair}"))
+    blocks.append(section(
+        f"*{esc(plan.direction)}* of pair `{esc(plan.pair)}`: `{esc(plan.source)}` → "
+        f"`{esc(plan.target)}` · epoch {plan.epoch} → {plan.new_epoch} · RPO "
+        f"{fmt_age(plan.rpo_seconds)} · heartbeat {fmt_age(plan.heartbeat_age_seconds)} old · "
+        f"replication lag {fmt_age(plan.replication_lag_seconds)}\n"
+        + plan_verdict(plan, force=force)
+    ))
+    blocks.append(section("*Pre-checks*"))
+    # what is wrong first: failures, then warnings, then what passed
+    checks = sorted(plan.prechecks, key=lambda c: _SEVERITY.get(c.status, 0))
+    blocks += line_sections(
+        [_check_line(c, command) for c in checks], max_blocks=4, more="pre-checks"
+    )
+    if plan.groups:
+        blocks.append(section("*Consumer groups*"))
+        blocks += line_sections(
+            [_group_line(g, plan.target) for g in plan.groups], max_blocks=3, more="groups"
+        )
+        blocks += code_sections(_plan_table(plan), max_blocks=4)
+        notes = [
+            f"• `{esc(g.group)}` {esc(p.topic)}/{p.partition}: {esc(p.note)}"
+            for g in plan.groups
+            for p in g.partitions
+            if p.note
+        ]
+        if notes:
+            blocks += line_sections(notes, max_blocks=2, more="notes")
+    else:
+        blocks.append(section("_No consumer groups to move (none match the pair's `groups`)._"))
+    blocks.append(section("*Steps*"))
+    blocks += line_sections(
+        [f"{i}. {esc(s)}" for i, s in enumerate(plan.steps, 1)], max_blocks=3, more="steps"
+    )
+    if prompt:
+        tail = (
+            "Confirm runs these steps (each one audited, with you as actor). If the plan has "
+            "changed by then (offsets moved on, a check changed), nothing is run and you are "
+            "told so."
+        )
+    elif plan.allowed or plan.forceable:
+        how = "" if plan.allowed else " --force"
+        tail = (
+            f"`{esc(command)} {plan.direction} execute{esc(flag)}{how}` shows this plan again "
+            "with Confirm / Cancel. Nothing has been changed."
+        )
+    else:
+        tail = "Nothing has been changed."
+    blocks.append(context(tail))
+    budget = MAX_BLOCKS - (_PROMPT_BLOCKS if prompt else 0)
+    if len(blocks) > budget:  # keep the verdict and the steps' context; drop middle detail
+        blocks = blocks[: budget - 2] + [
+            section("… more of the plan than one Slack message holds: "
+                    f"`kafkaops {plan.direction} plan{flag}` shows all of it"),
+            blocks[-1],
+        ]
+    failed = ", ".join(c.name for c in plan.failed) or "none"
+    text = (
+        f"{plan.direction} plan for {plan.pair}: {plan.source} -> {plan.target}, "
+        f"{len(plan.groups)} groups, failed pre-checks: {failed}"
+    )
+    return Message(text, tuple(blocks))
+
+
+def render_refused(plan: FailoverPlan, *, force: bool, command: str = "/kafka") -> Message:
+    """Execute refused before asking for confirmation: the failed checks, what to do."""
+    hard = [c for c in plan.failed if not c.overridable]
+    shown = sorted(plan.failed, key=lambda c: c.overridable)  # what --force cannot fix first
+    if hard:
+        hint = (
+            f"{'These' if len(hard) > 1 else 'This'} cannot be overridden with `--force`"
+            + (" (it was given)." if force else ".")
+        )
+    else:
+        hint = (
+            f"`{esc(command)} {plan.direction} execute --pair {esc(plan.pair)} --force` goes "
+            "ahead anyway (data within the failed checks may be lost or read again)."
+        )
+    blocks: list[Block] = [
+        section(
+            f":no_entry: *{esc(plan.direction)}* of pair `{esc(plan.pair)}` "
+            f"(`{esc(plan.source)}` → `{esc(plan.target)}`) *refused*. Nothing was changed."
+        ),
+        *line_sections([_check_line(c, command) for c in shown], max_blocks=4, more="checks"),
+        context(
+            f"{hint} `{esc(command)} {plan.direction} plan --pair {esc(plan.pair)}` shows "
+            "the whole plan."
+        ),
+    ]
+    text = (
+        f"{plan.direction} of {plan.pair} refused, nothing was changed: "
+        + "; ".join(f"{c.name}: {c.detail}" for c in shown)
+    )
+    return Message(text, tuple(blocks))
+
+
+# ---------------------------------------------------------------- a run
+
+
+def _offsets(offsets: Sequence[object]) -> str:
+    return " ".join(
+        f"{o.topic}/{o.partition}={o.offset}" for o in offsets  # type: ignore[attr-defined]
+    ) or "-"
+
+
+def run_lines(r: FailoverResult, command: str) -> list[str]:
+    """Each step in the order it runs: fence, each group, activate, mark the old cluster,
+    complete."""
+    steps = {s.name: s for s in r.steps}
+    lines: list[str] = [f":white_check_mark: *start*: run `{esc(r.run_id)}` recorded on "
+                        f"`{esc(r.target)}` by {who(r.by)} at {_when(r.started_at)}"]
+
+    def step(name: str) -> None:
+        s = steps.get(name)
+        if s is None:
+            lines.append(f":white_circle: *{name}*: not yet")
+        else:
+            lines.append(f"{_STEP.get(s.status, ':grey_question:')} *{name}*: {esc(s.status)}, "
+                         f"{esc(slash(s.detail, command))}")
+
+    step("fence")
+    for g in r.groups:
+        detail = f", {esc(slash(g.detail, command))}" if g.detail else ""
+        lines.append(
+            f"{_STEP.get(g.status, ':grey_question:')} *group {esc(g.group)}*: {esc(g.status)}"
+            f"{detail} · `{esc(_offsets(g.offsets))}`"
+        )
+    step("activate")
+    if "mark-source" in steps:
+        step("mark-source")
+    for name, s in steps.items():  # anything core adds later is still shown
+        if name not in ("fence", "activate", "mark-source"):
+            lines.append(f"{_STEP.get(s.status, ':grey_question:')} *{esc(name)}*: "
+                         f"{esc(s.status)}, {esc(slash(s.detail, command))}")
+    if r.state == "completed":
+        lines.append(":white_check_mark: *complete*")
+    elif r.state == "running":
+        lines.append(":hourglass_flowing_sand: *complete*: not yet")
+    else:
+        lines.append(f":heavy_multiplication_x: *{esc(r.state)}*")
+    return lines
+
+
+def render_result(
+    r: FailoverResult, *, command: str = "/kafka", resume_hint: bool = True,
+) -> Message:
+    """A run's state, step by step (what execute, resume and status return). An unfinished
+    run says how to finish it (`resume_hint`)."""
+    mark = {"completed": ":white_check_mark:", "running": ":hourglass_flowing_sand:"}.get(
+        r.state, ":heavy_multiplication_x:")
+    forced = " (forced over failed pre-checks)" if r.force else ""
+    blocks: list[Block] = [
+        header(f"{r.direction.capitalize()} of pair {r.pair}: {r.state}"),
+        section(
+            f"{mark} *{esc(r.direction)}* `{esc(r.run_id)}` of pair `{esc(r.pair)}`: "
+            f"`{esc(r.source)}` → `{esc(r.target)}`, *{esc(r.state)}*{forced}\n"
+            f"Active cluster now: *{esc(r.active)}* (epoch {r.epoch})"
+        ),
+        *line_sections(run_lines(r, command), max_blocks=6, more="steps"),
+    ]
+    if r.state == "running" and resume_hint:
+        blocks.append(section(
+            f":warning: Not finished: `{esc(command)} {r.direction} resume --pair "
+            f"{esc(r.pair)}` continues from where it stopped (no group is committed twice or "
+            "skipped)."
+        ))
+    done = sum(1 for g in r.groups if g.status == "done")
+    text = (
+        f"{r.direction} {r.run_id} of {r.pair}: {r.source} -> {r.target}, {r.state}; "
+        f"{done}/{len(r.groups)} groups moved; active {r.active} (epoch {r.epoch})"
+    )
+    return Message(text, tuple(blocks))
+
+
+def render_no_run(pair: str, *, command: str = "/kafka") -> Message:
+    return Message(
+        f"no failover or failback has run for pair {pair}",
+        (section(
+            f"No failover or failback has run for pair `{esc(pair)}`. `{esc(command)} dr "
+            f"--pair {esc(pair)}` shows its replication and active cluster."
+        ),),
+    )
+
+
+def render_nothing_to_resume(pair: str, latest: FailoverResult | None,
+                             *, command: str = "/kafka") -> Message:
+    what = (
+        f"the newest run `{esc(latest.run_id)}` ({esc(latest.direction)}) is "
+        f"{esc(latest.state)} and both clusters record it"
+        if latest is not None
+        else "no failover or failback has run"
+    )
+    return Message(
+        f"nothing to resume for pair {pair}",
+        (section(f"Nothing to resume for pair `{esc(pair)}`: {what}. Nothing was changed."),),
+    )
+
+
+def render_resume_summary(
+    r: FailoverResult, stale: Sequence[str], *, command: str = "/kafka"
+) -> Message:
+    """The confirmation summary of a resume: where the run stands and what resume does."""
+    if r.state == "running":
+        todo = [g.group for g in r.groups if g.status not in ("done", "left")]
+        what = (
+            f"Resume continues {esc(r.direction)} `{esc(r.run_id)}` from its records: "
+            f"{len(todo)} group{'s' if len(todo) != 1 else ''} still to move"
+            + (f" ({esc(', '.join(todo[:5]))}{'…' if len(todo) > 5 else ''})" if todo else "")
+            + ", with the offsets frozen when it started; a group whose commit had landed is "
+            "not committed again."
+        )
+    else:
+        where = ", ".join(stale) or r.source
+        what = (
+            f"The run is {esc(r.state)}, but `{esc(where)}` was not marked at the time: resume "
+            "writes the fence and the new active record there now."
+        )
+    res = render_result(r, command=command, resume_hint=False)
+    return Message(f"resume {r.run_id}: {res.text}", (section(what), *res.blocks[1:]))
+
+
+def render_conflict(pair: str, direction: str, problem: str, *, command: str = "/kafka") -> Message:
+    """The plan changed between the prompt and the click: nothing was run."""
+    return Message(
+        f"{direction} of {pair} not run: {problem}",
+        (
+            section(
+                f":warning: *{esc(direction)}* of pair `{esc(pair)}` was *not run*: "
+                f"{esc(slash(problem, command))}"
+            ),
+            context(
+                f"`{esc(command)} {direction} execute --pair {esc(pair)}` shows the new plan "
+                "to confirm."
+            ),
+        ),
+    )
+
+
+def render_stopped(
+    pair: str, direction: str, problem: str, latest: FailoverResult | None,
+    *, command: str = "/kafka",
+) -> Message:
+    """A run that failed part-way: the error, and where the run stands now."""
+    head = f":x: *{esc(direction)}* of pair `{esc(pair)}` stopped: {esc(slash(problem, command))}"
+    if latest is not None and latest.state == "running":
+        res = render_result(latest, command=command)
+        return Message(f"{direction} of {pair} stopped: {problem}; {res.text}",
+                       (section(head), *res.blocks[1:]))
+    return Message(
+        f"{direction} of {pair} failed: {problem}",
+        (
+            section(head),
+            context(f"No run was left unfinished. `{esc(command)} dr --pair {esc(pair)}` and "
+                    f"`{esc(command)} {direction} status --pair {esc(pair)}` show where the "
+                    "pair stands."),
+        ),
+    )
+
+
+def render_refused_on_confirm(
+    pair: str, direction: str, problem: str, *, command: str = "/kafka"
+) -> Message:
+    """Core refused when the confirmed run started (a guardrail); nothing was changed."""
+    return Message(
+        f"{direction} of {pair} refused: {problem}",
+        (
+            section(f":no_entry: *{esc(direction)}* of pair `{esc(pair)}` *refused*:\n"
+                    f"{esc(slash(problem, command))}"),
+            context("Nothing was changed."),
+        ),
+    )
