@@ -1086,8 +1086,15 @@ class FlagService:
         conn = await self.connection()
         tp = TopicPartition(self.topic, 0)
         marks = await conn.high_watermarks([tp])
-        end = marks.get(tp, (0, 0))[1]
-        await self.store.wait_position(end, self.write_timeout)
+        if tp not in marks:  # the connection's metadata predates the topic: refresh it
+            await conn.metadata([self.topic])
+            marks = await conn.high_watermarks([tp])
+        if tp not in marks:
+            raise ClusterUnreachable(
+                f"cannot read the end of {self.topic} on cluster {self.cluster!r}: "
+                "no leader for partition 0"
+            )
+        await self.store.wait_position(marks[tp][1], self.write_timeout)
 
     # -------------------------------------------------------- reads
 

@@ -11,7 +11,7 @@ import pytest
 
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
-from kafkaops.core.flags import FLAGS_TOPIC, FlagState
+from kafkaops.core.flags import FLAGS_TOPIC, FlagService, FlagState
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
@@ -224,3 +224,19 @@ async def test_read_only_cluster_refuses_flag_writes(config_data: dict) -> None:
             await svc.create(unique("ro"), actor=ME, face="cli")
         assert await topic_end(s) == before
         assert isinstance(await svc.list_flags(), list)  # reading is fine
+
+
+async def test_a_reader_started_before_the_flags_topic_existed_sees_later_flags(
+    services: Services, second: Services
+) -> None:
+    topic = unique("_kafkaops.flags-t")  # a flags topic of its own, created by the writer
+    await services.connection()  # metadata cached before the topic exists
+    reader = FlagService(services, services.cluster_name, services.cluster_config(), topic=topic)
+    writer = FlagService(second, second.cluster_name, second.cluster_config(), topic=topic)
+    try:
+        assert await reader.list_flags() == [] and not reader.topic_exists
+        made = await writer.create("fresh", actor=ME, face="cli")
+        assert await reader.get("fresh") == made
+    finally:
+        await reader.stop()
+        await writer.stop()
