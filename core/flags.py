@@ -289,6 +289,8 @@ def check_value(type_: str, value: Any, what: str = "value") -> Any:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise UsageError(f"{what}: not JSON data ({e})") from None
+        except RecursionError:
+            raise UsageError(f"{what}: JSON nested too deeply") from None
         return value
     raise UsageError(f"unknown flag type {type_!r}")
 
@@ -469,7 +471,7 @@ def state_from_json(data: Any) -> FlagState:
             created_by=str(data.get("created_by") or ""),
             created_at=str(data.get("created_at") or ""),
         )
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"flag state lacks or mistypes {e}") from None
     if isinstance(state.version, bool) or not isinstance(state.version, int) or state.version < 1:
         raise ValueError(f"flag state has an invalid version {state.version!r}")
@@ -484,6 +486,8 @@ def decode_state(raw: bytes) -> FlagState:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise ValueError(f"value is not JSON ({e})") from None
+    except RecursionError:  # absurdly nested: json gives up; so do we, without crashing
+        raise ValueError("value is nested too deeply") from None
     return state_from_json(data)
 
 
@@ -886,6 +890,11 @@ class FlagStore:
             except KafkaError as e:  # e.g. the topic was deleted under us
                 log.warning("flags: reading %s failed: %s", self.topic, e)
                 self.failed = f"reading {self.topic} failed: {e}"
+                self._wake()
+                return
+            except Exception as e:  # a bug must not leave a silent, frozen cache behind
+                log.exception("flags: reading %s failed", self.topic)
+                self.failed = f"reading {self.topic} failed: {type(e).__name__}: {e}"
                 self._wake()
                 return
             for rec in batch.get(tp, ()):
@@ -1614,6 +1623,8 @@ class FlagService:
 
     async def _repair(self, key: str, actor: str, attempts: int = 5) -> None:
         """Make the key's last record authoritative again by restating what is in force.
+
+        Not audited on its own: a restate changes no state (the write that caused it is).
 
         A restate is itself compare-and-set; if another write slips in first, that write is
         authoritative and the loop ends, or the restate lost and is retried.

@@ -292,6 +292,10 @@ def test_state_json_round_trip() -> None:
         ({"rollout": 150}, "from 0 to 100"),
         ({"version": 0}, "invalid version"),
         ({"enabled": None}, "enabled must be"),
+        ({"variants": [["a", 1]]}, "lacks or mistypes"),
+        ({"variants": "ab"}, "lacks or mistypes"),
+        ({"rules": [{"attribute": "a", "op": "like", "values": ["x"]}]}, "unknown rule"),
+        ({"key": 5}, "invalid flag key"),
     ],
 )
 def test_invalid_states_are_refused(patch: dict[str, object], message: str) -> None:
@@ -482,3 +486,18 @@ def test_compaction_never_changes_what_readers_see_when_writers_restate(
     full = fold(records)
     assert full.unhealthy_tails() == []
     assert fold(compact(records)).flags == full.flags
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"null", b"[]", b"42", b'"text"', b'{"key": "checkout"}', b"\xff\xfe\x00",
+     b'{"key": "checkout", "type": "bool", "enabled": true, "version": 2, "variants": 7}',
+     b'{"key": "checkout", "type": "json", "enabled": true, "version": 2, "value": NaN}',
+     b"[" * 5000 + b"]" * 5000],
+)
+def test_no_value_on_the_topic_can_break_a_reader(value: bytes) -> None:
+    v1 = flag(version=1)
+    log = fold([rec("checkout", v1, 0, "create", offset=0),
+                LogRecord(1, b"checkout", value, ((H_EXPECTS, b"1"),))])
+    assert log.flags["checkout"] == v1
+    assert log.history["checkout"][-1].outcome == "ignored"
