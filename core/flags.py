@@ -324,6 +324,8 @@ def parse_value(type_: str, text: str, what: str = "value") -> Any:
             data = json.loads(text)
         except ValueError as e:
             raise UsageError(f"{what}: not valid JSON ({e.args[0]}): {text!r}") from None
+        except RecursionError:
+            raise UsageError(f"{what}: JSON nested too deeply") from None
         return check_value(type_, data, what)
     raise UsageError(f"unknown flag type {type_!r}")
 

@@ -205,6 +205,7 @@ def test_parse_value(type_: str, text: str, value: object) -> None:
         ("number", "true", "a number flag takes a number"),
         ("number", "NaN", "a number flag takes a finite number"),
         ("json", "[NaN]", "not JSON data"),
+        ("json", "[" * 5000 + "]" * 5000, "nested too deeply"),
         ("json", "{oops", "not valid JSON"),
     ],
 )
