@@ -1273,6 +1273,8 @@ class FlagService:
         }
         if not params:
             raise UsageError(f"nothing to change on flag {key!r}: name a value or an option")
+        if rollout is not None:
+            check_rollout(rollout)  # before anything is read or audited
 
         def build(current: FlagState | None, version: int, at: str) -> FlagState:
             assert current is not None
