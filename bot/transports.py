@@ -73,9 +73,12 @@ class HttpTransport:
         self._runner: web.AppRunner | None = None
 
     def web_app(self) -> web.Application:
+        from kafkaops.bot.alerts import METRICS_PATH, metrics_handler
+
         app = web.Application()
         app.router.add_post(EVENTS_PATH, self._events)
         app.router.add_get(HEALTH_PATH, self._health)
+        app.router.add_get(METRICS_PATH, metrics_handler(self.bot.services))
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
@@ -129,8 +132,11 @@ class SocketTransport:
             self.bot.app, self._app_token, web_client=self.bot.client, ping_interval=10
         )
         if self.health_port is not None:
+            from kafkaops.bot.alerts import METRICS_PATH, metrics_handler
+
             app = web.Application()
             app.router.add_get(HEALTH_PATH, self._health)
+            app.router.add_get(METRICS_PATH, metrics_handler(self.bot.services))
             self._runner, self.health_port = await _serve(app, self.health_host, self.health_port)
         # Ask for the WebSocket URL ourselves first: the handler retries a refused token
         # forever, and a person starting the bot wants to hear that it is wrong at once.

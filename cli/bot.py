@@ -32,10 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    ours = logging.getLogger("kafkaops.bot")
-    ours.setLevel(logging.INFO)
-    ours.addHandler(handler)
-    ours.propagate = False
+    for name in ("kafkaops.bot", "kafkaops.alerts"):  # the bot's and core alerting's
+        ours = logging.getLogger(name)
+        ours.setLevel(logging.INFO)
+        ours.addHandler(handler)
+        ours.propagate = False
     # Slack's libraries at DEBUG print request bodies; never go below INFO for them
     for name in ("slack_bolt", "slack_sdk"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
@@ -63,6 +64,10 @@ async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await transport.start()
+        from kafkaops.bot.alerts import BotAlerts
+
+        alerts = BotAlerts(services, bot.client)  # rules, event rules, Slack notifier
+        alerts.start_in_background()  # keeps trying while the alerts cluster is down
         try:
             if isinstance(transport, HttpTransport):
                 where = f"HTTP on {transport.url}{EVENTS_PATH} (health: {transport.url}/healthz)"
@@ -74,5 +79,6 @@ async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
             await stop.wait()
             sys.stderr.write("kafkaops bot: stopping\n")
         finally:
+            await alerts.stop()
             await transport.stop()
     return 0

@@ -251,6 +251,21 @@ class AlertsConfig:
     """How often rules are evaluated."""
     rules: list[AlertRuleConfig] = field(default_factory=list)
     """Alert rules."""
+    cluster: str | None = None
+    """Cluster that holds the alerts topic (default: default_cluster)."""
+    topic: str = "_kafkaops.alerts"
+    """Topic of firing/resolved/notice events, keyed by alert id."""
+    group: str = "kafkaops-alerts"
+    """Consumer group prefix: GROUP.notifier posts to Slack, GROUP.events.RULE reads the
+    topics of event rules; replicas share them, so each alert is posted once."""
+    min_firing: Duration = Duration(60.0)
+    """An alert stays firing at least this long, so a flapping condition is not closed
+    and reopened every evaluation."""
+    renotify_interval: Duration = Duration(1800.0)
+    """An alert that fires again within this time of its last Slack message updates that
+    message ("fired again, 3 times") instead of posting a new one."""
+    event_window: Duration = Duration(10.0)
+    """Matches of an event rule are gathered this long into one message with a count."""
 
 
 @dataclass(frozen=True)
@@ -502,6 +517,9 @@ def _check_references(config: Config) -> None:
                 f"{src}: alerts.rules[{i}] ({rule.name}): give either `when` (a metric rule) "
                 "or `watch` (an event rule)"
             )
+    from kafkaops.core.alerts import check_rules  # alerts.py reads this module's types
+
+    check_rules(config)  # ConfigError naming the rule and what does not parse
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kafkaops.core.audit import AuditLog
     from kafkaops.core.flags import FlagService
     from kafkaops.core.lag import LagService
+    from kafkaops.core.metrics import MetricsRegistry
 
 
 class Services:
@@ -31,6 +32,7 @@ class Services:
         self._audits: dict[str, AuditLog] = {}
         self._flags: dict[str, FlagService] = {}
         self._lags: dict[str, LagService] = {}
+        self._metrics: MetricsRegistry | None = None
 
     def cluster_config(self, name: str | None = None) -> ClusterConfig:
         return self.config.cluster(name or self.cluster_name)[1]
@@ -105,6 +107,15 @@ class Services:
             history = svc.history if svc is not None else None
             svc = self._lags[name] = LagService(conn, history=history)
         return svc
+
+    @property
+    def metrics(self) -> MetricsRegistry:
+        """What /metrics shows (metrics.py): fed by the alert evaluator, read by scrapes."""
+        if self._metrics is None:
+            from kafkaops.core.metrics import MetricsRegistry
+
+            self._metrics = MetricsRegistry()
+        return self._metrics
 
     async def close(self) -> None:
         self._lags.clear()
