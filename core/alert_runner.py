@@ -78,7 +78,8 @@ class AlertEvaluator:
                  rules: Rules | None = None, clock: Callable[[], float] = time.time,
                  metrics: MetricsRegistry | None = None,
                  metrics_clusters: Iterable[str] | None = None,
-                 interval: float | None = None) -> None:
+                 interval: float | None = None,
+                 listener: Callable[[Evaluation], None] | None = None) -> None:
         cfg = services.config.alerts
         self.services = services
         self.rules = rules if rules is not None else compile_rules(services.config)
@@ -93,6 +94,8 @@ class AlertEvaluator:
         self.metrics_clusters = list(metrics_clusters)
         #: the newest evaluation (None before the first)
         self.last: Evaluation | None = None
+        #: called after every evaluation (`kafkaops alerts run` prints what it published)
+        self.listener = listener
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ running
@@ -154,6 +157,8 @@ class AlertEvaluator:
                         tuple(errors), published)
         self.last = ev
         self._record(ev)
+        if self.listener is not None:
+            self.listener(ev)
         return ev
 
     async def observe(self) -> tuple[list[Observation], set[str], list[str], list[str]]:

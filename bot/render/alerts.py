@@ -46,11 +46,12 @@ def when(ts: float | None) -> str:
 
 
 def _payload(text: str, color: str, blocks: list[Block]) -> dict[str, Any]:
-    """chat.postMessage / chat.update arguments: notification text + coloured blocks."""
+    """chat.postMessage / chat.update arguments: notification text + coloured blocks.
+    `text` is mrkdwn too, so what came from records and config is escaped there as well."""
+    text = clip(esc(text), MAX_TEXT)
     return {
-        "text": clip(text, MAX_TEXT),
-        "attachments": [{"color": color, "fallback": clip(text, MAX_TEXT),
-                         "blocks": blocks[:50]}],
+        "text": text,
+        "attachments": [{"color": color, "fallback": text, "blocks": blocks[:50]}],
     }
 
 
