@@ -274,7 +274,7 @@ class EventWatcher:
                         self.rule.topic, self.rule.cluster)
         watcher = self
 
-        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+        class Listener(ConsumerRebalanceListener):
             async def on_partitions_revoked(self, revoked: Any) -> None:
                 gone = {ak.partition for ak in revoked}
                 watcher.grouper.drop(gone)

@@ -382,7 +382,7 @@ class AlertDispatcher:
         await self.log.partitions()  # create the topic before subscribing to it
         dispatcher = self
 
-        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+        class Listener(ConsumerRebalanceListener):
             async def on_partitions_revoked(self, revoked: Any) -> None:
                 # wait for a delivery in flight: its `delivered` record must be on the
                 # topic before the next owner reads the partition
@@ -483,6 +483,7 @@ class AlertDispatcher:
         for p, part in list(self._parts.items()):
             if not part.live:
                 continue
+            part.book.forget_notices(now - 3600)  # delivered ones: bounded memory
             for action in part.book.pending(now, renotify=self.renotify, horizon=part.is_new):
                 key = (action.alert_id, action.kind, action.event.seq)
                 retry = self._retry.get(key)

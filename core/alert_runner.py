@@ -32,6 +32,7 @@ from kafkaops.core.alerts import (
     Observation,
     RuleResult,
     Rules,
+    Scope,
     cluster_observation,
     compile_rules,
     dr_observation,
@@ -123,6 +124,8 @@ class AlertEvaluator:
             started = time.monotonic()
             try:
                 await self.evaluate()
+                # notices are only news once: keep an hour of them (bounded memory)
+                self.log.book.forget_notices(self.clock() - 3600)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -153,13 +156,13 @@ class AlertEvaluator:
                 if self.metrics is not None:
                     self.metrics.inc("kafkaops_alert_evaluation_failures_total")
         elapsed = time.monotonic() - started
-        ev = Evaluation(now, elapsed, tuple(events), tuple(results), tuple(unreachable),
-                        tuple(errors), published)
-        self.last = ev
-        self._record(ev)
+        done = Evaluation(now, elapsed, tuple(events), tuple(results), tuple(unreachable),
+                          tuple(errors), published)
+        self.last = done
+        self._record(done)
         if self.listener is not None:
-            self.listener(ev)
-        return ev
+            self.listener(done)
+        return done
 
     async def observe(self) -> tuple[list[Observation], set[str], list[str], list[str]]:
         """(observations, clusters and dr:PAIRs that answered, clusters unreachable,
@@ -175,7 +178,7 @@ class AlertEvaluator:
         unreachable: list[str] = []
         errors: list[str] = []
 
-        async def one(cluster: str, scopes: set[str]) -> None:
+        async def one(cluster: str, scopes: set[Scope]) -> None:
             limit = max(30.0, float(self.services.cluster_config(cluster).request_timeout) * 3)
             try:
                 async with asyncio.timeout(limit):
@@ -202,7 +205,7 @@ class AlertEvaluator:
         await self._observe_dr(observations, observed, errors)
         return observations, observed, sorted(unreachable), errors
 
-    async def _observe_cluster(self, cluster: str, scopes: set[str], per_topic: bool,
+    async def _observe_cluster(self, cluster: str, scopes: set[Scope], per_topic: bool,
                                per_group: bool) -> list[Observation]:
         out: list[Observation] = []
         conn = await self.services.connection(cluster)

@@ -441,9 +441,9 @@ def _compare(v: Any, op: str, want: Any) -> bool | None:
             return v is want
         if op == "!=":
             return v is not want
-        a, b = v.severity, want.severity
+        a, b = float(v.severity), float(want.severity)
     elif isinstance(v, bool):
-        return (v == want) if op == "==" else (v != want)
+        return bool(v == want) if op == "==" else bool(v != want)
     else:
         a, b = float(v), float(want)
         if math.isnan(a):
@@ -924,10 +924,10 @@ class AlertEvent:
 
 
 NOTICE_EXAMPLES = 10
+#: the value of each AlertEvent field when not given: left out of the JSON
 _EVENT_DEFAULTS: dict[str, Any] = {
-    f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-    for f in dataclasses.fields(AlertEvent)
-    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    f.name: getattr(AlertEvent(type="firing", alert_id="", at=0.0), f.name)
+    for f in dataclasses.fields(AlertEvent) if f.name not in ("type", "alert_id", "at")
 }
 
 

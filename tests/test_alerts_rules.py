@@ -21,6 +21,7 @@ from kafkaops.core.alerts import (
     Truth,
     alert_id,
     compile_rules,
+    dr_observation,
     evaluate,
     parse_when,
     scope_of,
@@ -466,3 +467,28 @@ def test_events_round_trip_through_json() -> None:
 def test_records_that_are_not_alert_events_are_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
         AlertEvent.decode(raw)
+
+
+def test_dr_rules_read_the_pair_status() -> None:
+    from types import SimpleNamespace
+
+    data = config_with({"name": "rpo", "match": {"pair": "main"},
+                        "when": "rpo_exceeded or heartbeat_age > 2m", "channel": "#dr"},
+                       dr={"pairs": [{"name": "main", "primary": "primary",
+                                      "secondary": "dr"}]})
+    tracker = AlertTracker(compile_rules(parse_config(data, "c.yaml")).metric)
+    book = AlertBook()
+
+    def status(rpo_ok: bool | None, hb: float | None) -> Observation:
+        return dr_observation(SimpleNamespace(pair="main", rpo_ok=rpo_ok, heartbeat_age_seconds=hb,
+                                              max_lag_messages=10, max_lag_seconds=5.0))
+
+    assert run(tracker, book, 1.0, [status(True, 30.0)], {"dr:main"}) == []
+    (fired,) = run(tracker, book, 2.0, [status(True, 300.0)], {"dr:main"})
+    assert fired.subject == Subject(pair="main") and fired.values == {
+        "rpo_exceeded": False, "heartbeat_age": 300.0}
+    assert "DR pair main: rpo_exceeded no, heartbeat_age 5m00s" in fired.summary
+    # the source unreachable: the RPO is unknown, the heartbeat still old: still firing
+    assert run(tracker, book, 3.0, [status(None, 400.0)], {"dr:main"}) == []
+    assert [e.type for e in run(tracker, book, 4.0, [status(True, 10.0)], {"dr:main"})] == [
+        "resolved"]

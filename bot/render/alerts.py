@@ -67,9 +67,9 @@ def _next_steps(ev: AlertEvent, *, snooze: bool) -> list[Block]:
     if buttons:
         blocks.append({"type": "actions", "block_id": f"kafkaops.alert.{ev.alert_id}",
                        "elements": buttons})
-    cmd = cli_command(ev)
+    cmd, console = cli_command(ev), console_command(ev)
     if cmd:
-        blocks.append(context(f"Terminal: `{esc(cmd)}`"))
+        blocks.append(context(f"Terminal: `{esc(cmd)}` · console: `{esc(console)}`"))
     return blocks
 
 
@@ -83,8 +83,17 @@ def cli_command(ev: AlertEvent) -> str:
     if s.group is not None:
         return f"kafkaops -c {s.cluster} lag --group {s.group}"
     if s.topic is not None:
-        return f"kafkaops -c {s.cluster} topics"
-    return f"kafkaops -c {s.cluster} topics"
+        return f"kafkaops -c {s.cluster} topic {s.topic}"
+    return f"kafkaops -c {s.cluster} cluster"
+
+
+def console_command(ev: AlertEvent) -> str:
+    """The console screen that shows an alert's subject."""
+    s = ev.subject
+    if s.pair is not None:
+        return "kafkaops console --screen dr"
+    screen = "lag" if s.group is not None else "topics" if s.topic is not None else "overview"
+    return f"kafkaops -c {s.cluster} console --screen {screen}"
 
 
 def _values(ev: AlertEvent) -> str:
