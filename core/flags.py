@@ -852,16 +852,20 @@ class FlagStore:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=max(int(self.fetch_max_wait * 1000), 1),
         )
+        tp = TopicPartition(self.topic, 0)
         try:
             await consumer.start()
-        except (KafkaError, OSError) as e:
-            await consumer.stop()
-            raise ClusterUnreachable(
-                f"cluster {self.cluster!r} unreachable at {self.config.bootstrap_servers}: {e}"
-            ) from None
-        self._tp = TopicPartition(self.topic, 0)
-        consumer.assign([self._tp])
-        await consumer.seek_to_beginning(self._tp)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+        except BaseException as e:  # cancellation included: never leave a client running
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await consumer.stop()
+            if isinstance(e, KafkaError | OSError):
+                raise ClusterUnreachable(
+                    f"cluster {self.cluster!r} unreachable at {self.config.bootstrap_servers}: {e}"
+                ) from None
+            raise
+        self._tp = tp
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name=f"flags-store-{self.cluster}")
         return True
@@ -1664,8 +1668,11 @@ class FlagService:
             )
             try:
                 await producer.start()
-            except (KafkaError, OSError) as e:
-                await producer.stop()
+            except BaseException as e:  # cancellation included: never leave a client running
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await producer.stop()
+                if not isinstance(e, KafkaError | OSError):
+                    raise
                 raise ClusterUnreachable(
                     f"cluster {self.cluster!r} unreachable at {self.config.bootstrap_servers}: {e}"
                 ) from None
@@ -1696,7 +1703,10 @@ class FlagService:
                 ]
             )
         deadline = time.monotonic() + self.write_timeout
-        while not await self.store.start():  # metadata may lag the creation a moment
+        while True:  # metadata may lag the creation a moment
+            async with self._start_lock:  # a concurrent start() must not start a second reader
+                if self.store.running or await self.store.start():
+                    return
             if time.monotonic() > deadline:
                 raise KafkaOpsError(f"created topic {self.topic!r} but it does not show up")
             await asyncio.sleep(0.05)
