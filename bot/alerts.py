@@ -44,6 +44,7 @@ from kafkaops.core.alert_log import (
 )
 from kafkaops.core.alert_runner import AlertEvaluator
 from kafkaops.core.alerts import Action, compile_rules
+from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -163,11 +164,18 @@ class BotAlerts:
         self._background: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
 
+    @property
+    def has_rules(self) -> bool:
+        """Without rules nothing is posted: only the evaluator runs, feeding /metrics, and
+        nothing is written to Kafka."""
+        return bool(self.rules.metric or self.rules.event)
+
     async def start(self) -> None:
         """Start every part now; raises (a KafkaOpsError) when the alerts cluster does not
         answer. `start_in_background` keeps trying instead."""
         try:
-            await self.dispatcher.start()
+            if self.has_rules:
+                await self.dispatcher.start()
             for w in self.watchers:
                 await w.start()
             await self.evaluator.start()
@@ -180,7 +188,8 @@ class BotAlerts:
         """Until the notifier and every event rule joined their groups (for tests and for
         the bot's startup message)."""
         async with asyncio.timeout(within):
-            await self.dispatcher.ready.wait()
+            if self.has_rules:
+                await self.dispatcher.ready.wait()
             for w in self.watchers:
                 await w.ready.wait()
 
@@ -198,6 +207,12 @@ class BotAlerts:
                     return
                 except asyncio.CancelledError:
                     raise
+                except KafkaOpsError as e:
+                    if not e.retriable:  # config or a guardrail: waiting will not fix it
+                        log.error("alerts: not running: %s", e)
+                        return
+                    log.error("alerts: cannot start (%s); retrying in %.0f s", e, retry)
+                    await asyncio.sleep(retry)
                 except Exception as e:
                     log.error("alerts: cannot start (%s); retrying in %.0f s", e, retry)
                     await asyncio.sleep(retry)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kafkaops.core.alerts import Action, AlertBook, AlertEvent
+from kafkaops.core.alerts import Action, AlertBook, AlertEvent, alerts_cluster
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.kafka import client_options
 from kafkaops.core.records import TopicPartition
@@ -82,7 +82,7 @@ class AlertLog:
         cfg = services.config.alerts
         self.services = services
         self.topic = cfg.topic
-        self.cluster = cfg.cluster or services.cluster_name
+        self.cluster = alerts_cluster(services.config) or services.cluster_name
         self.by = by or whoami()
         self.book = AlertBook()
         #: set once the follower has read the topic to the end it had when it started
@@ -99,13 +99,11 @@ class AlertLog:
         """The topic's partitions, creating the topic first when it does not exist."""
         from kafkaops.core.topics import NewTopicSpec, TopicService
 
+        self.services.require_writable(self.cluster, "write alert events there (set "
+                                       "alerts.cluster to a writable cluster)")
         conn = await self.services.connection(self.cluster)
         meta = await conn.metadata([self.topic])
         if self.topic not in meta.topics:
-            if conn.config.read_only:
-                raise KafkaOpsError(
-                    f"topic {self.topic!r} does not exist on cluster {self.cluster!r}, which is "
-                    "read-only; create it there or point alerts.cluster at a writable cluster")
             replicas = max(1, min(3, len((await conn.metadata([])).brokers)))
             await TopicService(conn).create_topics([NewTopicSpec(
                 self.topic, PARTITIONS, replicas,
@@ -169,9 +167,10 @@ class AlertLog:
     async def follow(self) -> None:
         """Read the whole topic into `book` in the background, from its start, and keep
         following it. `caught_up` is set once the end it had at the start is reached."""
-        if self._task is not None:
+        if self.following:
             return
         from aiokafka import AIOKafkaConsumer
+        from aiokafka.errors import KafkaError
         from aiokafka.structs import TopicPartition as AkTP
 
         tps = await self.partitions()
@@ -179,7 +178,14 @@ class AlertLog:
         ends = await conn.high_watermarks(tps)
         consumer = AIOKafkaConsumer(**self.client_options(), group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest")
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException as e:
+            await stop_client(consumer)
+            if isinstance(e, KafkaError | OSError):
+                raise ClusterUnreachable(f"cannot read {self.topic!r} on cluster "
+                                         f"{self.cluster!r}: {e}", retriable=True) from None
+            raise
         aks = [AkTP(tp.topic, tp.partition) for tp in tps]
         consumer.assign(aks)
         await consumer.seek_to_beginning(*aks)
@@ -187,6 +193,10 @@ class AlertLog:
         targets = {tp.partition: end for tp, (_, end) in ends.items()}
         self._task = asyncio.create_task(self._follow(consumer, aks, targets),
                                          name=f"alerts-follow-{self.topic}")
+
+    @property
+    def following(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def _follow(self, consumer: Any, aks: list[Any], targets: dict[int, int]) -> None:
         from aiokafka.errors import KafkaError

@@ -102,11 +102,13 @@ class AlertEvaluator:
     # ------------------------------------------------------------ running
 
     async def start(self, *, follow_timeout: float = 10.0) -> None:
-        """Read what is already published, then evaluate every interval in the background."""
+        """Read what is already published, then evaluate every interval in the background.
+        Without metric rules nothing is read or published: the loop only feeds /metrics."""
         try:
-            await self.log.follow()
-            async with asyncio.timeout(follow_timeout):
-                await self.log.caught_up.wait()
+            if self.rules.metric:
+                await self.log.follow()
+                async with asyncio.timeout(follow_timeout):
+                    await self.log.caught_up.wait()
         except (TimeoutError, KafkaOpsError) as e:
             # evaluate anyway: what other replicas published is folded in as it arrives
             log.warning("alerts: could not read %s before evaluating (%s)", self.log.topic, e)
@@ -123,6 +125,8 @@ class AlertEvaluator:
         while True:
             started = time.monotonic()
             try:
+                if self.rules.metric and not self.log.following:
+                    await self.log.follow()  # it could not start before: try again
                 await self.evaluate()
                 # notices are only news once: keep an hour of them (bounded memory)
                 self.log.book.forget_notices(self.clock() - 3600)

@@ -544,7 +544,25 @@ def check_rules(config: Config) -> None:
         raise ConfigError(
             f"{config.source}: alerts.cluster: no cluster named {name!r} under clusters: "
             f"(configured: {', '.join(config.clusters) or 'none'})")
-    compile_rules(config)
+    rules = compile_rules(config)
+    if (rules.metric or rules.event) and config.clusters:
+        holder = alerts_cluster(config)
+        if config.clusters[holder].read_only:
+            raise ConfigError(
+                f"{config.source}: alerts.cluster: alerts are events on a topic of cluster "
+                f"{holder!r}, which is read-only (kafkaops writes nothing there); set "
+                "alerts.cluster to a writable cluster")
+
+
+def alerts_cluster(config: Config) -> str:
+    """The cluster that holds the alerts topic: alerts.cluster, else default_cluster, else
+    the first cluster. Not KAFKAOPS_CLUSTER nor -c: every replica and face must meet on
+    the same topic whatever cluster it works on."""
+    if config.alerts.cluster is not None:
+        return config.alerts.cluster
+    if config.default_cluster is not None:
+        return config.default_cluster
+    return next(iter(config.clusters), "")
 
 
 def _common(rule: AlertRuleConfig, where: str) -> None:

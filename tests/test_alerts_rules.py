@@ -192,6 +192,17 @@ def test_alerts_cluster_must_be_configured() -> None:
         parse_config(data, "c.yaml")
 
 
+def test_alerts_cannot_live_on_a_read_only_cluster() -> None:
+    data = config_with(GOOD, default_cluster="primary")
+    data["clusters"] = {**CLUSTERS, "primary": {**CLUSTERS["primary"], "read_only": True}}
+    with pytest.raises(ConfigError, match="alerts are events on a topic of cluster 'primary', "
+                                          "which is read-only .* set alerts.cluster to a "
+                                          "writable cluster"):
+        parse_config(data, "c.yaml")
+    data["alerts"]["cluster"] = "dr"
+    assert parse_config(data, "c.yaml").alerts.cluster == "dr"
+
+
 def test_good_rules_compile() -> None:
     cfg = parse_config(config_with(
         GOOD,
