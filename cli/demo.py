@@ -85,11 +85,13 @@ def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     app_class = None if args.headless else _console_class()
     demo = Demo(rate=args.rate, config_path=Path(args.config_out or default_config_path()),
                 seed=args.seed)
+    from kafkaops.core.demo import DemoFlags
     from kafkaops.core.replicator import DemoReplicator
 
     # MM2-shaped replication primary -> dr (remote topics, heartbeats, offset syncs,
     # checkpoints), so DR status and failover work in the demo with no JVM
     demo.parts.append(DemoReplicator(lambda: demo.services, "main"))
+    demo.parts.append(DemoFlags(lambda: demo.services))
     why: list[str] = []
     demo.start_clusters()
     try:

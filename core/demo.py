@@ -1179,3 +1179,49 @@ class Demo:
             await self.traffic.stop()
         if self.services is not None:
             await self.services.close()
+
+
+# ---------------------------------------------------------------- flags
+
+
+#: flags the demo starts with: (key, type, value, owner, description, tags, enabled, rollout)
+DEMO_FLAGS: tuple[tuple[str, str, Any, str, str, tuple[str, ...], bool, float], ...] = (
+    ("checkout.new-payment-flow", "bool", True, "payments", "New PSP integration at checkout",
+     ("critical",), True, 25.0),
+    ("search.semantic-ranking", "bool", True, "search", "Rank results with embeddings",
+     (), False, 100.0),
+    ("orders.max-batch-size", "number", 500, "orders", "Orders per batch in the billing job",
+     (), True, 100.0),
+    ("ui.banner-text", "string", "Scheduled maintenance Sunday 02:00 UTC", "web",
+     "Banner at the top of every page", (), False, 100.0),
+)
+
+
+@dataclass
+class DemoFlags:
+    """Creates the demo's feature flags on the primary cluster (audited as the demo)."""
+
+    services: Callable[[], Services | None]
+    """The demo's Services, resolved at start()."""
+
+    async def start(self) -> None:
+        services = self.services()
+        if services is None:
+            raise RuntimeError("DemoFlags.start() before the demo's services exist")
+        flags = await services.flags()
+        existing = {f.key for f in await flags.list_flags()}
+        for key, ftype, value, owner, desc, tags, enabled, rollout in DEMO_FLAGS:
+            if key in existing:
+                continue
+            state = await flags.create(key, type=ftype, value=value, owner=owner,
+                                       description=desc, tags=tags, actor="demo", face="cli",
+                                       reason="demo seed")
+            if enabled:
+                state = await flags.toggle(key, True, expect_version=state.version,
+                                           actor="demo", face="cli", reason="demo seed")
+            if rollout != 100.0:
+                await flags.rollout(key, rollout, expect_version=state.version,
+                                    actor="demo", face="cli", reason="demo seed")
+
+    async def stop(self) -> None:
+        return None
