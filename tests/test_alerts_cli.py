@@ -150,3 +150,43 @@ async def test_run_serves_metrics_until_sigterm(
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), 30)
     assert code == 0
+
+
+async def test_kafkaops_bot_posts_alerts_and_serves_metrics_next_to_healthz(
+    tmp_path: Path, config_data: dict, bootstrap: str
+) -> None:
+    from tests.slack_server import BOT_TOKEN, SIGNING_SECRET, SlackServer
+
+    known = await make_known_topic(bootstrap)
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
+    port = free_port()
+    async with SlackServer() as slack:
+        path, _ = write(tmp_path, config_data, [
+            {"name": "stopped", "match": {"group": group}, "when": "status == STOP",
+             "severity": "critical", "channel": "C0ORDERS"}])
+        data = yaml.safe_load(path.read_text())
+        data["slack"] = {"mode": "http", "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET,
+                         "api_url": slack.api_url, "http": {"host": "127.0.0.1", "port": port}}
+        path.write_text(yaml.safe_dump(data))
+        proc = await asyncio.create_subprocess_exec(
+            KAFKAOPS, "--config", str(path), "bot", stderr=asyncio.subprocess.PIPE,
+            env=cli_env())
+        assert proc.stderr is not None
+        try:
+            (post,) = await slack.wait_for(
+                "chat.postMessage", lambda c: c.params.get("channel") == "C0ORDERS", within=60)
+            assert f"group {group} on primary: status STOP" in post.params["text"]
+            async with aiohttp.ClientSession() as s:
+                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    assert r.status == 200
+                async with s.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    m = parse_text(await r.text())
+            assert m["kafkaops_group_lag"][(("cluster", "primary"), ("group", group))] == 23
+            assert m["kafkaops_alerts_firing"][(("rule", "stopped"),
+                                                ("severity", "critical"))] == 1
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            rest = await asyncio.wait_for(proc.stderr.read(), 30)
+            code = await asyncio.wait_for(proc.wait(), 30)
+        assert code == 0, rest.decode()
+        assert BOT_TOKEN not in rest.decode() and SIGNING_SECRET not in rest.decode()

@@ -215,3 +215,31 @@ async def test_a_burst_of_matches_is_one_message_with_a_count(
             await wait_until(lambda: watcher.read >= 550, 30, "the whole burst read")
             await quiet([rep])
             assert len(posts(slack, "C0CICD")) == 1
+
+
+async def test_the_replica_that_takes_over_closes_the_message_the_other_posted(
+    config_data: dict, bootstrap: str
+) -> None:
+    topic = await new_topic(bootstrap)
+    await produce(bootstrap, topic, [b"x"] * 30)
+    group = unique("orders")
+    await commit(bootstrap, group, topic, 5)  # 25 behind
+    async with SlackServer() as slack:
+        cfg = alerts_config(config_data, slack, [behind_rule(group)])
+        async with replicas(cfg, slack, n=2) as reps:
+            (post,) = await slack.wait_for(
+                "chat.postMessage", lambda c: c.params.get("channel") == "C0ORDERS", within=30)
+            posted_ts = _answer_ts(slack, post)
+            await wait_until(lambda: sum(r.alerts.dispatcher.stats.delivered for r in reps) == 1,
+                             30, "the delivery recorded")
+            poster = next(r for r in reps if r.alerts.dispatcher.stats.delivered == 1)
+            other = next(r for r in reps if r is not poster)
+            await poster.alerts.stop()  # leaves the group: the other replica owns it all now
+            await wait_until(lambda: len(other.alerts.dispatcher.stats.partitions) == 4
+                             and other.alerts.dispatcher.ready.is_set(), 60, "the takeover")
+
+            await commit(bootstrap, group, topic, 30)  # caught up
+            (upd,) = await slack.wait_for("chat.update", within=30)
+            assert upd.params["ts"] == posted_ts and "RESOLVED" in all_text(upd)
+            await quiet([other])
+            assert len(posts(slack, "C0ORDERS")) == 1
