@@ -15,11 +15,11 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Input, Static
 
 from kafkaops.console.base import DataScreen
+from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.messages import render_detail
 from kafkaops.core.audit import local_actor
 from kafkaops.core.dlq import DeadLetter, DeadLetterService, DeadLetterTopic, ReplayResult
@@ -117,33 +117,11 @@ class DlqScreen(DataScreen):
             self.app.push_screen(DlqTopicScreen(topic))
 
 
-class ConfirmReplayScreen(ModalScreen[bool]):
+class ConfirmReplayScreen(ConfirmScreen):
     """Replay? Shows what will happen; y / Enter on Replay goes ahead, n / Esc cancels."""
 
-    CSS_PATH = "messages.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Replay"),
-        Binding("n", "answer(False)", "Cancel"),
-        Binding("escape", "answer(False)", "Cancel"),
-    ]
-
     def __init__(self, summary: str) -> None:
-        super().__init__()
-        self.summary = summary
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Static(Text(self.summary), id="confirm-summary")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Replay (y)", id="confirm-yes", variant="warning")
-                yield Button("Cancel (n)", id="confirm-no")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm-yes")
+        super().__init__(summary, yes_label="Replay")
 
 
 def replay_summary(plan: ReplayResult, cluster: str, what: str) -> str:

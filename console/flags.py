@@ -19,14 +19,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
+from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit import local_actor
 from kafkaops.core.errors import KafkaOpsError, UsageError
 from kafkaops.core.flags import FlagChange, FlagService, FlagState, check_rollout, state_summary
@@ -68,33 +69,11 @@ class FlagsChanged(Message):
     """A writer (this console or anyone else) changed the flags topic."""
 
 
-class ConfirmFlagScreen(ModalScreen[bool]):
+class ConfirmFlagScreen(ConfirmScreen):
     """A change to a critical flag: y / Enter on the button goes ahead, n / Esc cancels."""
 
-    CSS_PATH = "flags.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Go ahead"),
-        Binding("n", "answer(False)", "Cancel"),
-        Binding("escape", "answer(False)", "Cancel"),
-    ]
-
     def __init__(self, summary: str) -> None:
-        super().__init__()
-        self.summary = summary
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="flag-confirm"):
-            yield Static(Text(self.summary), id="flag-confirm-summary")
-            with Horizontal(id="flag-confirm-buttons"):
-                yield Button("Go ahead (y)", id="flag-confirm-yes", variant="warning")
-                yield Button("Cancel (n)", id="flag-confirm-no")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "flag-confirm-yes")
+        super().__init__(summary)
 
 
 class RolloutScreen(ModalScreen["float | None"]):

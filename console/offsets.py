@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
+from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit import local_actor
 from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.offsets import (
@@ -73,41 +74,20 @@ def parse_partitions(text: str) -> tuple[int, ...] | None:
     return tuple(sorted(set(parts)))
 
 
-class ConfirmResetScreen(ModalScreen[bool]):
-    """Yes / no on one plan. Cancel has the focus: Enter alone never resets a group."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("n", "cancel", "No", show=False),
-    ]
-    CSS_PATH = "offsets.tcss"
+class ConfirmResetScreen(ConfirmScreen):
+    """Yes / no on one plan. Cancel has the focus and there is no `y`: Enter alone never
+    resets a group."""
 
     def __init__(self, plan: ResetPlan) -> None:
-        super().__init__()
+        super().__init__(
+            Text.from_markup(
+                f"[b]Reset offsets?[/]\n\n{escape(plan.summary())}.\n\n"
+                f"Cluster [b]{escape(plan.cluster)}[/]. The group's consumers must stay "
+                "stopped until this is done."
+            ),
+            yes_label="Reset offsets", yes_variant="error", focus_cancel=True, yes_key=False,
+        )
         self.plan = plan
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog"):
-            yield Static(
-                f"[b]Reset offsets?[/]\n\n{escape(self.plan.summary())}.\n\n"
-                f"Cluster [b]{escape(self.plan.cluster)}[/]. The group's consumers must stay "
-                "stopped until this is done.",
-                id="confirm-text",
-            )
-            with Horizontal(classes="buttons"):
-                yield Button("Reset offsets", id="confirm-yes", variant="error")
-                yield Button("Cancel", id="confirm-no", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
-
-    @on(Button.Pressed, "#confirm-yes")
-    def _yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#confirm-no")
-    def action_cancel(self) -> None:
-        self.dismiss(False)
 
 
 class OffsetResetScreen(ModalScreen["ResetResult | None"]):

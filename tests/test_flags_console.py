@@ -118,7 +118,7 @@ async def test_critical_flag_asks_before_toggling(config: Config) -> None:
             await pilot.press("space")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmFlagScreen),
                              "the confirmation")
-            question = text_of(app.screen, "flag-confirm-summary")
+            question = text_of(app.screen, "confirm-summary")
             assert "tagged critical" in question and "Switch it ON" in question
             await pilot.press("n")
             await wait_until(pilot, lambda: "cancelled" in text_of(screen, "flag-result"),

@@ -98,7 +98,7 @@ async def test_plan_confirm_apply_read_back(
         await pilot.pause()
         confirm = app.screen
         assert isinstance(confirm, ConfirmResetScreen)
-        text = str(confirm.query_one("#confirm-text", Static).render())
+        text = str(confirm.query_one("#confirm-summary", Static).render())
         assert f"group '{group}' on topic '{known.name}' shifted by -5" in text
         assert "replays 10 records, skips 0 records" in text
         await pilot.click("#confirm-yes")
