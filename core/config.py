@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-import yaml
-
 from kafkaops.core.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("~/.config/kafkaops/config.yaml")
@@ -539,6 +537,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read config file: {e}") from None
+    import yaml  # here, not at the top: `kafkaops -b HOST:PORT ...` never needs it (start time)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
