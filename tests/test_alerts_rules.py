@@ -192,13 +192,18 @@ def test_alerts_cluster_must_be_configured() -> None:
         parse_config(data, "c.yaml")
 
 
-def test_alerts_cannot_live_on_a_read_only_cluster() -> None:
+async def test_alerts_cannot_live_on_a_read_only_cluster() -> None:
+    from kafkaops.core.alert_log import AlertLog
+    from kafkaops.core.errors import Refused
+    from kafkaops.core.services import Services
+
     data = config_with(GOOD, default_cluster="primary")
     data["clusters"] = {**CLUSTERS, "primary": {**CLUSTERS["primary"], "read_only": True}}
-    with pytest.raises(ConfigError, match="alerts are events on a topic of cluster 'primary', "
-                                          "which is read-only .* set alerts.cluster to a "
-                                          "writable cluster"):
-        parse_config(data, "c.yaml")
+    config = parse_config(data, "c.yaml")  # loads: every read command still works
+    async with Services(config) as services:
+        with pytest.raises(Refused, match="cluster 'primary' is read-only .* write alert events "
+                                          "there \\(set alerts.cluster to a writable cluster"):
+            await AlertLog(services).partitions()
     data["alerts"]["cluster"] = "dr"
     assert parse_config(data, "c.yaml").alerts.cluster == "dr"
 
