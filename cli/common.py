@@ -18,6 +18,7 @@ from kafkaops.core.config import Config, adhoc_config, load_config
 from kafkaops.core.errors import UsageError
 from kafkaops.core.records import to_jsonable
 from kafkaops.core.services import Services
+from kafkaops.core.textfmt import text_table
 
 
 class Context:
@@ -57,38 +58,13 @@ def print_json(data: Any, *, lines: bool = False) -> None:
     sys.stdout.flush()
 
 
-def fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 def table(
     headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = ()
 ) -> str:
     """A plain aligned text table; columns listed in `right` are right-aligned."""
-    cells = [[fmt(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    right_set = set(right)
-
-    def line(row: Sequence[str]) -> str:
-        parts = [
-            c.rjust(widths[i]) if i in right_set else c.ljust(widths[i]) for i, c in enumerate(row)
-        ]
-        return "  ".join(parts).rstrip()
-
-    out = [line(list(headers))]
-    out += [line(r) for r in cells]
-    return "\n".join(out)
+    return "\n".join(text_table(headers, rows, right=right))
 
 
 def confirm(args: argparse.Namespace, summary: str, *, ask: Callable[[str], str] = input) -> None:

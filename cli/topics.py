@@ -8,6 +8,7 @@ import sys
 
 from kafkaops.cli.common import Context, add_json, print_json, table
 from kafkaops.core.records import NOT_REPORTED, ClusterOverview, TopicDetail, TopicSummary
+from kafkaops.core.textfmt import human_ms
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,20 +90,6 @@ def render_topics(topics: list[TopicSummary]) -> str:
     )
 
 
-def human_ms(value: str | None) -> str | None:
-    """retention.ms as people read it: 7d, 12h, infinite."""
-    if value is None:
-        return None
-    try:
-        ms = int(value)
-    except ValueError:
-        return value
-    if ms < 0:
-        return "infinite"
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms >= size and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
 
 
 async def topic_cmd(args: argparse.Namespace, ctx: Context) -> int:

@@ -467,7 +467,7 @@ def test_render_matches_stored_block_kit(name: str) -> None:
 
 
 #: fixture name prefixes whose cases live in another test module (which checks them)
-ELSEWHERE = ("dr_",)  # tests/test_bot_dr.py
+ELSEWHERE = ("dr_", "alert_")  # tests/test_bot_dr.py, tests/test_alerts_render.py
 
 
 def test_every_fixture_belongs_to_a_case() -> None:

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafkaops.core.textfmt import fmt, human_ms, text_table  # noqa: F401 - re-exported
+
 #: https://api.slack.com/reference/block-kit/blocks: limits of the blocks used here
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
@@ -104,38 +106,8 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> B
     return b
 
 
-def fmt(value: object) -> str:
-    """A cell: '-' for unknown, thousands separators for counts, yes/no for flags."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
 
 
-def text_table(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], *, right: Iterable[int] = ()
-) -> list[str]:
-    """Aligned monospaced lines (header first) for a ``` block: Slack has no table block
-    in messages, and a code block keeps columns straight on desktop and mobile."""
-    cells = [[fmt(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    right_set = set(right)
-
-    def line(row: Sequence[str]) -> str:
-        parts = [
-            c.rjust(widths[i]) if i in right_set else c.ljust(widths[i]) for i, c in enumerate(row)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [line(list(headers))] + [line(r) for r in cells]
 
 
 def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10) -> list[Block]:
@@ -174,20 +146,6 @@ def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10)
     return blocks
 
 
-def human_ms(value: str | None) -> str | None:
-    """retention.ms as people read it: 7d, 12h, infinite."""
-    if value is None:
-        return None
-    try:
-        ms = int(value)
-    except ValueError:
-        return value
-    if ms < 0:
-        return "infinite"
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms >= size and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
 
 
 def human_seconds(seconds: float | None) -> str:

@@ -1,0 +1,56 @@
+"""Plain-text formatting every face shares: cells, aligned tables, retention as people
+read it. Pure functions, no UI imports (the CLI prints these tables; the bot puts them in
+code blocks, since Slack messages have no table block)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def fmt(value: object) -> str:
+    """A cell: '-' for unknown, thousands separators for counts, yes/no for flags."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def text_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, right: Iterable[int] = ()
+) -> list[str]:
+    """Aligned monospaced lines, header first; columns listed in `right` are right-aligned."""
+    cells = [[fmt(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    right_set = set(right)
+
+    def line(row: Sequence[str]) -> str:
+        parts = [
+            c.rjust(widths[i]) if i in right_set else c.ljust(widths[i]) for i, c in enumerate(row)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(list(headers))] + [line(r) for r in cells]
+
+
+def human_ms(value: str | None) -> str | None:
+    """retention.ms as people read it: 7d, 12h, infinite."""
+    if value is None:
+        return None
+    try:
+        ms = int(value)
+    except ValueError:
+        return value
+    if ms < 0:
+        return "infinite"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
