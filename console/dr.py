@@ -1,18 +1,17 @@
-"""The DR screen: a MirrorMaker 2 pair's replication, RPO and active cluster, and on `f` the
-failover plan with its pre-checks.
+"""The DR screen: a MirrorMaker 2 pair's replication, RPO and active cluster, and on `p` the
+failover plan with its pre-checks (`n` moves to the next pair).
 
 Data: `DrService.status()` and `FailoverService.plan()` (core/dr.py, core/failover.py), the
 same calls `kafkaops dr status` and `kafkaops failover plan` make, so the numbers match.
-Loads run in a worker; the next poll is scheduled when the last one finished, so polls never
-overlap. The screen only reads: running a failover takes a confirmation with the whole plan,
-which the CLI (`kafkaops failover execute`) and Slack (`/kafka failover execute`) give.
-
-It needs only `self.app.services`, so any App that has a `services` attribute can show it.
+A `DataScreen`: the header, the status line, polls that never overlap and the back-off when
+a cluster does not answer come from console/base.py; the plan is made again in its own
+worker after each status load while it is shown. The screen only reads: running a failover
+takes a confirmation with the whole plan, which the CLI (`kafkaops failover execute`) and
+Slack (`/kafka failover execute`) give.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -20,10 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.message import Message
-from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
+from kafkaops.console.base import DataScreen
 from kafkaops.core.dr import DrService, DrStatus, fmt_age
 from kafkaops.core.errors import KafkaOpsError
 
@@ -84,24 +82,17 @@ def plan_lines(plan: Any) -> list[str]:
     return out
 
 
-class DrScreen(Screen[None]):
-    """DR status of one pair (the first in config unless `pair` is given)."""
+class DrScreen(DataScreen):
+    """DR status of one pair (the first in config unless `pair` is given); `p` shows the
+    failover plan under it, `n` moves to the next pair."""
 
     TITLE = "DR"
     REFRESH_EVERY = 5.0
     CSS_PATH = "dr.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh_now", "Refresh"),
-        Binding("f", "toggle_plan", "Failover plan"),
+        Binding("p", "toggle_plan", "Failover plan"),
         Binding("n", "next_pair", "Next pair"),
     ]
-
-    class StatusLoaded(Message):
-        """A status load finished."""
-
-        def __init__(self, status: DrStatus) -> None:
-            super().__init__()
-            self.status = status
 
     class PlanLoaded(Message):
         """A failover plan load finished."""
@@ -110,8 +101,8 @@ class DrScreen(Screen[None]):
             super().__init__()
             self.plan = plan
 
-    class LoadFailed(Message):
-        """A load failed; `error` is for the status line."""
+    class PlanFailed(Message):
+        """A failover plan could not be made; `error` is for the plan panel."""
 
         def __init__(self, error: str) -> None:
             super().__init__()
@@ -121,16 +112,9 @@ class DrScreen(Screen[None]):
         super().__init__()
         self.pair_name = pair
         self.show_plan = False
-        self._timer: Timer | None = None
-        self._loading = False
         self.last: DrStatus | None = None
 
-    @property
-    def services(self) -> Any:
-        return self.app.services  # type: ignore[attr-defined]
-
-    def compose(self) -> ComposeResult:
-        yield Static("loading DR status…", id="dr-status")
+    def compose_body(self) -> ComposeResult:
         yield Static("", id="dr-summary")
         yield Static("[b]Replicated topics[/]", classes="section")
         yield DataTable(id="dr-topics", cursor_type="row", zebra_stripes=True)
@@ -138,7 +122,6 @@ class DrScreen(Screen[None]):
         yield DataTable(id="dr-groups", cursor_type="row", zebra_stripes=True)
         yield Static("", id="dr-problems")
         yield Static("", id="dr-plan")
-        yield Footer()
 
     def on_mount(self) -> None:
         topics: DataTable[Any] = self.query_one("#dr-topics", DataTable)
@@ -148,21 +131,11 @@ class DrScreen(Screen[None]):
         for label in GROUP_COLUMNS:
             groups.add_column(label, key=label)
         self.query_one("#dr-plan", Static).display = False
-        self.refresh_data()
 
     # ------------------------------------------------------------ loading
 
-    def refresh_data(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if self._loading:
-            return
-        self._loading = True
-        self._load()
-
-    def action_refresh_now(self) -> None:
-        self.refresh_data()
+    async def load(self) -> DrStatus:
+        return await DrService(self.services).status(self.pair_name)
 
     def action_toggle_plan(self) -> None:
         self.show_plan = not self.show_plan
@@ -171,25 +144,19 @@ class DrScreen(Screen[None]):
         if self.show_plan:
             panel.update("loading the failover plan…")
             self._load_plan()
+        else:
+            self.workers.cancel_group(self, "dr-plan")
 
     def action_next_pair(self) -> None:
         pairs = [p.name for p in self.services.config.dr.pairs]
         if len(pairs) < 2:
+            self.notify("only one DR pair is configured", severity="information")
             return
         current = self.last.pair if self.last else pairs[0]
         self.pair_name = pairs[(pairs.index(current) + 1) % len(pairs)]
+        if self.show_plan:
+            self.query_one("#dr-plan", Static).update("loading the failover plan…")
         self.refresh_data()
-
-    @work(exclusive=True, group="dr-status", exit_on_error=False)
-    async def _load(self) -> None:
-        try:
-            status = await DrService(self.services).status(self.pair_name)
-        except KafkaOpsError as e:
-            self.post_message(self.LoadFailed(str(e)))
-        except Exception as e:  # a bug must not take the console down
-            self.post_message(self.LoadFailed(f"{type(e).__name__}: {e}"))
-        else:
-            self.post_message(self.StatusLoaded(status))
 
     @work(exclusive=True, group="dr-plan", exit_on_error=False)
     async def _load_plan(self) -> None:
@@ -201,32 +168,16 @@ class DrScreen(Screen[None]):
             view = await svc.control.read(pair)
             plan = await svc.plan(pair, direction=direction_for(view, pair))
         except KafkaOpsError as e:
-            self.post_message(self.LoadFailed(f"failover plan: {e}"))
-        except Exception as e:
-            self.post_message(self.LoadFailed(f"failover plan: {type(e).__name__}: {e}"))
+            self.post_message(self.PlanFailed(str(e)))
+        except Exception as e:  # a bug must not take the console down
+            self.post_message(self.PlanFailed(f"{type(e).__name__}: {e}"))
         else:
             self.post_message(self.PlanLoaded(plan))
 
-    def _schedule(self) -> None:
-        self._loading = False
-        if self.is_attached and self.is_current:
-            self._timer = self.set_timer(self.REFRESH_EVERY, self.refresh_data)
-
-    def on_screen_suspend(self) -> None:
-        # hidden views do not poll
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def on_screen_resume(self) -> None:
-        if self.last is not None:
-            self.refresh_data()
-
     # ------------------------------------------------------------ showing
 
-    @on(StatusLoaded)
-    def _status_loaded(self, message: StatusLoaded) -> None:
-        s = message.status
+    def show(self, data: DrStatus) -> None:
+        s = data
         self.last = s
         self.query_one("#dr-summary", Static).update("\n".join(summary_lines(s)))
         topics: DataTable[Any] = self.query_one("#dr-topics", DataTable)
@@ -251,28 +202,23 @@ class DrScreen(Screen[None]):
         problems.update(
             "\n".join(f"[yellow]![/] {escape(p)}" for p in s.problems) if s.problems else ""
         )
-        self.query_one("#dr-status", Static).update(
-            f"updated {time.strftime('%H:%M:%S')} · every {self.REFRESH_EVERY:g}s · "
-            "r refresh · f failover plan"
-        )
         if self.show_plan:
-            self._load_plan()
-        self._schedule()
+            self._load_plan()  # the plan follows the status it was made from
 
     @on(PlanLoaded)
     def _plan_loaded(self, message: PlanLoaded) -> None:
+        message.stop()
         if self.show_plan:
             self.query_one("#dr-plan", Static).update("\n".join(plan_lines(message.plan)))
 
-    @on(LoadFailed)
-    def _failed(self, message: LoadFailed) -> None:
-        shown = f" Showing data from {time.strftime('%H:%M:%S')}." if self.last else ""
-        self.query_one("#dr-status", Static).update(
-            f"[b red]error:[/] {escape(message.error)}.{shown} Trying again in "
-            f"{self.REFRESH_EVERY:g}s."
-        )
-        if not message.error.startswith("failover plan"):
-            self._schedule()
+    @on(PlanFailed)
+    def _plan_failed(self, message: PlanFailed) -> None:
+        message.stop()
+        if self.show_plan:
+            self.query_one("#dr-plan", Static).update(
+                f"[b red]failover plan: error:[/] {escape(message.error)}. It is made again "
+                f"with the next refresh (r tries now)."
+            )
 
 
 def _num(v: int | None) -> str:

@@ -1,27 +1,22 @@
-"""The console's DR screen, driven with Pilot on a minimal app that has `services`: it shows
-the same numbers as `kafkaops dr status`, and the failover plan on `f`."""
+"""The console's DR screen, driven with Pilot in the console app: it shows the same numbers
+as `kafkaops dr status` under the cluster header, and the failover plan on `p`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual.app import App
 from textual.widgets import DataTable, Static
 
+from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.dr import DrScreen
 from kafkaops.core.services import Services
 
 from .drkit import close_world, make_world, now_ms, produce_to
 
 
-class DrApp(App[None]):
-    def __init__(self, services: Services, pair: str) -> None:
-        super().__init__()
-        self.services = services
-        self.pair = pair
-
-    def on_mount(self) -> None:
-        self.push_screen(DrScreen(self.pair))
+def dr_console(services: Services) -> KafkaOpsApp:
+    """The console opened on its DR screen (the first pair in config: each test's only one)."""
+    return KafkaOpsApp(services, start="dr")
 
 
 def text(widget: Static) -> str:
@@ -42,8 +37,9 @@ async def test_dr_screen_shows_status_lag_and_the_failover_plan(
     w = await make_world(config_data)
     try:
         await produce_to(w.services, "primary", w.topic, 0, 4, timestamp_ms=now_ms() - 300_000)
-        app = DrApp(w.services, w.name)
+        app = dr_console(w.services)
         async with app.run_test(size=(160, 60)) as pilot:
+            await settle(pilot, lambda: isinstance(app.screen, DrScreen))
             screen = app.screen
             assert isinstance(screen, DrScreen)
             topics = screen.query_one("#dr-topics", DataTable)
@@ -59,22 +55,32 @@ async def test_dr_screen_shows_status_lag_and_the_failover_plan(
             groups = screen.query_one("#dr-groups", DataTable)
             assert groups.row_count == 1 and groups.get_row_at(0)[0] == w.groups[0]
 
-            await pilot.press("f")
+            # the header is the console's: cluster name and connection state
+            header = str(app.screen.query_one("#header-cluster", Static).render())
+            assert "primary" in header
+            await settle(pilot, lambda: "connected" in text(
+                app.screen.query_one("#header-state", Static)))
+
+            await pilot.press("p")
             plan = screen.query_one("#dr-plan", Static)
             await settle(pilot, lambda: "failover plan" in text(plan))
             shown = text(plan)
             assert "replication lag" in shown and "FAIL" in shown
             assert f"group {w.groups[0]}: move" in shown
             assert "refuses unless --force" in shown
-            await pilot.press("f")
+            await pilot.press("p")
             assert not plan.display
+            # `f` is the app-wide Flags key, not the plan: it leaves the DR screen
+            await pilot.press("f")
+            await settle(pilot, lambda: app.current_mode == "flags")
     finally:
         await close_world(w)
 
 
 async def test_dr_screen_says_what_is_wrong_without_dr_config(services: Services) -> None:
-    app = DrApp(services, "main")
+    app = dr_console(services)
     async with app.run_test(size=(120, 40)) as pilot:
-        status = app.screen.query_one("#dr-status", Static)
+        await settle(pilot, lambda: isinstance(app.screen, DrScreen))
+        status = app.screen.query_one("#status", Static)
         await settle(pilot, lambda: "error" in text(status))
         assert "no DR pairs configured" in text(status)
