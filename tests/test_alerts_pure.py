@@ -4,6 +4,7 @@ templates, the `delivered` records, and the Prometheus text /metrics serves."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -11,14 +12,10 @@ import pytest
 from kafkaops.core.alert_events import EventGrouper, Match, render_message
 from kafkaops.core.alert_log import Delivery, delivered_events
 from kafkaops.core.alerts import Action, AlertEvent, EventRule, MessageRef, Subject
+from kafkaops.core.lag import GroupLag, LagSnapshot, PartitionLag, TopicLag
+from kafkaops.core.lag_status import PartitionState, Status
 from kafkaops.core.messages import Message
-from kafkaops.core.metrics import (
-    MetricsRegistry,
-    escape_label,
-    format_value,
-    parse_text,
-    sample_line,
-)
+from kafkaops.core.metrics import MetricsRegistry, parse_text
 
 
 def rule(max_per_minute: int = 6) -> EventRule:
@@ -160,21 +157,30 @@ def test_delivered_records_keep_the_message_and_its_history(kind: str,
 # ---------------------------------------------------------------- metrics text
 
 
+def lines(reg: MetricsRegistry) -> list[str]:
+    return reg.render().splitlines()
+
+
 @pytest.mark.parametrize(("raw", "escaped"), [
     ("plain", "plain"), ('say "hi"', 'say \\"hi\\"'), ("a\\b", "a\\\\b"), ("l1\nl2", "l1\\nl2"),
 ])
 def test_label_values_are_escaped(raw: str, escaped: str) -> None:
-    assert escape_label(raw) == escaped
-    line = sample_line("x", {"group": raw}, 1)
-    assert parse_text(line) == {"x": {(("group", raw),): 1.0}}
+    reg = MetricsRegistry()
+    reg.set("kafkaops_cluster_up", {"cluster": raw}, 1)
+    assert f'kafkaops_cluster_up{{cluster="{escaped}"}} 1.0' in lines(reg)
+    assert parse_text(reg.render())["kafkaops_cluster_up"] == {(("cluster", raw),): 1.0}
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (3, "3"), (2.5, "2.5"), (1e20, "1e+20"), (math.nan, "NaN"), (math.inf, "+Inf"),
-    (-math.inf, "-Inf"), (0.0, "0"),
+    (3, "3.0"), (2.5, "2.5"), (1e20, "1e+20"), (1764085271.5, "1.7640852715e+09"),
+    (math.nan, "NaN"), (math.inf, "+Inf"), (-math.inf, "-Inf"), (0.0, "0.0"),
 ])
 def test_values_are_written_as_prometheus_reads_them(value: float, text: str) -> None:
-    assert format_value(value) == text
+    reg = MetricsRegistry()
+    reg.set("kafkaops_alert_evaluation_duration_seconds", {}, value)
+    assert f"kafkaops_alert_evaluation_duration_seconds {text}" in lines(reg)
+    (read,) = parse_text(reg.render())["kafkaops_alert_evaluation_duration_seconds"].values()
+    assert read == value or (math.isnan(read) and math.isnan(value))
 
 
 def test_registry_renders_help_type_and_samples() -> None:
@@ -186,9 +192,100 @@ def test_registry_renders_help_type_and_samples() -> None:
     reg.set("kafkaops_cluster_up", {"cluster": "primary"}, 1)
     text = reg.render()
     assert "# TYPE kafkaops_slack_api_errors_total counter" in text
-    assert ('kafkaops_slack_api_errors_total{error="ratelimited",method="chat.postMessage"} 2'
+    assert ('kafkaops_slack_api_errors_total{error="ratelimited",method="chat.postMessage"} 2.0'
             in text.splitlines())
     assert "# HELP kafkaops_group_partition_lag Records the group has not read yet, per " \
            "partition" in text
-    parsed = parse_text(text)  # raises on a line that is neither a comment nor a sample
+    assert "_created" not in text  # no creation-time series next to the counters
+    parsed = parse_text(text)
     assert parsed["kafkaops_cluster_up"] == {(("cluster", "primary"),): 1.0}
+
+
+def test_firing_alerts_are_replaced_whole() -> None:
+    reg = MetricsRegistry()
+    crit, warn = (("rule", "a"), ("severity", "critical")), (("rule", "b"), ("severity", "warning"))
+    reg.replace("kafkaops_alerts_firing", {crit: 2, warn: 1})
+    reg.replace("kafkaops_alerts_firing", {crit: 0})
+    assert parse_text(reg.render())["kafkaops_alerts_firing"] == {crit: 0.0}
+
+
+def test_each_registry_keeps_its_own_numbers_out_of_the_default_one() -> None:
+    from prometheus_client import REGISTRY, generate_latest
+
+    one, two = MetricsRegistry(), MetricsRegistry()
+    one.inc("kafkaops_alert_evaluations_total", by=3)
+    two.inc("kafkaops_alert_evaluations_total")
+    assert one.value("kafkaops_alert_evaluations_total") == 3
+    assert parse_text(two.render())["kafkaops_alert_evaluations_total"] == {(): 1.0}
+    assert b"kafkaops_" not in generate_latest(REGISTRY)
+    # nor does the default registry's process and Python runtime data reach a scrape
+    assert "process_" not in one.render() and "python_" not in one.render()
+
+
+@pytest.mark.parametrize(("name", "labels", "problem"), [
+    ("kafkaops_clusterup", {"cluster": "primary"}, "not one of core/metrics.py's KNOWN"),
+    ("kafkaops_cluster_up", {}, "takes labels ['cluster'], not []"),
+    ("kafkaops_cluster_up", {"cluster": "p", "group": "g"},
+     "takes labels ['cluster'], not ['cluster', 'group']"),
+])
+def test_an_unknown_metric_or_wrong_labels_are_refused(name: str, labels: dict[str, str],
+                                                        problem: str) -> None:
+    reg = MetricsRegistry()
+    before = reg.render()
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        reg.set(name, labels, 1)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        reg.inc(name, labels)
+    assert reg.render() == before
+
+
+def group_lag(group: str, lags: dict[int, int | None], status: Status,
+              members: int | None = 1) -> GroupLag:
+    """A group reading partitions of "orders"; None: a partition it never committed."""
+    parts = tuple(
+        PartitionLag("orders", p, None if lag is None else 100 - lag, 0, 100, lag,
+                     None if lag is None else lag * 2.0,
+                     PartitionState.NO_OFFSET if lag is None else PartitionState.OK,
+                     Status.UNKNOWN if lag is None else status, None, None, None, None, None,
+                     None)
+        for p, lag in lags.items())
+    known = [x for x in lags.values() if x is not None]
+    total = sum(known) if known else None
+    secs = max(known) * 2.0 if known else None
+    return GroupLag(group, "Stable", None if members is None else (), parts,
+                    (TopicLag("orders", len(parts), total, secs, status, None, None),),
+                    total, secs, status, None, None, 1, 0.0)
+
+
+def test_lag_series_follow_the_latest_snapshot_of_each_cluster() -> None:
+    reg = MetricsRegistry()
+    reg.observe_lag(LagSnapshot("primary", 1000.0, 0.25, (
+        group_lag("billing", {0: 18, 1: None}, Status.STOP, members=0),
+        group_lag("audit", {0: 0}, Status.OK, members=None)), {}))
+    reg.observe_lag(LagSnapshot("dr", 1000.0, 0.5, (group_lag("billing", {0: 4}, Status.OK),), {}))
+    m = parse_text(reg.render())
+    billing = (("cluster", "primary"), ("group", "billing"))
+    p0 = (*billing, ("partition", "0"), ("topic", "orders"))
+    assert m["kafkaops_group_partition_lag"][p0] == 18
+    assert m["kafkaops_group_partition_lag_seconds"][p0] == 36.0
+    # a partition the group never committed has no lag to show
+    assert (*billing, ("partition", "1"), ("topic", "orders")) not in \
+        m["kafkaops_group_partition_lag"]
+    assert m["kafkaops_group_topic_lag"][(*billing, ("topic", "orders"))] == 18
+    assert m["kafkaops_group_lag"][billing] == 18
+    assert m["kafkaops_group_lag"][(("cluster", "dr"), ("group", "billing"))] == 4
+    statuses = {dict(k)["status"]: v for k, v in m["kafkaops_group_status"].items()
+                if k[:2] == billing}
+    assert statuses == {s.value: (1.0 if s is Status.STOP else 0.0) for s in Status}
+    assert m["kafkaops_group_members"][billing] == 0
+    # members unknown (the group could not be described): no members series for it
+    assert (("cluster", "primary"), ("group", "audit")) not in m["kafkaops_group_members"]
+    assert m["kafkaops_group_data_loss"][billing] == 0
+    assert m["kafkaops_lag_snapshot_duration_seconds"][(("cluster", "dr"),)] == 0.5
+    # a group gone from the cluster's next snapshot is gone from the next scrape
+    reg.observe_lag(LagSnapshot("primary", 1015.0, 0.25,
+                                (group_lag("audit", {0: 0}, Status.OK),), {}))
+    m = parse_text(reg.render())
+    assert set(m["kafkaops_group_lag"]) == {(("cluster", "primary"), ("group", "audit")),
+                                            (("cluster", "dr"), ("group", "billing"))}
+    assert not any(k[:2] == billing for k in m["kafkaops_group_status"])
