@@ -13,7 +13,7 @@ from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
 from .conftest import produce, unique
-from .test_console_shell import SIZE, screen_text, wait_until
+from .test_console_shell import SIZE, row_for, screen_text, wait_until
 
 # what each screen shows once it has loaded, whatever the broker holds (column headers
 # are matched with any spacing: widths follow the data)
@@ -47,7 +47,7 @@ async def test_m_on_a_topic_tails_its_messages(services: Services, bootstrap: st
                                      for i in range(5)])
     app = KafkaOpsApp(services)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: topic in screen_text(app), "the topic in the list")
+        await wait_until(pilot, lambda: row_for(app, "topics", topic), "the topic in the list")
         await pilot.press("slash", *topic, "enter")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "TopicsScreen"
                          and app.screen.query_one("#topics").row_count == 1, "search narrowed")
