@@ -242,8 +242,10 @@ async def _serve_metrics(services: Any, host: str, port: int) -> Any:
     started = time.time()
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=services.metrics.render().encode("utf-8"),
-                            headers={"Content-Type": CONTENT_TYPE})
+        # rendered off the loop: 0.8 s for 500 groups x 100 partitions, and the bot has
+        # 3 s to acknowledge Slack
+        body = await asyncio.to_thread(services.metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "uptime_s": round(time.time() - started, 1)})
