@@ -85,6 +85,8 @@ NAV: list[NavEntry] = [
              "Disaster recovery: replication lag, RPO, heartbeats, checkpoints, failover plan"),
     NavEntry("a", "Audit", "kafkaops.console.audit:AuditScreen",
              "Who changed what, when, from where; verify the signed trail"),
+    NavEntry("!", "Alerts", "kafkaops.console.alerts:AlertsScreen",
+             "Alerts firing and recently resolved: rule, severity, target, value, channel"),
 ]
 
 #: the screen the console opens on unless told otherwise

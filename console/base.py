@@ -6,7 +6,11 @@ See the module docstring of console/app.py for how to write a screen on top of `
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -17,6 +21,7 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -25,6 +30,7 @@ from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 
 if TYPE_CHECKING:
     from kafkaops.console.app import KafkaOpsApp
+    from kafkaops.core.alerts import AlertBook
     from kafkaops.core.services import Services
 
 
@@ -40,12 +46,186 @@ def clock(wall: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(wall))
 
 
+# ---------------------------------------------------------------- firing alerts in the header
+
+#: severities from worst to mildest (core/alerts.py: critical | warning | info)
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class FiringAlerts:
+    """What the header says about alerts: the alerts topic as last read."""
+
+    firing: int | None = None
+    """Alerts firing (None: the topic has not been read yet)."""
+    worst: str | None = None
+    """Severity of the worst firing alert (None when none fires)."""
+    read_at: float | None = None
+    """Wall clock of the last read that succeeded."""
+    error: str = ""
+    """Why the latest read failed ("" when it did not)."""
+
+
+def firing_alerts(severities: Iterable[str], read_at: float) -> FiringAlerts:
+    """The header's state from the severities of the alerts firing now."""
+    seen = list(severities)
+    ranked = [s for s in SEVERITIES if s in seen]
+    worst = ranked[0] if ranked else (seen[0] if seen else None)
+    return FiringAlerts(len(seen), worst, read_at)
+
+
+def alerts_badge(state: FiringAlerts) -> tuple[str, str]:
+    """The header's words and style class: ("▲ 2 firing", "-critical"). A failed read keeps
+    the last count and says how old it is; with no count yet it says the state is unknown."""
+    if state.firing is None:
+        return ("alerts unknown", "-unknown") if state.error else ("alerts …", "-none")
+    words = f"▲ {state.firing} firing" if state.firing else "0 firing"
+    kind = f"-{state.worst}" if state.firing and state.worst in SEVERITIES else (
+        "-critical" if state.firing else "-none")
+    if state.error and state.read_at is not None:
+        return f"{words} (as of {clock(state.read_at)})", f"{kind} -stale"
+    return words, kind
+
+
+def alert_rules_configured(services: Services) -> bool:
+    """The config has a metric rule (`when:`): only those make alerts that fire."""
+    return any(rule.when is not None for rule in services.config.alerts.rules)
+
+
+class AlertWatch:
+    """Reads the alerts topic (`AlertLog.read_book`) for the headers of every screen: one
+    worker per app, the next read scheduled when the last one finished, every
+    `alerts.interval` (longer, backing off, while the alerts cluster does not answer).
+
+    A missing alerts topic reads as nothing firing; an unreachable cluster or a read that
+    takes too long leaves the last count on show with its age. A screen that reads the
+    topic itself hands the book over with `accept()`, so the header and it agree."""
+
+    TIMEOUT = 30.0
+    """Longest a read may take before it counts as failed."""
+
+    def __init__(self, app: KafkaOpsApp) -> None:
+        self._app = weakref.ref(app)
+        self.services = app.services
+        self.interval = max(0.2, float(self.services.config.alerts.interval))
+        self.state = FiringAlerts()
+        self.changed: Signal[FiringAlerts] = Signal(app, "alerts-firing")
+        self._failures = 0
+
+    def start(self) -> None:
+        app = self._app()
+        if app is not None:
+            app.run_worker(self._run(), name="alerts in the header", group="alerts-header",
+                           exclusive=True, exit_on_error=False)
+
+    def accept(self, book: AlertBook) -> None:
+        """A fresh read of the alerts topic (by this watch or by a screen)."""
+        self._failures = 0
+        self._set(firing_alerts((v.event.severity for v in book.firing()), time.time()))
+
+    def failed(self, error: str) -> None:
+        old = self.state
+        self._set(FiringAlerts(old.firing, old.worst, old.read_at, error or "read failed"))
+
+    def _set(self, state: FiringAlerts) -> None:
+        self.state = state
+        self.changed.publish(state)
+
+    async def _run(self) -> None:
+        from kafkaops.core.alert_log import AlertLog
+        from kafkaops.core.errors import ClusterUnreachable
+
+        log = AlertLog(self.services, by="console")
+        while True:
+            try:
+                async with asyncio.timeout(self.TIMEOUT):
+                    book = await log.read_book()
+            except TimeoutError:
+                self._failures += 1
+                self.failed(f"the alerts topic did not answer within {self.TIMEOUT:g} s")
+            except Exception as e:  # never the UI's problem: say it in the header's tooltip
+                self._failures += 1
+                self.failed(str(e) if isinstance(e, KafkaOpsError)
+                            else f"{type(e).__name__}: {e}")
+                if isinstance(e, ClusterUnreachable) and log.cluster != self.services.cluster_name:
+                    # reconnect next time; the screens look after the console's own cluster
+                    await self.services.drop(log.cluster)
+            else:
+                self.accept(book)
+            await asyncio.sleep(max(self.interval, backoff(self._failures)))
+
+
+_WATCHES: weakref.WeakKeyDictionary[Any, AlertWatch] = weakref.WeakKeyDictionary()
+
+
+def alert_watch(app: KafkaOpsApp) -> AlertWatch | None:
+    """The app's alert watch, started on first use; None when no metric rule is configured
+    (the header then says nothing about alerts)."""
+    watch = _WATCHES.get(app)
+    if watch is None:
+        if not alert_rules_configured(app.services):
+            return None
+        watch = _WATCHES[app] = AlertWatch(app)
+        watch.start()
+    return watch
+
+
+class AlertsBadge(Static):
+    """The header's count of firing alerts ("▲ 2 firing"), coloured by the worst severity;
+    hidden when the config has no metric alert rule."""
+
+    DEFAULT_CSS = """
+    AlertsBadge {
+        width: auto;
+        padding: 0 1;
+        text-style: bold;
+    }
+    AlertsBadge.-critical {
+        background: $error;
+        color: $text;
+    }
+    AlertsBadge.-warning {
+        color: $warning;
+    }
+    AlertsBadge.-info {
+        color: $accent;
+    }
+    AlertsBadge.-none {
+        color: $text-muted;
+        text-style: none;
+    }
+    AlertsBadge.-unknown, AlertsBadge.-stale {
+        text-style: italic;
+    }
+    AlertsBadge.-unknown {
+        color: $warning;
+    }
+    """
+
+    def on_mount(self) -> None:
+        watch = alert_watch(cast("KafkaOpsApp", self.app))
+        if watch is None:
+            self.display = False
+            return
+        watch.changed.subscribe(self, self.show_state)
+        self.show_state(watch.state)
+
+    def show_state(self, state: FiringAlerts) -> None:
+        words, kind = alerts_badge(state)
+        self.update(Text(words))
+        self.set_classes(kind)
+        self.tooltip = (f"alerts topic not read: {state.error}" if state.error
+                        else "firing alerts (! opens the alerts screen)")
+
+
 class ClusterHeader(Horizontal):
-    """Top bar: cluster name, bootstrap servers, connection state; the screen's title."""
+    """Top bar: cluster name, bootstrap servers, connection state, firing alerts; the
+    screen's title."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="header-cluster")
         yield Static(id="header-state")
+        yield AlertsBadge(id="header-alerts")
         yield Static(id="header-title")
 
     def on_mount(self) -> None:
