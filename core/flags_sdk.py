@@ -21,6 +21,13 @@
   state.
 - The client never writes, and never creates the topic (a consumer's metadata request would
   auto-create it on brokers that allow that, with the wrong settings): it waits for it.
+- Following a DR pair (`FlagClient.for_pair(config, "main")`, or `follow=` an
+  `ActiveClusterWatcher`), the client reads the flags topic of the pair's active cluster.
+  When a failover flips the active cluster in `_kafkaops.control`, it starts reading the
+  new one's topic, keeps serving the last known good values from the old one (marked
+  stale) until the new topic is read to its end, then swaps the whole cache in; `status()`
+  names the cluster, the epoch and the switch. Getting the flags onto the DR cluster is
+  MirrorMaker 2's job (identity policy for `_kafkaops.flags`), not the client's.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.config import ClusterConfig, Duration
 from kafkaops.core.errors import KafkaOpsError
@@ -51,6 +58,10 @@ from kafkaops.core.flags import (
     state_from_json,
     state_to_json,
 )
+
+if TYPE_CHECKING:
+    from kafkaops.core.active import ActiveClusterWatcher, ActiveState
+    from kafkaops.core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +92,17 @@ class ClientStatus:
     """Why the snapshot file could not be used, if it could not."""
     message: str
     """One line for logs and health endpoints."""
+    following: str | None = None
+    """The DR pair whose active cluster the client follows (None: one fixed cluster)."""
+    cluster: str | None = None
+    """Following a pair: the cluster the client reads now (the active one)."""
+    epoch: int | None = None
+    """Following a pair: the active epoch the client is on."""
+    values_cluster: str | None = None
+    """Following a pair: the cluster the served values were read from (differs from
+    `cluster` while a switch has not caught up yet)."""
+    switched: str | None = None
+    """Following a pair: the last switch of cluster, in words (None: none yet)."""
 
 
 class FlagClient:
@@ -104,7 +126,14 @@ class FlagClient:
         fetch_max_wait: float = 0.5,
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 10.0,
+        follow: ActiveClusterWatcher | None = None,
     ) -> None:
+        if follow is not None:
+            if cluster_config is not None or bootstrap_servers:
+                raise KafkaOpsError(
+                    "FlagClient: give follow= (a DR pair's watcher) or a cluster, not both"
+                )
+            cluster_config = follow.cluster_config
         if cluster_config is None:
             if not bootstrap_servers:
                 raise KafkaOpsError("FlagClient needs bootstrap_servers or a cluster_config")
@@ -132,6 +161,30 @@ class FlagClient:
         self._status_listeners: list[StatusListener] = []
         self._last_stale: bool | None = None
         self._save_handle: asyncio.TimerHandle | None = None
+        #: following a DR pair: the watcher, and the cluster (name, epoch) read now
+        self._follow = follow
+        self._owns_watcher = False
+        self._unfollow: Callable[[], None] | None = None
+        self._cluster_name: str | None = follow.active if follow is not None else None
+        self._epoch: int | None = follow.epoch if follow is not None else None
+        self._values_cluster: str | None = None
+        self._switched: str | None = None
+        self._switch = asyncio.Event()
+
+    @classmethod
+    def for_pair(
+        cls, config: Config, pair: str, *, interval: float = 2.0, **kw: Any
+    ) -> FlagClient:
+        """A client reading the flags of whichever cluster of DR pair `pair` (from `config`)
+        is active, switching when a failover or failback flips it. It owns its watcher
+        (polling the control record every `interval` seconds). ConfigError for an unknown
+        pair."""
+        from kafkaops.core.active import ActiveClusterWatcher
+
+        watcher = ActiveClusterWatcher.for_pair(config, pair, interval=interval)
+        client = cls(follow=watcher, **kw)
+        client._owns_watcher = True
+        return client
 
     # -------------------------------------------------------- lifecycle
 
@@ -141,6 +194,15 @@ class FlagClient:
         returned status (or `status()` later)."""
         if self._task is not None:
             return self.status()
+        follow = self._follow
+        if follow is not None:
+            if not follow.running:  # started here, so stopped here
+                self._owns_watcher = True
+                await follow.start(wait=wait)
+            self._unfollow = follow.on_change(self._on_active)
+            self._on_active(follow.state)  # a failover before this start: go there directly
+            self._switched = None  # not a switch: nothing was read from the other cluster
+            self._switch.clear()
         self._load_snapshot()
         self._task = asyncio.create_task(self._run(), name=f"flag-client-{self.name}")
         status = self.status()
@@ -161,6 +223,11 @@ class FlagClient:
         if self._store is not None:
             await self._store.stop()
             self._store = None
+        if self._unfollow is not None:
+            self._unfollow()
+            self._unfollow = None
+        if self._follow is not None and self._owns_watcher:
+            await self._follow.stop()
         if self._save_handle is not None:
             self._save_handle.cancel()
             self._save_handle = None
@@ -177,7 +244,7 @@ class FlagClient:
         backoff = self.retry_backoff
         while True:
             store = FlagStore(
-                self.name,
+                self._cluster_name or self.name,
                 self.cluster_config,
                 topic=self.topic,
                 fetch_max_wait=self.fetch_max_wait,
@@ -196,28 +263,60 @@ class FlagClient:
                     )
             if not started:
                 self._note_status(self.status())
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.retry_backoff_max)
+                if await self._pause(backoff):
+                    backoff = self.retry_backoff  # a new active cluster: try it at once
+                else:
+                    backoff = min(backoff * 2, self.retry_backoff_max)
                 continue
             backoff = self.retry_backoff
             self._store = store
             # staleness is a matter of time passing: check it on a timer (cheaply: the full
             # status is only built when it changes), not on every fetch round
             every = max(min(self.stale_after / 2, 1.0), 0.05)
+            switched = False
             while store.running:
-                await asyncio.sleep(every)
+                if await self._pause(every):
+                    switched = True  # the pair's active cluster changed: read the new one
+                    break
                 if (not self._live()) != self._last_stale:
                     self._note_status(self.status())
-            self._error = store.failed or "the flags consumer stopped"
+            self._error = None if switched else (store.failed or "the flags consumer stopped")
             self._store = None
             await store.stop()
+            if switched:
+                self._note_status(self.status())
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True, at once, when the followed pair switched clusters."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._switch.wait()
+        if self._switch.is_set():
+            self._switch.clear()
+            return True
+        return False
+
+    def _on_active(self, state: ActiveState) -> None:
+        """The watcher saw a new active epoch: note it, and switch if the cluster changed."""
+        assert self._follow is not None
+        self._epoch = state.epoch
+        if state.cluster == self._cluster_name:
+            return
+        old, self._cluster_name = self._cluster_name, state.cluster
+        self.cluster_config = self._follow.clusters[state.cluster]
+        self._switched = (
+            f"switched from {old} to {state.cluster} at epoch {state.epoch} ({now_iso()})"
+        )
+        log.warning("flags: pair %s: %s", state.pair, self._switched)
+        self._switch.set()
 
     def _on_store(self, store: FlagStore, change: FlagChange | None) -> None:
-        if store is not self._store and self._store is not None:
-            return
+        if self._store is None or store is not self._store:
+            return  # a store being stopped (e.g. the followed cluster switched)
         if change is None:  # the fold caught up: serve it from now on
             old, self._flags = self._flags, store.flags
             self._source = "kafka"
+            self._values_cluster = store.cluster
             self._values_from = now_iso()
             self._error = None
             self._ready.set()
@@ -297,6 +396,19 @@ class FlagClient:
                 f"no flag values yet: not caught up with Kafka and {snap}; "
                 "callers get their defaults"
             )
+        following = self._follow.pair.name if self._follow is not None else None
+        if following is not None:
+            where = f"{self._cluster_name} (pair {following}, epoch {self._epoch})"
+            if not stale:
+                message = f"live: {n} flags from {where}"
+            elif self._source == "kafka" and self._values_cluster != self._cluster_name:
+                message = (
+                    f"STALE: switching to {where}: serving the last known good values from "
+                    f"{self._values_cluster} ({n} flags, read at {self._values_from}) until "
+                    f"{self._cluster_name}'s {self.topic} is read"
+                )
+            else:
+                message += f"; reading {where}"
         if stale and self._error:
             message += f" ({self._error})"
         return ClientStatus(
@@ -309,6 +421,11 @@ class FlagClient:
             error=self._error,
             snapshot_error=self._snapshot_error,
             message=message,
+            following=following,
+            cluster=self._cluster_name,
+            epoch=self._epoch,
+            values_cluster=self._values_cluster if following is not None else None,
+            switched=self._switched,
         )
 
     # -------------------------------------------------------- reading and evaluating
