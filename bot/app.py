@@ -77,7 +77,7 @@ class Bot:
         )
         self.router = Router(slack.command, clusters=tuple(self.config.clusters))
         self.permissions = Permissions(self.config, self.client)
-        self.confirmations = Confirmations(ttl=confirm_ttl, clock=clock)
+        self.confirmations = Confirmations(ttl=confirm_ttl, clock=clock, services=services)
         self.started_at = time.time()
         self._listen()
 

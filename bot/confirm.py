@@ -22,9 +22,18 @@ What the mechanism guarantees (tests/test_bot_confirm.py proves each):
   later clicks are told who used it and when;
 - after `ttl` seconds (10 minutes) it expires and does nothing.
 
-Pending confirmations live in this process's memory: with several bot replicas in Socket
-Mode, a click must reach the replica that asked (Slack does not promise that); a restart
-forgets them, and a click on a forgotten one says so and does nothing.
+Pending confirmations are shared by every bot replica through the compacted topic
+`_kafkaops.confirmations` (kafkaops.core.confirmations, which says why not
+`_kafkaops.control` and how the claim is a compare-and-set decided by the topic's order):
+the request is written before the prompt is posted, so a click on any replica, or on a
+replica started since, finds it; of simultaneous claims on two replicas the one first in
+the log runs and the other is told who used it; expired, cancelled, done and failed are
+written back. Only data travels: each process registers the same executors.
+
+It is kept on the cluster the action works on, else on the bot's default cluster (never
+on a read-only one). When neither can keep it (read-only or unreachable, or params that
+are not JSON) it falls back to this process's memory, as before sharing existed: then only
+this replica can confirm it, a restart forgets it, and such a click says so.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kafkaops.bot.render.common import Message
@@ -49,6 +58,8 @@ from kafkaops.bot.render.confirm import (
     render_running,
     render_unknown_confirmation,
 )
+from kafkaops.bot.render.replies import render_error
+from kafkaops.core.confirmations import Confirmation, ConfirmationStore, State
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.services import Services
 
@@ -120,24 +131,50 @@ class ActionKind:
     """Permission a confirmer other than the requester needs; None: only the requester."""
 
 
-@dataclass
-class Pending:
-    id: str
-    kind: str
-    target: str
-    params: Mapping[str, Any]
-    requester: str
-    channel: str
-    cluster: str
-    command_text: str
-    created_at: float
-    #: confirmed | cancelled | expired, once used
-    outcome: str | None = None
-    used_by: str | None = None
-    used_at: float | None = None
+class MemoryStore:
+    """Pending confirmations in this process only: the fallback when no cluster could keep
+    them (every candidate read-only or unreachable, or params that are not JSON). Nothing in
+    here awaits, so in one event loop the first claim wins and every later one loses."""
+
+    cluster: str | None = None
+
+    def __init__(self, keep: float) -> None:
+        self._keep = keep
+        self._states: dict[str, Confirmation] = {}
+
+    async def get(self, cid: str) -> Confirmation | None:
+        return self._states.get(cid)
+
+    async def create(self, rec: Confirmation) -> Confirmation:
+        # forget confirmations long past their expiry (used ones are kept that long so a
+        # late replay is told who used it)
+        cutoff = rec.created_at - self._keep
+        for old in [c for c, r in self._states.items() if r.expires_at < cutoff]:
+            del self._states[old]
+        self._states[rec.id] = rec
+        return rec
+
+    async def transition(
+        self, cur: Confirmation, state: State, **changes: Any
+    ) -> tuple[bool, Confirmation]:
+        now = self._states.get(cur.id)
+        if now is None or now.version != cur.version:
+            return False, now or cur
+        new = replace(cur, state=state, version=cur.version + 1, expects=cur.version, **changes)
+        self._states[cur.id] = new
+        return True, new
+
+    async def claim(
+        self, cur: Confirmation, state: State, by: str, at: float
+    ) -> tuple[bool, Confirmation]:
+        return await self.transition(cur, state, used_by=by, used_at=at)
 
 
+Store = ConfirmationStore | MemoryStore
 Decision = Literal["confirm", "cancel"]
+#: separates the cluster holding a shared confirmation from its random part in the id
+#: (token_urlsafe never contains a dot; a cluster name may, so the last dot splits)
+_SEP = "."
 
 
 @dataclass
@@ -145,7 +182,10 @@ class Confirmations:
     ttl: float = DEFAULT_TTL
     clock: Callable[[], float] = time.time
     kinds: dict[str, ActionKind] = field(default_factory=dict)
-    _pending: dict[str, Pending] = field(default_factory=dict)
+    #: core services; None keeps every confirmation in memory (one process only)
+    services: Services | None = None
+    _memory: MemoryStore | None = None
+    _shared: dict[str, ConfirmationStore] = field(default_factory=dict)
 
     def register(self, kind: str, run: Executor, *, permission: str | None = "") -> None:
         """Register an executor. `permission` defaults to the kind itself."""
@@ -153,9 +193,48 @@ class Confirmations:
             raise ValueError(f"confirmable action {kind!r} is registered twice")
         self.kinds[kind] = ActionKind(kind, run, kind if permission == "" else permission)
 
+    # ------------------------------------------------------------ where they live
+
+    @property
+    def memory(self) -> MemoryStore:
+        if self._memory is None:
+            self._memory = MemoryStore(self.ttl)
+        return self._memory
+
+    def shared(self, cluster: str) -> ConfirmationStore:
+        assert self.services is not None
+        store = self._shared.get(cluster)
+        if store is None:
+            store = self._shared[cluster] = ConfirmationStore(self.services, cluster)
+        return store
+
+    def _candidates(self, cluster: str) -> list[str]:
+        """Clusters that may keep a confirmation, best first: the one the action works on
+        (for a failover, the target that must be up anyway), then the bot's default.
+        kafkaops never writes to a read-only cluster, this topic included."""
+        if self.services is None:
+            return []
+        out: list[str] = []
+        for name in (cluster, self.services.cluster_name):
+            if name in out or name not in self.services.config.clusters:
+                continue
+            if not self.services.cluster_config(name).read_only:
+                out.append(name)
+        return out
+
+    def store_of(self, cid: str) -> Store | None:
+        """The store an id names: `<cluster>.<random>` is shared on that cluster, a bare
+        random id is in this process's memory; None for an id naming no configured cluster."""
+        if _SEP not in cid:
+            return self.memory
+        cluster = cid.rsplit(_SEP, 1)[0]
+        if self.services is None or cluster not in self.services.config.clusters:
+            return None
+        return self.shared(cluster)
+
     # ------------------------------------------------------------ asking
 
-    def request(
+    async def request(
         self,
         kind: str,
         *,
@@ -167,47 +246,43 @@ class Confirmations:
         cluster: str,
         command_text: str,
     ) -> Message:
+        """Keep the request (shared through Kafka when a cluster can hold it) and return
+        the prompt. The request is on the topic before the prompt is posted, so a click
+        on any replica finds it."""
         if kind not in self.kinds:
             raise KeyError(f"no confirmable action {kind!r}; register it with bot.confirmable()")
-        self._purge()
         now = self.clock()
-        pid = secrets.token_urlsafe(16)
-        self._pending[pid] = Pending(
-            pid, kind, target, dict(params), requester, channel, cluster, command_text, now
+        token = secrets.token_urlsafe(16)
+        rec = Confirmation(
+            id=token, action=kind, requester=requester, target=target, params=dict(params),
+            summary=summary.text, created_at=now, expires_at=now + self.ttl, channel=channel,
+            cluster=cluster, command_text=command_text,
         )
+        for name in self._candidates(cluster):
+            try:
+                rec = await self.shared(name).create(replace(rec, id=f"{name}{_SEP}{token}"))
+                break
+            except (KafkaOpsError, TypeError) as e:
+                log.warning(
+                    "could not keep confirmation of %s %s on cluster %r (%s); trying the next",
+                    kind, target, name, e,
+                )
+        else:
+            if self.services is not None:
+                log.warning(
+                    "confirmation of %s %s is kept in this process only: only this replica "
+                    "can confirm it, and a restart forgets it", kind, target,
+                )
+            rec = await self.memory.create(rec)
         return render_prompt(
-            pending_id=pid,
+            pending_id=rec.id,
             kind=kind,
             target=target,
             summary=summary,
             requester=requester,
             cluster=cluster,
-            expires_at=now + self.ttl,
+            expires_at=rec.expires_at,
         )
-
-    # ------------------------------------------------------------ state
-
-    def get(self, pid: str) -> Pending | None:
-        return self._pending.get(pid)
-
-    def expired(self, p: Pending) -> bool:
-        return self.clock() - p.created_at > self.ttl
-
-    def claim(self, pid: str, user: str, outcome: str) -> Pending | None:
-        """Mark a pending confirmation used; None when it already was. Never awaits, so in
-        one event loop the first claim wins and every later one gets None."""
-        p = self._pending.get(pid)
-        if p is None or p.outcome is not None:
-            return None
-        p.outcome, p.used_by, p.used_at = outcome, user, self.clock()
-        return p
-
-    def _purge(self) -> None:
-        """Forget confirmations long past their expiry (used ones are kept that long so a
-        late replay is told who used it)."""
-        cutoff = self.clock() - 2 * self.ttl
-        for pid in [pid for pid, p in self._pending.items() if p.created_at < cutoff]:
-            del self._pending[pid]
 
     # ------------------------------------------------------------ a click
 
@@ -215,29 +290,48 @@ class Confirmations:
         self, bot: Bot, *, pid: str, user: str, decision: Decision, responder: Responder
     ) -> None:
         """A Confirm or Cancel click: check, claim, run, and replace the prompt with the result."""
-        p = self._pending.get(pid)
+        store = self.store_of(pid)
+        if store is None:
+            await responder.ephemeral(render_unknown_confirmation())
+            return
+        try:
+            await self._click(bot, store, pid, user, decision, responder)
+        except KafkaOpsError as e:
+            where = f" on cluster {store.cluster!r}" if store.cluster else ""
+            await responder.ephemeral(
+                render_error(f"could not read or claim this confirmation{where}: {e}. "
+                             "Nothing was done by this click", retriable=e.retriable)
+            )
+
+    async def _click(
+        self, bot: Bot, store: Store, pid: str, user: str, decision: Decision,
+        responder: Responder,
+    ) -> None:
+        p = await store.get(pid)
         if p is None:
             await responder.ephemeral(render_unknown_confirmation())
             return
-        if p.outcome is not None:
-            await responder.ephemeral(
-                render_already_used(p.kind, p.target, p.outcome, p.used_by or "?", p.used_at or 0)
-            )
+        if p.state != "pending":
+            await responder.ephemeral(_already(p))
             return
-        if self.expired(p):
-            if self.claim(pid, user, "expired") is not None:
+        if self.clock() > p.expires_at:
+            won, q = await store.claim(p, "expired", user, self.clock())
+            if won:
                 await responder.replace(
-                    render_expired(p.kind, p.target, p.command_text, int(self.ttl // 60))
+                    render_expired(p.action, p.target, p.command_text, int(self.ttl // 60))
                 )
             else:
-                await responder.ephemeral(render_unknown_confirmation())
+                await responder.ephemeral(_already(q))
             return
-        action = self.kinds[p.kind]
+        action = self.kinds.get(p.action)
+        if action is None:  # asked by a replica running other code
+            await responder.ephemeral(render_unknown_confirmation())
+            return
         permitted, reason = await self._may_decide(bot, action, p, user)
         if not permitted:
             await bot.audit(
                 actor=user,
-                action=p.kind,
+                action=p.action,
                 target=p.target,
                 params={"decision": decision, "requested_by": p.requester, **p.params},
                 result="refused",
@@ -245,44 +339,48 @@ class Confirmations:
                 + re.sub(r"<@([A-Z0-9]+)>", r"\1", reason),
                 cluster=p.cluster,
             )
-            await responder.ephemeral(render_not_yours(p.kind, p.requester, reason))
+            await responder.ephemeral(render_not_yours(p.action, p.requester, reason))
             return
-        outcome = "confirmed" if decision == "confirm" else "cancelled"
-        if self.claim(pid, user, outcome) is None:  # someone else clicked while we checked
-            q = self._pending[pid]
-            await responder.ephemeral(
-                render_already_used(q.kind, q.target, q.outcome or "?", q.used_by or "?",
-                                    q.used_at or 0)
-            )
+        outcome: State = "confirmed" if decision == "confirm" else "cancelled"
+        won, q = await store.claim(p, outcome, user, self.clock())
+        if not won:  # someone else clicked while we checked, here or on another replica
+            await responder.ephemeral(_already(q))
             return
         if decision == "cancel":
-            await responder.replace(render_cancelled(p.kind, p.target, user))
+            await responder.replace(render_cancelled(p.action, p.target, user))
             return
-        await responder.replace(render_running(p.kind, p.target, user))
-        ex = Execution(p.kind, p.target, p.params, p.requester, user, p.cluster, bot.services)
+        await responder.replace(render_running(p.action, p.target, user))
+        ex = Execution(p.action, p.target, p.params, p.requester, user, p.cluster, bot.services)
         try:
             result = await action.run(ex)
         except KafkaOpsError as e:
-            await responder.replace(render_failed(p.kind, p.target, str(e), confirmer=user))
+            await self._finish(store, q, "failed", str(e))
+            await responder.replace(render_failed(p.action, p.target, str(e), confirmer=user))
             return
         except Exception as e:
-            log.exception("confirmed action %s on %s failed", p.kind, p.target)
+            log.exception("confirmed action %s on %s failed", p.action, p.target)
+            problem = f"internal error ({type(e).__name__}); the bot's log has the details"
+            await self._finish(store, q, "failed", problem)
             await responder.replace(
-                render_failed(
-                    p.kind,
-                    p.target,
-                    f"internal error ({type(e).__name__}); the bot's log has the details",
-                    confirmer=user,
-                )
+                render_failed(p.action, p.target, problem, confirmer=user)
             )
             return
+        await self._finish(store, q, "done", result.text)
         await responder.replace(
-            render_outcome(result, kind=p.kind, requester=p.requester, confirmer=user,
+            render_outcome(result, kind=p.action, requester=p.requester, confirmer=user,
                            at=self.clock())
         )
 
+    async def _finish(self, store: Store, claimed: Confirmation, state: State, detail: str) -> None:
+        """Write done / failed back; the action already ran, so a failure here is only logged
+        (the claim already stops any replica from running it again)."""
+        try:
+            await store.transition(claimed, state, detail=detail[:500], finished_at=self.clock())
+        except KafkaOpsError as e:
+            log.warning("could not record confirmation %s as %s: %s", claimed.id, state, e)
+
     async def _may_decide(
-        self, bot: Bot, action: ActionKind, p: Pending, user: str
+        self, bot: Bot, action: ActionKind, p: Confirmation, user: str
     ) -> tuple[bool, str]:
         """The requester (if still permitted) or anyone the action's permission allows."""
         if action.permission is None:
@@ -291,3 +389,7 @@ class Confirmations:
             return False, "this action can only be confirmed by whoever asked for it"
         decision = await bot.permissions.check(user, action.permission)
         return decision.allowed, decision.reason
+
+
+def _already(p: Confirmation) -> Message:
+    return render_already_used(p.action, p.target, p.outcome, p.used_by or "?", p.used_at or 0)

@@ -111,7 +111,7 @@ class Invocation:
     ) -> Message:
         """Ask for confirmation of a risky action registered with `bot.confirmable(kind, ...)`;
         the returned prompt (summary + Confirm / Cancel) is this command's reply."""
-        return self.bot.confirmations.request(
+        return await self.bot.confirmations.request(
             kind,
             target=target,
             summary=summary,

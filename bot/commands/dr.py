@@ -187,7 +187,7 @@ async def failover_execute(inv: Invocation) -> Message:
             cluster=where,
         )
         return render_refused(plan, force=force, command=command)
-    return inv.bot.confirmations.request(
+    return await inv.bot.confirmations.request(
         direction,
         target=plan.pair,
         summary=render_plan(plan, command=command, prompt=True, force=force),
@@ -261,7 +261,7 @@ async def failover_resume(inv: Invocation) -> Message:
         return render_nothing_to_resume(pair.name, latest, command=command)
     target = running[0].target if running is not None else latest.target
     inv.services.require_writable(target, f"resume the {latest.direction} onto it")
-    return inv.bot.confirmations.request(
+    return await inv.bot.confirmations.request(
         RESUME,
         target=pair.name,
         summary=render_resume_summary(latest, stale, command=command),

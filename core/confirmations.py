@@ -1,0 +1,260 @@
+"""Pending confirmations of risky actions, shared by every bot replica through Kafka.
+
+A face that asks "Confirm / Cancel?" (the Slack bot) writes the pending confirmation here
+when it posts the prompt; a click on any replica reads it back, and the first replica to
+claim it runs the action, once. This module is data only: the executors stay in each
+process (every replica runs the same code), so only the request's parameters travel.
+
+Topic `_kafkaops.confirmations`: one partition, key = confirmation id, value = the
+confirmation's full state as JSON. A dedicated topic rather than `_kafkaops.control`:
+  - control is read whole by every DR status and failover (dr_control.ControlStore), and
+    confirmation traffic (every flag write from Slack) would slow the reads that matter
+    most during an incident;
+  - the lifetimes differ: a confirmation is dead ten minutes after it was asked for, so the
+    topic can drop old records by time (`retention.ms`) with no tombstones, while control
+    records must live as long as the pair;
+  - its records are decoded by their own reader, never by DR's.
+
+State machine (`state`): pending -> confirmed -> done | failed; pending -> cancelled;
+pending -> expired (written when a click finds it past `expires_at`).
+
+Compare-and-set, the way flags.py does it: every record carries the `version` it creates
+and the version it `expects` to replace. Every reader folds the partition in offset order
+with the same rule (`ConfirmationLog.apply`): a record is applied only when `expects` equals
+the version in force; otherwise every reader ignores it. So when two replicas both read
+version 1 (pending) and both write a claim expecting 1, the claim first in the log wins on
+every replica and the other is rejected on every replica; each writer reads the log back
+past its own record before it acts, and only the winner runs the action. The loser is told
+who used it.
+
+Compaction: the topic is `compact,delete` with `min.compaction.lag.ms` = `retention.ms` =
+one day, so the cleaner never touches a record younger than a day and every reader within a
+day folds the whole history of a key (a rejected claim left at a key's tail cannot hide the
+winner). A reader meeting a key for the first time accepts its record as it is (the key's
+first write, or its predecessors were removed); a day after a confirmation was asked for it
+has long expired, so at worst a very late click is told the wrong name in "already used by".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.mm2_io import Writer, ensure_topics, partitions_of, read_records
+from kafkaops.core.records import TopicPartition
+
+if TYPE_CHECKING:
+    from kafkaops.core.services import Services
+
+log = logging.getLogger(__name__)
+
+CONFIRMATIONS_TOPIC = "_kafkaops.confirmations"
+_DAY_MS = 24 * 3600 * 1000
+TOPIC_CONFIG = {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": str(_DAY_MS),
+    "min.compaction.lag.ms": str(_DAY_MS),
+}
+_TP = TopicPartition(CONFIRMATIONS_TOPIC, 0)
+
+State = Literal["pending", "confirmed", "cancelled", "expired", "done", "failed"]
+STATES = ("pending", "confirmed", "cancelled", "expired", "done", "failed")
+#: states a pending confirmation can be claimed into
+CLAIMS = ("confirmed", "cancelled", "expired")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One confirmation as the log says it is now."""
+
+    id: str
+    """Random id; the only thing the prompt's buttons carry."""
+    action: str
+    """Action kind, e.g. flag.write (also the permission checked)."""
+    requester: str
+    """Who asked (a Slack user ID)."""
+    target: str
+    """What it acts on, as the prompt shows."""
+    params: Mapping[str, Any]
+    """Parameters the executor gets, as JSON (tuples come back as lists)."""
+    summary: str
+    """The prompt's summary as plain text, for people reading the topic."""
+    created_at: float
+    """When it was asked for (seconds since the epoch)."""
+    expires_at: float
+    """After this a click does nothing but mark it expired."""
+    state: State = "pending"
+    """pending, confirmed, cancelled, expired, done or failed."""
+    channel: str = ""
+    """Where it was asked."""
+    cluster: str = ""
+    """The cluster the action works on."""
+    command_text: str = ""
+    """The command as typed, to tell people what to run again."""
+    used_by: str | None = None
+    """Who confirmed, cancelled or found it expired."""
+    used_at: float | None = None
+    """When."""
+    detail: str = ""
+    """For done / failed: what the executor said."""
+    finished_at: float | None = None
+    """For done / failed: when the action ended."""
+    version: int = 1
+    """Bumped by every accepted write: what compare-and-set compares."""
+    expects: int = 0
+    """The version this write replaces (0: a new confirmation)."""
+    write_id: str = ""
+    """Unique id of the write, so its writer can tell whether it was applied."""
+
+    @property
+    def outcome(self) -> str:
+        """How it was used, for "already <outcome> by ...": confirmed also when done."""
+        return "confirmed" if self.state in ("confirmed", "done", "failed") else self.state
+
+
+def encode(rec: Confirmation) -> bytes:
+    data = dict(rec.__dict__)
+    data["params"] = dict(rec.params)
+    return json.dumps(data, sort_keys=True).encode("utf-8")
+
+
+def decode(value: bytes | None) -> Confirmation:
+    """A confirmation record; KafkaOpsError when it is not one."""
+    if value is None:
+        raise KafkaOpsError("tombstone")
+    try:
+        data = json.loads(value)
+        if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+            raise TypeError("not an object with params")
+        rec = Confirmation(**data)
+    except (ValueError, TypeError) as e:
+        raise KafkaOpsError(f"not a confirmation record: {e}") from None
+    if rec.state not in STATES:
+        raise KafkaOpsError(f"unknown confirmation state {rec.state!r}")
+    return rec
+
+
+@dataclass
+class ConfirmationLog:
+    """The fold of the topic: the state in force per id, by the compare-and-set rule."""
+
+    states: dict[str, Confirmation] = field(default_factory=dict)
+    #: write ids this process waits on -> applied? (None until the fold meets the record)
+    watched: dict[str, bool | None] = field(default_factory=dict)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> bool:
+        """Fold one record; True when it was applied. Damaged or foreign records are
+        ignored, as every reader ignores them."""
+        try:
+            rec = decode(value)
+        except KafkaOpsError:
+            return False
+        if key is None or key.decode("utf-8", "replace") != rec.id:
+            return False
+        cur = self.states.get(rec.id)
+        ok = cur is None or (rec.expects == cur.version and rec.version == cur.version + 1)
+        if ok:
+            self.states[rec.id] = rec
+        if rec.write_id in self.watched:
+            self.watched[rec.write_id] = ok
+        return ok
+
+    def purge(self, before: float) -> None:
+        """Forget confirmations that expired before `before` (the topic drops them too)."""
+        for cid in [c for c, r in self.states.items() if r.expires_at < before]:
+            del self.states[cid]
+
+
+class ConfirmationStore:
+    """Confirmations on one cluster: written when asked, claimed once from any replica."""
+
+    def __init__(self, services: Services, cluster: str) -> None:
+        self.services = services
+        self.cluster = cluster
+        self.log = ConfirmationLog()
+        self._next = 0  # next offset to fold
+        self._lock = asyncio.Lock()
+
+    async def catch_up(self) -> None:
+        """Fold the topic up to its end now (what every replica has written so far)."""
+        async with self._lock:
+            conn = await self.services.connection(self.cluster)
+            if CONFIRMATIONS_TOPIC not in await partitions_of(conn, [CONFIRMATIONS_TOPIC]):
+                return
+            start, end = (await conn.high_watermarks([_TP])).get(_TP, (0, 0))
+            if self._next < start:
+                self._next = start  # older records were removed by retention
+            if end <= self._next:
+                return
+            got, incomplete = await read_records(conn, {_TP: (self._next, end)})
+            for r in got[_TP]:
+                self.log.apply(r.key, r.value)
+                self._next = r.offset + 1
+            if incomplete:
+                raise KafkaOpsError(
+                    f"could not read {CONFIRMATIONS_TOPIC} on cluster {self.cluster!r} to its "
+                    "end in time; nothing was done, try again",
+                    retriable=True,
+                )
+            self._next = max(self._next, end)
+            self.log.purge(time.time() - 2 * 24 * 3600)
+
+    async def get(self, cid: str) -> Confirmation | None:
+        """The confirmation as every replica sees it now (after catching up)."""
+        await self.catch_up()
+        return self.log.states.get(cid)
+
+    async def create(self, rec: Confirmation) -> Confirmation:
+        """Write a new pending confirmation; returns once the broker acknowledged it."""
+        self.services.require_writable(self.cluster, "keep a pending confirmation on it")
+        rec = replace(rec, state="pending", version=1, expects=0, write_id=uuid.uuid4().hex)
+        encode(rec)  # TypeError now, before anything is written, for params that are not JSON
+        await self._write(rec)
+        return rec
+
+    async def transition(
+        self, cur: Confirmation, state: State, **changes: Any
+    ) -> tuple[bool, Confirmation]:
+        """Move `cur` to `state` by compare-and-set: (True, new state) when this write won,
+        (False, the state in force) when another write got there first."""
+        rec = replace(
+            cur, state=state, version=cur.version + 1, expects=cur.version,
+            write_id=uuid.uuid4().hex, **changes,
+        )
+        self.log.watched[rec.write_id] = None
+        try:
+            await self._write(rec)
+            await self.catch_up()
+            applied = self.log.watched.get(rec.write_id)
+        finally:
+            self.log.watched.pop(rec.write_id, None)
+        now = self.log.states.get(cur.id, cur)
+        if applied is None:
+            raise KafkaOpsError(
+                f"wrote to {CONFIRMATIONS_TOPIC} on cluster {self.cluster!r} but did not read "
+                "the write back; the outcome is unknown, check the audit trail",
+                retriable=True,
+            )
+        return applied, now
+
+    async def claim(self, cur: Confirmation, state: State, by: str, at: float) -> tuple[
+        bool, Confirmation
+    ]:
+        """pending -> confirmed | cancelled | expired, once: (won, state in force)."""
+        if state not in CLAIMS:
+            raise ValueError(f"cannot claim a confirmation as {state!r}")
+        return await self.transition(cur, state, used_by=by, used_at=at)
+
+    async def _write(self, rec: Confirmation) -> None:
+        conn = await self.services.connection(self.cluster)
+        await ensure_topics(conn, {CONFIRMATIONS_TOPIC: (1, TOPIC_CONFIG)})
+        async with Writer(conn) as w:
+            await w.send(CONFIRMATIONS_TOPIC, [(rec.id.encode("utf-8"), encode(rec))],
+                         partition=0)
