@@ -175,7 +175,10 @@ async def test_a_stale_primary_copy_never_sends_clients_back(
             broker.kill()
             await asyncio.to_thread(broker.wait)
             assert await eventually(lambda: watcher.status().copies[1].reachable is False)
-            # only the stale copy answers now: the watcher does not go back to it
+            # only the stale copy answers now (a read of it after dr went away has landed):
+            # the watcher does not go back to it
+            gone = time.time()
+            assert await eventually(lambda: (watcher.status().copies[0].read_at or 0) > gone)
             assert watcher.status().copies[0].reachable
             assert (watcher.active, watcher.epoch) == ("dr", 1)
             assert "'dr' unreachable" in watcher.status().message
