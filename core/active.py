@@ -19,10 +19,11 @@ while the up-to-date one is unreachable must not send clients back to the old pr
 (split brain). Epochs only go up (every failover and failback adds one), so "highest seen
 wins" is correct across any number of failovers and failbacks.
 
-Reads never overlap: the next round is scheduled when the last one finished, and
-`refresh()` waits for a round in progress instead of starting another. Within a round the
-two clusters are read concurrently and each answer is taken as soon as it arrives, so a
-cluster that hangs until its request timeout does not delay the other's news.
+Each cluster's copy is polled by a loop of its own: the next read of a cluster is scheduled
+when its last one finished, so reads never overlap (`refresh()` waits for a read in progress
+instead of starting another), and a cluster that hangs until its request timeout does not
+delay the other's news. A cluster that does not answer is retried with a growing delay (up
+to `MAX_RETRY_DELAY`), so a dead primary is not hammered by every client of the pair.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from kafkaops.core.errors import ConfigError, KafkaOpsError
 from kafkaops.core.kafka import KafkaConnection
 
 log = logging.getLogger(__name__)
+
+#: longest wait between two reads of a cluster that does not answer (seconds)
+MAX_RETRY_DELAY = 30.0
 
 
 @dataclass(frozen=True)
@@ -147,8 +151,9 @@ class ActiveClusterWatcher:
         self._read_from: tuple[str, ...] = ()
         self._known = False
         self._listeners: list[ChangeCallback] = []
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._locks = {n: asyncio.Lock() for n in self.clusters}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._attempted: set[str] = set()
         self._first_round = asyncio.Event()
 
     @classmethod
@@ -196,7 +201,7 @@ class ActiveClusterWatcher:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return any(not t.done() for t in self._tasks)
 
     def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
         """Call `callback(state)` whenever the active epoch goes up. Returns a remover."""
@@ -224,10 +229,14 @@ class ActiveClusterWatcher:
     # -------------------------------------------------------- lifecycle
 
     async def start(self, wait: float = 5.0) -> WatcherStatus:
-        """Start polling and wait up to `wait` seconds for the first round to finish.
-        Never raises because a cluster is unreachable: see `status()`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"active-{self.pair.name}")
+        """Start polling and wait up to `wait` seconds until each cluster's copy has been
+        read once (or failed). Never raises because a cluster is unreachable: see
+        `status()`."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._poll(n), name=f"active-{self.pair.name}-{n}")
+                for n in self.clusters
+            ]
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
@@ -235,9 +244,10 @@ class ActiveClusterWatcher:
         return self.status()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         conns, self._conns = self._conns, {}
@@ -251,39 +261,44 @@ class ActiveClusterWatcher:
         await self.stop()
 
     async def refresh(self) -> ActiveState:
-        """Read both copies now (after any round in progress) and return the result."""
-        await self._round()
+        """Read both copies now (each after any read of it in progress) and return the
+        result."""
+        await asyncio.gather(*(self._read_and_take(n) for n in self.clusters))
         return self.state
 
     # -------------------------------------------------------- reading
 
-    async def _run(self) -> None:
+    async def _poll(self, name: str) -> None:
+        failures = 0
         while True:
             try:
-                await self._round()
+                ok = await self._read_and_take(name)
             except Exception:  # a bug must not silently freeze the served state
-                log.exception("active cluster watcher for pair %s: read failed", self.pair.name)
-            self._first_round.set()
-            await asyncio.sleep(self.interval)  # after the round: rounds never overlap
+                log.exception("pair %s: reading the control record of %r failed",
+                              self.pair.name, name)
+                ok = False
+            self._attempted.add(name)
+            if self._attempted == set(self.clusters):
+                self._first_round.set()
+            failures = 0 if ok else failures + 1
+            delay = self.interval * 2 ** min(failures, 10)
+            # scheduled after the read finished: reads of a cluster never overlap
+            await asyncio.sleep(min(delay, max(self.interval, MAX_RETRY_DELAY)))
 
-    async def _round(self) -> None:
-        async with self._lock:
-            reads = [asyncio.ensure_future(self._read(n)) for n in self.clusters]
-            try:
-                for next_done in asyncio.as_completed(reads):
-                    name, got = await next_done
-                    self._take(name, got)
-            finally:
-                for r in reads:
-                    r.cancel()
+    async def _read_and_take(self, name: str) -> bool:
+        """Read one cluster's copy and fold it in; False when it could not be read."""
+        async with self._locks[name]:
+            got = await self._read(name)
+            self._take(name, got)
+            return not isinstance(got, str)
 
-    async def _read(self, name: str) -> tuple[str, ControlLog | str]:
+    async def _read(self, name: str) -> ControlLog | str:
         limit = self.read_timeout
         if limit is None:
             limit = float(self.clusters[name].request_timeout) + 5.0
         try:
             async with asyncio.timeout(limit):
-                return name, await self._store.read_cluster(name, self.pair.name)
+                return await self._store.read_cluster(name, self.pair.name)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -292,8 +307,8 @@ class ActiveClusterWatcher:
             error = str(e)
         except Exception as e:  # aiokafka errors from a connection that broke mid-read
             error = f"reading {name!r} failed: {type(e).__name__}: {e}"
-        await self._drop(name)  # the next round reconnects
-        return name, error
+        await self._drop(name)  # the next read reconnects
+        return error
 
     async def _connect(self, name: str) -> KafkaConnection:
         conn = self._conns.get(name)
