@@ -237,3 +237,33 @@ async def test_flag_client_following_the_pair_switches_to_dr_flags(
         assert client.cluster_config.bootstrap_servers == clusters.bootstrap("dr")
     finally:
         await client.stop()
+
+
+async def test_a_primary_that_never_answers_does_not_delay_news_from_dr(
+    config_data: dict[str, Any],
+) -> None:
+    """A blackholed primary (accepts connections, never answers) holds its own read until
+    the request timeout; dr's reads go on meanwhile and a new epoch there is served."""
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; returns when the client goes away
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    name = unique("pair")
+    config = pair_config(config_data, name)
+    await write_active(config, name, "dr", 1, on=("dr",))
+    hung = pair_config(config_data, name, primary=f"127.0.0.1:{port}")
+    watcher = ActiveClusterWatcher.for_pair(hung, name, interval=0.1)
+    try:
+        await watcher.start(wait=0)
+        assert await eventually(lambda: watcher.epoch == 1)
+        await write_active(config, name, "primary", 2, on=("dr",))
+        assert await eventually(lambda: watcher.epoch == 2)
+        assert watcher.active == "primary"
+        # the primary's first read is still waiting for its answer (request timeout 10 s)
+        assert watcher.status().copies[0].reachable is None
+    finally:
+        await watcher.stop()
+        server.close()
+        await server.wait_closed()
