@@ -166,9 +166,10 @@ async def test_usergroup_member_confirms_once_others_are_refused_replays_do_noth
     # and the trail is readable from Slack, newest first
     _, _, url = await rb.command("audit 50")
     shown = (await rb.reply(url)).text
-    # table rows start with their time; the message's fallback line ("50 audit records on
-    # primary; newest: ...") also names the topic when this test's record is the newest
-    rows = [ln for ln in shown.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", ln) and topic in ln]
+    # table rows start with their time (MM-DD HH:MM:SS); the reply's fallback line ("50
+    # audit records on primary; newest: ...") names the topic too when it is the newest
+    row_start = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d ")
+    rows = [ln for ln in shown.splitlines() if row_start.match(ln) and topic in ln]
     carol = next(ln for ln in rows if "U0CAROL" in ln)
     mallory = next(ln for ln in rows if "U0MALLORY" in ln)
     assert rows.index(carol) < rows.index(mallory)
