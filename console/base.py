@@ -293,6 +293,7 @@ class DataScreen(Screen[None]):
         self._failures = 0
         self._loaded_at: float | None = None  # wall clock of the last good load
         self._next_due = 0.0  # monotonic time the next load is due
+        self._status_held_until = 0.0  # see set_status(hold=...)
 
     @property
     def services(self) -> Services:
@@ -323,8 +324,18 @@ class DataScreen(Screen[None]):
         yield from self.compose_body()
         yield Footer()
 
-    def set_status(self, text: str, kind: str = "ok") -> None:
-        """The line under the header: load state, errors, staleness."""
+    def set_status(
+        self, text: str, kind: str = "ok", *, hold: float = 0.0, routine: bool = False
+    ) -> None:
+        """The line under the header: load state, errors, staleness.
+
+        `hold`: seconds during which `routine` messages (the poll's "updated ...") do not
+        replace this one: for answers to something the user typed (a bad filter, a bad
+        jump) that a 1-second poll would otherwise wipe before it is read.
+        """
+        if routine and time.monotonic() < self._status_held_until:
+            return
+        self._status_held_until = time.monotonic() + hold if hold else 0.0
         status = self.query_one("#status", Static)
         status.update(Text(text))  # plain: error messages may contain [brackets]
         status.set_classes(f"status-{kind}")
@@ -395,7 +406,8 @@ class DataScreen(Screen[None]):
         except Exception as e:  # a rendering bug: say so, keep the console up
             self.set_status(f"cannot show this data: {type(e).__name__}: {e}", "error")
         else:
-            self.set_status(f"updated {clock(self._loaded_at)} · every {self.REFRESH_EVERY:g}s")
+            self.set_status(f"updated {clock(self._loaded_at)} · every {self.REFRESH_EVERY:g}s",
+                            routine=True)
         self._finished(self.REFRESH_EVERY)
 
     @on(LoadFailed)

@@ -289,7 +289,7 @@ class MessagesScreen(DataScreen):
         try:
             where = compile_filter(text) if text else None
         except FilterError as e:
-            self.set_status(str(e).replace("\n", "  "), "error")
+            self.set_status(str(e).replace("\n", "  "), "error", hold=10)
             return
         event.input.display = False
         self.query_one("#messages", DataTable).focus()
@@ -301,7 +301,7 @@ class MessagesScreen(DataScreen):
         try:
             start = parse_jump(event.value)
         except KafkaOpsError as e:
-            self.set_status(str(e), "error")
+            self.set_status(str(e), "error", hold=10)
             return
         event.input.display = False
         self.query_one("#messages", DataTable).focus()

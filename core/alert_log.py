@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kafkaops.core.alerts import Action, AlertBook, AlertEvent, alerts_cluster
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
-from kafkaops.core.kafka import client_options
+from kafkaops.core.kafka import client_options, start_or_close
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ class AlertLog:
             return book
         consumer = AIOKafkaConsumer(**self.client_options(), group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest")
-        await consumer.start()
+        await start_or_close(consumer)
         try:
             aks = [AkTP(self.topic, p) for p in todo]
             consumer.assign(aks)

@@ -9,6 +9,7 @@ dicts keyed by `TopicPartition` (core's own, in records.py) and core records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,6 +27,18 @@ from kafkaops.core.records import (
 
 LATEST = -1
 EARLIEST = -2
+
+
+async def start_or_close(client: Any) -> None:
+    """`await client.start()` for an aiokafka consumer or producer, closing it when the start
+    fails or is cancelled: a half-started client left to the garbage collector leaks its
+    connections (and aiokafka warns from __del__)."""
+    try:
+        await client.start()
+    except BaseException:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await client.stop()
+        raise
 
 
 def client_options(name: str, cfg: ClusterConfig) -> dict[str, Any]:

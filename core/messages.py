@@ -29,7 +29,7 @@ from typing import Any, Literal, NamedTuple
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
 from kafkaops.core.filter import Filter
-from kafkaops.core.kafka import LATEST, KafkaConnection, client_options
+from kafkaops.core.kafka import LATEST, KafkaConnection, client_options, start_or_close
 from kafkaops.core.records import TopicPartition
 
 try:
@@ -429,7 +429,7 @@ class MessageService:
         lo = {tp: water[tp][0] for tp in tps if tp in water}
         hi = {tp: water[tp][1] for tp in tps if tp in water}
         consumer = self._consumer(max_partition_fetch_bytes=64 * 1024, fetch_max_wait_ms=100)
-        await consumer.start()
+        await start_or_close(consumer)
         try:
             from aiokafka.structs import TopicPartition as AkTP
 
@@ -516,7 +516,7 @@ class MessageService:
         from aiokafka.structs import TopicPartition as AkTP
 
         consumer = self._consumer()
-        await consumer.start()
+        await start_or_close(consumer)
         try:
             consumer.assign([AkTP(tp.topic, tp.partition) for tp in todo])
             for tp in todo:
@@ -589,7 +589,7 @@ class Tail:
 
         begin = await self.service.resolve_start(self.topic, self.partitions, self.start_at)
         consumer = self.service._consumer()
-        await consumer.start()
+        await start_or_close(consumer)
         self._aks = [AkTP(tp.topic, tp.partition) for tp in begin]
         consumer.assign(self._aks)
         for ak in self._aks:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaops.core.errors import KafkaOpsError, NotFound
-from kafkaops.core.kafka import KafkaConnection, client_options
+from kafkaops.core.kafka import KafkaConnection, client_options, start_or_close
 from kafkaops.core.mm2 import (
     Checkpoint,
     Heartbeat,
@@ -122,7 +122,7 @@ async def read_records(
         return out, set()
     consumer = _consumer(conn)
     try:
-        await consumer.start()
+        await start_or_close(consumer)
     except (KafkaError, OSError) as e:
         raise conn.unreachable(e) from None
     try:

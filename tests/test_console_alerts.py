@@ -90,7 +90,8 @@ async def test_firing_alert_shows_in_the_header_and_on_the_alerts_screen(
     async with Services(cfg) as bot, evaluator(bot) as evaluate, console(cfg) as (app, pilot):
         # nothing published yet: the alerts topic does not even exist, and that is 0 firing
         await wait_until(pilot, lambda: "0 firing" in header(app), "0 firing in the header")
-        assert "connected" in header(app)
+        # the alerts count and the topic list load independently: wait for the list too
+        await wait_until(pilot, lambda: "● connected" in header(app), "connected")
 
         evaluation = await evaluate()  # what the bot does every interval
         assert evaluation.published and [e.type for e in evaluation.events] == ["firing"]
