@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused
+from kafkaops.core.kafka import start_or_close
 from kafkaops.core.records import TopicPartition, to_jsonable
 
 if TYPE_CHECKING:
@@ -431,8 +432,8 @@ class AuditLog:
         consumer = AIOKafkaConsumer(**opts, group_id=None, enable_auto_commit=False,
                                     max_partition_fetch_bytes=1024 * 1024)
         try:
-            await producer.start()
-            await consumer.start()
+            await start_or_close(producer)
+            await start_or_close(consumer)
         except Exception as e:
             await asyncio.gather(producer.stop(), consumer.stop(), return_exceptions=True)
             raise AuditError(

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.config import DeadLetterConfig
 from kafkaops.core.errors import Conflict, NotFound, UsageError
 from kafkaops.core.filter import Filter
+from kafkaops.core.kafka import start_or_close
 from kafkaops.core.messages import Message, MessageService, StartAt
 from kafkaops.core.records import TopicPartition
 
@@ -524,7 +525,7 @@ class DeadLetterService:
         await self._ensure_ledger()
         conn = await self.services.connection(self.cluster)
         producer = AIOKafkaProducer(**client_options(conn.name, conn.config), acks="all")
-        await producer.start()
+        await start_or_close(producer)
         try:
             ledger = await self._read_ledger()
             recovered = await self._recover(producer, topic, ledger)

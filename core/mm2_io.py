@@ -352,9 +352,8 @@ class Writer:
         opts = client_options(self.conn.name, self.conn.config)
         producer = AIOKafkaProducer(**opts, acks="all", linger_ms=5)
         try:
-            await producer.start()
+            await start_or_close(producer)
         except (KafkaError, OSError) as e:
-            await producer.stop()
             raise self.conn.unreachable(e) from None
         self._producer = producer
 

@@ -17,6 +17,7 @@ import yaml
 
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.embedded import EmbeddedClusters
+from kafkaops.core.kafka import start_or_close
 from kafkaops.core.services import Services
 
 
@@ -90,7 +91,7 @@ async def produce(
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
-    await producer.start()
+    await start_or_close(producer)
     try:
         futures = [
             await producer.send(topic, v, key=key, partition=partition, headers=headers)
