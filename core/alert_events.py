@@ -35,11 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.core.alert_log import HEARTBEAT_MS, SESSION_TIMEOUT_MS, AlertLog, stop_client
+from kafkaops.core.alert_log import HEARTBEAT_MS, SESSION_TIMEOUT_MS, AlertLog
 from kafkaops.core.alerts import NOTICE_EXAMPLES, AlertEvent, EventRule, template_fields
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.filter import RecordLike, extract
-from kafkaops.core.kafka import client_options
+from kafkaops.core.kafka import client_options, start_or_close, stop_quietly
 
 if TYPE_CHECKING:
     from kafkaops.core.metrics import MetricsRegistry
@@ -299,10 +299,9 @@ class EventWatcher:
         consumer.subscribe([self.rule.topic], listener=Listener())
         self._consumer = consumer
         try:
-            await consumer.start()
+            await start_or_close(consumer)
         except BaseException:
             self._consumer = None
-            await stop_client(consumer)
             raise
         self._task = asyncio.create_task(self._run(), name=f"alerts-events-{self.rule.name}")
 
@@ -314,7 +313,7 @@ class EventWatcher:
                 await task
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await stop_client(consumer)
+            await stop_quietly(consumer)
 
     async def _run(self) -> None:
         from aiokafka.errors import KafkaError

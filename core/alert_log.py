@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kafkaops.core.alerts import Action, AlertBook, AlertEvent, alerts_cluster
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
-from kafkaops.core.kafka import client_options, start_or_close
+from kafkaops.core.kafka import client_options, start_or_close, stop_quietly
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -60,19 +60,6 @@ REFUSED_BACKOFF = 300.0
 def whoami() -> str:
     """This process, as `by` in the events it writes: host:pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-async def stop_client(client: Any) -> None:
-    """Stop an aiokafka client whatever state the broker is in (its stop() may re-raise its
-    own fetch task's cancellation; that is not ours unless our task is being cancelled)."""
-    try:
-        await client.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-    except Exception as e:  # a dead broker: nothing more to close cleanly
-        log.debug("stopping a Kafka client: %s", e)
 
 
 class AlertLog:
@@ -144,11 +131,7 @@ class AlertLog:
                     # and a wait on every send is what keeps an event from being lost
                     producer = AIOKafkaProducer(**self.client_options(), acks="all",
                                                 linger_ms=0)
-                    try:
-                        await producer.start()
-                    except BaseException:
-                        await stop_client(producer)
-                        raise
+                    await start_or_close(producer)
                     self._producer = producer
                 futures = [await self._producer.send(self.topic, ev.encode(),
                                                      key=ev.alert_id.encode())
@@ -157,7 +140,7 @@ class AlertLog:
             except (KafkaError, OSError) as e:
                 producer, self._producer = self._producer, None
                 if producer is not None:
-                    await stop_client(producer)
+                    await stop_quietly(producer)
                 raise ClusterUnreachable(
                     f"cannot write to {self.topic!r} on cluster {self.cluster!r}: "
                     f"{e or type(e).__name__}", retriable=True) from None
@@ -179,13 +162,10 @@ class AlertLog:
         consumer = AIOKafkaConsumer(**self.client_options(), group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest")
         try:
-            await consumer.start()
-        except BaseException as e:
-            await stop_client(consumer)
-            if isinstance(e, KafkaError | OSError):
-                raise ClusterUnreachable(f"cannot read {self.topic!r} on cluster "
-                                         f"{self.cluster!r}: {e}", retriable=True) from None
-            raise
+            await start_or_close(consumer)
+        except (KafkaError, OSError) as e:
+            raise ClusterUnreachable(f"cannot read {self.topic!r} on cluster "
+                                     f"{self.cluster!r}: {e}", retriable=True) from None
         aks = [AkTP(tp.topic, tp.partition) for tp in tps]
         consumer.assign(aks)
         await consumer.seek_to_beginning(*aks)
@@ -260,7 +240,7 @@ class AlertLog:
                 f"could not read {self.topic!r} on cluster {self.cluster!r} to its end "
                 f"within {within:g} s", retriable=True) from None
         finally:
-            await stop_client(consumer)
+            await stop_quietly(consumer)
         return book
 
     async def stop(self) -> None:
@@ -273,7 +253,7 @@ class AlertLog:
             client = getattr(self, attr)
             setattr(self, attr, None)
             if client is not None:
-                await stop_client(client)
+                await stop_quietly(client)
 
 
 def fold(book: AlertBook, rec: Any) -> None:
@@ -413,10 +393,9 @@ class AlertDispatcher:
         consumer.subscribe([self.log.topic], listener=Listener())
         self._consumer = consumer  # the listener may run before start() returns
         try:
-            await consumer.start()
+            await start_or_close(consumer)
         except BaseException:
             self._consumer = None
-            await stop_client(consumer)
             raise
         self._task = asyncio.create_task(self._run(), name=f"alerts-notify-{self.group_id}")
 
@@ -446,7 +425,7 @@ class AlertDispatcher:
                 await task
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await stop_client(consumer)  # leaves the group: the others take over at once
+            await stop_quietly(consumer)  # leaves the group: the others take over at once
 
     async def _run(self) -> None:
         from aiokafka.errors import KafkaError

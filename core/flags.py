@@ -72,6 +72,7 @@ from kafkaops.core.errors import (
     Refused,
     UsageError,
 )
+from kafkaops.core.kafka import stop_quietly
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka import KafkaConnection
@@ -762,23 +763,6 @@ async def topic_partitions(name: str, cfg: ClusterConfig, topic: str) -> int | N
     return None
 
 
-async def _stop_client(client: Any) -> None:
-    """Stop an aiokafka consumer or producer, whatever state the broker is in.
-
-    With the broker gone, aiokafka's consumer.stop() re-raises the CancelledError of its own
-    fetch task; that is not a cancellation of ours, so it is swallowed unless our task
-    really is being cancelled.
-    """
-    try:
-        await client.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-    except Exception as e:  # stopping must not fail a shutdown
-        log.debug("flags: stopping a Kafka client failed: %s", e)
-
-
 class FlagStore:
     """Reads the flags topic from its start and keeps folding it, live.
 
@@ -878,7 +862,7 @@ class FlagStore:
                 await task
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await _stop_client(consumer)
+            await stop_quietly(consumer)
         for fut in self._waiters.values():
             if not fut.done():
                 fut.cancel()
@@ -1055,7 +1039,7 @@ class FlagService:
         await self.store.stop()
         producer, self._producer = self._producer, None
         if producer is not None:
-            await _stop_client(producer)
+            await stop_quietly(producer)
         if self._conn is not None and self.services is None:
             await self._conn.stop()
 

@@ -9,7 +9,7 @@ dicts keyed by `TopicPartition` (core's own, in records.py) and core records.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import ssl
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,8 +25,22 @@ from kafkaops.core.records import (
     TopicPartition,
 )
 
+log = logging.getLogger("kafkaops.core.kafka")
 LATEST = -1
 EARLIEST = -2
+
+
+async def stop_quietly(client: Any) -> None:
+    """Stop an aiokafka client whatever state the broker is in (its stop() may re-raise its
+    own fetch task's cancellation; that is not ours unless our task is being cancelled)."""
+    try:
+        await client.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+    except Exception as e:  # a dead broker: nothing more to close cleanly
+        log.debug("stopping a Kafka client: %s", e)
 
 
 async def start_or_close(client: Any) -> None:
@@ -36,8 +50,7 @@ async def start_or_close(client: Any) -> None:
     try:
         await client.start()
     except BaseException:
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await client.stop()
+        await stop_quietly(client)
         raise
 
 
