@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -66,12 +66,20 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    os.setpgrp()  # Ctrl-C in the terminal goes to us; we stop the broker ourselves
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """preexec_fn for a broker: SIGKILL it when `parent` dies, and die now if it already
+    has (it can die between fork and prctl; the kernel would then never send the signal)."""
+
+    def preexec() -> None:  # runs in the child between fork and exec
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+            if os.getppid() != parent:
+                os._exit(1)
+        os.setpgrp()  # Ctrl-C in the terminal goes to us; we stop the broker ourselves
+
+    return preexec
 
 
 def answers_kafka(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -130,6 +138,10 @@ class EmbeddedClusters:
     _logdir: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self) -> EmbeddedClusters:
+        """Start every broker; a no-op when they are already running (so `with` works on
+        clusters started earlier)."""
+        if self.brokers:
+            return self
         binary = broker_binary()
         self._logdir = tempfile.TemporaryDirectory(prefix="kafkaops-brokers-")
         try:
@@ -168,7 +180,7 @@ class EmbeddedClusters:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509
+                    preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
                 )
             finally:
                 log.close()

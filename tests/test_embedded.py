@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -51,12 +52,34 @@ def wait_gone(ports: list[str], deadline_s: float = 10.0) -> list[int]:
     return left
 
 
-def start_owner(mode: str) -> tuple[subprocess.Popen[str], list[str]]:
+def marked_pids(marker: str) -> list[int]:
+    """Live tansu processes whose environment carries `marker` (every broker an owner
+    started inherits it, printed or not)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if f"KAFKAOPS_TEST_OWNER={marker}".encode() in env and state != "Z" and b"tansu" in cmd:
+            found.append(int(pid))
+    return found
+
+
+def start_owner(mode: str, marker: str = "") -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-c", OWNER, mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=dict(os.environ, KAFKAOPS_TEST_OWNER=marker),
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -79,9 +102,16 @@ def test_two_clusters_answer_kafka_and_stop() -> None:
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGKILL", "raise"])
 def test_no_broker_outlives_its_owner(how: str) -> None:
-    proc, ports = start_owner("raise" if how == "raise" else "sleep")
+    marker = uuid.uuid4().hex
+    proc, ports = start_owner("raise" if how == "raise" else "sleep", marker)
     if how != "raise":
         assert all(tansu_pids(p) for p in ports)
+        assert len(marked_pids(marker)) == 2  # the marker does find the owner's brokers
         proc.send_signal(getattr(signal, how))
     proc.communicate(timeout=20)  # waits and closes the pipes
     assert wait_gone(ports) == [], f"tansu left running after {how}"
+    # and no other broker it started (one half-started when it died, say) either
+    deadline = time.monotonic() + 10
+    while marked_pids(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marked_pids(marker) == [], f"a broker the owner started survived {how}"
