@@ -125,6 +125,32 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
+class BasicAuthConfig:
+    username: str
+    """User name for HTTP basic auth."""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    """Password; use ${ENV_VAR}."""
+
+
+@dataclass(frozen=True)
+class ConnectTlsConfig:
+    ca_file: str | None = None
+    """PEM file of the CA that signed the worker's certificate (https:// URLs)."""
+
+
+@dataclass(frozen=True)
+class ConnectConfig:
+    name: str
+    """Name of this Kafka Connect cluster (`--connect NAME`)."""
+    url: str
+    """REST API of one of its workers, e.g. http://connect-1:8083."""
+    basic_auth: BasicAuthConfig | None = None
+    """HTTP basic auth, when the REST API asks for it."""
+    tls: ConnectTlsConfig | None = None
+    """TLS settings for an https:// URL."""
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     bootstrap_servers: str
     """Comma-separated HOST:PORT list."""
@@ -138,6 +164,8 @@ class ClusterConfig:
     """Refuse every change to this cluster, from every face."""
     request_timeout: Duration = Duration(10.0)
     """How long to wait for a broker's answer."""
+    connect: list[ConnectConfig] = field(default_factory=list)
+    """Kafka Connect clusters whose workers use this Kafka cluster."""
 
     @property
     def bootstrap_list(self) -> list[str]:
@@ -386,6 +414,8 @@ def _convert(value: Any, tp: Any, path: str, src: str) -> Any:
                 return _convert(value, a, path, src)
             except ConfigError as e:
                 errors.append(e)
+        if len(errors) == 1:  # `X | None`: X's own message names the key that is wrong
+            raise errors[0]
         raise bad()
     if tp is Secret:
         if not isinstance(value, str):
@@ -515,6 +545,9 @@ def _check_references(config: Config) -> None:
                 f"{src}: alerts.rules[{i}] ({rule.name}): give either `when` (a metric rule) "
                 "or `watch` (an event rule)"
             )
+    from kafkaops.core.connect.settings import check_connect
+
+    check_connect(config)  # ConfigError naming the connect entry and key
     from kafkaops.core.alerts import check_rules  # alerts.py reads this module's types
 
     check_rules(config)  # ConfigError naming the rule and what does not parse

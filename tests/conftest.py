@@ -100,3 +100,12 @@ async def produce(
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+@pytest.fixture(scope="session")
+def connect_worker(clusters: EmbeddedClusters) -> Iterator[object]:
+    """A real Kafka Connect 3.9 worker on primary, one per session (tests/connect_support.py);
+    the tests using it are skipped only where Java is missing."""
+    from tests.connect_support import start_worker
+
+    yield from start_worker(clusters.bootstrap("primary"))
