@@ -1,8 +1,10 @@
 """One yes/no dialog for every risky action in the console (replay, flag change, reset).
 
 `ConfirmScreen(summary, yes_label=...)` dismisses with True only on the yes button (or `y`
-where allowed); `n`, Esc and the cancel button dismiss with False. With `focus_cancel`
-the cancel button has the focus, so Enter alone never goes ahead.
+where allowed); `n`, Esc and the cancel button dismiss with False. The dialog always opens
+with the focus on Cancel, so an Enter meant for what came before it (the Enter that
+submitted a rollout box, a key held down) cancels rather than goes ahead: going ahead takes
+`y` or a deliberate move to the yes button (Tab, or the arrow keys) and Enter there.
 """
 
 from __future__ import annotations
@@ -33,16 +35,15 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Go ahead", show=False),
         Binding("n", "answer(False)", "Cancel"),
         Binding("escape", "answer(False)", "Cancel"),
+        Binding("left,right", "app.focus_next", "Other button", show=False),
     ]
 
     def __init__(self, summary: str | Text, *, yes_label: str = "Go ahead",
-                 yes_variant: str = "warning", focus_cancel: bool = False,
-                 yes_key: bool = True) -> None:
+                 yes_variant: str = "warning", yes_key: bool = True) -> None:
         super().__init__()
         self.summary = summary
         self.yes_label = yes_label
         self.yes_variant = yes_variant
-        self.focus_cancel = focus_cancel
         self.yes_key = yes_key
 
     def compose(self) -> ComposeResult:
@@ -55,8 +56,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button("Cancel (n)", id="confirm-no")
 
     def on_mount(self) -> None:
-        if self.focus_cancel:
-            self.query_one("#confirm-no", Button).focus()
+        self.query_one("#confirm-no", Button).focus()
 
     def action_answer(self, yes: bool) -> None:
         if yes and not self.yes_key:

@@ -23,7 +23,7 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.messages import render_detail
 from kafkaops.core.audit import local_actor
 from kafkaops.core.dlq import DeadLetter, DeadLetterService, DeadLetterTopic, ReplayResult
-from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.errors import KafkaOpsError, NothingToChange
 from kafkaops.core.filter import Filter, FilterError, compile_filter
 from kafkaops.core.messages import preview
 
@@ -118,16 +118,20 @@ class DlqScreen(DataScreen):
 
 
 class ConfirmReplayScreen(ConfirmScreen):
-    """Replay? Shows what will happen; y / Enter on Replay goes ahead, n / Esc cancels."""
+    """Replay? Shows what will happen; y (or Enter once Replay has the focus) goes ahead;
+    n, Esc, or Enter as the dialog opens cancels."""
 
     def __init__(self, summary: str) -> None:
         super().__init__(summary, yes_label="Replay")
 
 
 def replay_summary(plan: ReplayResult, cluster: str, what: str) -> str:
+    """The confirmation's text. Its counts add up to the records chosen (`what`): replayed
+    now, plus skipped as replayed before, plus skipped for want of an origin."""
     dests = ", ".join(f"{n:,} to {t}" for t, n in sorted(plan.by_destination().items()))
-    lines = [f"Replay {plan.count:,} record(s) of {plan.topic} on cluster {cluster} ({what}):",
-             f"  {dests}"]
+    chosen = plan.count + len(plan.already_replayed) + len(plan.no_origin)
+    lines = [f"Replay {plan.count:,} of the {chosen:,} record(s) {what} of {plan.topic} on "
+             f"cluster {cluster}:", f"  {dests}"]
     if plan.already_replayed:
         lines.append(f"  skipping {len(plan.already_replayed):,} replayed before")
     if plan.no_origin:
@@ -290,19 +294,25 @@ class DlqTopicScreen(DataScreen):
     @work(exclusive=True, group="replay", exit_on_error=False)
     async def _plan_worker(self) -> None:
         svc = DeadLetterService(self.services)
-        positions = sorted(self.marked) if self.marked else None
-        what = (f"{len(positions)} marked" if positions else
-                f"all matching {self.where.text}" if self.where else "all records")
+        # exactly the records on screen (marked, else all shown): dead letters that arrived
+        # since the last refresh are not replayed unseen, and the counts match the header
+        shown = {(d.message.partition, d.message.offset) for d in self._letters.values()}
+        positions = sorted(self.marked & shown) if self.marked else sorted(shown)
+        if not positions:
+            self._result("nothing to replay: no record is shown")
+            return
+        what = "marked" if self.marked else (
+            f"shown (matching {self.where.text})" if self.where else "shown")
         try:
             plan = await svc.replay(self.topic, actor=local_actor(), face="console",
-                                    where=None if positions else self.where,
                                     positions=positions, dry_run=True)
         except KafkaOpsError as e:
             self._result(f"cannot replay: {e}", error=True)
             return
         if not plan.items:
-            self._result(f"nothing to replay ({len(plan.already_replayed)} replayed before, "
-                            f"{len(plan.no_origin)} with no known origin)")
+            self._result(f"nothing to change: none of the {len(positions):,} record(s) {what} "
+                         f"can be replayed ({len(plan.already_replayed):,} replayed before, "
+                         f"{len(plan.no_origin):,} with no known origin); nothing was written")
             return
         summary = replay_summary(plan, self.services.cluster_name, what)
         yes = await self.app.push_screen_wait(ConfirmReplayScreen(summary))
@@ -312,8 +322,10 @@ class DlqTopicScreen(DataScreen):
         self._result(f"replaying {plan.count:,} record(s)…")
         try:
             result = await svc.replay(self.topic, actor=local_actor(), face="console",
-                                      where=None if positions else self.where,
                                       positions=positions)
+        except NothingToChange as e:
+            self._result(str(e))
+            return
         except KafkaOpsError as e:
             self._result(f"replay failed: {e}", error=True)
             return

@@ -29,7 +29,7 @@ from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit import local_actor
-from kafkaops.core.errors import KafkaOpsError, UsageError
+from kafkaops.core.errors import KafkaOpsError, NothingToChange, UsageError
 from kafkaops.core.flags import FlagChange, FlagService, FlagState, check_rollout, state_summary
 
 COLUMNS = ("Flag", "State", "Rollout", "Value", "Owner", "Version", "Last change", "Tags")
@@ -70,7 +70,8 @@ class FlagsChanged(Message):
 
 
 class ConfirmFlagScreen(ConfirmScreen):
-    """A change to a critical flag: y / Enter on the button goes ahead, n / Esc cancels."""
+    """A change to a critical flag: y (or Enter once the yes button has the focus) goes
+    ahead; n, Esc, or Enter as the dialog opens cancels."""
 
     def __init__(self, summary: str) -> None:
         super().__init__(summary)
@@ -152,6 +153,9 @@ class _FlagActions:
         self.result(f"{what}…")
         try:
             state: FlagState = await call
+        except NothingToChange as e:
+            self.result(str(e))
+            return None
         except KafkaOpsError as e:
             self.result(f"{what} failed: {e}", error=True)
             return None
@@ -303,6 +307,10 @@ class FlagsScreen(_FlagActions, DataScreen):
         pct = await self.app.push_screen_wait(RolloutScreen(flag))
         if pct is None:
             self.result(f"cancelled: {flag.key} was not changed")
+            return
+        if pct == flag.rollout:
+            self.result(f"nothing to change: {flag.key} is already rolled out to {pct:g}%; "
+                        "nothing was written")
             return
         if not await self.confirmed(flag, f"Roll it out to {pct:g}% (now {flag.rollout:g}%)?"):
             return

@@ -72,9 +72,7 @@ def render_detail(m: Message, mode: ViewMode) -> Text:
     if m.headers:
         out.append("headers\n")
         for name, raw in m.headers:
-            value = text_or_none(raw)
-            shown = value if value is not None else f"({len(raw)} bytes) {raw[:32].hex(' ')}"
-            out.append(f"  {name}: {shown}\n")
+            out.append(f"  {name}: {header_text(raw)}\n")
     else:
         out.append("headers    (none)\n")
     decoded = _value_view(m.value, mode)
@@ -84,6 +82,21 @@ def render_detail(m: Message, mode: ViewMode) -> Text:
     out.append(f"\nvalue ({label}, {size})\n", style="bold")
     out.append(decoded.text)
     return out
+
+
+def header_text(raw: bytes | None) -> str:
+    """A header value for the detail pane. Text shows as text; binary values (Spring's
+    kafka_dlt-original-partition is a 4-byte int, -offset an 8-byte long) would print as
+    invisible control characters, so 4 and 8 bytes show as the big-endian integer and any
+    other binary value as hex."""
+    if raw is None:
+        return "(null)"
+    text = text_or_none(raw)
+    if text is not None and all(c.isprintable() or c in "\t\n\r" for c in text):
+        return text
+    if len(raw) in (4, 8):
+        return f"{int.from_bytes(raw, 'big', signed=True)} ({len(raw)}-byte integer)"
+    return f"({len(raw)} bytes) {raw[:32].hex(' ')}"
 
 
 def _value_view(raw: bytes | None, mode: ViewMode) -> Decoded:

@@ -85,7 +85,7 @@ class ConfirmResetScreen(ConfirmScreen):
                 f"Cluster [b]{escape(plan.cluster)}[/]. The group's consumers must stay "
                 "stopped until this is done."
             ),
-            yes_label="Reset offsets", yes_variant="error", focus_cancel=True, yes_key=False,
+            yes_label="Reset offsets", yes_variant="error", yes_key=False,
         )
         self.plan = plan
 

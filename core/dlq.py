@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.core.config import DeadLetterConfig
-from kafkaops.core.errors import Conflict, NotFound, UsageError
+from kafkaops.core.errors import Conflict, NotFound, NothingToChange, UsageError
 from kafkaops.core.filter import Filter
 from kafkaops.core.kafka import start_or_close
 from kafkaops.core.messages import Message, MessageService, StartAt
@@ -455,6 +455,11 @@ class DeadLetterService:
         plan = await self._plan(topic, where, wanted, to)
         if dry_run:
             return plan
+        if not plan.items:
+            raise NothingToChange(
+                f"nothing to change: no record of {topic!r} to replay "
+                f"({len(plan.already_replayed):,} replayed before, {len(plan.no_origin):,} with "
+                "no known origin); nothing was written")
         params = {"filter": where.text if where is not None else None, "to": to,
                   "positions": sorted(wanted) if wanted is not None else None}
 

@@ -42,6 +42,13 @@ class ClusterUnreachable(KafkaOpsError):
     retriable = True
 
 
+class NothingToChange(KafkaOpsError):
+    """The change asked for would leave everything as it is, so nothing was written (not even
+    an audit record). Not a failure: the CLI exits 0 after saying so."""
+
+    exit_code = 0
+
+
 class NotFound(KafkaOpsError):
     """A topic, group, flag or other named thing does not exist."""
 

@@ -69,6 +69,7 @@ from kafkaops.core.errors import (
     Conflict,
     KafkaOpsError,
     NotFound,
+    NothingToChange,
     Refused,
     UsageError,
 )
@@ -1474,6 +1475,8 @@ class FlagService:
         check_key(key)
         if not actor:
             raise UsageError("a flag change needs an actor (who is making it)")
+        if build is not None and op != "create":
+            await self._refuse_no_op(key, build, expect_version)
 
         async def apply() -> FlagState | None:
             async with self._write_lock:
@@ -1501,6 +1504,27 @@ class FlagService:
             summarize=_audit_detail,
         )
         return result
+
+    async def _refuse_no_op(
+        self, key: str, build: Callable[[FlagState | None, int, str], FlagState],
+        expect_version: int | None,
+    ) -> None:
+        """Raise NothingToChange, before anything is written or audited, when the change
+        would leave the flag exactly as it is (a rollout of 25% to 25%, switching on a flag
+        that is on). Anything this check cannot tell (the topic unreadable, the flag
+        missing, a stale `expect_version`) is left to the write path, which reports it."""
+        try:
+            await self._read(True)
+        except KafkaOpsError:
+            return
+        current = self.store.flags.get(key)
+        if current is None or (expect_version is not None and expect_version != current.version):
+            return
+        proposed = build(current, current.version + 1, now_iso())
+        if same_content(current, proposed):
+            raise NothingToChange(
+                f"nothing to change: flag {key!r} is already {state_summary(current)}; "
+                "nothing was written")
 
     async def _prepare(
         self,
@@ -1729,6 +1753,16 @@ def _next(
     return dataclasses.replace(
         current, version=version, updated_by=actor, updated_at=at, reason=reason, **changes
     )
+
+
+def same_content(current: FlagState, proposed: FlagState) -> bool:
+    """The proposed state serves exactly what the current one does: only the bookkeeping
+    (version, who, when, why) differs."""
+    return dataclasses.replace(
+        proposed, version=current.version, updated_by=current.updated_by,
+        updated_at=current.updated_at, reason=current.reason, created_by=current.created_by,
+        created_at=current.created_at,
+    ) == current
 
 
 def state_summary(state: FlagState) -> str:
