@@ -151,6 +151,28 @@ class ConnectConfig:
 
 
 @dataclass(frozen=True)
+class RegistryTlsConfig:
+    ca_file: str | None = None
+    """PEM file of the CA that signed the registry's certificate (default: the system's)."""
+    cert_file: str | None = None
+    """Client certificate (mutual TLS)."""
+    key_file: str | None = None
+    """Client private key (mutual TLS)."""
+
+
+@dataclass(frozen=True)
+class SchemaRegistryConfig:
+    url: str
+    """Base URL of a Confluent-compatible Schema Registry, e.g. https://schemas:8081."""
+    basic_auth: BasicAuthConfig | None = None
+    """HTTP basic auth credentials."""
+    tls: RegistryTlsConfig | None = None
+    """TLS files for an https:// URL."""
+    timeout: Duration = Duration(5.0)
+    """How long to wait for the registry's answer."""
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     bootstrap_servers: str
     """Comma-separated HOST:PORT list."""
@@ -166,6 +188,8 @@ class ClusterConfig:
     """How long to wait for a broker's answer."""
     connect: list[ConnectConfig] = field(default_factory=list)
     """Kafka Connect clusters whose workers use this Kafka cluster."""
+    schema_registry: SchemaRegistryConfig | None = None
+    """The Schema Registry that decodes this cluster's framed records (clusters may share one)."""
 
     @property
     def bootstrap_list(self) -> list[str]:
@@ -523,6 +547,9 @@ def _check_references(config: Config) -> None:
         raise ConfigError(
             f"{src}: default_cluster: no cluster named {config.default_cluster!r} under clusters:"
         )
+    for name, cluster in config.clusters.items():
+        if cluster.schema_registry is not None:
+            _check_registry(cluster.schema_registry, f"{src}: clusters.{name}.schema_registry")
     for i, pair in enumerate(config.dr.pairs):
         for side in ("primary", "secondary"):
             name = getattr(pair, side)
@@ -551,6 +578,29 @@ def _check_references(config: Config) -> None:
     from kafkaops.core.alerts import check_rules  # alerts.py reads this module's types
 
     check_rules(config)  # ConfigError naming the rule and what does not parse
+
+
+def _check_registry(reg: SchemaRegistryConfig, where: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(reg.url)
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise ConfigError(f"{where}.url: not a URL ({e}): {reg.url!r}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(
+            f"{where}.url: expected an http:// or https:// URL such as "
+            f"http://schemas:8081, got {reg.url!r}")
+    if url.username or url.password:
+        raise ConfigError(f"{where}.url: put credentials under basic_auth (with ${{ENV_VAR}} "
+                          "for the password), not in the URL")
+    if reg.tls is not None and url.scheme != "https":
+        raise ConfigError(f"{where}.tls: the url is not https://, so TLS files are not used")
+    if reg.tls is not None and bool(reg.tls.cert_file) != bool(reg.tls.key_file):
+        raise ConfigError(f"{where}.tls: give both cert_file and key_file for mutual TLS")
+    if not float(reg.timeout) > 0:
+        raise ConfigError(f"{where}.timeout: give a duration above 0, such as 5s")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

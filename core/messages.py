@@ -25,12 +25,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
 from kafkaops.core.filter import Filter
 from kafkaops.core.kafka import LATEST, KafkaConnection, client_options, start_or_close
 from kafkaops.core.records import TopicPartition
+
+if TYPE_CHECKING:
+    from kafkaops.core.schema.decoder import SchemaDecoder
+    from kafkaops.core.schema.records import FramedValue
 
 try:
     import orjson
@@ -67,10 +71,16 @@ class Message(NamedTuple):
     """Value bytes; None for a tombstone."""
     headers: tuple[tuple[str, bytes], ...] = ()
     """Headers in order; names may repeat."""
+    framed: FramedValue | None = None
+    """Set when the value is Confluent-framed and was read through a schema registry
+    (core/schema): `value` then holds the decoded value as JSON, unless `framed.error` says
+    why it could not be decoded (then `value` is as on the topic; `framed.raw` always is)."""
 
 
 def to_message(rec: Any) -> Message:
     """aiokafka's ConsumerRecord (or anything with the same attributes) to a Message."""
+    if type(rec) is Message:
+        return rec
     return Message(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value,
                    tuple(rec.headers or ()))
 
@@ -186,10 +196,14 @@ def message_json(msg: Message) -> dict[str, Any]:
     out["headers"] = headers
     if binary:
         out["headers_base64"] = binary
-    value = text_or_none(msg.value)
+    # a framed value that could not be decoded is binary, even when its bytes read as UTF-8
+    undecoded = msg.framed is not None and msg.framed.error is not None
+    value = None if undecoded else text_or_none(msg.value)
     out["value"] = value
     if value is None and msg.value is not None:
         out["value_base64"] = base64.b64encode(msg.value).decode("ascii")
+    if msg.framed is not None:  # schema: {id, subject, version, type[, error]}
+        out["schema"] = msg.framed.to_json()
     return out
 
 
@@ -355,8 +369,10 @@ class TailStats:
 class MessageService:
     """Reads messages through a started connection (one per cluster)."""
 
-    def __init__(self, conn: KafkaConnection) -> None:
+    def __init__(self, conn: KafkaConnection, *, decoder: SchemaDecoder | None = None) -> None:
         self.conn = conn
+        #: decodes Confluent-framed values (core/schema) for display and filters; None: raw
+        self.decoder = decoder
 
     async def partitions(self, topic: str) -> list[int]:
         """The topic's partitions; NotFound names the topic and cluster when it does not exist."""
@@ -540,6 +556,8 @@ class MessageService:
                     if (recs and recs[-1].offset >= stop - 1) or not recs:
                         todo.pop(tp, None)
                         consumer.pause(ak)
+                    if self.decoder is not None:
+                        recs = await self.decoder.decode_records(recs)
                     if where is not None:
                         recs = where.select(recs)
                     if recs:
@@ -621,6 +639,7 @@ class Tail:
         if self._consumer is None:
             raise RuntimeError("Tail used before start()")
         flt = self.filter
+        decoder = self.service.decoder
         while True:
             try:
                 batch = await self._consumer.getmany(timeout_ms=250, max_records=10_000)
@@ -630,6 +649,8 @@ class Tail:
                 self.read_count += len(recs)
                 if recs:
                     self._next[recs[-1].partition] = recs[-1].offset + 1
+                if decoder is not None:
+                    recs = await decoder.decode_records(recs)
                 if flt is not None:
                     recs = flt.select(recs)
                 if recs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from kafkaops.core.config import ClusterConfig, Config
+from kafkaops.core.config import ClusterConfig, Config, SchemaRegistryConfig
 from kafkaops.core.errors import Refused
 from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.topics import TopicService
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from kafkaops.core.flags import FlagService
     from kafkaops.core.lag import LagService
     from kafkaops.core.metrics import MetricsRegistry
+    from kafkaops.core.schema.client import RegistryClient
+    from kafkaops.core.schema.decoder import SchemaDecoder
 
 
 class Services:
@@ -33,6 +35,8 @@ class Services:
         self._flags: dict[str, FlagService] = {}
         self._lags: dict[str, LagService] = {}
         self._metrics: MetricsRegistry | None = None
+        self._registries: dict[SchemaRegistryConfig, RegistryClient] = {}
+        self._decoders: dict[SchemaRegistryConfig, SchemaDecoder] = {}
 
     def cluster_config(self, name: str | None = None) -> ClusterConfig:
         return self.config.cluster(name or self.cluster_name)[1]
@@ -108,6 +112,36 @@ class Services:
             svc = self._lags[name] = LagService(conn, history=history)
         return svc
 
+    def schema_registry(self, name: str | None = None) -> RegistryClient | None:
+        """The Schema Registry client of a cluster (core/schema), None when its config names
+        none. Clusters that name the same registry share one client and its caches."""
+        name = name or self.cluster_name
+        cfg = self.cluster_config(name).schema_registry
+        if cfg is None:
+            return None
+        client = self._registries.get(cfg)
+        if client is None:
+            from kafkaops.core.schema.client import RegistryClient
+
+            client = self._registries[cfg] = RegistryClient(
+                cfg, where=f"clusters.{name}.schema_registry")
+        return client
+
+    def schema_decoder(self, name: str | None = None) -> SchemaDecoder | None:
+        """What decodes a cluster's Confluent-framed values for display, None without a
+        registry: pass it to `MessageService(conn, decoder=...)`."""
+        name = name or self.cluster_name
+        cfg = self.cluster_config(name).schema_registry
+        client = self.schema_registry(name)
+        if cfg is None or client is None:
+            return None
+        decoder = self._decoders.get(cfg)
+        if decoder is None:
+            from kafkaops.core.schema.decoder import SchemaDecoder
+
+            decoder = self._decoders[cfg] = SchemaDecoder(client)
+        return decoder
+
     @property
     def metrics(self) -> MetricsRegistry:
         """What /metrics shows (metrics.py): fed by the alert evaluator, read by scrapes."""
@@ -125,6 +159,10 @@ class Services:
         audits = list(self._audits.values())
         self._audits.clear()
         await asyncio.gather(*(a.stop() for a in audits), return_exceptions=True)
+        registries = list(self._registries.values())
+        self._registries.clear()
+        self._decoders.clear()
+        await asyncio.gather(*(r.aclose() for r in registries), return_exceptions=True)
         conns = list(self._connections.values())
         self._connections.clear()
         await asyncio.gather(*(c.stop() for c in conns), return_exceptions=True)

@@ -24,6 +24,7 @@ FORBIDDEN = {
         "kafkaops.console",
         "kafkaops.bot",
         "kafkaops.cli",
+        "kafkaops.demo",  # the demo/test parts (the schema registry) are never product code
     ),
     "kafkaops.console": ("slack_bolt", "slack_sdk", "kafkaops.bot"),
     "kafkaops.bot": ("textual", "kafkaops.console"),

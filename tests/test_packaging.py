@@ -12,7 +12,7 @@ def test_every_package_folder_is_in_pyproject() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     found = set()
-    for top in ("core", "console", "bot", "cli"):
+    for top in ("core", "console", "bot", "cli", "demo"):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT).parts
             found.add(".".join(("kafkaops", *rel)))
