@@ -78,7 +78,7 @@ def to_text(fdp: Any) -> str:
 
 def _type_name(f: Any, scope: str) -> str:
     if f.type in (_MESSAGE, _ENUM, _GROUP):
-        name = f.type_name
+        name: str = f.type_name
         return name[len(scope):] if name.startswith(scope) else name.lstrip(".")
     return _SCALARS.get(f.type, f"type{f.type}")
 
