@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
 from kafkaops.core.audit import local_actor
 from kafkaops.core.dlq import DeadLetterService, DeadLetterTopic, ReplayResult
 from kafkaops.core.errors import UsageError
 from kafkaops.core.filter import compile_filter
-from kafkaops.core.messages import preview
+from kafkaops.core.messages import Message, message_json, preview
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,6 +111,7 @@ async def show_cmd(args: argparse.Namespace, ctx: Context) -> int:
             "timestamp": d.message.timestamp, "origin": d.origin, "error_class": d.error_class,
             "error_message": d.error_message, "reason": d.reason,
             "replayed": (d.message.partition, d.message.offset) in done,
+            **_value_json(d.message),
         } for d in letters])
         return 0
     print(table(
@@ -120,6 +122,12 @@ async def show_cmd(args: argparse.Namespace, ctx: Context) -> int:
           d.reason[:60], (d.message.partition, d.message.offset) in done,
           preview(d.message.value, 50)) for d in letters]))
     return 0
+
+
+def _value_json(m: Message) -> dict[str, Any]:
+    """value (text, or null with value_base64) and, for a framed value, schema."""
+    full = message_json(m)
+    return {k: full[k] for k in ("value", "value_base64", "schema") if k in full}
 
 
 async def replay_cmd(args: argparse.Namespace, ctx: Context) -> int:

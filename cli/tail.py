@@ -61,7 +61,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "'header.trace-id ~ \"^ab\"', '\"timeout\"' (syntax below)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: topic, partition, offset, timestamp (ms), key, "
-                   "headers, value (null with value_base64 when the bytes are not UTF-8)")
+                   "headers, value (null with value_base64 when the bytes are not UTF-8); "
+                   "values framed for a Schema Registry come decoded, with schema: {id, "
+                   "subject, version, type} (and error, when they could not be)")
     p.set_defaults(func=tail_cmd)
 
 
@@ -86,7 +88,8 @@ async def tail_cmd(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--limit N: N must be 1 or more")
     start = start_position(args)
     async with ctx.services() as services:
-        svc = MessageService(await services.connection())
+        svc = MessageService(await services.connection(),
+                             decoder=services.schema_decoder())  # Confluent-framed values
         if args.to_end:
             batches = svc.scan(args.topic, partitions=args.partition, start=start, where=where)
             await _print(batches, args)
@@ -128,4 +131,8 @@ def render_line(m: Message) -> str:
     ts = datetime.fromtimestamp(m.timestamp / 1000).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     key = text_or_none(m.key)
     key_txt = "-" if m.key is None else (key if key is not None else f"<{len(m.key)} bytes>")
-    return f"p{m.partition} #{m.offset} {ts} key={key_txt} {preview(m.value, width=200)}"
+    value = preview(m.value, width=200)
+    if m.framed is not None and m.framed.error is not None:  # shown raw, with the reason
+        raw = m.framed.raw
+        value = f"[not decoded: {m.framed.error}] ({len(raw):,} bytes) {raw[:48].hex(' ')}"
+    return f"p{m.partition} #{m.offset} {ts} key={key_txt} {value}"

@@ -75,7 +75,13 @@ def render_detail(m: Message, mode: ViewMode) -> Text:
             out.append(f"  {name}: {header_text(raw)}\n")
     else:
         out.append("headers    (none)\n")
-    decoded = _value_view(m.value, mode)
+    raw = m.value
+    if m.framed is not None:  # Confluent-framed: which schema decoded it, or why not
+        out.append(f"schema     {m.framed.describe()}\n",
+                   style="red" if m.framed.error is not None else "")
+        if mode == "hex":
+            raw = m.framed.raw  # the bytes as on the topic, frame included
+    decoded = _value_view(raw, mode)
     label = {"json": "JSON", "text": "text", "binary": "binary, shown as hex",
              "empty": "empty", "null": "null (tombstone)"}[decoded.kind]
     size = f"{decoded.size:,} bytes" + (", shown in part" if decoded.truncated else "")
@@ -178,7 +184,8 @@ class MessagesScreen(DataScreen):
     async def load(self) -> TailStats:
         """First call: start the tail. Later calls: its counters (and a restart if it died)."""
         if self.tail is None:
-            svc = MessageService(await self.services.connection())
+            svc = MessageService(await self.services.connection(),
+                                 decoder=self.services.schema_decoder())
             tail = svc.tail(self.topic, partitions=self.partitions, start=self.start_at,
                             buffer=self._buffer)
             await tail.start()

@@ -382,7 +382,10 @@ class DeadLetterService:
                       limit: int | None = None) -> list[DeadLetter]:
         """The records of a dead-letter topic (matching `where`) with origin and reason."""
         fallback = self._fallback(topic)
-        svc = await self._messages()
+        # values framed for a Schema Registry come decoded (for the filter and for display);
+        # a replay reads the records again, raw (_records_at)
+        svc = MessageService(await self.services.connection(self.cluster),
+                             decoder=self.services.schema_decoder(self.cluster))
         msgs = await svc.read(topic, where=where, limit=limit)
         return [parse_dead_letter(m, fallback) for m in msgs]
 

@@ -90,6 +90,12 @@ class SchemaInfo:
         return {"id": self.id, "subject": self.subject, "version": self.version,
                 "type": self.type}
 
+    def describe(self) -> str:
+        """`AVRO orders-value v3 (id 7)`, or `id 7` when nothing else is known."""
+        where = f"{self.subject} v{self.version}" if self.subject else ""
+        head = " ".join(p for p in (self.type or "", where) if p)
+        return f"{head} (id {self.id})" if head else f"id {self.id}"
+
 
 @dataclass(frozen=True, slots=True)
 class FramedValue:
@@ -105,6 +111,12 @@ class FramedValue:
     error: str | None = None
     """Why the value could not be decoded (unknown id, registry down, bytes that do not
     match the schema); None when it was."""
+
+    def describe(self) -> str:
+        """One line for a detail view: the schema, or why the value is shown raw."""
+        if self.error is not None:
+            return f"not decoded: {self.error}"
+        return self.schema.describe()
 
     def to_json(self) -> dict[str, Any]:
         out = self.schema.to_json()
