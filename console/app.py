@@ -87,6 +87,8 @@ NAV: list[NavEntry] = [
              "Who changed what, when, from where; verify the signed trail"),
     NavEntry("!", "Alerts", "kafkaops.console.alerts:AlertsScreen",
              "Alerts firing and recently resolved: rule, severity, target, value, channel"),
+    NavEntry("y", "Schemas", "kafkaops.console.schemas:SchemasScreen",
+             "Schema Registry: subjects, versions, diff of two versions, compatibility"),
 ]
 
 #: the screen the console opens on unless told otherwise

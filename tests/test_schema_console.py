@@ -1,0 +1,139 @@
+"""The console on records and schemas written by confluent-kafka's serializers through the
+demo/test registry: the messages and dead-letter screens show decoded values and the
+schema, the Schemas screen browses subjects, versions, diffs and levels (Pilot, reading
+the screen)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable
+
+from kafkaops.console.app import KafkaOpsApp
+from kafkaops.console.dlq import DlqTopicScreen
+from kafkaops.console.messages import MessagesScreen
+from kafkaops.core.config import parse_config
+from kafkaops.core.messages import StartAt
+from kafkaops.core.services import Services
+
+from .conftest import unique
+from .schema_support import (
+    avro_values,
+    order,
+    produce_values,
+    protobuf_values,
+    registry_client,
+    registry_url,  # noqa: F401 - a fixture
+    shipment,
+    with_registry,
+)
+from .test_messages_console import screen_text, wait_until
+
+SIZE = (200, 50)
+
+
+@pytest.fixture
+def rconfig(config_data: dict, registry_url: str):  # noqa: F811
+    return parse_config(with_registry(config_data, registry_url), "<test config>")
+
+
+def cells(screen: Any, table_id: str) -> list[list[str]]:
+    table: DataTable[Any] = screen.query_one(f"#{table_id}", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_messages_screen_shows_avro_and_protobuf_as_json(rconfig, bootstrap,
+                                                               registry_url):  # noqa: F811
+    topic = unique("cavro")
+    values = avro_values(registry_url, topic, [order(1, "PAID")])
+    values += protobuf_values(registry_url, unique("cp"), [shipment(2)])
+    values.append(b"\x00\x00\x0f\x12\x06\x02hi")  # an id the registry does not know
+    await produce_values(bootstrap, topic, values)
+    async with Services(rconfig) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = MessagesScreen(topic, start=StartAt.beginning())
+            await app.push_screen(screen)
+            await wait_until(pilot, lambda: len(cells(screen, "messages")) == 3, "3 records")
+            rows = cells(screen, "messages")
+            assert rows[0][4].startswith('{"id":"o-1","status":"PAID","amount":"12.30"')
+            assert rows[1][4].startswith('{"id":"s-2","carrier":"posten","parcels":')
+            table = screen.query_one("#messages", DataTable)
+            table.focus()
+            table.move_cursor(row=0)
+            await pilot.pause()
+            await wait_until(pilot, lambda: "schema     AVRO" in screen_text(app), "the detail")
+            text = screen_text(app)
+            sid = json.loads(json.dumps(values[0][1:5].hex()))
+            assert f"schema     AVRO {topic}-value v1 (id {int(sid, 16)})" in text
+            assert '"status": "PAID"' in text and '"city": "Oslo"' in text
+            table.move_cursor(row=2)
+            await wait_until(pilot, lambda: "not decoded: schema id 987654 is not in schema "
+                             "registry" in screen_text(app), "the reason")
+            await pilot.press("v", "v")  # hex view: the bytes as on the topic
+            await wait_until(pilot, lambda: "00 00 0f 12 06 02 68 69" in screen_text(app), "hex")
+
+
+async def test_dead_letter_screen_shows_decoded_values(rconfig, bootstrap,
+                                                       registry_url):  # noqa: F811
+    dlq = unique("pay") + ".dlq"
+    await produce_values(bootstrap, dlq, avro_values(registry_url, dlq, [order(9, "FAILED")]),
+                         headers=[("kafkaops.origin.topic", b"pay"),
+                                  ("kafkaops.error.class", b"Timeout")])
+    async with Services(rconfig) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = DlqTopicScreen(dlq)
+            await app.push_screen(screen)
+            await wait_until(pilot, lambda: len(cells(screen, "dlq-records")) == 1, "record")
+            assert cells(screen, "dlq-records")[0][5].startswith('{"id":"o-9","status":"FAILED"')
+            screen.query_one("#dlq-records", DataTable).focus()
+            await wait_until(pilot, lambda: f"schema     AVRO {dlq}-value v1" in
+                             screen_text(app), "the decoded detail")
+
+
+async def test_schemas_screen_subjects_versions_diff_and_level(rconfig,
+                                                               registry_url):  # noqa: F811
+    from confluent_kafka.schema_registry import Schema
+
+    subject = unique("aa-sku") + "-value"
+    v1 = '{"type":"record","name":"Sku","fields":[{"name":"code","type":"string"}]}'
+    v2 = ('{"type":"record","name":"Sku","fields":[{"name":"code","type":"string"},'
+          '{"name":"size","type":"string","default":"M"}]}')
+    with registry_client(registry_url) as sr:
+        sr.register_schema(subject, Schema(v1, "AVRO"))
+        id2 = sr.register_schema(subject, Schema(v2, "AVRO"))
+        sr.set_compatibility(subject, "FULL")
+    async with Services(rconfig) as services:
+        app = KafkaOpsApp(services, start="schemas")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: subject in screen_text(app), "the subject")
+            screen = app.screen
+            subjects = screen.query_one("#schema-subjects", DataTable)
+            names = [r[0] for r in cells(screen, "schema-subjects")]
+            subjects.focus()
+            subjects.move_cursor(row=names.index(subject))
+            row = cells(screen, "schema-subjects")[names.index(subject)]
+            assert row[1:] == ["2", "2", "AVRO", str(id2)]
+            await wait_until(pilot, lambda: "compatibility FULL (set on the subject)" in
+                             screen_text(app), "the subject's level")
+            await wait_until(pilot, lambda: '"default": "M"' in screen_text(app), "v2 shown")
+            versions = screen.query_one("#schema-versions", DataTable)
+            versions.focus()
+            versions.move_cursor(row=0)
+            await wait_until(pilot, lambda: f"{subject} v1 · id" in screen_text(app), "v1")
+            await pilot.press("space")  # mark v1, then look at v2: the diff
+            versions.move_cursor(row=1)
+            await wait_until(pilot, lambda: "diff v1 → v2" in screen_text(app), "the diff")
+            assert '+      "name": "size",' in screen_text(app)
+
+
+async def test_schemas_screen_without_a_registry_says_what_to_configure(config):
+    async with Services(config) as services:
+        app = KafkaOpsApp(services, start="schemas")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: "has no schema registry" in screen_text(app),
+                             "the config hint")
+            assert "clusters.primary.schema_registry.url" in screen_text(app)
