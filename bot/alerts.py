@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -232,10 +233,20 @@ class BotAlerts:
         await self.log.stop()
 
 
-def metrics_handler(services: Services) -> Callable[[web.Request], Any]:
-    """GET /metrics: Prometheus text from Services.metrics (no Kafka request per scrape)."""
+def metrics_handler(services: Services, *, token: str | None = None
+                    ) -> Callable[[web.Request], Any]:
+    """GET /metrics: Prometheus text from Services.metrics (no Kafka request per scrape).
+    With `token`, a scrape must send `Authorization: Bearer <token>` (else 401)."""
+    expected = f"Bearer {token}".encode() if token else None
 
     async def handle(request: web.Request) -> web.Response:
+        if expected is not None:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                log.warning("refused a /metrics scrape from %s: %s", request.remote or "?",
+                            "wrong bearer token" if given else "no bearer token")
+                return web.Response(status=401, text="bearer token required",
+                                    headers={"WWW-Authenticate": "Bearer"})
         # rendered off the loop: 0.8 s for 500 groups x 100 partitions, and the bot has
         # 3 s to acknowledge Slack
         body = await asyncio.to_thread(services.metrics.exposition)

@@ -14,11 +14,12 @@ with "Working on …" and runs as a lazy listener that answers through the respo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -26,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from kafkaops.bot import audit
 from kafkaops.bot.confirm import DEFAULT_TTL, Confirmations, Decision, Executor
+from kafkaops.bot.guard import Refusal, WorkspaceCheck, count_refusal, request_key
 from kafkaops.bot.permissions import Permissions
 from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID
@@ -38,8 +40,12 @@ from kafkaops.bot.render.replies import (
 )
 from kafkaops.bot.respond import Responder
 from kafkaops.bot.router import ArgSpec, Handler, Immediate, Invocation, Parsed, Router
+from kafkaops.core.confirmations import RequestLedger
 from kafkaops.core.errors import ClusterUnreachable, ConfigError, KafkaOpsError, UsageError
 from kafkaops.core.services import Services
+
+if TYPE_CHECKING:
+    from slack_bolt.request.async_request import AsyncBoltRequest
 
 log = logging.getLogger("kafkaops.bot")
 
@@ -78,8 +84,74 @@ class Bot:
         self.router = Router(slack.command, clusters=tuple(self.config.clusters))
         self.permissions = Permissions(self.config, self.client)
         self.confirmations = Confirmations(ttl=confirm_ttl, clock=clock, services=services)
+        self.workspace = WorkspaceCheck(slack, self.client)
+        self.app.use(self.workspace.middleware(self.refused))
+        self.ledger = _ledger(services)
+        self._inflight: set[asyncio.Task[Any]] = set()
         self.started_at = time.time()
         self._listen()
+
+    # ------------------------------------------------------------ requests
+
+    def refused(self, r: Refusal, remote: str) -> None:
+        """A request refused before any action: logged once and counted in /metrics."""
+        count_refusal(self.services.metrics, r, remote)
+
+    async def first_time(self, request: AsyncBoltRequest) -> bool:
+        """True unless another replica already received this signed request (a replay sent
+        to several replicas): the shared half of the replay check (bot/guard.py). Socket
+        Mode requests carry no signature and are not checked here. When the ledger's
+        cluster does not answer, the request runs: this process's own check still holds,
+        and an incident is no time to stop the bot over a bookkeeping topic."""
+        ts = (request.headers.get("x-slack-request-timestamp") or [""])[0]
+        sig = (request.headers.get("x-slack-signature") or [""])[0]
+        if self.ledger is None or not ts or not sig:
+            return True
+        try:
+            first = await self.ledger.claim(request_key(ts, sig))
+        except KafkaOpsError as e:
+            log.warning("could not check %s for replays across replicas (%s); running the "
+                        "request", self.ledger.cluster, e)
+            return True
+        if not first:
+            self.refused(Refusal("replay", "another replica received this signed request"),
+                         "")
+        return first
+
+    def once(self, fn: Callable[[dict[str, Any]], Awaitable[None]]
+             ) -> Callable[..., Awaitable[None]]:
+        """A lazy listener that runs only for the first replica to receive its request,
+        tracked so that `drain()` can let it finish before the bot stops."""
+
+        async def run(body: dict[str, Any], request: AsyncBoltRequest) -> None:
+            async with self.tracked():
+                if await self.first_time(request):
+                    await fn(body)
+
+        return run
+
+    @contextlib.asynccontextmanager
+    async def tracked(self) -> AsyncIterator[None]:
+        """Work running after its ack (bolt's lazy listeners): `drain()` waits for it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            yield
+        finally:
+            self._inflight.discard(task)  # type: ignore[arg-type]
+
+    async def drain(self, within: float = 30.0) -> None:
+        """Let work acknowledged to Slack finish (a confirmed change is not cut short);
+        what is still running after `within` seconds is cancelled."""
+        tasks = [t for t in self._inflight if t is not asyncio.current_task()]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=within)
+        for t in late:
+            t.cancel()
+        if late:
+            await asyncio.wait(late)
 
     # ------------------------------------------------------------ extension points
 
@@ -228,11 +300,16 @@ class Bot:
                 text = f"{self.command_name} {command.get('text', '')}".strip()
                 await ack(response_type="ephemeral", **render_working(text).to_slack())
 
-        async def run_command(command: dict[str, Any]) -> None:
+        async def run_command(command: dict[str, Any], request: AsyncBoltRequest) -> None:
             text = command.get("text", "")
             parsed = router.parse(text)
             if isinstance(parsed, Immediate):
                 return  # answered in the ack
+            async with self.tracked():
+                if await self.first_time(request):
+                    await run_parsed(command, parsed, text)
+
+        async def run_parsed(command: dict[str, Any], parsed: Parsed, text: str) -> None:
             responder = Responder(
                 self.client,
                 response_url=command.get("response_url"),
@@ -277,8 +354,8 @@ class Bot:
 
             return on_click
 
-        app.action(CONFIRM_ACTION_ID)(ack=ack_click, lazy=[click("confirm")])
-        app.action(CANCEL_ACTION_ID)(ack=ack_click, lazy=[click("cancel")])
+        app.action(CONFIRM_ACTION_ID)(ack=ack_click, lazy=[self.once(click("confirm"))])
+        app.action(CANCEL_ACTION_ID)(ack=ack_click, lazy=[self.once(click("cancel"))])
 
 
 def _target(name: str, args: Any) -> str:
@@ -294,6 +371,16 @@ def _plain(mrkdwn: str) -> str:
     import re
 
     return re.sub(r"<@([A-Z0-9]+)>", r"\1", mrkdwn)
+
+
+def _ledger(services: Services) -> RequestLedger | None:
+    """Where replicas share the requests they received: the default cluster, else the
+    first writable one; None (this process only) when every cluster is read-only."""
+    names = [services.cluster_name, *services.config.clusters]
+    for name in dict.fromkeys(names):
+        if name in services.config.clusters and not services.cluster_config(name).read_only:
+            return RequestLedger(services, name)
+    return None
 
 
 def web_client(services: Services) -> AsyncWebClient:

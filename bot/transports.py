@@ -1,12 +1,16 @@
 """How Slack reaches the bot: Socket Mode (outbound WebSocket, no public URL) or HTTP.
 
 - `HttpTransport`: an aiohttp server on slack.http.{host,port} serving POST /slack/events
-  (slash commands and interactions, each verified by slack-bolt against the signing
-  secret: a bad signature or a timestamp older than five minutes gets 401) and GET /healthz.
+  (slash commands and interactions). Each request passes bot/guard.py's checks (timestamp,
+  signature, body, workspace, replay) before slack-bolt reads it. GET /healthz and
+  /metrics are served there too, unless slack.health_port is set: then they are served on
+  that port only, and the public port serves nothing but /slack/events.
 - `SocketTransport`: slack-bolt's AsyncSocketModeHandler with the app token; it asks the
   Web API (apps.connections.open at slack.api_url) for a WebSocket URL and keeps the
-  connection up. With slack.health_port set, /healthz is served there too (503 while the
-  WebSocket is down).
+  connection up. With slack.health_port set, /healthz (503 while the WebSocket is down)
+  and /metrics are served there.
+
+/metrics asks for `Authorization: Bearer <slack.metrics_token>` when that is set.
 
 Tokens are read from config only when a transport starts and are never logged.
 """
@@ -18,11 +22,13 @@ import time
 from typing import Any, Protocol
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
 from kafkaops.bot.app import Bot
+from kafkaops.bot.guard import Refusal, RequestGuard
 from kafkaops.core.errors import ConfigError
 
 log = logging.getLogger("kafkaops.bot")
@@ -54,12 +60,24 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, int(bound)
 
 
+def _admin_routes(app: web.Application, bot: Bot, health: Any) -> None:
+    """GET /healthz and GET /metrics (behind the bearer token, when one is set)."""
+    from kafkaops.bot.alerts import METRICS_PATH, metrics_handler
+
+    token = bot.config.slack.metrics_token
+    app.router.add_get(HEALTH_PATH, health)
+    app.router.add_get(METRICS_PATH, metrics_handler(
+        bot.services, token=token.reveal() if token.is_set else None))
+
+
 class HttpTransport:
-    """Events API over HTTP: POST /slack/events, GET /healthz."""
+    """Events API over HTTP: POST /slack/events; GET /healthz and /metrics there, or on
+    slack.health_port when set."""
 
     mode = "http"
 
-    def __init__(self, bot: Bot, *, host: str | None = None, port: int | None = None) -> None:
+    def __init__(self, bot: Bot, *, host: str | None = None, port: int | None = None,
+                 health_port: int | None = None) -> None:
         slack = bot.config.slack
         if not slack.signing_secret.is_set:
             slack.signing_secret.reveal()  # names the unset ${VAR}, if that is the cause
@@ -70,19 +88,35 @@ class HttpTransport:
         self.bot = bot
         self.host = host if host is not None else slack.http.host
         self.port = port if port is not None else slack.http.port
-        self._runner: web.AppRunner | None = None
+        #: where /healthz and /metrics are served; None: on the public port
+        self.health_port = health_port if health_port is not None else slack.health_port
+        self.guard = RequestGuard(slack.signing_secret.reveal(), bot.workspace, bot.refused)
+        self._runners: list[web.AppRunner] = []
 
     def web_app(self) -> web.Application:
-        from kafkaops.bot.alerts import METRICS_PATH, metrics_handler
-
         app = web.Application()
         app.router.add_post(EVENTS_PATH, self._events)
-        app.router.add_get(HEALTH_PATH, self._health)
-        app.router.add_get(METRICS_PATH, metrics_handler(self.bot.services))
+        if self.health_port is None:
+            _admin_routes(app, self.bot, self._health)
+        return app
+
+    def admin_app(self) -> web.Application:
+        app = web.Application()
+        _admin_routes(app, self.bot, self._health)
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
-        bolt_req = await to_bolt_request(request)
+        remote = request.remote or ""
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            self.bot.refused(Refusal("malformed", "body too large"), remote)
+            return web.Response(status=413, text="request too large")
+        refusal, text = await self.guard.check(request.headers, body, remote=remote)
+        if refusal is not None:
+            return web.Response(status=refusal.status, text=refusal.text)
+        bolt_req = AsyncBoltRequest(body=text, query=request.query_string,
+                                    headers=dict(request.headers))
         bolt_resp = await self.bot.app.async_dispatch(bolt_req)
         return await to_aiohttp_response(bolt_resp)
 
@@ -90,18 +124,38 @@ class HttpTransport:
         return web.json_response(_health_body(self.bot, self.mode, connected=True))
 
     async def start(self) -> None:
-        self._runner, self.port = await _serve(self.web_app(), self.host, self.port)
+        runner, self.port = await _serve(self.web_app(), self.host, self.port)
+        self._runners.append(runner)
+        if self.health_port is not None:
+            try:
+                runner, self.health_port = await _serve(self.admin_app(), self.host,
+                                                        self.health_port)
+            except ConfigError:
+                await self.stop()
+                raise
+            self._runners.append(runner)
         log.info("kafkaops bot listening on http://%s:%d%s", self.host, self.port, EVENTS_PATH)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        runners, self._runners = self._runners, []
+        for r in runners:
+            await r.cleanup()
+        await self.bot.drain()
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{_local(self.host)}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        """Where /healthz and /metrics are served."""
+        if self.health_port is None:
+            return self.url
+        return f"http://{_local(self.host)}:{self.health_port}"
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
 class SocketTransport:
@@ -132,11 +186,8 @@ class SocketTransport:
             self.bot.app, self._app_token, web_client=self.bot.client, ping_interval=10
         )
         if self.health_port is not None:
-            from kafkaops.bot.alerts import METRICS_PATH, metrics_handler
-
             app = web.Application()
-            app.router.add_get(HEALTH_PATH, self._health)
-            app.router.add_get(METRICS_PATH, metrics_handler(self.bot.services))
+            _admin_routes(app, self.bot, self._health)
             self._runner, self.health_port = await _serve(app, self.health_host, self.health_port)
         # Ask for the WebSocket URL ourselves first: the handler retries a refused token
         # forever, and a person starting the bot wants to hear that it is wrong at once.
@@ -169,6 +220,7 @@ class SocketTransport:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.bot.drain()
 
 
 def _health_body(bot: Bot, mode: str, *, connected: bool) -> dict[str, Any]:

@@ -70,7 +70,8 @@ async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
         alerts.start_in_background()  # keeps trying while the alerts cluster is down
         try:
             if isinstance(transport, HttpTransport):
-                where = f"HTTP on {transport.url}{EVENTS_PATH} (health: {transport.url}/healthz)"
+                where = (f"HTTP on {transport.url}{EVENTS_PATH} "
+                         f"(health: {transport.health_url}/healthz)")
             else:
                 hp = transport.health_port
                 where = "Socket Mode" + (f" (health: port {hp} /healthz)" if hp else "")

@@ -205,6 +205,13 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class ConfirmationsConfig:
+    signing_key: Secret = field(default_factory=lambda: Secret(""))
+    """HMAC key that signs pending confirmations (Slack's Confirm buttons); unset: the
+    audit.signing_key; use ${ENV_VAR}."""
+
+
+@dataclass(frozen=True)
 class DrPairConfig:
     name: str
     """Name of the pair, used by `--pair`."""
@@ -260,7 +267,16 @@ class SlackConfig:
     command: str = "/kafka"
     """The slash command the bot answers."""
     health_port: int | None = None
-    """In Socket Mode, serve /healthz on this port (none: no health endpoint)."""
+    """Serve /healthz and /metrics on this port, in either mode (in HTTP mode the public
+    port then serves only /slack/events); none: Socket Mode has no health endpoint and HTTP
+    mode serves them on its public port."""
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    """Bearer token a /metrics scrape must send (unset: /metrics is open); use ${ENV_VAR}."""
+    team_id: str | None = None
+    """Slack workspace (T...) every request must come from; unset: learnt from auth.test."""
+    app_id: str | None = None
+    """Slack app (A...) every request must name; unset: learnt from auth.test when it says
+    (else not checked)."""
 
 
 @dataclass(frozen=True)
@@ -334,6 +350,8 @@ class Config:
     """Cluster used when -c is not given (default: the only one, or the first)."""
     audit: AuditConfig = field(default_factory=AuditConfig)
     """Audit trail."""
+    confirmations: ConfirmationsConfig = field(default_factory=ConfirmationsConfig)
+    """Pending confirmations of risky actions."""
     dr: DrConfig = field(default_factory=DrConfig)
     """Disaster recovery pairs."""
     slack: SlackConfig = field(default_factory=SlackConfig)

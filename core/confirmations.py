@@ -42,12 +42,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.mm2_io import Writer, ensure_topics, partitions_of, read_records
+from kafkaops.core.mm2_io import RawRecord, Writer, ensure_topics, partitions_of, read_records
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ TOPIC_CONFIG = {
     "retention.ms": str(_DAY_MS),
     "min.compaction.lag.ms": str(_DAY_MS),
 }
-_TP = TopicPartition(CONFIRMATIONS_TOPIC, 0)
 
 State = Literal["pending", "confirmed", "cancelled", "expired", "done", "failed"]
 STATES = ("pending", "confirmed", "cancelled", "expired", "done", "failed")
@@ -172,6 +171,41 @@ class ConfirmationLog:
             del self.states[cid]
 
 
+class _Follower:
+    """Folds partition 0 of a topic on one cluster, from where it left off to its end:
+    what every replica has written so far. Used by the confirmations and the request
+    ledger, so the subtle part (log start moving, reads that stop short) is written once."""
+
+    def __init__(self, services: Services, cluster: str, topic: str) -> None:
+        self.services = services
+        self.cluster = cluster
+        self.tp = TopicPartition(topic, 0)
+        self.next = 0  # next offset to fold
+        self._lock = asyncio.Lock()
+
+    async def catch_up(self, apply: Callable[[RawRecord], object]) -> None:
+        async with self._lock:
+            conn = await self.services.connection(self.cluster)
+            if self.tp.topic not in await partitions_of(conn, [self.tp.topic]):
+                return
+            start, end = (await conn.high_watermarks([self.tp])).get(self.tp, (0, 0))
+            if self.next < start:
+                self.next = start  # older records were removed by retention
+            if end <= self.next:
+                return
+            got, incomplete = await read_records(conn, {self.tp: (self.next, end)})
+            for r in got[self.tp]:
+                apply(r)
+                self.next = r.offset + 1
+            if incomplete:
+                raise KafkaOpsError(
+                    f"could not read {self.tp.topic} on cluster {self.cluster!r} to its "
+                    "end in time; nothing was done, try again",
+                    retriable=True,
+                )
+            self.next = max(self.next, end)
+
+
 class ConfirmationStore:
     """Confirmations on one cluster: written when asked, claimed once from any replica."""
 
@@ -179,32 +213,12 @@ class ConfirmationStore:
         self.services = services
         self.cluster = cluster
         self.log = ConfirmationLog()
-        self._next = 0  # next offset to fold
-        self._lock = asyncio.Lock()
+        self._follower = _Follower(services, cluster, CONFIRMATIONS_TOPIC)
 
     async def catch_up(self) -> None:
         """Fold the topic up to its end now (what every replica has written so far)."""
-        async with self._lock:
-            conn = await self.services.connection(self.cluster)
-            if CONFIRMATIONS_TOPIC not in await partitions_of(conn, [CONFIRMATIONS_TOPIC]):
-                return
-            start, end = (await conn.high_watermarks([_TP])).get(_TP, (0, 0))
-            if self._next < start:
-                self._next = start  # older records were removed by retention
-            if end <= self._next:
-                return
-            got, incomplete = await read_records(conn, {_TP: (self._next, end)})
-            for r in got[_TP]:
-                self.log.apply(r.key, r.value)
-                self._next = r.offset + 1
-            if incomplete:
-                raise KafkaOpsError(
-                    f"could not read {CONFIRMATIONS_TOPIC} on cluster {self.cluster!r} to its "
-                    "end in time; nothing was done, try again",
-                    retriable=True,
-                )
-            self._next = max(self._next, end)
-            self.log.purge(time.time() - 2 * 24 * 3600)
+        await self._follower.catch_up(lambda r: self.log.apply(r.key, r.value))
+        self.log.purge(time.time() - 2 * 24 * 3600)
 
     async def get(self, cid: str) -> Confirmation | None:
         """The confirmation as every replica sees it now (after catching up)."""
@@ -258,3 +272,63 @@ class ConfirmationStore:
         async with Writer(conn) as w:
             await w.send(CONFIRMATIONS_TOPIC, [(rec.id.encode("utf-8"), encode(rec))],
                          partition=0)
+
+
+# ---------------------------------------------------------------- signed requests seen once
+
+REQUESTS_TOPIC = "_kafkaops.requests"
+#: how long a request is remembered: Slack refuses signatures older than five minutes, so
+#: a quarter of an hour covers the window and any clock skew between replicas
+REQUESTS_KEEP = 15 * 60.0
+REQUESTS_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(int(REQUESTS_KEEP * 1000))}
+_MAX_SEEN_VALUE = 256  # bytes; anything longer was not written by a ledger
+
+
+class RequestLedger:
+    """Signed requests every replica has seen, on topic `_kafkaops.requests` of one cluster.
+
+    `claim(key)` writes the key (a digest of the request's signature and timestamp) with a
+    random write id and reads the topic back past it: the first record of a key in the log
+    wins on every replica, so of two replicas handed the same request (a replay sent to
+    both) exactly one gets True. Records are kept `REQUESTS_KEEP` by retention. A record
+    that is not the ledger's own shape is ignored (the topic is untrusted input: a forged
+    record can at worst make a request it names look seen, which needs its signature)."""
+
+    def __init__(self, services: Services, cluster: str) -> None:
+        self.services = services
+        self.cluster = cluster
+        self._first: dict[str, tuple[str, float]] = {}  # key -> (write id, written at)
+        self._follower = _Follower(services, cluster, REQUESTS_TOPIC)
+        self._ready = False
+
+    async def claim(self, key: str) -> bool:
+        """True when this call is the first in the log to claim `key`."""
+        self.services.require_writable(self.cluster, "remember Slack requests on it")
+        write_id = uuid.uuid4().hex
+        conn = await self.services.connection(self.cluster)
+        if not self._ready:
+            await ensure_topics(conn, {REQUESTS_TOPIC: (1, REQUESTS_CONFIG)})
+            self._ready = True
+        value = json.dumps({"w": write_id, "at": time.time()}).encode()
+        async with Writer(conn) as w:
+            (offset,) = await w.send(REQUESTS_TOPIC, [(key.encode(), value)], partition=0)
+        if self._follower.next <= offset:
+            await self._follower.catch_up(self._apply)
+            if len(self._first) > 1000:  # bounded: forget what retention forgets
+                cutoff = time.time() - REQUESTS_KEEP
+                for k in [k for k, (_, t) in self._first.items() if t < cutoff]:
+                    del self._first[k]
+        if self._follower.next <= offset:
+            raise KafkaOpsError(
+                f"wrote to {REQUESTS_TOPIC} on cluster {self.cluster!r} but did not read "
+                "the write back", retriable=True)
+        return self._first.get(key, ("", 0.0))[0] == write_id
+
+    def _apply(self, r: RawRecord) -> None:
+        if r.key is None or r.value is None or len(r.value) > _MAX_SEEN_VALUE:
+            return
+        try:
+            write_id = str(json.loads(r.value)["w"])
+        except (ValueError, TypeError, KeyError):
+            return
+        self._first.setdefault(r.key.decode("utf-8", "replace"), (write_id, r.timestamp / 1000))

@@ -93,6 +93,9 @@ KNOWN: dict[str, MetricSpec] = {
         "Alert messages Slack did not accept (each attempt), by kind", "kind"),
     "kafkaops_slack_api_errors_total": _counter(
         "Slack Web API calls that failed, by method and error", "method", "error"),
+    "kafkaops_slack_requests_refused_total": _counter(
+        "Requests to the bot refused before any action, by reason (bad_signature, stale, "
+        "malformed, wrong_workspace, replay, retry, ...)", "reason"),
     "kafkaops_event_rule_matches_total": _counter(
         "Records that matched an event rule, by rule", "rule"),
 }

@@ -41,6 +41,7 @@ def bot_config_data(
     mode: str = "http",
     permissions: dict[str, list[str]] | None = None,
     roles: dict[str, Any] | None = None,
+    slack_keys: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     data = copy.deepcopy(base)
     data["slack"] = {
@@ -51,6 +52,7 @@ def bot_config_data(
         "api_url": slack.api_url,
         "http": {"host": "127.0.0.1", "port": 0},
         "command": "/kafka",
+        **(slack_keys or {}),
     }
     data["roles"] = copy.deepcopy(roles if roles is not None else ROLES)
     data["permissions"] = copy.deepcopy(
@@ -61,6 +63,7 @@ def bot_config_data(
             "dlq.replay": ["oncall"],
             "offsets.reset": ["oncall"],
             "demo.write": ["oncall"],
+            "alerts.snooze": ["oncall"],
         }
     )
     return data
@@ -103,17 +106,22 @@ async def running_bot(
     permissions: dict[str, list[str]] | None = None,
     clock: Callable[[], float] | None = None,
     setup: Callable[[Bot], None] | None = None,
+    slack_keys: dict[str, Any] | None = None,
+    source: str = "<bot test>",
 ) -> AsyncIterator[RunningBot]:
+    """The bot on a free port; `slack_keys` are added to config `slack:`, `source` is the
+    config's file name as messages would show it."""
     groups = usergroups if usergroups is not None else USERGROUPS
     async with SlackServer(usergroups=groups) as slack:
-        data = bot_config_data(config_data, slack, permissions=permissions)
-        cfg = parse_config(data, "<bot test>")
+        data = bot_config_data(config_data, slack, permissions=permissions,
+                               slack_keys=slack_keys)
+        cfg = parse_config(data, source)
         async with Services(cfg) as services:
             kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
             bot = build_bot(services, **kwargs)
             if setup is not None:
                 setup(bot)
-            transport = HttpTransport(bot)
+            transport = HttpTransport(bot)  # slack_keys {"health_port": 0}: any free port
             await transport.start()
             try:
                 async with aiohttp.ClientSession() as session:

@@ -35,6 +35,7 @@ BOT_TOKEN = "xoxb-kafkaops-test"
 APP_TOKEN = "xapp-1-kafkaops-test"
 SIGNING_SECRET = "kafkaops-test-signing-secret"
 TEAM_ID = "T0KAFKAOPS"
+APP_ID = "A0KAFKAOPS"
 BOT_USER_ID = "U0KAFKABOT"
 
 
@@ -365,11 +366,13 @@ def slash_command(
     user_name: str = "alice",
     channel: str = "C0INCIDENT",
     command: str = "/kafka",
+    team: str = TEAM_ID,
+    app: str = APP_ID,
 ) -> dict[str, str]:
     """A slash command payload: the form fields over HTTP, the payload in Socket Mode."""
     return {
         "token": "legacy-verification-token",
-        "team_id": TEAM_ID,
+        "team_id": team,
         "team_domain": "kafkaops-test",
         "channel_id": channel,
         "channel_name": "incident",
@@ -377,10 +380,10 @@ def slash_command(
         "user_name": user_name,
         "command": command,
         "text": text,
-        "api_app_id": "A0KAFKAOPS",
+        "api_app_id": app,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.{TEAM_ID}",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{team}",
     }
 
 
@@ -393,12 +396,14 @@ def button_click(
     channel: str = "C0INCIDENT",
     message_ts: str = "1700000001.000100",
     is_ephemeral: bool = True,
+    team: str = TEAM_ID,
+    app: str = APP_ID,
 ) -> dict[str, Any]:
     """A block_actions payload: a click on a button in a message the bot sent."""
     return {
         "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0KAFKAOPS",
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": app,
         "token": "legacy-verification-token",
         "container": {
             "type": "message",
@@ -406,8 +411,8 @@ def button_click(
             "channel_id": channel,
             "is_ephemeral": is_ephemeral,
         },
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.{TEAM_ID}",
-        "team": {"id": TEAM_ID, "domain": "kafkaops-test"},
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{team}",
+        "team": {"id": team, "domain": "kafkaops-test"},
         "channel": {"id": channel, "name": "incident"},
         "response_url": response_url,
         "actions": [

@@ -142,7 +142,7 @@ async def test_forged_signature_and_stale_timestamp_get_401_and_no_slack_call(
         slash_command("help", response_url=rb.slack.response_url())))
     assert ok == 200
     assert rb.slack.calls_to("response_url") == []
-    assert [c.method for c in rb.slack.calls] in ([], ["auth.test"])
+    assert {c.method for c in rb.slack.calls} <= {"auth.test"}
 
 
 async def test_expired_response_url_falls_back_to_chat_post_ephemeral(rb: RunningBot) -> None:

@@ -93,6 +93,20 @@ async def test_confirmation_click_arrives_over_the_socket(sb: SocketBot) -> None
     assert detail.summary.messages == 1
 
 
+async def test_another_workspace_is_refused_over_the_socket_too(sb: SocketBot) -> None:
+    url = sb.slack.response_url()
+    ack = await sb.slack.send_envelope(
+        "slash_commands", slash_command("status", response_url=url, team="T0EVIL"))
+    assert "Working on" not in json.dumps(ack)
+    refused = sb.bot.services.metrics.value("kafkaops_slack_requests_refused_total",
+                                            {"reason": "wrong_workspace"})
+    assert refused == 1
+    ok = sb.slack.response_url()
+    await sb.slack.send_envelope("slash_commands", slash_command("status", response_url=ok))
+    await sb.slack.wait_for_response(ok)  # ours is answered, and after it: nothing for theirs
+    assert sb.slack.calls_to("response_url", url[len(sb.slack.url) - 1:]) == []
+
+
 async def test_reconnects_when_slack_drops_the_connection(sb: SocketBot) -> None:
     await sb.slack.drop_connection()
     await sb.slack.wait_connected()  # the handler asked for a new URL and came back

@@ -58,8 +58,8 @@ def register(bot: Bot, services: Services) -> None:
         user = (body.get("user") or {}).get("id", "")
         await responder.ephemeral(await _snooze(bot, _value(body), user, body))
 
-    bot.app.action(SHOW_LAG_ACTION)(ack=ack, lazy=[show_lag])
-    bot.app.action(SNOOZE_ACTION)(ack=ack, lazy=[snooze])
+    bot.app.action(SHOW_LAG_ACTION)(ack=ack, lazy=[bot.once(show_lag)])
+    bot.app.action(SNOOZE_ACTION)(ack=ack, lazy=[bot.once(snooze)])
 
 
 async def alerts(inv: Invocation) -> Message:
