@@ -92,6 +92,14 @@ def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     # checkpoints), so DR status and failover work in the demo with no JVM
     demo.parts.append(DemoReplicator(lambda: demo.services, "main"))
     demo.parts.append(DemoFlags(lambda: demo.services))
+    # a Schema Registry (the demo/test one) and framed Avro and Protobuf on two topics;
+    # both clusters name the registry, so the console decodes them
+    from kafkaops.demo.schema_traffic import DemoSchemaTraffic
+
+    schemas = DemoSchemaTraffic(lambda: demo.bootstraps[demo.cluster_names[0]], seed=args.seed)
+    demo.cluster_settings = {n: {"schema_registry": {"url": schemas.url}}
+                             for n in demo.cluster_names}
+    demo.parts.append(schemas)
     why: list[str] = []
     demo.start_clusters()
     try:

@@ -700,12 +700,17 @@ async def create_demo_topics(
     return [t.name for t in topics]
 
 
-def demo_config_data(bootstraps: Mapping[str, str]) -> dict[str, Any]:
-    """Config naming the embedded clusters, in the shape of config.example.yaml."""
+def demo_config_data(bootstraps: Mapping[str, str],
+                     cluster_settings: Mapping[str, Mapping[str, Any]] | None = None
+                     ) -> dict[str, Any]:
+    """Config naming the embedded clusters, in the shape of config.example.yaml.
+    `cluster_settings`: more keys per cluster (a demo part's schema_registry, ...)."""
     names = list(bootstraps)
+    extra = cluster_settings or {}
     data: dict[str, Any] = {
         "default_cluster": names[0],
-        "clusters": {n: {"bootstrap_servers": b} for n, b in bootstraps.items()},
+        "clusters": {n: {"bootstrap_servers": b, **extra.get(n, {})}
+                     for n, b in bootstraps.items()},
         "audit": {"signing_key": DEMO_SIGNING_KEY},
     }
     if len(names) >= 2:
@@ -714,7 +719,9 @@ def demo_config_data(bootstraps: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
-def write_demo_config(path: str | os.PathLike[str], bootstraps: Mapping[str, str]) -> Config:
+def write_demo_config(path: str | os.PathLike[str], bootstraps: Mapping[str, str],
+                      cluster_settings: Mapping[str, Mapping[str, Any]] | None = None
+                      ) -> Config:
     """Write the demo's config file (atomically, mode 0600) and return it as loaded back.
 
     Loading it back proves it is valid for `kafkaops --config FILE ...`.
@@ -723,7 +730,7 @@ def write_demo_config(path: str | os.PathLike[str], bootstraps: Mapping[str, str
     text = (
         "# Written by `kafkaops demo` for its embedded clusters (Tansu, in memory).\n"
         f"# Valid while that demo runs (pid {os.getpid()}); it removes this file when it stops.\n"
-        + yaml.safe_dump(demo_config_data(bootstraps), sort_keys=False)
+        + yaml.safe_dump(demo_config_data(bootstraps, cluster_settings), sort_keys=False)
     )
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -1122,6 +1129,8 @@ class Demo:
     """Records produced at the full rate before it drops to a tenth."""
     parts: list[DemoPart] = field(default_factory=list)
     """More pieces to start after the traffic and stop before it."""
+    cluster_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """More config keys per cluster name, for what the parts serve (a schema registry)."""
     clusters: EmbeddedClusters | None = None
     """The running brokers, after start_clusters()."""
     traffic: DemoTraffic | None = None
@@ -1159,7 +1168,7 @@ class Demo:
         """Write the config, create the topics, start the traffic and the parts."""
         if self.clusters is None:
             raise RuntimeError("Demo.start() before start_clusters()")
-        config = write_demo_config(self.config_path, self.bootstraps)
+        config = write_demo_config(self.config_path, self.bootstraps, self.cluster_settings)
         self._config_text = self.config_path.read_text(encoding="utf-8")
         self.services = Services(config)
         primary = self.bootstraps[self.cluster_names[0]]

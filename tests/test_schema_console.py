@@ -137,3 +137,38 @@ async def test_schemas_screen_without_a_registry_says_what_to_configure(config):
             await wait_until(pilot, lambda: "has no schema registry" in screen_text(app),
                              "the config hint")
             assert "clusters.primary.schema_registry.url" in screen_text(app)
+
+
+async def test_the_demos_avro_topic_reads_as_json_in_the_console(config_data, bootstrap):
+    from kafkaops.demo.schema_traffic import AVRO_TOPIC, PROTOBUF_TOPIC, DemoSchemaTraffic
+
+    part = DemoSchemaTraffic(lambda: bootstrap, rate=40, seed=7)
+    await part.start()
+    try:
+        cfg = parse_config(with_registry(config_data, part.url), "<demo config>")
+        async with Services(cfg) as services:
+            app = KafkaOpsApp(services)
+            async with app.run_test(size=SIZE) as pilot:
+                screen = MessagesScreen(AVRO_TOPIC, start=StartAt.beginning())
+                await app.push_screen(screen)
+                await wait_until(pilot, lambda: len(cells(screen, "messages")) >= 3, "records")
+                first = cells(screen, "messages")[0][4]  # the preview: the start of the JSON
+                assert first.startswith('{"payment_id":"pay-') and '"amount":"' in first
+                assert any(f'"currency":"{c}"' in first for c in ("EUR", "USD", "GBP", "NOK"))
+                screen.query_one("#messages", DataTable).focus()
+                await wait_until(pilot, lambda: f"schema     AVRO {AVRO_TOPIC}-value v1" in
+                                 screen_text(app), "the schema line")
+                shipments = MessagesScreen(PROTOBUF_TOPIC, start=StartAt.beginning())
+                await app.push_screen(shipments)
+                await wait_until(pilot, lambda: len(cells(shipments, "messages")) >= 1,
+                                 "a shipment")
+                event = cells(shipments, "messages")[0][4]
+                assert event.startswith('{"shipment_id":"shp-'), event
+                assert any(f'"carrier":"{c}"' in event for c in ("posten", "dhl", "ups",
+                                                                  "bring"))
+                shipments.query_one("#messages", DataTable).focus()
+                await wait_until(pilot, lambda: f"schema     PROTOBUF {PROTOBUF_TOPIC}-value v1"
+                                 in screen_text(app) and '"stage": "' in screen_text(app),
+                                 "the decoded shipment in the detail pane")
+    finally:
+        await part.stop()
