@@ -198,8 +198,10 @@ class Registry:
                 await self.log.write(schema_key(subject, version),
                                      schema_value(subject, version, record, False))
                 got = self.state.subjects.get(subject, {}).get(version)
-                if got is not None and got.id == sid:
+                if got is not None and got.id == sid and \
+                        self.state.schemas[sid].identity == record.identity:
                     return {"id": sid, "version": version}
+                # another writer's record came first in the log: try again on what it wrote
             raise ApiError(500, 50001, "could not register: other writers kept winning")
 
     async def delete_version(self, subject: str, version: str, permanent: bool) -> int:
