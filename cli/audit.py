@@ -11,6 +11,7 @@ from kafkaops.cli.common import Context, print_json, table
 from kafkaops.core.audit import AuditRecord, VerifyReport
 from kafkaops.core.errors import UsageError
 from kafkaops.core.messages import parse_time
+from kafkaops.core.untrusted import printable
 
 
 def _list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -45,7 +46,11 @@ async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
     since = parse_time(args.since) if args.since else None
     async with ctx.services() as services:
         log = await services.audit()
-        records = await log.records(since_ms=since, limit=args.limit)
+        skipped: list[tuple[int, str]] = []
+        records = await log.records(since_ms=since, limit=args.limit, skipped=skipped)
+    for offset, why in skipped:
+        sys.stderr.write(f"kafkaops: skipped {log.topic} offset {offset}: {printable(why)} "
+                         "(`kafkaops audit verify` checks the whole trail)\n")
     if args.json:
         print_json(records)
     elif not records:

@@ -19,6 +19,7 @@ from kafkaops.core.errors import UsageError
 from kafkaops.core.records import to_jsonable
 from kafkaops.core.services import Services
 from kafkaops.core.textfmt import text_table
+from kafkaops.core.untrusted import printable_json
 
 
 class Context:
@@ -50,11 +51,14 @@ def add_yes(p: argparse.ArgumentParser) -> None:
 
 
 def print_json(data: Any, *, lines: bool = False) -> None:
+    """JSON for scripts; control characters the encoder leaves raw are \\u-escaped too."""
     if lines and isinstance(data, list):
         for item in data:
-            sys.stdout.write(json.dumps(to_jsonable(item), ensure_ascii=False) + "\n")
+            sys.stdout.write(printable_json(json.dumps(to_jsonable(item), ensure_ascii=False))
+                             + "\n")
     else:
-        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(printable_json(json.dumps(to_jsonable(data), indent=2,
+                                                   ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 

@@ -113,19 +113,47 @@ def run(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.CRITICAL, format="%(name)s: %(message)s"
     )
     ctx = Context(args)
+    saved = sys.stdout, sys.stderr
+    if args.command not in _OWN_TERMINAL:
+        sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
     try:
         result = args.func(args, ctx)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         return int(result or 0)
     except KafkaOpsError as e:
-        sys.stderr.write(f"kafkaops: {e}\n")
+        from kafkaops.core.untrusted import printable
+
+        sys.stderr.write(f"kafkaops: {printable(str(e), multiline=True)}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("kafkaops: interrupted\n")
         return 130
     except BrokenPipeError:  # `kafkaops tail ... | head`
         return 0
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+#: commands that draw on the terminal themselves (escape sequences are theirs to write)
+_OWN_TERMINAL = {"console", "demo", "bot"}
+
+
+class _Printable:
+    """A text stream that shows control characters as visible escapes (newlines and tabs
+    kept): the last guard, after each command escaped the fields it prints, so no text from
+    a record (or an error message quoting one) reaches the terminal raw."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from kafkaops.core.untrusted import printable
+
+        return int(self._stream.write(printable(text, multiline=True)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def main() -> None:

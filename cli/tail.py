@@ -20,6 +20,7 @@ from kafkaops.core.messages import (
     preview,
     text_or_none,
 )
+from kafkaops.core.untrusted import printable, printable_json
 
 FILTER_HELP = """\
 filter expressions (--filter):
@@ -99,7 +100,8 @@ async def tail_cmd(args: argparse.Namespace, ctx: Context) -> int:
             if not args.json:
                 sys.stderr.write(
                     f"tailing {args.topic} on {services.cluster_name} from {start.describe()}"
-                    f"{' where ' + args.filter if args.filter else ''} (Ctrl-C stops)\n")
+                    f"{' where ' + printable(args.filter) if args.filter else ''} (Ctrl-C "
+                    "stops)\n")
             await _print(tail.stream(limit=args.limit), args)
     return 0
 
@@ -123,16 +125,18 @@ async def _print(batches: AsyncIterator[list[Message]], args: argparse.Namespace
 def _json_line(m: Message) -> str:
     import json
 
-    return json.dumps(message_json(m), ensure_ascii=False) + "\n"
+    return printable_json(json.dumps(message_json(m), ensure_ascii=False)) + "\n"
 
 
 def render_line(m: Message) -> str:
     """p0 #42 14:03:07.123 key=order-7 {"status":"failed",...}"""
     ts = datetime.fromtimestamp(m.timestamp / 1000).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     key = text_or_none(m.key)
-    key_txt = "-" if m.key is None else (key if key is not None else f"<{len(m.key)} bytes>")
+    key_txt = "-" if m.key is None else (
+        printable(key) if key is not None else f"<{len(m.key)} bytes>")
     value = preview(m.value, width=200)
     if m.framed is not None and m.framed.error is not None:  # shown raw, with the reason
         raw = m.framed.raw
-        value = f"[not decoded: {m.framed.error}] ({len(raw):,} bytes) {raw[:48].hex(' ')}"
+        value = (f"[not decoded: {printable(m.framed.error)}] ({len(raw):,} bytes) "
+                 f"{raw[:48].hex(' ')}")
     return f"p{m.partition} #{m.offset} {ts} key={key_txt} {value}"

@@ -349,7 +349,7 @@ class EventWatcher:
                 continue
             self.read += len(recs)
             self._next[ak.partition] = recs[-1].offset + 1
-            hits = flt.select(recs) if flt is not None else recs
+            hits = await flt.select_async(recs) if flt is not None else recs
             for rec in hits:
                 self.grouper.add(Match(render_message(self.rule.message, rec),
                                        (rec.timestamp or 0) / 1000.0, rec.partition,

@@ -261,9 +261,9 @@ def fold(book: AlertBook, rec: Any) -> None:
     (logged), never fatal."""
     try:
         ev = AlertEvent.decode(rec.value)
-    except (ValueError, TypeError, KeyError) as e:
-        log.warning("alerts: skipping record %d of partition %d: %s", rec.offset,
-                    rec.partition, e)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        log.warning("alerts: skipping record %d of %s partition %d: %s", rec.offset,
+                    getattr(rec, "topic", "?"), rec.partition, e)
         return
     book.apply(ev, rec.offset)
 

@@ -42,8 +42,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kafkaops.core import expr
 from kafkaops.core.errors import ConfigError
+from kafkaops.core.expr import Tok
 from kafkaops.core.lag_status import Status, age
+from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.config import AlertRuleConfig, Config
@@ -170,24 +173,16 @@ _TOKEN = re.compile(
 )
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
 _NUM = re.compile(r"^(\d[\d_]*(?:\.\d+)?)(ms|s|m|h|d)?$")
+_NUM_SPLIT = re.compile(r"(ms|s|m|h|d)$")
 
 
-@dataclass(frozen=True)
-class _Tok:
-    kind: str
-    text: str
-    pos: int
+def _tokens(text: str) -> list[Tok]:
+    out: list[Tok] = []
 
+    def unmatched(pos: int) -> RuleSyntaxError:  # pragma: no cover - `bad` matches the rest
+        return RuleSyntaxError(f"unexpected {text[pos]!r}", text, pos)
 
-def _tokens(text: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:  # pragma: no cover - `bad` matches anything else
-            raise RuleSyntaxError(f"unexpected {text[pos]!r}", text, pos)
-        kind = m.lastgroup or ""
-        raw = m.group()
+    for kind, raw, pos in expr.scan(text, _TOKEN, unmatched):
         if kind == "bad":
             if raw[0] in "\"'":
                 raise RuleSyntaxError("string is not closed: add the closing quote", text, pos)
@@ -196,70 +191,31 @@ def _tokens(text: str) -> list[_Tok]:
             raw = {"&&": "and", "||": "or", "!": "not", "=": "=="}.get(raw, raw)
         elif kind == "name" and raw.lower() in ("and", "or", "not", "in"):
             kind, raw = "op", raw.lower()
-        if kind != "ws":
-            out.append(_Tok(kind, raw, pos))
-        pos = m.end()
-    out.append(_Tok("end", "", len(text)))
+        elif kind == "num":
+            expr.number(_NUM_SPLIT.sub("", raw), RuleSyntaxError, text, pos)  # bounds only
+        out.append(Tok(kind, raw, pos))
+    out.append(Tok("end", "", len(text)))
     return out
 
 
-class _Parser:
+class _Parser(expr.BoolParser[Expr]):
+    what = "the condition"
+    example = "lag_seconds > 300"
+    operand_kinds = ("name", "num", "str")
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.toks = _tokens(text)
-        self.i = 0
+        super().__init__(text, _tokens(text), RuleSyntaxError)
 
-    @property
-    def tok(self) -> _Tok:
-        return self.toks[self.i]
-
-    def at(self, *ops: str) -> bool:
-        return self.tok.kind == "op" and self.tok.text in ops
-
-    def take(self) -> _Tok:
-        t = self.toks[self.i]
-        self.i += 1
-        return t
-
-    def fail(self, message: str, tok: _Tok | None = None) -> RuleSyntaxError:
+    def fail(self, message: str, tok: Tok | None = None) -> RuleSyntaxError:
         return RuleSyntaxError(message, self.text, (tok or self.tok).pos)
 
-    def parse(self) -> Expr:
-        if self.tok.kind == "end":
-            raise self.fail("the condition is empty; e.g. `lag_seconds > 300`")
-        node = self.parse_or()
-        if self.tok.kind != "end":
-            if self.tok.kind in ("name", "num", "str") or self.at("("):
-                raise self.fail(f"expected `and` or `or` before {self.tok.text!r}")
-            raise self.fail(f"unexpected {self.tok.text!r}")
-        return node
+    def make_bool(self, op: str, items: tuple[Expr, ...]) -> Expr:
+        return BoolExpr("and" if op == "and" else "or", items)
 
-    def parse_or(self) -> Expr:
-        items = [self.parse_and()]
-        while self.at("or"):
-            self.take()
-            items.append(self.parse_and())
-        return items[0] if len(items) == 1 else BoolExpr("or", tuple(items))
+    def make_not(self, operand: Expr) -> Expr:
+        return NotExpr(operand)
 
-    def parse_and(self) -> Expr:
-        items = [self.parse_not()]
-        while self.at("and"):
-            self.take()
-            items.append(self.parse_not())
-        return items[0] if len(items) == 1 else BoolExpr("and", tuple(items))
-
-    def parse_not(self) -> Expr:
-        if self.at("not"):
-            self.take()
-            return NotExpr(self.parse_not())
-        if self.at("("):
-            open_tok = self.take()
-            node = self.parse_or()
-            if not self.at(")"):
-                raise self.fail("expected `)` to close the `(`",
-                                open_tok if self.tok.kind == "end" else None)
-            self.take()
-            return node
+    def parse_atom(self) -> Expr:
         return self.parse_condition()
 
     def parse_condition(self) -> Expr:
@@ -289,7 +245,7 @@ class _Parser:
             return Cmp(spec.name, "in", self.parse_status_list())
         return Cmp(spec.name, op, self.parse_value(spec, op, op_tok))
 
-    def parse_value(self, spec: MetricSpec, op: str, op_tok: _Tok) -> Any:
+    def parse_value(self, spec: MetricSpec, op: str, op_tok: Tok) -> Any:
         tok = self.tok
         if tok.kind == "end" or (tok.kind == "op" and tok.text != "["):
             raise self.fail(f"expected a value after {op!r}")
@@ -355,7 +311,7 @@ def _kind_words(spec: MetricSpec) -> str:
             "bool": "true or false"}[spec.kind]
 
 
-def _metric(name: str, parser: _Parser, tok: _Tok) -> MetricSpec:
+def _metric(name: str, parser: _Parser, tok: Tok) -> MetricSpec:
     key = ALIASES.get(name.lower(), name.lower())
     spec = METRICS.get(key)
     if spec is None:
@@ -369,7 +325,9 @@ def _metric(name: str, parser: _Parser, tok: _Tok) -> MetricSpec:
 
 
 def parse_when(text: str) -> Expr:
-    """The condition's tree. Raises RuleSyntaxError naming the problem and its column."""
+    """The condition's tree. Raises RuleSyntaxError naming the problem and its column;
+    longer than 10,000 characters or nested deeper than 32 levels is refused (core/expr)."""
+    expr.check_length(text, RuleSyntaxError, "the condition")
     return _Parser(text).parse()
 
 
@@ -915,7 +873,7 @@ class AlertEvent:
         """Parse a record value; ValueError for anything that is not an alert event."""
         if not raw:
             raise ValueError("empty record")
-        data = json.loads(raw)
+        data = parse_json(raw)
         if not isinstance(data, dict) or data.get("type") not in EVENT_TYPES:
             raise ValueError("not an alert event")
         if not isinstance(data.get("alert_id"), str) or not isinstance(data.get("at"),

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused
 from kafkaops.core.kafka import start_or_close
 from kafkaops.core.records import TopicPartition, to_jsonable
+from kafkaops.core.untrusted import UntrustedData, parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.messages import Message
@@ -152,7 +153,7 @@ def digest(value: bytes | None) -> str:
     its bytes (so a later record can still point at a foreign record that sat at the head)."""
     if value:
         try:
-            d = json.loads(value)
+            d = parse_json(value)
             if isinstance(d, dict) and isinstance(d.get("sig"), str):
                 return str(d["sig"])
         except ValueError:
@@ -254,9 +255,9 @@ def verify_trail(
         d: Any = None
         why = ""
         try:
-            d = json.loads(value) if value else None
-        except ValueError:
-            why = "not JSON"
+            d = parse_json(value) if value else None
+        except UntrustedData as e:
+            why = str(e)
         if d is not None and not isinstance(d, dict):
             d, why = None, "not a JSON object"
         if d is None and not why:
@@ -530,17 +531,21 @@ class AuditLog:
         begin = StartAt.at_time(since_ms) if since_ms is not None else StartAt.beginning()
         return await svc.read(self.topic, partitions=[0], start=begin), start
 
-    async def records(self, *, since_ms: int | None = None,
-                      limit: int | None = None) -> list[AuditRecord]:
+    async def records(self, *, since_ms: int | None = None, limit: int | None = None,
+                      skipped: list[tuple[int, str]] | None = None) -> list[AuditRecord]:
         """Audit records, oldest first (the newest `limit` when given). Records that are not
-        audit records are left out here; `verify()` reports them."""
+        audit records are left out here (appended to `skipped` as (offset, why) when given);
+        `verify()` reports them."""
         msgs, _ = await self._read(since_ms)
         out: list[AuditRecord] = []
         for m in msgs:
             try:
-                d = json.loads(m.value or b"")
+                d = parse_json(m.value)
                 out.append(AuditRecord.from_fields(d, partition=m.partition, offset=m.offset))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                why = str(e) if isinstance(e, ValueError) else f"not an audit record ({e})"
+                if skipped is not None:
+                    skipped.append((m.offset, why))
                 continue
         return out[-limit:] if limit else out
 

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.mm2_io import RawRecord, Writer, ensure_topics, partitions_of, read_records
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services
@@ -129,7 +130,7 @@ def decode(value: bytes | None) -> Confirmation:
     if value is None:
         raise KafkaOpsError("tombstone")
     try:
-        data = json.loads(value)
+        data = parse_json(value)
         if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
             raise TypeError("not an object with params")
         rec = Confirmation(**data)

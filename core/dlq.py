@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import struct
 import time
@@ -49,9 +50,12 @@ from kafkaops.core.filter import Filter
 from kafkaops.core.kafka import start_or_close
 from kafkaops.core.messages import Message, MessageService, StartAt
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services
+
+log = logging.getLogger(__name__)
 
 LEDGER_TOPIC = "_kafkaops.dlq-replays"
 STALE_PENDING_S = 120.0
@@ -345,6 +349,8 @@ class DeadLetterService:
         self.services = services
         self.cluster = cluster or services.cluster_name
         self.config = services.config.dead_letters
+        #: after letters(max_scan=...): (records read at most, records on the topic)
+        self.scanned: tuple[int, int] | None = None
 
     async def _messages(self) -> MessageService:
         return MessageService(await self.services.connection(self.cluster))
@@ -379,14 +385,32 @@ class DeadLetterService:
         return list(await asyncio.gather(*(one(n) for n in names)))
 
     async def letters(self, topic: str, *, where: Filter | None = None,
-                      limit: int | None = None) -> list[DeadLetter]:
-        """The records of a dead-letter topic (matching `where`) with origin and reason."""
+                      limit: int | None = None, max_scan: int | None = None) -> list[DeadLetter]:
+        """The records of a dead-letter topic (matching `where`) with origin and reason.
+
+        `max_scan` bounds the records read (the oldest ones, shared out among partitions),
+        for callers that must not let one request read a whole topic (a Slack user);
+        `self.scanned` then says (records read at most, records on the topic)."""
         fallback = self._fallback(topic)
         # values framed for a Schema Registry come decoded (for the filter and for display);
         # a replay reads the records again, raw (_records_at)
         svc = MessageService(await self.services.connection(self.cluster),
                              decoder=self.services.schema_decoder(self.cluster))
-        msgs = await svc.read(topic, where=where, limit=limit)
+        if max_scan is None:
+            msgs = await svc.read(topic, where=where, limit=limit)
+        else:
+            tps = [TopicPartition(topic, p) for p in await svc.partitions(topic)]
+            water = await svc.conn.high_watermarks(tps)
+            share = max(1, max_scan // max(1, len(tps)))
+            stop = {tp: min(end, start + share) for tp, (start, end) in water.items()}
+            total = sum(max(0, end - start) for start, end in water.values())
+            self.scanned = (min(total, sum(stop[tp] - water[tp][0] for tp in stop)), total)
+            msgs = []
+            async for batch in svc.scan(topic, where=where, stop_offsets=stop):
+                msgs.extend(batch)
+                if limit is not None and len(msgs) >= limit:
+                    msgs = msgs[:limit]
+                    break
         return [parse_dead_letter(m, fallback) for m in msgs]
 
     def _fallback(self, topic: str) -> str | None:
@@ -420,8 +444,9 @@ class DeadLetterService:
                     ledger.done.add(pos)
             elif key.startswith("batch/") and m.value:
                 try:
-                    ledger.batches[key[6:]] = (m.offset, json.loads(m.value))
-                except ValueError:
+                    ledger.batches[key[6:]] = (m.offset, parse_json(m.value))
+                except ValueError as e:
+                    log.warning("skipping record %d of %s: %s", m.offset, LEDGER_TOPIC, e)
                     continue
         return ledger
 

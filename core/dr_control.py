@@ -35,6 +35,7 @@ from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.mm2_io import COMPACTED, Writer, ensure_topics, read_partition
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.untrusted import parse_json
 
 CONTROL_TOPIC = "_kafkaops.control"
 
@@ -190,7 +191,7 @@ def decode_record(value: bytes | None) -> ActiveRecord | FenceRecord | RunRecord
     if value is None:
         raise KafkaOpsError("tombstone")
     try:
-        data = json.loads(value)
+        data = parse_json(value)
         kind = data.pop("kind")
         if kind == "active":
             return ActiveRecord(**data)

@@ -15,8 +15,16 @@ Names:
 - `topic`, `partition`, `offset`, `timestamp` (ms): the record's position.
 
 Operators: `==` (or `=`), `!=`, `<`, `<=`, `>`, `>=`, `contains`, `~` (regular expression
-search; `(?i)` for case-insensitive), `!~`, `in [..]`; `and`/`&&`, `or`/`||`, `not`/`!`,
-parentheses. Literals: "double" or 'single' quoted strings, numbers, true, false, null.
+search, RE2 syntax; `(?i)` for case-insensitive), `!~`, `in [..]`; `and`/`&&`, `or`/`||`,
+`not`/`!`, parentheses. Literals: "double" or 'single' quoted strings, numbers, true, false,
+null.
+
+Bounds (expressions come from anyone who can type a command, Slack users included): RE2
+matches in time linear in the text, whatever the pattern; an expression is at most
+10,000 characters (callers may ask for less), nests `(` and `not` at most 32 deep, and
+numbers are at most 40 characters (core/expr.py). A JSON value nested deeper than 64
+levels counts as not JSON. `Filter.select_async` runs a batch in a worker thread, so a
+loop serving a UI or Slack acks keeps going.
 
 Semantics: a field that is absent (no such header, value not JSON, no such JSON key) makes
 every comparison on it false, `!=` included; `not (x == 1)` is how to also match records
@@ -31,24 +39,22 @@ backslash escape skips the needle test (the literal could be spelled with escape
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import re2
+
+from kafkaops.core import expr
 from kafkaops.core.errors import UsageError
+from kafkaops.core.expr import Tok
+from kafkaops.core.untrusted import UntrustedData, parse_json
 
-try:  # orjson parses JSON 3-5x faster; json is the fallback with the same results
-    import orjson
-
-    _loads: Callable[[bytes], Any] = orjson.loads
-    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
-except ImportError:  # pragma: no cover - orjson is a dependency
-    import json
-
-    _loads = json.loads
-    _JSON_ERRORS = (ValueError, UnicodeDecodeError)
+#: RE2 options for `~`: the default memory budget (8 MiB per pattern) bounds compiling too
+_RE2_OPTIONS = re2.Options()
 
 
 class FilterError(UsageError):
@@ -153,115 +159,67 @@ _TOKEN = re.compile(
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 
 
-@dataclass(frozen=True)
-class _Tok:
-    kind: str
-    text: str
-    pos: int
-    value: Any = None
-
-
 def _unquote(raw: str) -> str:
     body = raw[1:-1]
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
 
 
-def _tokenize(text: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            ch = text[pos]
-            if ch in "\"'":
-                raise FilterError("string is not closed: add the closing quote", text, pos)
-            raise FilterError(f"unexpected character {ch!r}", text, pos)
-        kind = m.lastgroup or ""
-        raw = m.group()
+def _unmatched(text: str, pos: int) -> FilterError:
+    ch = text[pos]
+    if ch in "\"'":
+        return FilterError("string is not closed: add the closing quote", text, pos)
+    return FilterError(f"unexpected character {ch!r}", text, pos)
+
+
+def _tokenize(text: str) -> list[Tok]:
+    out: list[Tok] = []
+    for kind, raw, pos in expr.scan(text, _TOKEN, lambda pos: _unmatched(text, pos)):
         if kind == "string":
-            out.append(_Tok("lit", raw, pos, _unquote(raw)))
+            out.append(Tok("lit", raw, pos, _unquote(raw)))
         elif kind == "number":
-            num: float | int = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            out.append(_Tok("lit", raw, pos, num))
+            out.append(Tok("lit", raw, pos, expr.number(raw, FilterError, text, pos)))
         elif kind == "name":
             low = raw.lower()
             if low in ("and", "or", "not", "contains", "in"):
-                out.append(_Tok("op", low, pos))
+                out.append(Tok("op", low, pos))
             elif low in ("true", "false", "null"):
-                out.append(_Tok("lit", raw, pos, {"true": True, "false": False, "null": None}[low]))
+                out.append(Tok("lit", raw, pos, {"true": True, "false": False, "null": None}[low]))
             else:
-                out.append(_Tok("name", raw, pos))
+                out.append(Tok("name", raw, pos))
         elif kind == "op":
             op = {"&&": "and", "||": "or", "!": "not", "=": "=="}.get(raw, raw)
-            out.append(_Tok("op", op, pos))
-        pos = m.end()
-    out.append(_Tok("end", "", len(text)))
+            out.append(Tok("op", op, pos))
+    out.append(Tok("end", "", len(text)))
     return out
 
 
 # ---------------------------------------------------------------- parser
 
 
-class _Parser:
+def compile_regex(pattern: str) -> Any:
+    """A regular expression for `~`: RE2, whose matching time is linear in the text, so no
+    pattern (`(a+)+$` over "aaaa...!") can stall a reader. RE2 has no look-around and no
+    backreferences; it says so when asked for them."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+class _Parser(expr.BoolParser[Node]):
+    what = "the filter"
+    operand_kinds = ("name", "lit")
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.toks = _tokenize(text)
-        self.i = 0
+        super().__init__(text, _tokenize(text), FilterError)
 
-    @property
-    def tok(self) -> _Tok:
-        return self.toks[self.i]
+    def make_bool(self, op: str, items: tuple[Node, ...]) -> Node:
+        return BoolOp(op, items)
 
-    def take(self) -> _Tok:
-        t = self.toks[self.i]
-        self.i += 1
-        return t
+    def make_not(self, operand: Node) -> Node:
+        return Not(operand)
 
-    def at(self, *ops: str) -> bool:
-        return self.tok.kind == "op" and self.tok.text in ops
-
-    def fail(self, message: str, tok: _Tok | None = None) -> FilterError:
-        return FilterError(message, self.text, (tok or self.tok).pos)
-
-    def parse(self) -> Node:
-        if self.tok.kind == "end":
-            raise self.fail("the filter is empty")
-        node = self.parse_or()
-        if self.tok.kind != "end":
-            if self.tok.kind in ("name", "lit") or self.at("("):
-                raise self.fail(f"expected `and` or `or` before {self.tok.text!r}")
-            raise self.fail(f"unexpected {self.tok.text!r}")
-        return node
-
-    def parse_or(self) -> Node:
-        items = [self.parse_and()]
-        while self.at("or"):
-            self.take()
-            items.append(self.parse_and())
-        return items[0] if len(items) == 1 else BoolOp("or", tuple(items))
-
-    def parse_and(self) -> Node:
-        items = [self.parse_not()]
-        while self.at("and"):
-            self.take()
-            items.append(self.parse_not())
-        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
-
-    def parse_not(self) -> Node:
-        if self.at("not"):
-            self.take()
-            return Not(self.parse_not())
+    def parse_atom(self) -> Node:
         return self.parse_compare()
 
     def parse_compare(self) -> Node:
-        if self.at("("):
-            open_tok = self.take()
-            node = self.parse_or()
-            if not self.at(")"):
-                raise self.fail("expected `)` to close the `(`", open_tok
-                                if self.tok.kind == "end" else None)
-            self.take()
-            return node
         left = self.parse_operand()
         if self.tok.kind == "op" and self.tok.text in _OPS:
             op_tok = self.take()
@@ -281,9 +239,10 @@ class _Parser:
                     raise self.fail(f"the right side of {op!r} must be a quoted regular expression",
                                     op_tok)
                 try:
-                    re.compile(right.value)
-                except re.error as e:
-                    raise self.fail(f"bad regular expression: {e}", op_tok) from None
+                    compile_regex(right.value)
+                except re2.error as e:
+                    raise self.fail(f"bad regular expression: {e} (RE2 syntax: no "
+                                    "look-around or backreferences)", op_tok) from None
             return Compare(op, left, right)
         if isinstance(left, Literal):
             if isinstance(left.value, str):  # a bare string: the value text contains it
@@ -354,7 +313,7 @@ class _Parser:
         return _resolve(steps, written, self, start)
 
 
-def _resolve(steps: list[str | int], written: str, parser: _Parser, start: _Tok) -> Path:
+def _resolve(steps: list[str | int], written: str, parser: _Parser, start: Tok) -> Path:
     if not steps:
         raise parser.fail("expected a field name", start)
     head = steps[0]
@@ -390,8 +349,11 @@ class _Ctx:
         if which not in self._json:
             raw = self.rec.key if which == "key" else self.rec.value
             try:
-                self._json[which] = _MISSING if not raw else _loads(raw)
-            except _JSON_ERRORS:
+                # bounded depth (deep data would break str() and comparisons later); the
+                # size is the broker's to bound, and the work here is linear in it
+                self._json[which] = _MISSING if not raw else parse_json(
+                    raw, max_bytes=None, exact=False)
+            except UntrustedData:
                 self._json[which] = _MISSING
         return self._json[which]
 
@@ -545,7 +507,7 @@ def _compile_compare(node: Compare) -> Pred:
     right = _operand_getter(node.right)
     if op in ("~", "!~"):
         assert isinstance(node.right, Literal)
-        rx = re.compile(str(node.right.value))
+        rx = compile_regex(str(node.right.value))
         want = op == "~"
 
         def match(ctx: _Ctx) -> bool:
@@ -704,20 +666,31 @@ class Filter:
             return [r for r in cands if pred(_Ctx(r))]
         return [r for r in records if self.matches(r)]
 
+    async def select_async(self, records: Sequence[Any]) -> list[Any]:
+        """`select` in a worker thread, for callers on an event loop that serves a UI or
+        Slack acks: a batch of large records under an expensive expression must not hold
+        the loop. Each match is short (RE2 is linear, JSON parsing bounded), so the loop
+        gets its turn between them even while the worker holds the GIL."""
+        if not records:
+            return []
+        return await asyncio.to_thread(self.select, records)
+
     @property
     def has_prefilter(self) -> bool:
         """True when records can be ruled out from their bytes alone."""
         return self._prefilter is not None
 
 
-def parse_filter(text: str) -> Node:
-    """The expression's tree; raises FilterError naming the column of the first problem."""
+def parse_filter(text: str, *, max_length: int = expr.MAX_LENGTH) -> Node:
+    """The expression's tree; raises FilterError naming the column of the first problem.
+    Longer than `max_length` characters, or nested deeper than expr.MAX_DEPTH, is refused."""
+    expr.check_length(text, FilterError, "the filter", max_length)
     return _Parser(text).parse()
 
 
-def compile_filter(text: str) -> Filter:
+def compile_filter(text: str, *, max_length: int = expr.MAX_LENGTH) -> Filter:
     """Parse and compile an expression. Raises FilterError (a UsageError, exit code 2)."""
-    tree = parse_filter(text)
+    tree = parse_filter(text, max_length=max_length)
     alts = _needles(tree)
     return Filter(text, tree, _compile(tree), _needle_test(alts) if alts else None, alts or None)
 

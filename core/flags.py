@@ -74,6 +74,7 @@ from kafkaops.core.errors import (
     UsageError,
 )
 from kafkaops.core.kafka import stop_quietly
+from kafkaops.core.untrusted import UntrustedData, parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka import KafkaConnection
@@ -487,11 +488,9 @@ def state_from_json(data: Any) -> FlagState:
 
 def decode_state(raw: bytes) -> FlagState:
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"value is not JSON ({e})") from None
-    except RecursionError:  # absurdly nested: json gives up; so do we, without crashing
-        raise ValueError("value is nested too deeply") from None
+        data = parse_json(raw)
+    except UntrustedData as e:
+        raise ValueError(f"value is {e}") from None
     return state_from_json(data)
 
 

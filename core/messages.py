@@ -31,6 +31,7 @@ from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
 from kafkaops.core.filter import Filter
 from kafkaops.core.kafka import LATEST, KafkaConnection, client_options, start_or_close
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.untrusted import parse_json, printable
 
 if TYPE_CHECKING:
     from kafkaops.core.schema.decoder import SchemaDecoder
@@ -39,16 +40,10 @@ if TYPE_CHECKING:
 try:
     import orjson
 
-    def _json_loads(raw: bytes) -> Any:
-        return orjson.loads(raw)
-
     def _json_pretty(data: Any) -> str:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
 except ImportError:  # pragma: no cover - orjson is a dependency
     import json
-
-    def _json_loads(raw: bytes) -> Any:
-        return json.loads(raw)
 
     def _json_pretty(data: Any) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False)
@@ -122,12 +117,13 @@ def decode_value(raw: bytes | None, *, limit: int = DISPLAY_LIMIT) -> Decoded:
     stripped = text.lstrip()
     if size <= limit and (stripped[:1] in ("{", "[", '"') or stripped[:1].isdigit()):
         try:
-            return Decoded("json", _json_pretty(_json_loads(raw)), size)
+            pretty = _json_pretty(parse_json(raw, max_bytes=None, exact=False))
+            return Decoded("json", printable(pretty, multiline=True), size)
         except ValueError:
             pass
     if size > limit:
-        return Decoded("text", text[:limit], size, True)
-    return Decoded("text", text, size)
+        return Decoded("text", printable(text[:limit], multiline=True), size, True)
+    return Decoded("text", printable(text, multiline=True), size)
 
 
 def hexdump(raw: bytes, *, limit: int = DISPLAY_LIMIT, width: int = 16) -> str:
@@ -167,7 +163,7 @@ def preview(raw: bytes | None, width: int = 120) -> str:
         if e.start < len(head) - 3:  # not just a character cut at the end of the slice
             return f"({len(raw):,} bytes, not text) " + raw[:width // 3].hex(" ")
         text = head[: e.start].decode("utf-8")
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text[:width] + ("…" if len(text) > width or len(raw) > len(head) else "")
 
 
@@ -559,7 +555,7 @@ class MessageService:
                     if self.decoder is not None:
                         recs = await self.decoder.decode_records(recs)
                     if where is not None:
-                        recs = where.select(recs)
+                        recs = await where.select_async(recs)
                     if recs:
                         yield [to_message(r) for r in recs]
         finally:
@@ -652,7 +648,7 @@ class Tail:
                 if decoder is not None:
                     recs = await decoder.decode_records(recs)
                 if flt is not None:
-                    recs = flt.select(recs)
+                    recs = await flt.select_async(recs)
                 if recs:
                     self.matched_count += len(recs)
                     yield recs

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from kafkaops.core.untrusted import printable
+
 
 def fmt(value: object) -> str:
-    """A cell: '-' for unknown, thousands separators for counts, yes/no for flags."""
+    """A cell: '-' for unknown, thousands separators for counts, yes/no for flags. Text is
+    escaped (core/untrusted.printable): a cell is one line, and may come from a record."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -16,8 +19,8 @@ def fmt(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
+        return printable(",".join(str(v) for v in value)) or "-"
+    return printable(str(value))
 
 
 def text_table(

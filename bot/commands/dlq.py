@@ -22,7 +22,7 @@ from kafkaops.bot.render.dlq import (
 )
 from kafkaops.core.dlq import DeadLetterService
 from kafkaops.core.errors import UsageError
-from kafkaops.core.filter import compile_filter
+from kafkaops.core.filter import Filter, compile_filter
 
 if TYPE_CHECKING:
     from kafkaops.bot.app import Bot
@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 
 ACTION = "dlq.replay"
 MAX_SHOW = 50
+#: what one Slack request may ask for: the filter's length, and how many records
+#: `dlq show` reads to find matches (anyone in the channel may ask, no role needed)
+MAX_FILTER_CHARS = 500
+MAX_SCAN = 20_000
+
+
+def _filter(text: str | None) -> Filter | None:
+    return compile_filter(text, max_length=MAX_FILTER_CHARS) if text else None
 
 
 def register(bot: Bot, services: Services) -> None:
@@ -69,15 +77,17 @@ async def dlq_list(inv: Invocation) -> Message:
 async def dlq_show(inv: Invocation) -> Message:
     if not 1 <= inv.args.limit <= MAX_SHOW:
         raise UsageError(f"--limit N: N must be between 1 and {MAX_SHOW}")
-    where = compile_filter(inv.args.filter) if inv.args.filter else None
+    where = _filter(inv.args.filter)
     svc = DeadLetterService(inv.services, inv.cluster)
-    letters = await svc.letters(inv.args.topic, where=where, limit=inv.args.limit)
-    return render_dlq_show(inv.args.topic, letters, await svc.replayed_positions(inv.args.topic))
+    letters = await svc.letters(inv.args.topic, where=where, limit=inv.args.limit,
+                                max_scan=MAX_SCAN)
+    return render_dlq_show(inv.args.topic, letters, await svc.replayed_positions(inv.args.topic),
+                           scanned=svc.scanned)
 
 
 async def dlq_replay(inv: Invocation) -> Message:
     inv.services.require_writable(inv.cluster, f"replay dead letters of {inv.args.topic!r}")
-    where = compile_filter(inv.args.filter) if inv.args.filter else None
+    where = _filter(inv.args.filter)
     svc = DeadLetterService(inv.services, inv.cluster)
     plan = await svc.replay(
         inv.args.topic, actor=inv.user, face="slack", where=where, to=inv.args.to, dry_run=True

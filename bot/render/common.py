@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafkaops.core.textfmt import fmt, human_ms, text_table  # noqa: F401 - re-exported
+from kafkaops.core.untrusted import printable
 
 #: https://api.slack.com/reference/block-kit/blocks: limits of the blocks used here
 MAX_SECTION_TEXT = 3000
@@ -37,16 +38,30 @@ class Message:
     """Block Kit blocks, at most 50."""
 
     def to_slack(self) -> dict[str, Any]:
-        """The `text` and `blocks` arguments of chat.postMessage / response_url."""
-        out: dict[str, Any] = {"text": clip(self.text, MAX_TEXT)}
+        """The `text` and `blocks` arguments of chat.postMessage / response_url. Control
+        characters left in any text are shown as escapes (the last guard; `esc` and the
+        table cells escape record text where it is put in)."""
+        out: dict[str, Any] = {"text": printable(clip(self.text, MAX_TEXT), multiline=True)}
         if self.blocks:
-            out["blocks"] = list(self.blocks[:MAX_BLOCKS])
+            out["blocks"] = _printable_tree(list(self.blocks[:MAX_BLOCKS]))
         return out
 
 
+def _printable_tree(data: Any) -> Any:
+    if isinstance(data, str):
+        return printable(data, multiline=True)
+    if isinstance(data, list):
+        return [_printable_tree(x) for x in data]
+    if isinstance(data, dict):
+        return {k: _printable_tree(v) for k, v in data.items()}
+    return data
+
+
 def esc(text: object) -> str:
-    """Escape the three characters mrkdwn gives meaning to (& < >) in text we did not write."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape the three characters mrkdwn gives meaning to (& < >) in text we did not write,
+    and show its control characters as escapes (core/untrusted.printable)."""
+    return printable(str(text), multiline=True).replace("&", "&amp;").replace(
+        "<", "&lt;").replace(">", "&gt;")
 
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")

@@ -61,11 +61,18 @@ def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: s
 
 
 def render_dlq_show(
-    topic: str, letters: Sequence[DeadLetter], replayed: Collection[tuple[int, int]]
+    topic: str, letters: Sequence[DeadLetter], replayed: Collection[tuple[int, int]],
+    *, scanned: tuple[int, int] | None = None,
 ) -> Message:
+    partial = ""
+    if scanned is not None and scanned[0] < scanned[1]:
+        partial = (f"Searched the oldest {scanned[0]:,} of {scanned[1]:,} records (a Slack "
+                   "request reads no more); `kafkaops dlq show` searches them all.")
     if not letters:
         return Message(
-            f"no records on {topic}", (section(f"No matching records on `{esc(topic)}`."),)
+            f"no records on {topic}",
+            (section(f"No matching records on `{esc(topic)}`."),
+             *((context(partial),) if partial else ())),
         )
     lines = text_table(
         ["P:OFFSET", "ORIGIN", "REASON", "REPLAYED", "VALUE"],
@@ -87,7 +94,8 @@ def render_dlq_show(
     )
     return Message(
         f"{len(letters)} records of {topic}",
-        (header(f"Dead letters in {topic}"), *code_sections(lines, max_blocks=6)),
+        (header(f"Dead letters in {topic}"), *code_sections(lines, max_blocks=6),
+         *((context(partial),) if partial else ())),
     )
 
 
