@@ -83,7 +83,9 @@ def _partitions(text: str) -> list[int]:
 
 
 async def reset_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    chosen = [(dest, mode) for dest, mode in _MODES.items() if getattr(args, dest)]
+    # `is not None`: an empty value ('--to-offset ""') is a mode given without a value
+    chosen = [(dest, mode) for dest, mode in _MODES.items()
+              if getattr(args, dest) not in (None, False)]
     dest, mode = chosen[0]  # argparse made exactly one required
     value = getattr(args, dest)
     target = parse_target(mode, None if isinstance(value, bool) else value)

@@ -156,8 +156,10 @@ class RuleSyntaxError(ValueError):
         self.column = column
 
     def __str__(self) -> str:
-        caret = " " * self.column + "^"
-        return f"{self.message} (column {self.column + 1})\n    {self.text}\n    {caret}"
+        where = f"{self.message} (column {self.column + 1})"
+        if len(self.text) > expr.SHOW_TEXT or "\n" in self.text:
+            return where
+        return f"{where}\n    {self.text}\n    {' ' * self.column}^"
 
 
 _TOKEN = re.compile(

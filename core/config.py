@@ -12,6 +12,7 @@ path and what was expected. Secrets are held as `Secret`, whose repr and str are
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -73,7 +74,8 @@ class Secret:
 
 
 class Duration(float):
-    """Seconds, written in config as `15s`, `2m`, `1h`, `1d`, `500ms` or a bare number."""
+    """Seconds, written in config as `15s`, `2m`, `1h`, `1d`, `500ms` or a bare number;
+    finite, not negative, at most 10 years."""
 
     _UNITS: typing.ClassVar[dict[str, float]] = {
         "ms": 0.001,
@@ -84,17 +86,26 @@ class Duration(float):
         "": 1.0,
     }
     _FORM: typing.ClassVar[re.Pattern[str]] = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)\s*$")
+    MAX: typing.ClassVar[float] = 3650 * 86400.0
 
     @classmethod
-    def parse(cls, text: str | float | int) -> Duration:
-        if isinstance(text, bool):
-            raise ValueError("a duration such as 15s, 2m or 1h")
-        if isinstance(text, int | float):
-            return cls(float(text))
-        m = cls._FORM.match(text)
-        if not m:
-            raise ValueError("a duration such as 15s, 2m or 1h")
-        return cls(float(m.group(1)) * cls._UNITS[m.group(2)])
+    def parse(cls, text: object) -> Duration:
+        problem = "a duration such as 15s, 2m or 1h"
+        if isinstance(text, bool) or not isinstance(text, str | int | float):
+            raise ValueError(problem)
+        try:
+            if isinstance(text, str):
+                m = cls._FORM.match(text)
+                if not m or len(m.group(1)) > 20:
+                    raise ValueError(problem)
+                value = float(m.group(1)) * cls._UNITS[m.group(2)]
+            else:
+                value = float(text)
+        except OverflowError:  # an integer of thousands of digits
+            raise ValueError(problem) from None
+        if not math.isfinite(value) or not 0 <= value <= cls.MAX:
+            raise ValueError(problem)
+        return cls(value)
 
 
 # ---------------------------------------------------------------- the model
@@ -441,7 +452,8 @@ def _convert(value: Any, tp: Any, path: str, src: str) -> Any:
             if isinstance(value, dict)
             else "a list"
             if isinstance(value, list)
-            else repr(value)
+            else _clip(repr(value) if not isinstance(value, int) or value.bit_length() < 200
+                       else f"an integer of {len(str(value).lstrip('-')):,} digits")
         )
         return ConfigError(f"{src}: {path}: expected {expected or _type_name(tp)}, got {shown}")
 
@@ -540,6 +552,10 @@ def _build(cls: type[Any], data: Mapping[str, Any], path: str, src: str) -> Any:
     return cls(**kwargs)
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _close_match(word: str, candidates: list[str]) -> str:
     import difflib
 
@@ -553,14 +569,54 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
+    from kafkaops.core.untrusted import UntrustedData, check_depth
+
+    try:
+        check_depth(data, MAX_DEPTH, "the config")
+    except UntrustedData as e:
+        raise ConfigError(f"{source}: {e}") from None
     config: Config = _build(Config, data, "", source)
     config = dataclasses.replace(config, source=source)
     _check_references(config)
     return config
 
 
+#: deepest nesting a config may have (kafkaops' own keys go 5 levels deep)
+MAX_DEPTH = 32
+#: durations that must be more than zero (a zero timeout or interval would spin or fail all)
+_POSITIVE = ("request_timeout", "interval")
+
+
+def check_bootstrap(servers: str) -> str | None:
+    """What is wrong with a HOST:PORT[,HOST:PORT...] list, or None."""
+    entries = [s.strip() for s in servers.split(",")]
+    if not servers.strip() or any(not e for e in entries):
+        return f"expected HOST:PORT[,HOST:PORT...], got {_clip(repr(servers))}"
+    for e in entries:
+        m = _HOST_PORT.match(e)
+        if not m:
+            return f"expected HOST:PORT[,HOST:PORT...], got {_clip(repr(e))}"
+        port = int(m.group(2))
+        if not 1 <= port <= 65535:
+            return f"port {port} of {_clip(repr(e))} is not between 1 and 65535"
+    return None
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s,:\[\]]+):(\d{1,6})$")
+
+
 def _check_references(config: Config) -> None:
     src = config.source
+    for name, cluster in config.clusters.items():
+        problem = check_bootstrap(cluster.bootstrap_servers)
+        if problem:
+            raise ConfigError(f"{src}: clusters.{name}.bootstrap_servers: {problem}")
+        if cluster.request_timeout <= 0:
+            raise ConfigError(f"{src}: clusters.{name}.request_timeout: must be more than 0 "
+                              f"(got {float(cluster.request_timeout):g}s)")
+    if config.alerts.interval <= 0:
+        raise ConfigError(f"{src}: alerts.interval: must be more than 0 (got "
+                          f"{float(config.alerts.interval):g}s)")
     if config.default_cluster is not None and config.default_cluster not in config.clusters:
         raise ConfigError(
             f"{src}: default_cluster: no cluster named {config.default_cluster!r} under clusters:"
@@ -641,16 +697,52 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     import yaml  # here, not at the top: `kafkaops -b HOST:PORT ...` never needs it (start time)
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as e:
+        raise ConfigError(f"{p}: {e}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+        raise ConfigError(f"{p}: not valid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ConfigError(f"{p}: the config is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as e:  # PyYAML's int() of a scalar: an integer of thousands of digits
+        raise ConfigError(f"{p}: not valid YAML: {_clip(' '.join(str(e).split()), 120)}"
+                          ) from None
     return parse_config(data, str(p))
+
+
+class _DuplicateKey(Exception):
+    """A mapping names one key twice: YAML would keep the last silently."""
+
+
+def _loader() -> Any:
+    """yaml.SafeLoader that refuses a key given twice in one mapping (keys merged in with
+    `<<: *anchor` may still be overridden, as YAML intends)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None:
+                    continue
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _DuplicateKey(f"duplicate key {key!r} (line {line}, first at line "
+                                        f"{seen[key]}): give each key once")
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
 
 
 def adhoc_config(bootstrap: str, base: Config | None = None) -> Config:
     """The `-b HOST:PORT` shortcut: a config whose only cluster is that address."""
-    if not re.match(r"^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$", bootstrap):
-        raise ConfigError(f"-b {bootstrap}: expected HOST:PORT[,HOST:PORT...]")
+    problem = check_bootstrap(bootstrap)
+    if problem:
+        raise ConfigError(f"-b {_clip(bootstrap)}: {problem}")
     base = base or Config()
     return dataclasses.replace(
         base,

@@ -25,6 +25,9 @@ from typing import Any, Generic, TypeVar
 MAX_LENGTH = 10_000
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 40
+#: an expression up to this long is shown in an error with a caret under the problem; a
+#: longer one is named by column only, so the error stays one line
+SHOW_TEXT = 200
 
 N = TypeVar("N")
 ErrorFactory = Callable[[str, str, int], Exception]
@@ -47,7 +50,7 @@ def check_length(text: str, error: ErrorFactory, what: str,
     """Refuse an expression longer than `max_length` before reading any of it."""
     if len(text) > max_length:
         raise error(f"{what} is {len(text):,} characters long; at most {max_length:,} are "
-                    "allowed", text[:60] + "…", 0)
+                    "allowed", text, 0)
 
 
 def scan(text: str, pattern: re.Pattern[str],

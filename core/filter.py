@@ -55,14 +55,17 @@ from kafkaops.core.untrusted import UntrustedData, parse_json
 
 #: RE2 options for `~`: the default memory budget (8 MiB per pattern) bounds compiling too
 _RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is our error message, not a line on stderr
 
 
 class FilterError(UsageError):
     """A filter expression that does not parse. Exit code 2; nothing was read or changed."""
 
     def __init__(self, message: str, text: str, position: int) -> None:
-        caret = " " * position + "^"
-        super().__init__(f"bad filter: {message} (column {position + 1})\n  {text}\n  {caret}")
+        where = f"bad filter: {message} (column {position + 1})"
+        if len(text) <= expr.SHOW_TEXT and "\n" not in text:  # the expression, a caret below
+            where += f"\n  {text}\n  {' ' * position}^"
+        super().__init__(where)
         self.reason = message
         self.text = text
         self.position = position

@@ -74,7 +74,7 @@ from kafkaops.core.errors import (
     UsageError,
 )
 from kafkaops.core.kafka import stop_quietly
-from kafkaops.core.untrusted import UntrustedData, parse_json
+from kafkaops.core.untrusted import MAX_JSON_DEPTH, UntrustedData, parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka import KafkaConnection
@@ -315,20 +315,30 @@ def parse_value(type_: str, text: str, what: str = "value") -> Any:
     if type_ == "string":
         return text
     if type_ == "number":
-        try:
-            number = json.loads(text)
+        try:  # short text cannot nest deep enough to trouble json
+            number = json.loads(text) if len(text) <= 100 else None
         except ValueError:
             number = None
         if isinstance(number, bool) or not isinstance(number, int | float):
-            raise UsageError(f"{what}: a number flag takes a number, got {text!r}")
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            raise UsageError(f"{what}: a number flag takes a number, got {shown!r}")
         return check_value(type_, number, what)
     if type_ == "json":
         try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise UsageError(f"{what}: not valid JSON ({e.args[0]}): {text!r}") from None
-        except RecursionError:
-            raise UsageError(f"{what}: JSON nested too deeply") from None
+            data = parse_json(text)
+        except UntrustedData as e:
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            if "nested deeper" in str(e):
+                raise UsageError(f"{what}: JSON nested too deeply (more than "
+                                 f"{MAX_JSON_DEPTH} levels)") from None
+            if "larger than" in str(e):
+                raise UsageError(f"{what}: {e}") from None
+            try:  # NaN and the like: JSON to Python, not JSON data (check_value says so)
+                if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+                    raise ValueError(str(e))
+                data = json.loads(text)
+            except ValueError:
+                raise UsageError(f"{what}: not valid JSON: {shown!r}") from None
         return check_value(type_, data, what)
     raise UsageError(f"unknown flag type {type_!r}")
 

@@ -297,6 +297,10 @@ def iso_utc(ms: int) -> str:
     return dt.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+#: the largest offset the Kafka protocol can carry (int64)
+MAX_OFFSET = 2**63 - 1
+
+
 def parse_target(mode: str, value: str | int | None = None, *, now_ms: int | None = None
                  ) -> ResetTarget:
     """Validate a mode and its value, as typed by a person; UsageError when wrong.
@@ -317,11 +321,16 @@ def parse_target(mode: str, value: str | int | None = None, *, now_ms: int | Non
         raise UsageError(f"reset mode {mode} needs a value")
     if mode == "time":
         return ResetTarget("time", _parse_time(text, now_ms), text)
+    shown = text if len(text) <= 40 else text[:39] + "…"
     try:
-        number = int(text.replace("_", ""))
+        number = int(text.replace("_", "")) if len(text) <= 40 else None
     except ValueError:
+        number = None
+    if number is None:
         what = "an offset (a whole number >= 0)" if mode == "offset" else "a whole number, +N or -N"
-        raise UsageError(f"cannot read {text!r} as {what}") from None
+        raise UsageError(f"cannot read {shown!r} as {what}")
+    if abs(number) > MAX_OFFSET:
+        raise UsageError(f"{shown} is out of range: Kafka offsets are below 2^63")
     if mode == "offset" and number < 0:
         raise UsageError(
             f"offset {number} is negative: give an offset >= 0, or use --shift-by {number} "
