@@ -29,6 +29,7 @@ from kafkaops.core.alert_log import AlertLog
 from kafkaops.core.alerts import AlertBook, AlertView, Subject, alerts_cluster, show_value
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.lag_status import age
+from kafkaops.core.untrusted import printable
 
 #: resolved alerts stay listed this long after they resolved (a night's shift and then some)
 RECENT_SECONDS = 24 * 3600
@@ -233,10 +234,11 @@ class AlertsScreen(DataScreen):
         table.clear()
         for r in self.rows:
             table.add_row(
-                state_text(r), severity_text(r.severity), Text(r.rule),
-                Text(target_text(r.subject) + self._elsewhere(r.subject)),
-                Text(since_text(r.fired_at, now)), Text(for_text(r, now)), Text(r.value),
-                Text(r.condition), Text(r.channel), Text(r.slack), key=r.alert_id)
+                state_text(r), severity_text(r.severity), Text(printable(r.rule)),
+                Text(printable(target_text(r.subject) + self._elsewhere(r.subject))),
+                Text(since_text(r.fired_at, now)), Text(for_text(r, now)),
+                Text(printable(r.value)), Text(printable(r.condition)),
+                Text(printable(r.channel)), Text(r.slack), key=r.alert_id)
         keys = [r.alert_id for r in self.rows]
         if current is not None and current.alert_id in keys:
             table.move_cursor(row=keys.index(current.alert_id), animate=False)

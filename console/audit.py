@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from kafkaops.console.base import DataScreen
 from kafkaops.core.audit import AuditRecord, VerifyReport
 from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.untrusted import printable
 
 COLUMNS = ("Time", "Actor", "Face", "Action", "Target", "Result", "Offset")
 RESULT_STYLE = {"ok": "green", "error": "bold red", "refused": "yellow",
@@ -111,7 +112,9 @@ class AuditScreen(DataScreen):
             result = Text(r.result, style=RESULT_STYLE.get(r.result, ""))
             offset = Text(("⚠ " if r.offset in self._bad else "") + str(r.offset),
                           justify="right", style="bold red" if r.offset in self._bad else "")
-            table.add_row(when, r.actor, r.face, r.action, r.target, result, offset, key=key)
+            table.add_row(when, *(Text(printable(x)) for x in (r.actor, r.face, r.action,
+                                                               r.target)),
+                          result, offset, key=key)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
 

@@ -26,6 +26,7 @@ from kafkaops.core.dlq import DeadLetter, DeadLetterService, DeadLetterTopic, Re
 from kafkaops.core.errors import KafkaOpsError, NothingToChange
 from kafkaops.core.filter import Filter, FilterError, compile_filter
 from kafkaops.core.messages import preview
+from kafkaops.core.untrusted import printable
 
 
 def right(value: str) -> Text:
@@ -105,7 +106,8 @@ class DlqScreen(DataScreen):
         self.query_one("#dlq-reasons-title", Static).update(
             Text.assemble(("Reasons", "bold"), f" of {t.topic}{note}"))
         for r in t.reasons:
-            reasons.add_row(right(f"{r.count:,}"), r.reason, r.example)
+            reasons.add_row(right(f"{r.count:,}"), Text(printable(r.reason)),
+                            Text(printable(r.example)))
 
     @on(DataTable.RowSelected, "#dlq-topics")
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -199,9 +201,10 @@ class DlqTopicScreen(DataScreen):
             origin = d.origin.topic or "?"
             if d.origin.offset is not None:
                 origin += f" {d.origin.partition}:{d.origin.offset}"
-            table.add_row("✓" if pos in self.marked else "", key, origin, d.reason[:60],
-                          "yes" if pos in self._replayed else "", preview(d.message.value, 60),
-                          key=key)
+            table.add_row("✓" if pos in self.marked else "", key, Text(printable(origin)),
+                          Text(printable(d.reason[:60])),
+                          "yes" if pos in self._replayed else "",
+                          Text(preview(d.message.value, 60)), key=key)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
         where = f" matching {self.where.text}" if self.where else ""
@@ -226,16 +229,17 @@ class DlqTopicScreen(DataScreen):
         text = Text()
         o = d.origin
         text.append("origin     ", style="bold")
-        text.append(f"{o.topic or 'unknown'}"
-                    + (f" partition {o.partition} offset {o.offset}" if o.offset is not None
-                       else "") + f" ({o.framework})\n")
+        text.append(printable(f"{o.topic or 'unknown'}"
+                              + (f" partition {o.partition} offset {o.offset}"
+                                 if o.offset is not None else "") + f" ({o.framework})") + "\n")
         if o.group:
-            text.append(f"group      {o.group}\n")
+            text.append(f"group      {printable(o.group)}\n")
         if o.timestamp:
             text.append("original   " + datetime.fromtimestamp(o.timestamp / 1000).isoformat(
                 sep=" ", timespec="seconds") + "\n")
         text.append("error      ", style="bold")
-        text.append(f"{d.error_class or '-'}: {d.error_message or '-'}\n\n")
+        text.append(printable(f"{d.error_class or '-'}: {d.error_message or '-'}",
+                              multiline=True) + "\n\n")
         text.append_text(render_detail(d.message, "auto"))
         self.query_one("#dlq-detail", Static).update(text)
 

@@ -31,6 +31,7 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit import local_actor
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, UsageError
 from kafkaops.core.flags import FlagChange, FlagService, FlagState, check_rollout, state_summary
+from kafkaops.core.untrusted import printable
 
 COLUMNS = ("Flag", "State", "Rollout", "Value", "Owner", "Version", "Last change", "Tags")
 
@@ -48,16 +49,16 @@ def short(value: Any, width: int = 24) -> str:
 def flag_row(f: FlagState) -> tuple[Text, ...]:
     """The cells of one flag in the list."""
     state = Text("on", style="bold green") if f.enabled else Text("off", style="dim")
-    key = Text(f.key, style="bold" if f.critical else "")
+    key = Text(printable(f.key), style="bold" if f.critical else "")
     return (
         key,
         state,
         Text(f"{f.rollout:g}%", justify="right"),
-        Text(short(f.value)),
-        Text(fmt.text(f.owner)),
+        Text(printable(short(f.value))),
+        Text(printable(fmt.text(f.owner))),
         Text(str(f.version), justify="right"),
-        Text(f"{when(f.updated_at)} {f.updated_by}".strip()),
-        Text(", ".join(f.tags), style="bold red" if f.critical else ""),
+        Text(printable(f"{when(f.updated_at)} {f.updated_by}".strip())),
+        Text(printable(", ".join(f.tags)), style="bold red" if f.critical else ""),
     )
 
 

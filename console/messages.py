@@ -36,6 +36,7 @@ from kafkaops.core.messages import (
     preview,
     text_or_none,
 )
+from kafkaops.core.untrusted import printable
 
 ViewMode = Literal["auto", "text", "hex"]
 VIEW_MODES: tuple[ViewMode, ...] = ("auto", "text", "hex")
@@ -66,18 +67,18 @@ def render_detail(m: Message, mode: ViewMode) -> Text:
     if m.key is None:
         out.append("key        (null)\n")
     elif key is not None:
-        out.append(f"key        {key}\n")
+        out.append(f"key        {printable(key)}\n")
     else:
         out.append(f"key        ({len(m.key)} bytes, not text) {m.key[:32].hex(' ')}\n")
     if m.headers:
         out.append("headers\n")
         for name, raw in m.headers:
-            out.append(f"  {name}: {header_text(raw)}\n")
+            out.append(f"  {printable(name)}: {header_text(raw)}\n")
     else:
         out.append("headers    (none)\n")
     raw = m.value
     if m.framed is not None:  # Confluent-framed: which schema decoded it, or why not
-        out.append(f"schema     {m.framed.describe()}\n",
+        out.append(f"schema     {printable(m.framed.describe())}\n",
                    style="red" if m.framed.error is not None else "")
         if mode == "hex":
             raw = m.framed.raw  # the bytes as on the topic, frame included
@@ -99,7 +100,7 @@ def header_text(raw: bytes | None) -> str:
         return "(null)"
     text = text_or_none(raw)
     if text is not None and all(c.isprintable() or c in "\t\n\r" for c in text):
-        return text
+        return printable(text)  # a line break in a header must not start a forged line
     if len(raw) in (4, 8):
         return f"{int.from_bytes(raw, 'big', signed=True)} ({len(raw)}-byte integer)"
     return f"({len(raw)} bytes) {raw[:32].hex(' ')}"
@@ -110,16 +111,17 @@ def _value_view(raw: bytes | None, mode: ViewMode) -> Decoded:
         return decode_value(raw)
     if mode == "hex":
         return Decoded("binary", hexdump(raw), len(raw), len(raw) > 256 * 1024)
-    text = raw[: 256 * 1024].decode("utf-8", errors="replace")
+    text = printable(raw[: 256 * 1024].decode("utf-8", errors="replace"), multiline=True)
     return Decoded("text", text, len(raw), len(raw) > 256 * 1024)
 
 
-def row_cells(m: Message) -> tuple[Text, Text, str, str, str]:
+def row_cells(m: Message) -> tuple[Text, Text, str, Text, Text]:
     ts = datetime.fromtimestamp(m.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
     key = text_or_none(m.key)
     key_txt = "-" if m.key is None else (key if key is not None else f"<{len(m.key)} bytes>")
+    # Text, not str: a str cell is read as console markup, and this text is the record's
     return (Text(str(m.partition), justify="right"), Text(f"{m.offset:,}", justify="right"), ts,
-            preview(key_txt.encode(), 24), preview(m.value, 160))
+            Text(preview(key_txt.encode(), 24)), Text(preview(m.value, 160)))
 
 
 class MessagesScreen(DataScreen):
