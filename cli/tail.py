@@ -30,6 +30,8 @@ filter expressions (--filter):
   code >= 500   status in ["failed", "error"]   not retries > 3   error (field present)
   partition == 0 and offset > 100   timestamp >= 1764000000000
   operators: == != < <= > >= contains ~ (regex) !~ in; and or not ( )
+  regexes are RE2 (linear time; no look-around or backreferences); a filter is at most
+  10,000 characters and nests ( and not at most 32 deep
   a field that is absent makes every comparison false, != included
 """
 
