@@ -24,6 +24,7 @@ from kafkaops.bot.render.common import (
     context,
     esc,
     human_seconds,
+    printable_tree,
     section,
 )
 from kafkaops.core.alerts import Action, AlertEvent, AlertView, MessageRef
@@ -51,7 +52,8 @@ def _payload(text: str, color: str, blocks: list[Block]) -> dict[str, Any]:
     text = clip(esc(text), MAX_TEXT)
     return {
         "text": text,
-        "attachments": [{"color": color, "fallback": text, "blocks": blocks[:50]}],
+        "attachments": [{"color": color, "fallback": text,
+                         "blocks": printable_tree(blocks[:50])}],
     }
 
 

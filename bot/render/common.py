@@ -43,17 +43,17 @@ class Message:
         table cells escape record text where it is put in)."""
         out: dict[str, Any] = {"text": printable(clip(self.text, MAX_TEXT), multiline=True)}
         if self.blocks:
-            out["blocks"] = _printable_tree(list(self.blocks[:MAX_BLOCKS]))
+            out["blocks"] = printable_tree(list(self.blocks[:MAX_BLOCKS]))
         return out
 
 
-def _printable_tree(data: Any) -> Any:
+def printable_tree(data: Any) -> Any:
     if isinstance(data, str):
         return printable(data, multiline=True)
     if isinstance(data, list):
-        return [_printable_tree(x) for x in data]
+        return [printable_tree(x) for x in data]
     if isinstance(data, dict):
-        return {k: _printable_tree(v) for k, v in data.items()}
+        return {k: printable_tree(v) for k, v in data.items()}
     return data
 
 
