@@ -87,9 +87,6 @@ def _avro_json(value: Any) -> Any:
     raise TypeError(f"cannot show a {type(value).__name__}")
 
 
-_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
 def avro_reader(schema: str, named: Sequence[str] = ()) -> Reader:
     """A reader for Avro `schema`; `named` are the texts of the schemas it refers to,
     referenced ones first (as the registry's references resolve them)."""
@@ -119,7 +116,7 @@ def avro_reader(schema: str, named: Sequence[str] = ()) -> Reader:
         if left:
             raise Mismatch(f"{left} bytes left over after the Avro record {name}: "
                            "the bytes do not match its schema")
-        return orjson.dumps(value, default=_avro_json, option=_ORJSON_OPTS)
+        return orjson.dumps(value, default=_avro_json)  # Avro map keys are strings
 
     return read
 
