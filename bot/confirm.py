@@ -12,9 +12,14 @@ failover):
     # in the subcommand's handler, instead of changing anything:
     return await inv.confirm("flag.write", target="flag checkout", summary=msg, params={...})
 
-What the mechanism guarantees (tests/test_bot_confirm.py proves each):
-- the parameters stay in the bot; the buttons carry only a random id, so a click cannot
-  change what runs;
+What the mechanism guarantees (tests/test_bot_confirm.py and test_bot_confirm_signed.py
+prove each):
+- the parameters stay in the bot; the buttons carry only a random id and the digest of the
+  request (kafkaops.core.confirmations.request_digest), so a click cannot change what runs;
+- what is kept on the topic is signed: a record written there by hand (other parameters,
+  another action, a later expiry) is never applied, and a click on a confirmation someone
+  wrote to, or whose button names another digest, is refused, the prompt says so, and
+  the refusal is audited with result `tampered`;
 - only the requester, or someone in a role the action's permission names, can confirm
   or cancel; anyone else is told so (ephemerally, audited) and the prompt stays usable;
 - a confirmation runs at most once: the id is claimed before anything is awaited, so a
@@ -38,6 +43,7 @@ this replica can confirm it, a restart forgets it, and such a click says so.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import secrets
@@ -56,10 +62,18 @@ from kafkaops.bot.render.confirm import (
     render_outcome,
     render_prompt,
     render_running,
+    render_tampered,
     render_unknown_confirmation,
 )
 from kafkaops.bot.render.replies import render_error
-from kafkaops.core.confirmations import Confirmation, ConfirmationStore, State
+from kafkaops.core.confirmations import (
+    CONFIRMATIONS_TOPIC,
+    Confirmation,
+    ConfirmationStore,
+    State,
+    request_digest,
+    signing_key,
+)
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.services import Services
 
@@ -175,6 +189,8 @@ Decision = Literal["confirm", "cancel"]
 #: separates the cluster holding a shared confirmation from its random part in the id
 #: (token_urlsafe never contains a dot; a cluster name may, so the last dot splits)
 _SEP = "."
+#: separates the id from the request digest in a button's value (hex never contains it)
+_DIGEST_SEP = "|"
 
 
 @dataclass
@@ -186,6 +202,7 @@ class Confirmations:
     services: Services | None = None
     _memory: MemoryStore | None = None
     _shared: dict[str, ConfirmationStore] = field(default_factory=dict)
+    _key: bytes | None = None
 
     def register(self, kind: str, run: Executor, *, permission: str | None = "") -> None:
         """Register an executor. `permission` defaults to the kind itself."""
@@ -200,6 +217,18 @@ class Confirmations:
         if self._memory is None:
             self._memory = MemoryStore(self.ttl)
         return self._memory
+
+    @property
+    def key(self) -> bytes:
+        """What request digests are made with: the confirmations' signing key, else (no
+        key set: nothing is shared then) a key of this process's own."""
+        if self._key is None:
+            try:
+                assert self.services is not None
+                self._key = signing_key(self.services.config)
+            except (AssertionError, KafkaOpsError):
+                self._key = secrets.token_bytes(32)
+        return self._key
 
     def shared(self, cluster: str) -> ConfirmationStore:
         assert self.services is not None
@@ -262,7 +291,7 @@ class Confirmations:
             try:
                 rec = await self.shared(name).create(replace(rec, id=f"{name}{_SEP}{token}"))
                 break
-            except (KafkaOpsError, TypeError) as e:
+            except (KafkaOpsError, TypeError, ValueError) as e:
                 log.warning(
                     "could not keep confirmation of %s %s on cluster %r (%s); trying the next",
                     kind, target, name, e,
@@ -275,7 +304,7 @@ class Confirmations:
                 )
             rec = await self.memory.create(rec)
         return render_prompt(
-            pending_id=rec.id,
+            pending_id=f"{rec.id}{_DIGEST_SEP}{request_digest(rec, self.key)}",
             kind=kind,
             target=target,
             summary=summary,
@@ -289,27 +318,34 @@ class Confirmations:
     async def handle_click(
         self, bot: Bot, *, pid: str, user: str, decision: Decision, responder: Responder
     ) -> None:
-        """A Confirm or Cancel click: check, claim, run, and replace the prompt with the result."""
-        store = self.store_of(pid)
-        if store is None:
-            await responder.ephemeral(render_unknown_confirmation())
-            return
+        """A Confirm or Cancel click: check, claim, run, and replace the prompt with the
+        result. `pid` is the button's value: the id and the request's digest."""
+        pid, sep, digest = pid.rpartition(_DIGEST_SEP)
+        store = None
         try:
-            await self._click(bot, store, pid, user, decision, responder)
+            store = self.store_of(pid) if sep else None
+            if store is None:
+                await responder.ephemeral(render_unknown_confirmation())
+                return
+            await self._click(bot, store, pid, digest, user, decision, responder)
         except KafkaOpsError as e:
-            where = f" on cluster {store.cluster!r}" if store.cluster else ""
+            where = f" on cluster {store.cluster!r}" if store and store.cluster else ""
             await responder.ephemeral(
                 render_error(f"could not read or claim this confirmation{where}: {e}. "
                              "Nothing was done by this click", retriable=e.retriable)
             )
 
     async def _click(
-        self, bot: Bot, store: Store, pid: str, user: str, decision: Decision,
+        self, bot: Bot, store: Store, pid: str, digest: str, user: str, decision: Decision,
         responder: Responder,
     ) -> None:
         p = await store.get(pid)
         if p is None:
             await responder.ephemeral(render_unknown_confirmation())
+            return
+        forged = store.tampered(pid) if isinstance(store, ConfirmationStore) else []
+        if forged or not hmac.compare_digest(request_digest(p, self.key), digest):
+            await self._tampered(bot, p, forged, user, decision, responder)
             return
         if p.state != "pending":
             await responder.ephemeral(_already(p))
@@ -370,6 +406,26 @@ class Confirmations:
             render_outcome(result, kind=p.action, requester=p.requester, confirmer=user,
                            at=self.clock())
         )
+
+    async def _tampered(self, bot: Bot, p: Confirmation, offsets: list[int], user: str,
+                        decision: Decision, responder: Responder) -> None:
+        """Refuse a click on a confirmation someone wrote to without the key (or a button
+        naming another request): nothing runs, the prompt says so, the trail records it."""
+        if offsets:
+            why = (f"{len(offsets)} record(s) at offset {', '.join(map(str, offsets[:5]))} of "
+                   f"{CONFIRMATIONS_TOPIC} on cluster {p.cluster or '?'} were written to it "
+                   "without the signing key")
+        else:
+            why = "the button names a request other than the one kept for it"
+        log.warning("confirmation %s (%s %s, requested by %s) refused: %s", p.id, p.action,
+                    p.target, p.requester, why)
+        await bot.audit(
+            actor=user, action=p.action, target=p.target,
+            params={"decision": decision, "confirmation": p.id, "requested_by": p.requester,
+                    "tampered_offsets": offsets},
+            result="tampered", error=f"confirmation refused: {why}", cluster=p.cluster,
+        )
+        await responder.replace(render_tampered(p.action, p.target, p.command_text))
 
     async def _finish(self, store: Store, claimed: Confirmation, state: State, detail: str) -> None:
         """Write done / failed back; the action already ran, so a failure here is only logged

@@ -63,9 +63,9 @@ if TYPE_CHECKING:
     from kafkaops.core.services import Services
 
 Face = Literal["console", "slack", "cli"]
-Result = Literal["ok", "error", "refused", "interrupted"]
+Result = Literal["ok", "error", "refused", "interrupted", "cancelled", "expired", "tampered"]
 FACES = ("console", "slack", "cli")
-RESULTS = ("ok", "error", "refused", "interrupted")
+RESULTS = ("ok", "error", "refused", "interrupted", "cancelled", "expired", "tampered")
 VERSION = 1
 _FIELDS = ("v", "id", "time", "cluster", "actor", "face", "action", "target", "params",
            "result", "detail", "error", "writer", "seq", "prev", "head")
@@ -110,7 +110,8 @@ class AuditRecord:
     params: dict[str, Any]
     """The parameters of the change."""
     result: str
-    """ok, error, refused or interrupted."""
+    """ok, error, refused, interrupted; cancelled, expired (a confirmation not given) or
+    tampered (a confirmation altered outside kafkaops, refused)."""
     detail: Any
     """What the change reported on success (e.g. counts)."""
     error: str | None

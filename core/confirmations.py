@@ -15,6 +15,15 @@ confirmation's full state as JSON. A dedicated topic rather than `_kafkaops.cont
     records must live as long as the pair;
   - its records are decoded by their own reader, never by DR's.
 
+Signed, because anyone who can produce to the topic could otherwise write a next version
+naming another action, other parameters or a later expiry, and a click on the prompt for
+one thing would run another in the clicker's name. Every record carries `sig`, an HMAC of
+all its other fields under `confirmations.signing_key` (else `audit.signing_key`); readers
+apply only records that verify, and note the offsets of those that do not under the
+confirmation they name (`ConfirmationLog.tampered`). The prompt's buttons carry the id and
+`request_digest` (an HMAC of the request's own fields), and a click is run only when the
+record in force still has that digest and nothing was written to it without the key.
+
 State machine (`state`): pending -> confirmed -> done | failed; pending -> cancelled;
 pending -> expired (written when a click finds it past `expires_at`).
 
@@ -38,6 +47,8 @@ has long expired, so at worst a very late click is told the wrong name in "alrea
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -46,12 +57,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.errors import ConfigError, KafkaOpsError
 from kafkaops.core.mm2_io import RawRecord, Writer, ensure_topics, partitions_of, read_records
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
+    from kafkaops.core.config import Config
     from kafkaops.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -112,6 +124,8 @@ class Confirmation:
     """The version this write replaces (0: a new confirmation)."""
     write_id: str = ""
     """Unique id of the write, so its writer can tell whether it was applied."""
+    sig: str = ""
+    """HMAC-SHA256 of every other field under the confirmations key (`seal`)."""
 
     @property
     def outcome(self) -> str:
@@ -125,10 +139,57 @@ def encode(rec: Confirmation) -> bytes:
     return json.dumps(data, sort_keys=True).encode("utf-8")
 
 
+# ---------------------------------------------------------------- signatures
+
+#: the fields that make the request: what the prompt showed and the executor gets. Their
+#: digest travels in the buttons, so a click names exactly the request it was shown.
+REQUEST_FIELDS = ("id", "action", "requester", "target", "params", "summary", "created_at",
+                  "expires_at", "channel", "cluster", "command_text")
+#: a record longer than this was not written by kafkaops (a DLQ replay's params included)
+MAX_RECORD = 1024 * 1024
+
+
+def signing_key(config: Config) -> bytes:
+    """confirmations.signing_key, else audit.signing_key; ConfigError when neither is set
+    (then nothing is kept on the topic: an unsigned record could be rewritten by anyone
+    who can produce to it)."""
+    for secret in (config.confirmations.signing_key, config.audit.signing_key):
+        if secret.is_set:
+            return secret.reveal().encode("utf-8")
+    raise ConfigError(
+        f"{config.source}: neither confirmations.signing_key nor audit.signing_key is set; "
+        "pending confirmations are signed with it before they are shared")
+
+
+def _mac(key: bytes, data: Mapping[str, Any]) -> str:
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def request_digest(rec: Confirmation, key: bytes) -> str:
+    """HMAC of the request's own fields (REQUEST_FIELDS): what a button is bound to."""
+    data = json.loads(encode(rec))
+    return _mac(key, {f: data[f] for f in REQUEST_FIELDS})
+
+
+def seal(rec: Confirmation, key: bytes) -> Confirmation:
+    """The record signed: `sig` over every other field."""
+    data = json.loads(encode(replace(rec, sig="")))
+    del data["sig"]
+    return replace(rec, sig=_mac(key, data))
+
+
+def is_sealed(rec: Confirmation, key: bytes) -> bool:
+    return bool(rec.sig) and hmac.compare_digest(seal(rec, key).sig, rec.sig)
+
+
 def decode(value: bytes | None) -> Confirmation:
     """A confirmation record; KafkaOpsError when it is not one."""
     if value is None:
         raise KafkaOpsError("tombstone")
+    if len(value) > MAX_RECORD:
+        raise KafkaOpsError(f"record of {len(value)} bytes is larger than any confirmation")
     try:
         data = parse_json(value)
         if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
@@ -143,20 +204,34 @@ def decode(value: bytes | None) -> Confirmation:
 
 @dataclass
 class ConfirmationLog:
-    """The fold of the topic: the state in force per id, by the compare-and-set rule."""
+    """The fold of the topic: the state in force per id, by the compare-and-set rule.
 
+    Only records signed with `key` are applied. A record under the key of a confirmation
+    already known that is not (damaged, unsigned, signed with another key, a tombstone) is
+    someone writing to the topic by hand: it is not applied, and its offset is kept in
+    `tampered` so a click on that confirmation is refused rather than trusted."""
+
+    key: bytes = b""
+    """The confirmations' signing key."""
     states: dict[str, Confirmation] = field(default_factory=dict)
     #: write ids this process waits on -> applied? (None until the fold meets the record)
     watched: dict[str, bool | None] = field(default_factory=dict)
+    #: confirmation id -> offsets of records written to it without the key
+    tampered: dict[str, list[int]] = field(default_factory=dict)
 
-    def apply(self, key: bytes | None, value: bytes | None) -> bool:
+    def apply(self, key: bytes | None, value: bytes | None, offset: int = -1) -> bool:
         """Fold one record; True when it was applied. Damaged or foreign records are
-        ignored, as every reader ignores them."""
+        ignored, as every reader ignores them (and noted, for a known confirmation)."""
+        cid = key.decode("utf-8", "replace") if key is not None else None
         try:
             rec = decode(value)
+            if not is_sealed(rec, self.key):
+                raise KafkaOpsError("not signed with the confirmations key")
         except KafkaOpsError:
+            if cid in self.states:
+                self.tampered.setdefault(cid, []).append(offset)
             return False
-        if key is None or key.decode("utf-8", "replace") != rec.id:
+        if cid != rec.id:
             return False
         cur = self.states.get(rec.id)
         ok = cur is None or (rec.expects == cur.version and rec.version == cur.version + 1)
@@ -170,6 +245,7 @@ class ConfirmationLog:
         """Forget confirmations that expired before `before` (the topic drops them too)."""
         for cid in [c for c, r in self.states.items() if r.expires_at < before]:
             del self.states[cid]
+            self.tampered.pop(cid, None)
 
 
 class _Follower:
@@ -213,12 +289,13 @@ class ConfirmationStore:
     def __init__(self, services: Services, cluster: str) -> None:
         self.services = services
         self.cluster = cluster
-        self.log = ConfirmationLog()
+        self.key = signing_key(services.config)
+        self.log = ConfirmationLog(self.key)
         self._follower = _Follower(services, cluster, CONFIRMATIONS_TOPIC)
 
     async def catch_up(self) -> None:
         """Fold the topic up to its end now (what every replica has written so far)."""
-        await self._follower.catch_up(lambda r: self.log.apply(r.key, r.value))
+        await self._follower.catch_up(lambda r: self.log.apply(r.key, r.value, r.offset))
         self.log.purge(time.time() - 2 * 24 * 3600)
 
     async def get(self, cid: str) -> Confirmation | None:
@@ -226,11 +303,17 @@ class ConfirmationStore:
         await self.catch_up()
         return self.log.states.get(cid)
 
+    def tampered(self, cid: str) -> list[int]:
+        """Offsets of records written to this confirmation without the key (as of the last
+        `get`)."""
+        return list(self.log.tampered.get(cid, ()))
+
     async def create(self, rec: Confirmation) -> Confirmation:
         """Write a new pending confirmation; returns once the broker acknowledged it."""
         self.services.require_writable(self.cluster, "keep a pending confirmation on it")
         rec = replace(rec, state="pending", version=1, expects=0, write_id=uuid.uuid4().hex)
-        encode(rec)  # TypeError now, before anything is written, for params that are not JSON
+        # TypeError / ValueError now, before anything is written, for params that are not JSON
+        rec = seal(rec, self.key)
         await self._write(rec)
         return rec
 
@@ -239,10 +322,10 @@ class ConfirmationStore:
     ) -> tuple[bool, Confirmation]:
         """Move `cur` to `state` by compare-and-set: (True, new state) when this write won,
         (False, the state in force) when another write got there first."""
-        rec = replace(
+        rec = seal(replace(
             cur, state=state, version=cur.version + 1, expects=cur.version,
             write_id=uuid.uuid4().hex, **changes,
-        )
+        ), self.key)
         self.log.watched[rec.write_id] = None
         try:
             await self._write(rec)

@@ -29,6 +29,7 @@ from kafkaops.core.confirmations import (
     ConfirmationLog,
     ConfirmationStore,
     encode,
+    seal,
 )
 from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
@@ -138,9 +139,11 @@ async def trail(rb: RunningBot, target: str) -> list[tuple[str, str, str, str]]:
 
 
 async def stored(rb: RunningBot, pid: str) -> Confirmation | None:
-    """The confirmation as a fresh reader of the topic sees it (not the bot's own copy)."""
-    cluster = pid.rsplit(".", 1)[0]
-    return await ConfirmationStore(rb.bot.services, cluster).get(pid)
+    """The confirmation as a fresh reader of the topic sees it (not the bot's own copy);
+    `pid` as a button carries it (id|digest)."""
+    cid = pid.split("|")[0]
+    cluster = cid.rsplit(".", 1)[0]
+    return await ConfirmationStore(rb.bot.services, cluster).get(cid)
 
 
 # ---------------------------------------------------------------- across replicas
@@ -259,7 +262,7 @@ async def test_read_only_cluster_keeps_the_confirmation_in_the_asking_process(
         topic = unique("shared-confirm")  # created through a writable config
         await (await services.topics()).create_topics([NewTopicSpec(topic, 1)])
         pid = await ask(a, f"demo write {topic} local")
-        assert "." not in pid  # a memory id, naming no cluster
+        assert "." not in pid.split("|")[0]  # a memory id, naming no cluster
         unknown = await click(b, pid, user="U0ALICE")
         assert "not known to the bot" in unknown.text
         assert await records(a, topic) == 0
@@ -285,6 +288,9 @@ async def test_forged_ids_are_unknown_and_change_nothing(
 # ---------------------------------------------------------------- the fold (pure)
 
 
+KEY = b"fold-test-key"
+
+
 def _rec(state: str = "pending", version: int = 1, expects: int = 0, by: str | None = None,
          write_id: str = "w") -> tuple[bytes, bytes]:
     rec = Confirmation(
@@ -292,7 +298,7 @@ def _rec(state: str = "pending", version: int = 1, expects: int = 0, by: str | N
         summary="s", created_at=0.0, expires_at=600.0, state=state,  # type: ignore[arg-type]
         used_by=by, version=version, expects=expects, write_id=write_id,
     )
-    return b"primary.x", encode(rec)
+    return b"primary.x", encode(seal(rec, KEY))
 
 
 @pytest.mark.parametrize(
@@ -318,7 +324,7 @@ def _rec(state: str = "pending", version: int = 1, expects: int = 0, by: str | N
 def test_fold_applies_compare_and_set_in_log_order(
     log: list[tuple[bytes, bytes | None]], applied: list[bool], state: str, used_by: str | None
 ) -> None:
-    fold = ConfirmationLog()
+    fold = ConfirmationLog(KEY)
     assert [fold.apply(k, v) for k, v in log] == applied
     got = fold.states["primary.x"]
     assert (got.state, got.used_by, got.params) == (state, used_by, {"a": [1]})
@@ -328,6 +334,6 @@ def test_record_is_plain_json_with_every_field() -> None:
     _, value = _rec()
     data = json.loads(value)
     for f in ("id", "action", "requester", "target", "params", "summary", "created_at",
-              "expires_at", "state"):
+              "expires_at", "state", "sig"):
         assert f in data
     assert CONFIRMATIONS_TOPIC == "_kafkaops.confirmations"

@@ -102,6 +102,19 @@ def render_already_used(kind: str, target: str, outcome: str, by: str, at: float
     )
 
 
+def render_tampered(kind: str, target: str, command_text: str) -> Message:
+    """A click on a confirmation that was written to without the key: replaces the prompt."""
+    again = f"run `{esc(command_text)}` again if it is still wanted" if command_text else (
+        "run the command again if it is still wanted")
+    return Message(
+        f"This confirmation of {kind} {target} was altered outside kafkaops; nothing was done",
+        (section(f":rotating_light: This confirmation of *{esc(kind)}* `{esc(target)}` was "
+                 "altered outside kafkaops (on its Kafka topic, without the signing key), so "
+                 f"it was not run. Nothing was changed; {again}. This is in the audit trail: "
+                 "tell whoever runs the bot."),),
+    )
+
+
 def render_unknown_confirmation() -> Message:
     return Message(
         "Unknown confirmation; nothing was done",
