@@ -26,6 +26,7 @@ from textual.widgets.data_table import ColumnKey
 from kafkaops.console.base import DataScreen
 from kafkaops.core.lag import NOT_REPORTED, GroupLag, GroupMember, LagSnapshot, PartitionLag
 from kafkaops.core.lag_status import PartitionState, Status, age, eta_text
+from kafkaops.core.untrusted import printable
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -156,7 +157,7 @@ class LagScreen(DataScreen):
 
     def _row(self, g: GroupLag) -> tuple[Text, ...]:
         cells = (
-            Text(g.group), Text(g.state), Text(count(g.member_count), justify="right"),
+            Text(printable(g.group)), Text(g.state), Text(count(g.member_count), justify="right"),
             Text(count(g.lag), justify="right"), Text(age(g.lag_seconds), justify="right"),
             status_text(g.status), Text(g.trend.value if g.trend else "-"),
             Text(eta_text(g.eta_seconds, g.lag, g.trend), justify="right"),

@@ -227,7 +227,9 @@ class ConfirmationLog:
             rec = decode(value)
             if not is_sealed(rec, self.key):
                 raise KafkaOpsError("not signed with the confirmations key")
-        except KafkaOpsError:
+        except KafkaOpsError as e:
+            if offset >= 0 and value is not None:
+                log.warning("skipping record %d of %s: %s", offset, CONFIRMATIONS_TOPIC, e)
             if cid in self.states:
                 self.tampered.setdefault(cid, []).append(offset)
             return False

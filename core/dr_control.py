@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,8 @@ from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.mm2_io import COMPACTED, Writer, ensure_topics, read_partition
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.untrusted import parse_json
+
+log = logging.getLogger(__name__)
 
 CONTROL_TOPIC = "_kafkaops.control"
 
@@ -263,8 +266,11 @@ def parse_log(
             continue
         try:
             rec = decode_record(value)
-        except KafkaOpsError:
-            continue  # not ours, or damaged: ignored, as every reader does
+        except KafkaOpsError as e:  # not ours, or damaged: ignored, as every reader does
+            if value is not None:
+                log.warning("skipping a record of %s on cluster %s (key %r): %s",
+                            CONTROL_TOPIC, cluster, key[:80], e)
+            continue
         if isinstance(rec, ActiveRecord) and rec.pair == pair:
             active = rec
         elif isinstance(rec, FenceRecord) and rec.pair == pair:

@@ -141,7 +141,7 @@ async def test_deep_flag_record_is_ignored_and_reported_in_history(services, boo
 # ---------------------------------------------------------------- confirmations
 
 
-async def test_deep_confirmation_record_does_not_stop_the_store(services, bootstrap):
+async def test_deep_confirmation_record_does_not_stop_the_store(services, bootstrap, caplog):
     store = ConfirmationStore(services, "primary")
     now = time.time()
     real = await store.create(Confirmation(
@@ -151,12 +151,14 @@ async def test_deep_confirmation_record_does_not_stop_the_store(services, bootst
     fresh = ConfirmationStore(services, "primary")  # reads the whole topic, forgery included
     got = await fresh.get(real.id)
     assert got is not None and got.state == "pending" and got.version == 1
+    assert any(f"of {CONFIRMATIONS_TOPIC}: not a confirmation record: JSON nested deeper"
+               in r.getMessage() for r in caplog.records)
 
 
 # ---------------------------------------------------------------- DR control
 
 
-async def test_deep_control_record_does_not_stop_reading_the_pair(services, bootstrap):
+async def test_deep_control_record_does_not_stop_reading_the_pair(services, bootstrap, caplog):
     pair = unique("pair")
     store = ControlStore(services.connection)
     await store.write("primary", [ActiveRecord(pair, "dr", 3, by="t", at=1.0,
@@ -165,6 +167,8 @@ async def test_deep_control_record_does_not_stop_reading_the_pair(services, boot
                   partition=0)
     log = await store.read_cluster("primary", pair)
     assert log.active is not None and (log.active.cluster, log.active.epoch) == ("dr", 3)
+    assert any(f"of {CONTROL_TOPIC} on cluster primary (key b'dr/{pair}/active')" in
+               r.getMessage() and "nested deeper" in r.getMessage() for r in caplog.records)
 
 
 # ---------------------------------------------------------------- alerts topic
