@@ -25,7 +25,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kafkaops.bot import audit
+from kafkaops.bot import audit, errors
 from kafkaops.bot.confirm import DEFAULT_TTL, Confirmations, Decision, Executor
 from kafkaops.bot.guard import Refusal, WorkspaceCheck, count_refusal, request_key
 from kafkaops.bot.permissions import Permissions
@@ -92,6 +92,10 @@ class Bot:
         self._listen()
 
     # ------------------------------------------------------------ requests
+
+    def public(self, problem: BaseException | str, what: str = "") -> str:
+        """A problem as Slack may see it (short reason, error id); the log gets the rest."""
+        return errors.public(problem, config=self.config, what=what)
 
     def refused(self, r: Refusal, remote: str) -> None:
         """A request refused before any action: logged once and counted in /metrics."""
@@ -268,20 +272,16 @@ class Bot:
             return render_usage(str(e), [cmd.usage]), False
         except ClusterUnreachable as e:
             await self.services.drop(cluster)  # reconnect on the next command
-            return render_error(str(e), retriable=True), False
+            return render_error(self.public(e, command_text), retriable=True), False
         except KafkaOpsError as e:
-            return render_error(str(e), retriable=e.retriable), False
+            return render_error(self.public(e, command_text), retriable=e.retriable), False
         except TimeoutError:
             return render_error(
                 f"`{command_text}` took longer than {HANDLER_TIMEOUT:.0f} s and was abandoned",
                 retriable=True,
             ), False
         except Exception as e:
-            log.exception("%s failed", command_text)
-            return render_error(
-                f"internal error ({type(e).__name__}) running `{command_text}`; "
-                "the bot's log has the details"
-            ), False
+            return render_error(self.public(e, command_text)), False
         if parsed.public:
             msg = with_requester(msg, user, command_text)
         return msg, parsed.public
@@ -325,8 +325,7 @@ class Bot:
                     text=text,
                 )
             except Exception as e:  # the permission check itself failed unexpectedly
-                log.exception("slash command failed")
-                msg, public = render_error(f"internal error ({type(e).__name__})"), False
+                msg, public = render_error(self.public(e, text)), False
             await responder.reply(msg, public=public)
 
         app.command(self.command_name)(ack=ack_command, lazy=[run_command])

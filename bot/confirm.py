@@ -330,8 +330,9 @@ class Confirmations:
             await self._click(bot, store, pid, digest, user, decision, responder)
         except KafkaOpsError as e:
             where = f" on cluster {store.cluster!r}" if store and store.cluster else ""
+            problem = bot.public(e, f"click on confirmation {pid}")
             await responder.ephemeral(
-                render_error(f"could not read or claim this confirmation{where}: {e}. "
+                render_error(f"could not read or claim this confirmation{where}: {problem}. "
                              "Nothing was done by this click", retriable=e.retriable)
             )
 
@@ -389,17 +390,11 @@ class Confirmations:
         ex = Execution(p.action, p.target, p.params, p.requester, user, p.cluster, bot.services)
         try:
             result = await action.run(ex)
-        except KafkaOpsError as e:
-            await self._finish(store, q, "failed", str(e))
-            await responder.replace(render_failed(p.action, p.target, str(e), confirmer=user))
-            return
         except Exception as e:
-            log.exception("confirmed action %s on %s failed", p.action, p.target)
-            problem = f"internal error ({type(e).__name__}); the bot's log has the details"
-            await self._finish(store, q, "failed", problem)
-            await responder.replace(
-                render_failed(p.action, p.target, problem, confirmer=user)
-            )
+            problem = bot.public(e, f"confirmed {p.action} {p.target}")
+            detail = str(e) if isinstance(e, KafkaOpsError) else problem
+            await self._finish(store, q, "failed", detail)
+            await responder.replace(render_failed(p.action, p.target, problem, confirmer=user))
             return
         await self._finish(store, q, "done", result.text)
         await responder.replace(

@@ -96,7 +96,7 @@ async def _show_lag(bot: Bot, value: str) -> Message:
         svc = await bot.services.lag(cluster)
         snap = await svc.snapshot([group], missing_ok=False)
     except KafkaOpsError as e:
-        return render_error(str(e), retriable=e.retriable)
+        return render_error(bot.public(e, f"lag of {group}"), retriable=e.retriable)
     found = snap.group(group)
     assert found is not None  # missing_ok=False raised NotFound otherwise
     return render_group_lag(snap, found)
@@ -112,7 +112,7 @@ async def _snooze(bot: Bot, alert_id: str, user: str, body: dict[str, Any]) -> M
         await alog.publish([AlertEvent(type="snoozed", alert_id=alert_id, at=now, until=until,
                                        by=user)])
     except KafkaOpsError as e:
-        return render_error(f"could not snooze {alert_id}: {e}", retriable=True)
+        return render_error(f"could not snooze {alert_id}: {bot.public(e)}", retriable=True)
     finally:
         await alog.stop()
     message = body.get("container") or {}

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from kafkaops.bot.errors import public
 from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.dr import (
     render_conflict,
@@ -42,7 +43,7 @@ from kafkaops.bot.render.dr import (
 )
 from kafkaops.core.dr import DrService
 from kafkaops.core.dr_control import Direction
-from kafkaops.core.errors import Conflict, KafkaOpsError, NotFound, Refused
+from kafkaops.core.errors import Conflict, NotFound, Refused
 from kafkaops.core.failover import FailoverResult, FailoverService
 
 if TYPE_CHECKING:
@@ -227,20 +228,18 @@ async def run_execute(ex: Execution) -> Message:
             fingerprint=p["fingerprint"],
         )
     except Conflict as e:
-        return render_conflict(pair, direction, str(e), command=command)
+        return render_conflict(pair, direction, _problem(ex, e), command=command)
     except Refused as e:
-        return render_refused_on_confirm(pair, direction, str(e), command=command)
+        return render_refused_on_confirm(pair, direction, _problem(ex, e), command=command)
     except Exception as e:  # part-way: say where the run stands and how to finish it
-        return render_stopped(pair, direction, _problem(e), await _latest(svc, pair),
+        return render_stopped(pair, direction, _problem(ex, e), await _latest(svc, pair),
                               command=command)
     return render_result(result, command=command)
 
 
-def _problem(e: Exception) -> str:
-    if isinstance(e, KafkaOpsError):
-        return str(e)
-    log.exception("failover from Slack failed")
-    return f"internal error ({type(e).__name__}); the bot's log has the details"
+def _problem(ex: Execution, e: Exception) -> str:
+    """What Slack is told (bot/errors.py); the log has the rest."""
+    return public(e, config=ex.services.config, what=f"{ex.kind} of {ex.params.get('pair')}")
 
 
 # ---------------------------------------------------------------- resume (confirmed)
@@ -291,9 +290,9 @@ async def run_resume(ex: Execution) -> Message:
     except NotFound:
         return render_nothing_to_resume(pair, await _latest(svc, pair), command=command)
     except Refused as e:
-        return render_refused_on_confirm(pair, "resume", str(e), command=command)
+        return render_refused_on_confirm(pair, "resume", _problem(ex, e), command=command)
     except Exception as e:
         direction = now.direction if now is not None else "failover"
-        return render_stopped(pair, direction, _problem(e), await _latest(svc, pair),
+        return render_stopped(pair, direction, _problem(ex, e), await _latest(svc, pair),
                               command=command)
     return render_result(result, command=command)

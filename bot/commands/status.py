@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from kafkaops.bot.errors import public
 from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.topics import ClusterStatus, render_status
 from kafkaops.core.errors import KafkaOpsError
@@ -42,5 +43,6 @@ async def _one(inv: Invocation, name: str) -> ClusterStatus:
         return ClusterStatus(name, None, f"no answer within {CLUSTER_TIMEOUT:.0f} s")
     except KafkaOpsError as e:
         await inv.services.drop(name)
-        return ClusterStatus(name, None, str(e))
+        return ClusterStatus(name, None, public(e, config=inv.services.config,
+                                                what=f"status of {name}"))
     return ClusterStatus(name, ov)
