@@ -109,3 +109,15 @@ def connect_worker(clusters: EmbeddedClusters) -> Iterator[object]:
     from tests.connect_support import start_worker
 
     yield from start_worker(clusters.bootstrap("primary"))
+
+
+@pytest.fixture(scope="session")
+async def connect_trio(connect_worker: object, tmp_path_factory: pytest.TempPathFactory
+                       ) -> tuple[Path, str, str, str]:
+    """On the session's worker: a FileStream source, a healthy sink and a sink that fails,
+    for tests that leave them as they are. (directory, source, healthy, failing)."""
+    from tests.connect_support import source_and_sinks
+
+    d = tmp_path_factory.mktemp("connect-trio")
+    _, src, good, bad = await source_and_sinks(connect_worker.url, d)  # type: ignore[attr-defined]
+    return d, src, good, bad

@@ -101,7 +101,12 @@ async def wait_state(url: str, name: str, connector: str | None = None,
     """The connector's status once its state and its tasks' states are as given."""
 
     async def probe() -> dict[str, Any] | None:
-        s = await status(url, name)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            resp = await http.get(f"/connectors/{name}/status")
+        if resp.status_code == 404:  # just created: its status is not written yet
+            return None
+        assert resp.status_code == 200, resp.text
+        s: dict[str, Any] = resp.json()
         got_tasks = [t["state"] for t in s.get("tasks", [])]
         if connector is not None and s["connector"]["state"] != connector:
             return None
@@ -120,3 +125,84 @@ def file_source(path: Path, topic: str) -> dict[str, str]:
 def file_sink(path: Path, topic: str) -> dict[str, str]:
     return {"connector.class": FILE_SINK, "file": str(path), "topics": topic,
             "tasks.max": "1"}
+
+
+# ---------------------------------------------------------------- HTTP servers in front
+
+
+class FrontServer:
+    """A local HTTP server for the fault cases around a real worker: an auth proxy (basic
+    auth checked here, everything else forwarded to the worker, as nginx in front of
+    Connect does), or something at a URL that is not Connect at all."""
+
+    def __init__(self, handler: Callable[[Any], Awaitable[Any]]) -> None:
+        self.handler = handler
+        self.url = ""
+        self._runner: Any = None
+
+    async def __aenter__(self) -> FrontServer:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handler)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+def auth_proxy(worker_url: str, user: str, password: str) -> FrontServer:
+    """Basic auth in front of the real worker: 401 without the right credentials."""
+    import base64
+
+    from aiohttp import web
+
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    async def handle(request: Any) -> Any:
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="connect"'},
+                                text="Unauthorized")
+        async with httpx.AsyncClient(base_url=worker_url, timeout=30) as http:
+            resp = await http.request(request.method, request.path_qs,
+                                      content=await request.read(),
+                                      headers={"Content-Type": request.content_type})
+        return web.Response(status=resp.status_code, body=resp.content,
+                            headers={"Content-Type": resp.headers.get("content-type",
+                                                                      "application/json")})
+
+    return FrontServer(handle)
+
+
+def static_server(status: int, body: str, content_type: str) -> FrontServer:
+    """Answers every request the same way: a web page, some other JSON API, a 404."""
+    from aiohttp import web
+
+    async def handle(request: Any) -> Any:
+        return web.Response(status=status, text=body, content_type=content_type)
+
+    return FrontServer(handle)
+
+
+async def source_and_sinks(url: str, d: Path, lines: int = 3) -> tuple[str, str, str, str]:
+    """A FileStream source feeding a fresh topic, a healthy sink (with a secret in its
+    config) and a sink that fails (its file's directory does not exist), created together.
+    Returns (topic, source, healthy, failing) once the failing sink's task is FAILED."""
+    from tests.conftest import unique
+
+    topic, src, good, bad = unique("lines"), unique("src"), unique("good"), unique("bad")
+    await asyncio.to_thread((d / "in.txt").write_text,
+                            "".join(f"line {i}\n" for i in range(lines)))
+    secret = {"consumer.override.sasl.jaas.config": 'org.x required password="hunter2";'}
+    await asyncio.gather(
+        put_connector(url, src, file_source(d / "in.txt", topic)),
+        put_connector(url, good, {**file_sink(d / "out.txt", topic), **secret}),
+        put_connector(url, bad, file_sink(d / "missing" / "out.txt", topic)))
+    await wait_state(url, bad, "RUNNING", ["FAILED"])
+    return topic, src, good, bad
