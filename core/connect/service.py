@@ -255,7 +255,7 @@ class ConnectService:
                                                      on_retry=on_retry)
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             return str(body["message"])[:500]
-        return f"the worker accepted it (HTTP {status})"
+        return f"HTTP {status} accepted"
 
     async def _settle(self, plan: ChangePlan, message: str,
                       retries: tuple[str, ...]) -> ChangeResult:
