@@ -257,7 +257,7 @@ class Bot:
                     target=_target(cmd.name, parsed.args),
                     params={"command": command_text, "slack_user_name": user_name},
                     result="refused",
-                    error=f"permission denied: {_plain(decision.reason)}",
+                    error=f"permission denied: {audit.plain(decision.reason)}",
                     cluster=cluster,
                 )
                 return render_denied(cmd.action, decision.reason), False
@@ -363,13 +363,6 @@ def _target(name: str, args: Any) -> str:
         if isinstance(value, str) and value:
             return value
     return name
-
-
-def _plain(mrkdwn: str) -> str:
-    """A reason as plain text for the audit trail (<@U123> mentions become U123)."""
-    import re
-
-    return re.sub(r"<@([A-Z0-9]+)>", r"\1", mrkdwn)
 
 
 def _ledger(services: Services) -> RequestLedger | None:

@@ -10,6 +10,7 @@ in `error`, the Slack user ID as actor.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,11 @@ from kafkaops.core.services import Services
 log = logging.getLogger("kafkaops.bot")
 
 FACE = "slack"
+
+
+def plain(mrkdwn: str) -> str:
+    """A reason as plain text for the audit trail (<@U123> mentions become U123)."""
+    return re.sub(r"<@([A-Z0-9]+)>", r"\1", mrkdwn)
 
 
 async def record(

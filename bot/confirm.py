@@ -45,13 +45,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from kafkaops.bot.audit import plain
 from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.confirm import (
     render_already_used,
@@ -372,8 +372,7 @@ class Confirmations:
                 target=p.target,
                 params={"decision": decision, "requested_by": p.requester, **p.params},
                 result="refused",
-                error=f"not allowed to {decision} this request: "
-                + re.sub(r"<@([A-Z0-9]+)>", r"\1", reason),
+                error=f"not allowed to {decision} this request: " + plain(reason),
                 cluster=p.cluster,
             )
             await responder.ephemeral(render_not_yours(p.action, p.requester, reason))

@@ -848,7 +848,8 @@ class AlertEvent:
     """delivered: firings this one message stands for (re-firings within the renotify
     interval update it instead of posting anew)."""
     until: float | None = None
-    """snoozed: no Slack message for this alert until then."""
+    """snoozed: no Slack message for this alert until then; 0 lifts a snooze; none (with
+    `seq`) holds it until that firing episode resolves."""
     error: str = ""
     """delivered: set when Slack refused the message for good (it is not retried)."""
 
@@ -943,6 +944,16 @@ class AlertView:
     """The Slack message that shows this alert, once posted."""
     snoozed_until: float | None = None
     """No Slack message until then."""
+    snoozed_seq: int | None = None
+    """Snoozed until the firing episode with this seq resolves (instead of a time)."""
+    snoozed_by: str = ""
+    """Who snoozed it (the Slack user), while it is snoozed."""
+
+    def snoozed(self, now: float) -> bool:
+        """Whether no new Slack message is sent for it now."""
+        if self.snoozed_seq is not None:
+            return self.state == "firing" and self.seq == self.snoozed_seq
+        return self.snoozed_until is not None and now < self.snoozed_until
 
     @property
     def fired_at(self) -> float:
@@ -1018,7 +1029,14 @@ class AlertBook:
             view = self.alerts.get(ev.alert_id)
             if view is None:
                 return False
-            view.snoozed_until = max(view.snoozed_until or 0.0, ev.until or 0.0) or None
+            # the newest snooze is in force: it may shorten or lift (until 0) an earlier one;
+            # no `until` holds it until the episode `seq` resolves
+            if ev.until is None:
+                view.snoozed_seq, view.snoozed_until = ev.seq or view.seq, None
+            else:
+                view.snoozed_seq, view.snoozed_until = None, ev.until or None
+            lifted = view.snoozed_seq is None and view.snoozed_until is None
+            view.snoozed_by = "" if lifted else ev.by
             return True
         return False
 
@@ -1092,7 +1110,7 @@ class AlertBook:
 
         out: list[Action] = []
         for v in self.alerts.values():
-            snoozed = v.snoozed_until is not None and now < v.snoozed_until
+            snoozed = v.snoozed(now)
             if v.state == "firing":
                 if ("firing", v.seq) in v.delivered or snoozed:
                     continue

@@ -140,17 +140,20 @@ async def test_alert_buttons_show_lag_and_snooze_with_an_audit_record(
         assert rule["name"] in listing and f"group {group} on primary" in listing
         assert "snoozed until" in listing
 
+        # the channel's message says who snoozed it (tests/test_bot_snooze.py has more)
+        (snoozed,) = await rb.slack.wait_for("chat.update", within=30)
+        assert "Snoozed by <@U0CAROL> until" in all_text(snoozed)
         # resolving still closes the message; firing again while snoozed posts nothing
         await commit_as_consumer(bootstrap, group, known.name, {0: 30, 1: 30})
-        (upd,) = await rb.slack.wait_for("chat.update", within=30)
-        assert "RESOLVED" in all_text(upd)
+        (upd,) = await rb.slack.wait_for(
+            "chat.update", lambda c: "RESOLVED" in all_text(c), within=30)
         await commit_as_consumer(bootstrap, group, known.name, {0: 12, 1: 25})
         await wait_until(lambda: (alerts.log.book.get(alert_id) or _None).seq == 2
                          and alerts.log.book.get(alert_id).state == "firing",  # type: ignore[union-attr]
                          30, "the alert firing again")
         await quiet([_Rep(alerts)])  # type: ignore[list-item]
         assert len(posts(rb.slack, "C0ORDERS")) == 1
-        assert len(rb.slack.calls_to("chat.update")) == 1
+        assert len(rb.slack.calls_to("chat.update")) == 2  # the snooze, the resolution
 
 
 class _None:

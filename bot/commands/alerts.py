@@ -2,9 +2,12 @@
 
 - "Show lag" answers the clicker (ephemeral) with the group's lag, partition by partition,
   from the same engine as `/kafka lag GROUP`.
-- "Snooze 1h" writes a `snoozed` record for the alert on the alerts topic: no new Slack
-  message for it for an hour, on every replica (its resolution still updates the message).
-  Audited with the Slack user as actor (action alert.snooze).
+- "Snooze 1h", "Snooze 4h", "Snooze until resolved" write a `snoozed` record for the alert
+  on the alerts topic: no new Slack message for it until then, on every replica (its
+  resolution still updates the message); "Unsnooze" lifts it. Each needs the permission
+  `alerts.snooze`: anyone else is told so and the refusal is audited. A snooze updates the
+  alert's message in the channel (who, until when), and is audited with the Slack user as
+  actor (alert.snooze, alert.unsnooze).
 
 Button values come from Slack and are checked before use: an unknown cluster or a
 malformed alert id gets an error reply and changes nothing.
@@ -16,21 +19,27 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
+
+from kafkaops.bot.audit import plain
 from kafkaops.bot.render.alerts import (
     SHOW_LAG_ACTION,
-    SNOOZE_ACTION,
-    SNOOZE_SECONDS,
+    SNOOZES,
+    UNSNOOZE_ACTION,
+    Snooze,
     render_alert_list,
+    render_firing,
     when,
 )
 from kafkaops.bot.render.common import Message, section
 from kafkaops.bot.render.lag import render_group_lag
-from kafkaops.bot.render.replies import render_error
+from kafkaops.bot.render.replies import render_denied, render_error
 from kafkaops.bot.respond import Responder
 from kafkaops.core.alert_log import AlertLog
-from kafkaops.core.alerts import AlertEvent
+from kafkaops.core.alerts import AlertEvent, AlertView
 from kafkaops.core.errors import KafkaOpsError
 
 if TYPE_CHECKING:
@@ -41,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("kafkaops.bot")
 
 _ALERT_ID = re.compile(r"^a-[0-9a-f]{20}$")
+#: the permission every snooze button needs (listed under `permissions:` like the others)
+SNOOZE_PERMISSION = "alerts.snooze"
 
 
 def register(bot: Bot, services: Services) -> None:
@@ -53,13 +64,17 @@ def register(bot: Bot, services: Services) -> None:
         responder = _responder(bot, body)
         await responder.ephemeral(await _show_lag(bot, _value(body)))
 
-    async def snooze(body: dict[str, Any]) -> None:
-        responder = _responder(bot, body)
-        user = (body.get("user") or {}).get("id", "")
-        await responder.ephemeral(await _snooze(bot, _value(body), user, body))
+    def snooze(action_id: str) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        async def run(body: dict[str, Any]) -> None:
+            responder = _responder(bot, body)
+            user = (body.get("user") or {}).get("id", "")
+            await responder.ephemeral(await _snooze(bot, action_id, _value(body), user, body))
+
+        return run
 
     bot.app.action(SHOW_LAG_ACTION)(ack=ack, lazy=[bot.once(show_lag)])
-    bot.app.action(SNOOZE_ACTION)(ack=ack, lazy=[bot.once(snooze)])
+    for action_id in (*SNOOZES, UNSNOOZE_ACTION):
+        bot.app.action(action_id)(ack=ack, lazy=[bot.once(snooze(action_id))])
 
 
 async def alerts(inv: Invocation) -> Message:
@@ -102,29 +117,75 @@ async def _show_lag(bot: Bot, value: str) -> Message:
     return render_group_lag(snap, found)
 
 
-async def _snooze(bot: Bot, alert_id: str, user: str, body: dict[str, Any]) -> Message:
+async def _snooze(bot: Bot, action_id: str, alert_id: str, user: str,
+                  body: dict[str, Any]) -> Message:
+    """A snooze (or unsnooze) button: permission alerts.snooze, then a `snoozed` record on
+    the alerts topic, an audit record, and the alert's channel message updated to say who
+    snoozed it until when."""
+    lift = action_id == UNSNOOZE_ACTION
+    verb = "unsnoozed" if lift else "snoozed"
     if not _ALERT_ID.match(alert_id):
-        return render_error(f"{alert_id!r} is not an alert id; nothing was snoozed")
-    now = time.time()
-    until = now + SNOOZE_SECONDS
+        return render_error(f"{alert_id!r} is not an alert id; nothing was {verb}")
+    label, seconds = ("Unsnooze", 0) if lift else SNOOZES[action_id]
+    container = body.get("container") or {}
+    params: dict[str, Any] = {
+        "snooze": label, "channel": (body.get("channel") or {}).get("id", ""),
+        "message_ts": container.get("message_ts", "")}
+    action = "alert.unsnooze" if lift else "alert.snooze"
     alog = AlertLog(bot.services, by=user)
+    decision = await bot.permissions.check(user, SNOOZE_PERMISSION)
+    if not decision.allowed:
+        await bot.audit(actor=user, action=action, target=alert_id, params=params,
+                        result="refused", error=f"permission denied: {plain(decision.reason)}",
+                        cluster=alog.cluster)
+        return render_denied(SNOOZE_PERMISSION, decision.reason)
+    now = time.time()
+    until = None if seconds is None else (now + seconds if seconds else 0.0)
     try:
+        view = (await alog.read_book()).get(alert_id)
+        if view is None:
+            return render_error(f"no alert {alert_id} on the alerts topic; nothing was {verb}")
         await alog.publish([AlertEvent(type="snoozed", alert_id=alert_id, at=now, until=until,
-                                       by=user)])
+                                       seq=view.seq, by=user)])
     except KafkaOpsError as e:
-        return render_error(f"could not snooze {alert_id}: {bot.public(e)}", retriable=True)
+        return render_error(f"could not {verb[:-1]} {alert_id}: {bot.public(e)}",
+                            retriable=e.retriable)
     finally:
         await alog.stop()
-    message = body.get("container") or {}
-    await bot.audit(
-        actor=user, action="alert.snooze", target=alert_id,
-        params={"until": until, "seconds": SNOOZE_SECONDS,
-                "channel": (body.get("channel") or {}).get("id", ""),
-                "message_ts": message.get("message_ts", "")},
-        result="ok", cluster=alog.cluster,
-    )
+    await bot.audit(actor=user, action=action, target=alert_id,
+                    params={**params, "until": until}, result="ok", cluster=alog.cluster)
+    await _show_snooze(bot, view, container, body, Snooze(user, until or None) if not lift
+                       else None, user)
+    if lift:
+        return Message(f"Unsnoozed {alert_id}", (section(
+            f":bell: Lifted the snooze on `{alert_id}`: it is posted again when it fires."),))
+    till = "it resolves" if until is None else when(until)
     return Message(
-        f"Snoozed {alert_id} for 1h",
-        (section(f":zzz: Snoozed `{alert_id}` until {when(until)}: no new message for it "
+        f"Snoozed {alert_id} ({label})",
+        (section(f":zzz: Snoozed `{alert_id}` until {till}: no new message for it "
                  "until then. If it resolves, its message still turns green."),),
     )
+
+
+async def _show_snooze(bot: Bot, view: AlertView, container: dict[str, Any],
+                       body: dict[str, Any], snoozed: Snooze | None, user: str) -> None:
+    """The alert's message in the channel says who snoozed it until when (or who lifted
+    it), so the channel sees it. The message is the one the alerts topic names, else the
+    one clicked; an alert no longer firing keeps its resolved message as it is."""
+    if view.state != "firing" or view.firing is None:
+        return
+    ref = view.message
+    channel = ref.channel if ref else (body.get("channel") or {}).get("id")
+    ts = ref.ts if ref else container.get("message_ts")
+    if not channel or not ts:
+        return
+    payload = render_firing(view.firing, times=ref.times if ref else 1,
+                            first_posted=ref.posted_at if ref else None, snoozed=snoozed,
+                            lifted_by=None if snoozed else user)
+    try:
+        await bot.client.chat_update(channel=channel, ts=ts, **payload)
+    except SlackApiError as e:
+        log.warning("could not update alert %s's message %s: %s", view.alert_id, ts,
+                    e.response.get("error"))
+    except Exception as e:  # network: the snooze itself holds, the message is cosmetic
+        log.warning("could not update alert %s's message %s: %r", view.alert_id, ts, e)

@@ -13,6 +13,7 @@ one attachment with `color`, and `text` carries the one line notifications show.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from kafkaops.bot.render.common import (
     human_seconds,
     printable_tree,
     section,
+    who,
 )
 from kafkaops.core.alerts import Action, AlertEvent, AlertView, MessageRef
 
@@ -34,8 +36,26 @@ COLORS = {"critical": "#D72B3F", "warning": "#E8A317", "info": "#439FE0",
 EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:",
          "info": ":large_blue_circle:", "resolved": ":white_check_mark:"}
 SHOW_LAG_ACTION = "kafkaops.alert.lag"
-SNOOZE_ACTION = "kafkaops.alert.snooze"
-SNOOZE_SECONDS = 3600
+SNOOZE_ACTION = "kafkaops.alert.snooze"  # 1h (the id older messages carry too)
+SNOOZE_4H_ACTION = "kafkaops.alert.snooze.4h"
+SNOOZE_RESOLVED_ACTION = "kafkaops.alert.snooze.resolved"
+UNSNOOZE_ACTION = "kafkaops.alert.unsnooze"
+#: snooze buttons: action id -> (label, seconds; None: until the alert resolves)
+SNOOZES: dict[str, tuple[str, int | None]] = {
+    SNOOZE_ACTION: ("Snooze 1h", 3600),
+    SNOOZE_4H_ACTION: ("Snooze 4h", 4 * 3600),
+    SNOOZE_RESOLVED_ACTION: ("Snooze until resolved", None),
+}
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """Who snoozed an alert and until when, as its message shows it."""
+
+    by: str
+    """Slack user ID."""
+    until: float | None
+    """Until then; None: until the alert resolves."""
 
 
 def when(ts: float | None) -> str:
@@ -57,14 +77,18 @@ def _payload(text: str, color: str, blocks: list[Block]) -> dict[str, Any]:
     }
 
 
-def _next_steps(ev: AlertEvent, *, snooze: bool) -> list[Block]:
+def _next_steps(ev: AlertEvent, *, snooze: bool, snoozed: Snooze | None = None
+                ) -> list[Block]:
     s = ev.subject
     buttons = []
     if s.group is not None and s.cluster is not None:
         value = json.dumps({"cluster": s.cluster, "group": s.group}, separators=(",", ":"))
         buttons.append(button("Show lag", SHOW_LAG_ACTION, value))
-    if snooze:
-        buttons.append(button("Snooze 1h", SNOOZE_ACTION, ev.alert_id))
+    if snooze and snoozed is not None:
+        buttons.append(button("Unsnooze", UNSNOOZE_ACTION, ev.alert_id))
+    elif snooze:
+        buttons += [button(label, action, ev.alert_id)
+                    for action, (label, _) in SNOOZES.items()]
     blocks: list[Block] = []
     if buttons:
         blocks.append({"type": "actions", "block_id": f"kafkaops.alert.{ev.alert_id}",
@@ -115,9 +139,12 @@ def _status(metric: str, v: Any) -> Any:
     return v
 
 
-def render_firing(ev: AlertEvent, *, times: int = 1, first_posted: float | None = None
+def render_firing(ev: AlertEvent, *, times: int = 1, first_posted: float | None = None,
+                  snoozed: Snooze | None = None, lifted_by: str | None = None
                   ) -> dict[str, Any]:
-    """A firing alert (times > 1: it fired again and this message stands for them all)."""
+    """A firing alert (times > 1: it fired again and this message stands for them all);
+    `snoozed`: who snoozed it until when (the channel sees it, and an Unsnooze button);
+    `lifted_by`: who lifted a snooze."""
     sev = ev.severity if ev.severity in COLORS else "warning"
     label = ev.subject.label()
     again = f" (fired again: {times} times since {when(first_posted)})" if times > 1 else ""
@@ -133,7 +160,14 @@ def render_firing(ev: AlertEvent, *, times: int = 1, first_posted: float | None 
         context(f"Rule: `{esc(ev.when)}`" + (f" · {held}" if held else ""),
                 f"Fired {when(ev.at)} · alert `{ev.alert_id}`"),
     ]
-    blocks += _next_steps(ev, snooze=True)
+    if snoozed is not None:
+        till = "it resolves" if snoozed.until is None else when(snoozed.until)
+        blocks.append(context(f":zzz: Snoozed by {who(snoozed.by)} until {till}: no new "
+                              "message for it until then; if it resolves, this one still "
+                              "turns green."))
+    elif lifted_by is not None:
+        blocks.append(context(f":bell: Snooze lifted by {who(lifted_by)}."))
+    blocks += _next_steps(ev, snooze=True, snoozed=snoozed)
     return _payload(text, COLORS[sev], blocks)
 
 
@@ -216,8 +250,11 @@ def render_alert_list(firing: list[AlertView], now: float) -> dict[str, Any]:
     for v in firing[:40]:
         ev = v.firing or v.event
         sev = ev.severity if ev.severity in COLORS else "warning"
-        snoozed = (" · snoozed until " + when(v.snoozed_until)
-                   if v.snoozed_until and v.snoozed_until > now else "")
+        snoozed = ""
+        if v.snoozed(now):
+            till = "it resolves" if v.snoozed_until is None else when(v.snoozed_until)
+            snoozed = f" · snoozed until {till}" + (
+                f" by {who(v.snoozed_by)}" if v.snoozed_by else "")
         lines.append(f"{EMOJI[sev]} *{esc(ev.rule)}* · {esc(ev.subject.label())}: "
                      f"{_values(ev)} · for {human_seconds(now - v.fired_at)}{snoozed}")
     more = f"\n… {len(firing) - 40} more" if len(firing) > 40 else ""
