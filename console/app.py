@@ -89,6 +89,8 @@ NAV: list[NavEntry] = [
              "Alerts firing and recently resolved: rule, severity, target, value, channel"),
     NavEntry("y", "Schemas", "kafkaops.console.schemas:SchemasScreen",
              "Schema Registry: subjects, versions, diff of two versions, compatibility"),
+    NavEntry("C", "Connect", "kafkaops.console.connect:ConnectScreen",
+             "Kafka Connect: connectors, task states and traces, sink lag; restart, pause"),
 ]
 
 #: the screen the console opens on unless told otherwise
