@@ -100,7 +100,8 @@ def header_text(raw: bytes | None) -> str:
         return "(null)"
     text = text_or_none(raw)
     if text is not None and all(c.isprintable() or c in "\t\n\r" for c in text):
-        return printable(text)  # a line break in a header must not start a forged line
+        # several lines stay lines (a stack trace header); ESC, CR and the rest are escaped
+        return printable(text, multiline=True)
     if len(raw) in (4, 8):
         return f"{int.from_bytes(raw, 'big', signed=True)} ({len(raw)}-byte integer)"
     return f"({len(raw)} bytes) {raw[:32].hex(' ')}"
