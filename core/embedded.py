@@ -152,13 +152,14 @@ class EmbeddedClusters:
             raise
         return self
 
-    def _start_one(self, binary: str, name: str) -> EmbeddedBroker:
+    def _start_one(self, binary: str, name: str, port: int | None = None) -> EmbeddedBroker:
         assert self._logdir is not None
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         env.setdefault("RUST_LOG", "warn")
         last_error = ""
+        fixed = port
         for _attempt in range(3):  # a free port can be taken between probe and bind
-            port = free_port()
+            port = fixed if fixed is not None else free_port()
             url = f"tcp://127.0.0.1:{port}"
             log_path = Path(self._logdir.name) / f"{name}-{port}.log"
             log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
@@ -200,6 +201,20 @@ class EmbeddedClusters:
             f"embedded broker {name!r} did not start answering Kafka requests within "
             f"{self.startup_timeout:g}s. Its log ends with:\n{last_error}"
         )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one broker (a crash); its port stays reserved for `restart`."""
+        _terminate(self.brokers[name].process)
+
+    def restart(self, name: str) -> EmbeddedBroker:
+        """Kill one broker if it runs and start it again on the same port: it comes back
+        empty (memory storage), as a crashed in-memory broker does. Topics reappear only
+        when clients create them again. Call it from the thread that started the clusters
+        (see `__aenter__`): the broker dies with the thread that forks it."""
+        old = self.brokers[name]
+        _terminate(old.process)
+        self.brokers[name] = self._start_one(broker_binary(), name, port=old.port)
+        return self.brokers[name]
 
     def stop(self) -> None:
         for broker in self.brokers.values():

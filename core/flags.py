@@ -73,7 +73,8 @@ from kafkaops.core.errors import (
     Refused,
     UsageError,
 )
-from kafkaops.core.kafka import stop_quietly
+from kafkaops.core.kafka import reader_clients, stop_quietly
+from kafkaops.core.logwatch import LogWatch
 from kafkaops.core.untrusted import MAX_JSON_DEPTH, UntrustedData, parse_json
 
 if TYPE_CHECKING:
@@ -806,6 +807,11 @@ class FlagStore:
         self.last_contact: float | None = None
         #: the run loop ended on an error it cannot recover from
         self.failed: str | None = None
+        #: why the fold last started again from scratch, and when (None: it never did)
+        self.restarted: str | None = None
+        #: the log's end was seen below the position read; not ready until explained
+        self.suspect = False
+        self._watch: LogWatch | None = None
         self._consumer: Any = None
         self._tp: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -847,10 +853,18 @@ class FlagStore:
             fetch_max_wait_ms=max(int(self.fetch_max_wait * 1000), 1),
         )
         tp = TopicPartition(self.topic, 0)
+        # aiokafka offers no public way to send a request over a consumer's connections;
+        # its client is `_client` (LogWatch asks the topic's id through it)
+        # a fetch round answers every fetch_max_wait + 0.2 s (the getmany below) when in
+        # contact: two missed answers are lost contact
+        watch = LogWatch(lambda: consumer._client, self.topic,
+                         gap=2 * (self.fetch_max_wait + 0.2) + 0.2, check_every=5.0)
         try:
-            await consumer.start()
+            with reader_clients():  # a reader never creates the topic it reads
+                await consumer.start()
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
+            await watch.identity()  # the log this fold reads
         except BaseException as e:  # cancellation included: never leave a client running
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await consumer.stop()
@@ -861,6 +875,12 @@ class FlagStore:
             raise
         self._tp = tp
         self._consumer = consumer
+        self._watch = watch
+        if self.failed is not None or self.log.next_offset:  # a start after a stop: read anew
+            self.failed = None
+            self.log = FlagLog(keep_history=self.keep_history)
+            self.ready = self.suspect = False
+            self._position = 0
         self._task = asyncio.create_task(self._run(), name=f"flags-store-{self.cluster}")
         return True
 
@@ -882,9 +902,56 @@ class FlagStore:
         from aiokafka.errors import KafkaError
 
         consumer, tp = self._consumer, self._tp
+        watch = self._watch
+        assert watch is not None
         while True:
             try:
                 batch = await consumer.getmany(tp, timeout_ms=int(self.fetch_max_wait * 1000) + 200)
+                records = batch.get(tp, ())
+                stamp = consumer.last_poll_timestamp(tp)
+                answered = stamp / 1000 if stamp is not None else None
+                if watch.due(answered, bool(records)):
+                    # before using records that came after lost contact: are they the
+                    # same log's? (module logwatch)
+                    seen = await watch.identity()
+                    if seen == "gone":
+                        log.warning("flags: topic %s is gone from cluster %r", self.topic,
+                                    self.cluster)
+                        self.failed = (f"topic {self.topic} no longer exists on cluster "
+                                       f"{self.cluster!r} (deleted, or the broker restarted "
+                                       "empty)")
+                        self._wake()
+                        return
+                    if seen == "new":
+                        await self._refold(consumer, tp, "the topic was created again (new "
+                                           "topic id): the broker restarted empty or someone "
+                                           "recreated it")
+                        continue
+                high = consumer.highwater(tp)
+                position = await consumer.position(tp)
+                if high is not None and high < position:
+                    # the log end is below what was read: not live until it is explained
+                    if not self.suspect:
+                        self.suspect, self.ready = True, False
+                        seen = await watch.identity()  # a new topic id settles it at once
+                        if seen == "gone":
+                            log.warning("flags: topic %s is gone from cluster %r", self.topic,
+                                        self.cluster)
+                            self.failed = (f"topic {self.topic} no longer exists on cluster "
+                                           f"{self.cluster!r}")
+                            self._wake()
+                            return
+                        if seen == "new":
+                            await self._refold(consumer, tp, "the topic was created again "
+                                               "(new topic id)")
+                            continue
+                    if watch.behind(0, high, position, answered):
+                        await self._refold(consumer, tp, f"the log end went back to offset "
+                                           f"{high}, below offset {position} already read")
+                        continue
+                else:
+                    watch.behind(0, high, position, answered)  # clears a passing doubt
+                    self.suspect = False
             except asyncio.CancelledError:
                 raise
             except KafkaError as e:  # e.g. the topic was deleted under us
@@ -897,23 +964,36 @@ class FlagStore:
                 self.failed = f"reading {self.topic} failed: {type(e).__name__}: {e}"
                 self._wake()
                 return
-            for rec in batch.get(tp, ()):
+            for rec in records:
                 if rec.offset < self.log.next_offset:
-                    # the log went backwards: a new, empty cluster or a recreated topic
-                    log.warning("flags: %s restarted at offset %d; re-reading", tp, rec.offset)
-                    self.log = FlagLog(keep_history=self.keep_history)
-                    self.ready = False
+                    # the log went backwards (aiokafka reset an out-of-range position)
+                    self._restart_fold(f"offset {rec.offset} came after "
+                                       f"{self.log.next_offset - 1} (offset out of range: the "
+                                       "log was truncated or recreated)")
                 self._apply(rec)
-            stamp = consumer.last_poll_timestamp(tp)
-            if stamp is not None:
-                self.last_contact = stamp / 1000
-            high = consumer.highwater(tp)
-            self._position = await consumer.position(tp)
-            if not self.ready and high is not None and self._position >= high:
+            if answered is not None:
+                self.last_contact = answered
+            self._position = position
+            if not self.ready and not self.suspect and high is not None \
+                    and self._position >= high:
                 self.ready = True
                 if self.listener is not None:
                     self.listener(self, None)
             self._wake()
+
+    def _restart_fold(self, why: str) -> None:
+        """Throw the fold away: what it holds came from a log that is no longer there."""
+        log.warning("flags: %s on cluster %r: %s; reading it again from its start",
+                    self.topic, self.cluster, why)
+        self.restarted = f"{why} ({now_iso()})"
+        self.log = FlagLog(keep_history=self.keep_history)
+        self.ready = self.suspect = False
+        self._position = 0
+
+    async def _refold(self, consumer: Any, tp: Any, why: str) -> None:
+        self._restart_fold(why)
+        await consumer.seek_to_beginning(tp)
+        self._wake()
 
     def _apply(self, rec: Any) -> None:
         change = self.log.apply(

@@ -19,8 +19,15 @@
   the values it last saw. When Kafka comes back the client reads the topic from its start
   and swaps the whole cache in once it has caught up, so callers never see a half-read
   state.
+- When the log it reads is replaced (the broker came back empty, the topic was created
+  again: a new topic id, an end offset below the offset read, an offset out of range), the
+  client reads the new log from its start and keeps serving the last known good values,
+  marked stale, until it has caught up (kafkaops.core.logwatch). A topic that disappears
+  is reported in `status()` until it exists again.
 - The client never writes, and never creates the topic (a consumer's metadata request would
   auto-create it on brokers that allow that, with the wrong settings): it waits for it.
+- While Kafka is unreachable it logs one line per change of state (stale, live again);
+  aiokafka's error for each reconnect attempt goes to DEBUG.
 - Following a DR pair (`FlagClient.for_pair(config, "main")`, or `follow=` an
   `ActiveClusterWatcher`), the client reads the flags topic of the pair's active cluster.
   When a failover flips the active cluster in `_kafkaops.control`, it starts reading the
@@ -58,6 +65,7 @@ from kafkaops.core.flags import (
     state_from_json,
     state_to_json,
 )
+from kafkaops.core.kafka import quiet_aiokafka_here
 
 if TYPE_CHECKING:
     from kafkaops.core.active import ActiveClusterWatcher, ActiveState
@@ -241,6 +249,10 @@ class FlagClient:
         await self.stop()
 
     async def _run(self) -> None:
+        # a service logs one line per change of state (stale, live again: _note_status),
+        # not aiokafka's error per reconnect attempt (dozens a second while Kafka is down);
+        # and a reader never recreates the flags topic by asking for it
+        quiet_aiokafka_here()
         backoff = self.retry_backoff
         while True:
             store = FlagStore(
@@ -375,11 +387,28 @@ class FlagClient:
         n = len(self._flags)
         if not stale:
             message = f"live: {n} flags from {self.cluster_config.bootstrap_servers}"
-        elif self._source == "kafka":
-            gone = f"for {now - last:.0f}s" if last is not None else "since start"
+        elif self._source == "kafka" and store is not None and connected:
+            why = (
+                f"re-reading {self.topic}: {store.restarted}"
+                if store.restarted and not store.suspect
+                else f"the end of {self.topic} is below the offset read; checking whether "
+                "it is a new log"
+                if store.suspect
+                else f"not caught up with {self.topic} yet"
+            )
             message = (
                 f"STALE: serving the last known good values ({n} flags, read at "
-                f"{self._values_from}); no answer from Kafka {gone}"
+                f"{self._values_from}); {why}"
+            )
+        elif self._source == "kafka":
+            if store is None:
+                why = f"not reading {self.topic} now"
+            else:
+                why = "no answer from Kafka " + (
+                    f"for {now - last:.0f}s" if last is not None else "since start")
+            message = (
+                f"STALE: serving the last known good values ({n} flags, read at "
+                f"{self._values_from}); {why}"
             )
         elif self._source == "snapshot":
             message = (
@@ -453,7 +482,7 @@ class FlagClient:
     def _live(self) -> bool:
         """Caught up with Kafka and heard from it within `stale_after` (cheap: per call)."""
         store = self._store
-        if store is None or not store.ready or self._source != "kafka":
+        if store is None or not store.ready or store.suspect or self._source != "kafka":
             return False
         last = store.last_contact
         return last is not None and time.time() - last <= self.stale_after

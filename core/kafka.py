@@ -9,10 +9,12 @@ dicts keyed by `TopicPartition` (core's own, in records.py) and core records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from kafkaops.core.config import ClusterConfig
@@ -52,6 +54,77 @@ async def start_or_close(client: Any) -> None:
     except BaseException:
         await stop_quietly(client)
         raise
+
+
+# ---------------------------------------------------------------- readers' clients
+
+#: set in the context of a reader's aiokafka client: its metadata requests never create
+#: the topics they name (aiokafka asks with allow_auto_topic_creation=True, and offers no
+#: option; a broker with auto-creation on would recreate a deleted topic, with default
+#: settings, just because a reader was still assigned to it)
+_NO_AUTO_CREATE: ContextVar[bool] = ContextVar("kafkaops_no_auto_create", default=False)
+#: set in the context of a long-lived background reader (the flags SDK): aiokafka's
+#: per-attempt connection errors go to DEBUG; the reader logs one line per state change
+_QUIET: ContextVar[bool] = ContextVar("kafkaops_quiet_aiokafka", default=False)
+_patched = False
+
+
+def _patch_aiokafka() -> None:
+    """Install the two context-scoped behaviours above, once per process. Only clients
+    started inside `reader_clients()` are affected: every other aiokafka client in the
+    process (a service's own producers, say) behaves as aiokafka does."""
+    global _patched
+    if _patched:
+        return
+    import aiokafka.client
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    class ReaderMetadataRequest(MetadataRequest):
+        def __init__(self, topics: list[str] | None = None,
+                     allow_auto_topic_creation: bool | None = None) -> None:
+            if allow_auto_topic_creation is None and _NO_AUTO_CREATE.get():
+                allow_auto_topic_creation = False
+            super().__init__(topics, allow_auto_topic_creation)
+
+    aiokafka.client.MetadataRequest = ReaderMetadataRequest  # looked up at each call there
+
+    class Quiet(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if _QUIET.get() and record.levelno > logging.DEBUG:
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+            return True
+
+    quiet = Quiet()
+    for name in ("aiokafka", "aiokafka.conn", "aiokafka.cluster", "aiokafka.consumer.consumer",
+                 "aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator",
+                 "aiokafka.consumer.subscription_state"):
+        logging.getLogger(name).addFilter(quiet)
+    _patched = True
+
+
+@contextlib.contextmanager
+def reader_clients(*, quiet: bool = False) -> Iterator[None]:
+    """aiokafka clients started inside this block (and the tasks they start, which inherit
+    the context) never create a topic by asking for its metadata; with `quiet`, their
+    errors are logged at DEBUG."""
+    _patch_aiokafka()
+    tokens = [_NO_AUTO_CREATE.set(True)]
+    if quiet:
+        tokens.append(_QUIET.set(True))
+    try:
+        yield
+    finally:
+        for token in reversed(tokens):
+            token.var.reset(token)
+
+
+def quiet_aiokafka_here() -> None:
+    """For the rest of the current task (and tasks it starts): aiokafka's errors at DEBUG,
+    and no topic created by a metadata request (see `reader_clients`)."""
+    _patch_aiokafka()
+    _NO_AUTO_CREATE.set(True)
+    _QUIET.set(True)
 
 
 def client_options(name: str, cfg: ClusterConfig) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.fetch import FetchRequest_v11, FetchResponse_v11
 from aiokafka.protocol.metadata import MetadataRequest_v5, MetadataResponse_v5
 from aiokafka.protocol.types import (
+    AbstractType,
     Boolean,
     CompactArray,
     CompactBytes,
@@ -663,3 +664,92 @@ class LagMetadata(Request[LagMetadataRequestV5]):
 
     def build(self, request_struct_class: type[LagMetadataRequestV5]) -> LagMetadataRequestV5:
         return request_struct_class(self.topics, False)
+
+
+# ---------------------------------------------------------------- Metadata v12: topic ids
+
+#: topic -> (topic id as 32 hex digits, partition count); topics in error are left out
+TopicIdMap = dict[str, tuple[str, int]]
+
+
+class _Uuid(AbstractType[bytes]):
+    """Kafka's UUID: 16 raw bytes."""
+
+    @classmethod
+    def encode(cls, value: bytes) -> bytes:
+        return value
+
+    @classmethod
+    def decode(cls, data: BytesIO) -> bytes:
+        return data.read(16)
+
+
+class TopicIdsResponse(Response):
+    """Each named topic's id (KIP-516: a topic deleted and created again gets a new id)
+    and partition count, decoded straight from the flexible v12 layout."""
+
+    API_KEY = 3
+    API_VERSION = 12
+    SCHEMA = Schema(("throttle_time_ms", Int32))  # decode() below reads the rest
+    topics: TopicIdMap
+
+    @classmethod
+    def decode(cls, data: BytesIO | bytes) -> TopicIdsResponse:
+        buf = _rest(data)
+        pos = 4  # throttle_time_ms
+        nbrokers, pos = _uvarint(buf, pos)
+        for _ in range(max(nbrokers - 1, 0)):
+            pos += 4  # node_id
+            _, pos = _cstring(buf, pos)  # host
+            pos += 4  # port
+            _, pos = _cstring(buf, pos)  # rack
+            pos = _skip_tags(buf, pos)
+        _, pos = _cstring(buf, pos)  # cluster_id
+        pos += 4  # controller_id
+        ntopics, pos = _uvarint(buf, pos)
+        topics: TopicIdMap = {}
+        for _ in range(max(ntopics - 1, 0)):
+            error = _I16.unpack_from(buf, pos)[0]
+            name, pos = _cstring(buf, pos + 2)
+            topic_id = buf[pos:pos + 16].hex()
+            pos += 17  # id, is_internal
+            nparts, pos = _uvarint(buf, pos)
+            for _ in range(max(nparts - 1, 0)):
+                pos += 2 + 4 + 4 + 4  # error, partition, leader, leader epoch
+                for _ in range(3):  # replicas, isr, offline replicas
+                    n, pos = _uvarint(buf, pos)
+                    pos += 4 * max(n - 1, 0)
+                pos = _skip_tags(buf, pos)
+            pos += 4  # topic_authorized_operations
+            pos = _skip_tags(buf, pos)
+            if error == 0 and name is not None:
+                topics[name] = (topic_id, max(nparts - 1, 0))
+        obj = cls(0)
+        obj.topics = topics
+        return obj
+
+
+class TopicIdsRequestV12(RequestStruct):
+    FLEXIBLE_VERSION = True
+    API_KEY = 3
+    API_VERSION = 12
+    RESPONSE_TYPE = TopicIdsResponse
+    SCHEMA = Schema(
+        ("topics", CompactArray(("topic_id", _Uuid), ("name", _STR), ("tags", TaggedFields))),
+        ("allow_auto_topic_creation", Boolean),
+        ("include_topic_authorized_operations", Boolean),
+        ("tags", TaggedFields),
+    )
+
+
+class TopicIds(Request[TopicIdsRequestV12]):
+    """Metadata v12 for the named topics, never creating one: their ids and partition
+    counts. Brokers before Kafka 2.8 lack v10+ (`unsupported()` recognises the refusal)."""
+
+    API_KEY = 3
+
+    def __init__(self, topics: list[str]) -> None:
+        self.topics = topics
+
+    def build(self, request_struct_class: type[TopicIdsRequestV12]) -> TopicIdsRequestV12:
+        return request_struct_class([(bytes(16), t, {}) for t in self.topics], False, False, {})
