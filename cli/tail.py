@@ -97,7 +97,8 @@ async def tail_cmd(args: argparse.Namespace, ctx: Context) -> int:
             batches = svc.scan(args.topic, partitions=args.partition, start=start, where=where)
             await _print(batches, args)
             return 0
-        tail = svc.tail(args.topic, partitions=args.partition, start=start, where=where)
+        tail = svc.tail(args.topic, partitions=args.partition, start=start, where=where,
+                        on_notice=_notice)
         async with tail:
             if not args.json:
                 sys.stderr.write(
@@ -106,6 +107,13 @@ async def tail_cmd(args: argparse.Namespace, ctx: Context) -> int:
                     "stops)\n")
             await _print(tail.stream(limit=args.limit), args)
     return 0
+
+
+def _notice(text: str) -> None:
+    """What the tail noticed about the log itself (a new log after a broker restart, a
+    partition cut short, the topic gone): one line on stderr, so stdout stays records."""
+    sys.stderr.write(f"kafkaops: {text}\n")
+    sys.stderr.flush()
 
 
 async def _print(batches: AsyncIterator[list[Message]], args: argparse.Namespace) -> None:

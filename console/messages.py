@@ -215,6 +215,8 @@ class MessagesScreen(DataScreen):
         info.append(f"  from {tail.start_at.describe()}{where} · read {stats.read:,} · "
                     f"matched {stats.matched:,} · kept {len(self._buffer):,} · view "
                     f"{self.view_mode}")
+        if stats.notice:
+            info.append(f"\n {stats.notice}", style="yellow")
         self.query_one("#tail-info", Static).update(info)
 
     def _draw(self) -> None:

@@ -859,6 +859,7 @@ class FlagStore:
         # contact: two missed answers are lost contact
         watch = LogWatch(lambda: consumer._client, self.topic,
                          gap=2 * (self.fetch_max_wait + 0.2) + 0.2, check_every=5.0)
+        watch.follow_connections(consumer._client)
         try:
             with reader_clients():  # a reader never creates the topic it reads
                 await consumer.start()

@@ -10,10 +10,11 @@ and the consumer resets to `auto_offset_reset` without a word.
 
 `LogWatch` is the check both readers of a log use (the flags store and `tail`):
 - `identity()`: the topic's id (KIP-516, Metadata v10+): a new id is a new log; a topic
-  missing from the answer is gone. Asked when contact resumes after a gap, before the
-  first records of that fetch are used (the new log may already be longer than the old
-  position, and its records must not be read as the old log's), and every `check_every`
-  seconds. Brokers without topic ids (before Kafka 2.8) skip this check.
+  missing from the answer is gone. Asked when contact resumes (a connection of the
+  consumer closed, or no fetch answer for `gap` seconds), before the first records that
+  come after it are used (the new log may already be longer than the old position, and
+  its records must not be read as the old log's), and every `check_every` seconds.
+  Brokers without topic ids (before Kafka 2.8) skip this check.
 - `behind(partition, high, position)`: the fetch's high watermark below the position. One
   answer can be a moment's view of a new leader, so it counts only once it is seen on
   `confirm` answers in a row.
@@ -72,6 +73,8 @@ class LogWatch:
         self._supported = True
         self._checked = 0.0
         self._last_answer: float | None = None
+        #: a connection of the consumer closed since `identity()` last asked
+        self.lost = False
         self._behind: dict[int, tuple[int, float | None]] = {}  # partition -> (n, answer)
 
     async def identity(self) -> Identity:
@@ -80,6 +83,7 @@ class LogWatch:
         from aiokafka.errors import KafkaError
 
         self._checked = time.monotonic()
+        self.lost = False
         if not self._supported:
             return "unknown"
         try:
@@ -100,14 +104,31 @@ class LogWatch:
         self._behind.clear()
         return "new"
 
+    def follow_connections(self, client: Any) -> None:
+        """Be told when a connection of aiokafka's `client` closes (a broker that died or
+        restarted breaks it), before the client reconnects: `lost` is set. Call it before
+        the client connects. aiokafka has no public hook; every connection it opens calls
+        the client's `_on_connection_closed`, looked up when the connection is made."""
+        original = client._on_connection_closed
+
+        def closed(conn: Any, reason: Any) -> None:
+            self.lost = True
+            original(conn, reason)
+
+        client._on_connection_closed = closed
+
+    def since_check(self) -> float:
+        """Seconds since `identity()` last asked."""
+        return time.monotonic() - self._checked
+
     def due(self, answered_at: float | None, has_records: bool) -> bool:
         """Whether to ask `identity()` before using this fetch round's records: contact
-        resumed after `gap` (with records to use), or `check_every` went by.
+        was lost and resumed (with records to use), or `check_every` went by.
         `answered_at`: wall-clock time (s) of the newest fetch answer, None if none yet."""
-        resumed = False
+        resumed = self.lost
         if answered_at is not None:
             last, self._last_answer = self._last_answer, answered_at
-            resumed = last is None or answered_at - last > self.gap
+            resumed = resumed or last is None or answered_at - last > self.gap
         return (resumed and has_records) or time.monotonic() - self._checked >= self.check_every
 
     def behind(

@@ -22,14 +22,21 @@ import contextlib
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
 from kafkaops.core.filter import Filter
-from kafkaops.core.kafka import LATEST, KafkaConnection, client_options, start_or_close
+from kafkaops.core.kafka import (
+    LATEST,
+    KafkaConnection,
+    client_options,
+    reader_clients,
+    start_or_close,
+)
+from kafkaops.core.logwatch import LogWatch
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.untrusted import parse_json, printable
 
@@ -370,6 +377,9 @@ class TailStats:
     """Next offset to read per partition."""
     error: str | None = None
     """Why the tail stopped, when it stopped on an error."""
+    notice: str | None = None
+    """The last thing the tail noticed about the log itself (a new log after a broker
+    restart, a truncated partition, the topic gone), in words."""
 
 
 class MessageService:
@@ -574,10 +584,10 @@ class MessageService:
     def tail(
         self, topic: str, *, partitions: Iterable[int] | None = None,
         start: StartAt | None = None, where: Filter | None = None,
-        buffer: RingBuffer | None = None,
+        buffer: RingBuffer | None = None, on_notice: Callable[[str], None] | None = None,
     ) -> Tail:
         return Tail(self, topic, partitions=partitions, start=start or StartAt.end(),
-                    where=where, buffer=buffer)
+                    where=where, buffer=buffer, on_notice=on_notice)
 
 
 class Tail:
@@ -586,11 +596,24 @@ class Tail:
     CLI: `async with tail: async for batch in tail.stream(): ...`
     Console: `await tail.start(); task = tail.run()`; read `tail.buffer.latest(n)` and
     `tail.stats()`; `pause()`, `resume()`, `await tail.restart(StartAt...)`.
+
+    The log under a tail can be replaced (a broker that came back empty, a topic deleted and
+    created again) or cut short (an unclean leader election). The consumer alone would wait,
+    silently, until the new log passes the old position (kafkaops.core.logwatch). The tail
+    notices instead, tells `on_notice` (and `stats().notice`) in words, and goes on:
+    - a new log (new topic id, or an end below the position on a broker without topic
+      ids): from its start, so every record written since is shown; the ring buffer drops
+      the old log's records (their offsets would collide with the new log's);
+    - the same log cut short (same topic id, end below the position): from its new end;
+    - an offset out of range that the consumer reset: from where it was reset to;
+    - the topic gone: said once; the tail waits for it and reads it from its start when it
+      exists again (a reader never creates the topic it reads).
     """
 
     def __init__(
         self, service: MessageService, topic: str, *, partitions: Iterable[int] | None,
         start: StartAt, where: Filter | None, buffer: RingBuffer | None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.service = service
         self.topic = topic
@@ -606,6 +629,12 @@ class Tail:
         self._next: dict[int, int] = {}
         self._paused = False
         self._task: asyncio.Task[None] | None = None
+        self.on_notice = on_notice
+        self.notice: str | None = None
+        self._watch: LogWatch | None = None
+        self._gone = False
+        self._suspect: set[int] = set()
+        self._checked = 0.0
 
     async def start(self) -> None:
         """Check the topic, resolve the start offsets and start the consumer."""
@@ -613,13 +642,22 @@ class Tail:
 
         begin = await self.service.resolve_start(self.topic, self.partitions, self.start_at)
         consumer = self.service._consumer()
-        await start_or_close(consumer)
+        # aiokafka offers no public way to send a request over a consumer's connections;
+        # its client is `_client` (LogWatch asks the topic's id through it)
+        watch = LogWatch(lambda: consumer._client, self.topic, gap=1.5)
+        watch.follow_connections(consumer._client)
+        with reader_clients():  # a tail never creates the topic it reads
+            await start_or_close(consumer)
         self._aks = [AkTP(tp.topic, tp.partition) for tp in begin]
         consumer.assign(self._aks)
         for ak in self._aks:
             consumer.seek(ak, begin[TopicPartition(ak.topic, ak.partition)])
         self._next = {tp.partition: off for tp, off in begin.items()}
         self._consumer = consumer
+        self._watch = watch
+        self._gone = False
+        self._suspect = set()
+        await self._watch.identity()  # the log this tail reads
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -646,15 +684,23 @@ class Tail:
             raise RuntimeError("Tail used before start()")
         flt = self.filter
         decoder = self.service.decoder
+        nxt = self._next
         while True:
             try:
                 batch = await self._consumer.getmany(timeout_ms=250, max_records=10_000)
+                batch = await self._check_log(batch)
             except KafkaError as e:
                 raise self.service.conn.unreachable(e) from None
             for recs in batch.values():
+                if not recs:
+                    continue
                 self.read_count += len(recs)
-                if recs:
-                    self._next[recs[-1].partition] = recs[-1].offset + 1
+                part = recs[-1].partition
+                if recs[0].offset < nxt.get(part, 0):
+                    self._say(f"partition {part} of {self.topic} went back from offset "
+                              f"{nxt[part]} to {recs[0].offset} (offset out of range: the log "
+                              "was cut short or created again); continuing from there")
+                nxt[part] = recs[-1].offset + 1
                 if decoder is not None:
                     recs = await decoder.decode_records(recs)
                 if flt is not None:
@@ -664,6 +710,96 @@ class Tail:
                     yield recs
             if not batch:
                 yield []  # lets a caller notice the tail is idle (and stop if it wants)
+
+    # ------------------------------------------------------------ the log under the tail
+
+    def _say(self, text: str) -> None:
+        self.notice = text
+        if self.on_notice is not None:
+            self.on_notice(text)
+
+    async def _check_log(self, batch: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        """Is the log still the one being read? (class docstring; kafkaops.core.logwatch)
+        Returns the batch to use: empty when it came from a log that was replaced."""
+        consumer, watch = self._consumer, self._watch
+        assert watch is not None
+        stamps = {ak: consumer.last_poll_timestamp(ak) for ak in self._aks}
+        answered = max((s for s in stamps.values() if s is not None), default=None)
+        due = watch.due(answered / 1000 if answered is not None else None, bool(batch))
+        ask = due or (self._gone and watch.since_check() >= 1.0)
+        if ask and await self._settle(await watch.identity()):
+            return {}
+        if time.monotonic() - self._checked < 0.25:
+            return batch
+        self._checked = time.monotonic()
+        behind: list[tuple[Any, int, int]] = []
+        for ak in self._aks:
+            high = consumer.highwater(ak)
+            position = self._next.get(ak.partition, 0)
+            if ak in batch or high is None or high >= position:
+                if self._suspect:
+                    self._suspect.discard(ak.partition)
+                    watch.behind(ak.partition, None, position, None)
+                continue
+            if ak.partition not in self._suspect:  # first sight: a new topic id settles it
+                self._suspect.add(ak.partition)
+                if await self._settle(await watch.identity()):
+                    return {}
+            if watch.behind(ak.partition, high, position, stamps.get(ak)):
+                behind.append((ak, position, high))
+        if behind:
+            same = (await watch.identity()) == "same"
+            for ak, position, high in behind:
+                self._suspect.discard(ak.partition)
+                if same:  # the same log, cut short: what is below its end was read
+                    consumer.seek(ak, high)
+                    self._next[ak.partition] = high
+                    self._say(f"partition {ak.partition} of {self.topic} was cut short: its "
+                              f"end went back from offset {position} to {high}; records "
+                              f"{high}..{position - 1} are gone; continuing from {high}")
+                else:
+                    await consumer.seek_to_beginning(ak)
+                    start = await consumer.position(ak)
+                    self._next[ak.partition] = start
+                    self.buffer.clear()  # its offsets would collide with the new log's
+                    self._say(f"partition {ak.partition} of {self.topic} went back: its end "
+                              f"is offset {high}, below offset {position} already read (the "
+                              "broker restarted empty or the topic was recreated); reading it "
+                              f"from its start (offset {start})")
+        return batch
+
+    async def _settle(self, seen: str) -> bool:
+        """Act on what the topic's id says; True when this round's records are to be
+        dropped (they came from a log that is gone or was replaced)."""
+        cluster = self.service.conn.name
+        if seen == "gone":
+            if not self._gone:
+                self._gone = True
+                self._say(f"topic {self.topic} no longer exists on cluster {cluster!r} "
+                          "(deleted, or the broker restarted empty); waiting for it to exist "
+                          "again")
+            return True
+        if seen == "same" and self._gone:
+            self._gone = False
+            self._say(f"topic {self.topic} is back on cluster {cluster!r} (the same log); "
+                      "continuing")
+        elif seen == "new":
+            was_gone, self._gone = self._gone, False
+            await self._from_start(
+                f"topic {self.topic} {'exists again' if was_gone else 'was created again'} "
+                f"on cluster {cluster!r} (a new log: the broker restarted empty or the topic "
+                "was recreated); reading it from its start")
+            return True
+        return False
+
+    async def _from_start(self, text: str) -> None:
+        consumer = self._consumer
+        await consumer.seek_to_beginning(*self._aks)
+        for ak in self._aks:
+            self._next[ak.partition] = await consumer.position(ak)
+        self._suspect.clear()
+        self.buffer.clear()  # records of the old log: their offsets mean nothing now
+        self._say(text)
 
     async def stream(self, limit: int | None = None) -> AsyncIterator[list[Message]]:
         """Batches of Messages that passed the filter; stops after `limit` of them."""
@@ -729,4 +865,4 @@ class Tail:
 
     def stats(self) -> TailStats:
         return TailStats(self.read_count, self.matched_count, self._paused, dict(self._next),
-                         self.error)
+                         self.error, self.notice)
