@@ -718,7 +718,7 @@ class Tail:
         if self.on_notice is not None:
             self.on_notice(text)
 
-    async def _check_log(self, batch: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+    async def _check_log(self, batch: dict[Any, Any]) -> dict[Any, Any]:
         """Is the log still the one being read? (class docstring; kafkaops.core.logwatch)
         Returns the batch to use: empty when it came from a log that was replaced."""
         consumer, watch = self._consumer, self._watch
