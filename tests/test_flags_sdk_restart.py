@@ -32,14 +32,17 @@ async def cluster() -> AsyncIterator[EmbeddedClusters]:
 
 
 async def write_limit(bootstrap: str, value: int, *, changes: int = 0) -> None:
-    """Create number flag `limit` (on, `value`), then switch it off and on `changes` times
-    (each a record on the log: the log gets longer)."""
+    """Create number flag `limit` with `value`, switch it on and off `changes` times (each a
+    record on the log: the log gets longer), and leave it on."""
     async with Services(cfg_for(bootstrap)) as s:
         svc = await s.flags()
         await svc.create("limit", type="number", default=0, value=value, actor=ME, face="cli")
+        on = False
         for _ in range(changes):
-            await svc.toggle("limit", False, actor=ME, face="cli")
-        await svc.toggle("limit", True, actor=ME, face="cli")
+            on = not on
+            await svc.toggle("limit", on, actor=ME, face="cli")
+        if not on:
+            await svc.toggle("limit", True, actor=ME, face="cli")
 
 
 async def until(check: Callable[[], bool], limit: float = 10.0) -> bool:
