@@ -7,7 +7,8 @@ What is measured, per cluster a rule (or /metrics) needs:
 - topic metadata (offline and under-replicated partitions), when a topic rule needs it;
 - reachability: a cluster whose brokers do not answer is `unreachable`, and the other
   rules on it are unknown (they neither fire nor resolve) until it answers again;
-- DR pairs (core/dr.py DrService.status): replication lag, heartbeat age, RPO.
+- DR pairs (core/dr.py DrService.status): replication lag, heartbeat age, RPO;
+- Kafka Connect connectors (core/connect/alerting.py): failed tasks, a failed connector.
 
 Every replica of the bot runs an evaluator. They share what is published through the
 topic (AlertLog.book): an alert another replica fired is firing here too, so it is not
@@ -207,6 +208,12 @@ class AlertEvaluator:
 
         await asyncio.gather(*(one(c, s) for c, s in sorted(plan.items())))
         await self._observe_dr(observations, observed, errors)
+        from kafkaops.core.connect.alerting import observe_connect
+
+        obs, seen, errs = await observe_connect(self.services, self.rules.metric)
+        observations += obs
+        observed |= seen
+        errors += errs
         return observations, observed, sorted(unreachable), errors
 
     async def _observe_cluster(self, cluster: str, scopes: set[Scope], per_topic: bool,

@@ -20,6 +20,8 @@ Metrics (and the subject each alert is about):
 - cluster (match: cluster): `unreachable` (no broker answered).
 - DR pair (match: pair): `dr_lag` (records), `dr_lag_seconds`, `heartbeat_age` (seconds),
   `rpo_exceeded` (the RPO estimate is above the pair's rpo).
+- Kafka Connect connector (match: cluster, connect, connector): `failed_tasks`,
+  `connector_failed` (measured by core/connect/alerting.py).
 
 `and`, `or`, `not` and parentheses combine conditions on one kind of subject. A metric that
 is not known this time (no record timestamp to date the lag, say) is neither true nor false:
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     from kafkaops.core.lag import LagSnapshot
     from kafkaops.core.records import MetadataSnapshot
 
-Scope = Literal["group", "topic", "cluster", "dr"]
+Scope = Literal["group", "topic", "cluster", "dr", "connector"]
 Kind = Literal["count", "seconds", "status", "bool"]
 Severity = Literal["critical", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
@@ -91,6 +93,9 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("dr_lag_seconds", "dr", "seconds", "largest replication lag, in seconds"),
     MetricSpec("heartbeat_age", "dr", "seconds", "age of the newest MirrorMaker heartbeat"),
     MetricSpec("rpo_exceeded", "dr", "bool", "the RPO estimate is above the pair's rpo"),
+    MetricSpec("failed_tasks", "connector", "count", "tasks of a Connect connector FAILED"),
+    MetricSpec("connector_failed", "connector", "bool",
+               "the Connect connector instance itself FAILED"),
 )}
 ALIASES = {
     "broker_unreachable": "unreachable",
@@ -105,9 +110,10 @@ MATCH_KEYS: dict[Scope, tuple[str, ...]] = {
     "topic": ("cluster", "topic"),
     "cluster": ("cluster",),
     "dr": ("pair",),
+    "connector": ("cluster", "connect", "connector"),
 }
 _SCOPE_WORDS = {"group": "consumer group", "topic": "topic", "cluster": "cluster",
-                "dr": "DR pair"}
+                "dr": "DR pair", "connector": "Connect connector"}
 
 
 # ---------------------------------------------------------------- the `when` tree
@@ -566,6 +572,10 @@ def _metric_rule(rule: AlertRuleConfig, config: Config, where: str) -> MetricRul
         if "pair" in match and not any(fnmatch.fnmatchcase(p, match["pair"]) for p in pairs):
             raise ConfigError(f"{where}: match.pair: {match['pair']!r} matches no DR pair "
                               f"(configured: {', '.join(pairs)})")
+    if scope == "connector":
+        from kafkaops.core.connect.alerting import check_connector_rule
+
+        check_connector_rule(match, config, where, metrics_of(expr))
     return MetricRule(
         name=rule.name, channel=rule.channel, severity=rule.severity, when=rule.when,
         expr=expr, scope=scope, match=match, for_seconds=float(rule.for_),
@@ -662,12 +672,18 @@ class Subject:
     """Topic."""
     pair: str | None = None
     """DR pair."""
+    connect: str | None = None
+    """Kafka Connect cluster (clusters.<cluster>.connect[].name) of a connector."""
+    connector: str | None = None
+    """Kafka Connect connector."""
 
     def label(self) -> str:
         """How people read it: "group orders on primary", "topic t (group g) on primary"."""
         if self.pair is not None:
             return f"DR pair {self.pair}"
         where = f" on {self.cluster}" if self.cluster else ""
+        if self.connector is not None:
+            return f"connector {self.connector} (Connect {self.connect}){where}"
         if self.group is not None and self.topic is not None:
             return f"group {self.group}, topic {self.topic}{where}"
         if self.group is not None:
@@ -683,7 +699,8 @@ class Subject:
     def from_json(cls, data: Any) -> Subject:
         if not isinstance(data, dict):
             return cls()
-        return cls(**{k: str(data[k]) for k in ("cluster", "group", "topic", "pair")
+        return cls(**{k: str(data[k]) for k in ("cluster", "group", "topic", "pair",
+                                                "connect", "connector")
                       if data.get(k) is not None})
 
 
@@ -698,8 +715,10 @@ class Observation:
 def alert_id(rule: str, subject: Subject) -> str:
     """Stable id of the alert `rule` raises about `subject`: the same across evaluations,
     replicas and restarts; independent of the rule's threshold."""
-    raw = json.dumps([rule, subject.cluster, subject.group, subject.topic, subject.pair],
-                     separators=(",", ":"), ensure_ascii=False)
+    parts = [rule, subject.cluster, subject.group, subject.topic, subject.pair]
+    if subject.connector is not None:  # only then: the ids of every other subject stay
+        parts += [subject.connect, subject.connector]
+    raw = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
     return "a-" + hashlib.blake2b(raw.encode("utf-8"), digest_size=10).hexdigest()
 
 
@@ -1270,13 +1289,17 @@ def _fits(rule: MetricRule, o: Observation) -> bool:
     if rule.scope == "topic":
         return s.group is None and s.topic is not None
     if rule.scope == "cluster":
-        return s.group is None and s.topic is None and s.pair is None
+        return s.group is None and s.topic is None and s.pair is None and s.connector is None
+    if rule.scope == "connector":
+        return s.connector is not None
     return s.pair is not None
 
 
 def _answered(subject: Subject, observed: set[str]) -> bool:
     if subject.pair is not None:
         return f"dr:{subject.pair}" in observed
+    if subject.connector is not None:  # its Connect cluster answered, whatever Kafka did
+        return f"connect:{subject.cluster}/{subject.connect}" in observed
     return subject.cluster in observed
 
 
@@ -1286,7 +1309,7 @@ def needs(rules: Iterable[MetricRule], clusters: Iterable[str]) -> dict[str, set
     out: dict[str, set[Scope]] = {}
     names = list(clusters)
     for r in rules:
-        if r.scope == "dr":
+        if r.scope in ("dr", "connector"):  # read by their own services, not per cluster
             continue
         pattern = r.match.get("cluster", "*")
         for n in names:

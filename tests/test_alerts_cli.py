@@ -48,10 +48,11 @@ async def test_config_check_names_the_rule_that_does_not_parse(tmp_path: Path,
         assert out.stdout == ""
         first = out.stderr.splitlines()[0]
         assert first == (f"kafkaops: {path}: alerts.rules[1] (orders-behind): when: unknown "
-                         "metric 'lag_secs'; did you mean 'lag_seconds'? (known: data_loss, "
-                         "dr_lag, dr_lag_seconds, heartbeat_age, lag, lag_seconds, members, "
-                         "offline_partitions, rpo_exceeded, status, under_replicated_partitions"
-                         ", unreachable) (column 1)")
+                         "metric 'lag_secs'; did you mean 'lag_seconds'? (known: "
+                         "connector_failed, data_loss, dr_lag, dr_lag_seconds, failed_tasks, "
+                         "heartbeat_age, lag, lag_seconds, members, offline_partitions, "
+                         "rpo_exceeded, status, under_replicated_partitions, unreachable) "
+                         "(column 1)")
 
 
 async def test_check_says_what_would_fire_and_publishes_nothing(

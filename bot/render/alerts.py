@@ -84,6 +84,11 @@ def _next_steps(ev: AlertEvent, *, snooze: bool, snoozed: Snooze | None = None
     if s.group is not None and s.cluster is not None:
         value = json.dumps({"cluster": s.cluster, "group": s.group}, separators=(",", ":"))
         buttons.append(button("Show lag", SHOW_LAG_ACTION, value))
+    if s.connector is not None and s.cluster is not None and s.connect is not None:
+        from kafkaops.bot.render.connect import connect_buttons
+
+        buttons += connect_buttons({"cluster": s.cluster, "connect": s.connect,
+                                    "connector": s.connector})
     if snooze and snoozed is not None:
         buttons.append(button("Unsnooze", UNSNOOZE_ACTION, ev.alert_id))
     elif snooze:
@@ -108,6 +113,8 @@ def cli_command(ev: AlertEvent) -> str:
         return ""
     if s.group is not None:
         return f"kafkaops -c {s.cluster} lag --group {s.group}"
+    if s.connector is not None:
+        return f"kafkaops -c {s.cluster} connect status {s.connector} --connect {s.connect}"
     if s.topic is not None:
         return f"kafkaops -c {s.cluster} topic {s.topic}"
     return f"kafkaops -c {s.cluster} cluster"
@@ -118,7 +125,8 @@ def console_command(ev: AlertEvent) -> str:
     s = ev.subject
     if s.pair is not None:
         return "kafkaops console --screen dr"
-    screen = "lag" if s.group is not None else "topics" if s.topic is not None else "overview"
+    screen = ("lag" if s.group is not None else "connect" if s.connector is not None
+              else "topics" if s.topic is not None else "overview")
     return f"kafkaops -c {s.cluster} console --screen {screen}"
 
 
