@@ -1,5 +1,9 @@
 """`kafkaops dr status [--pair NAME] [--json] [--partitions]`: replication and RPO of a DR
-pair, as the console's DR screen and Slack's `/kafka dr` show them (core/dr.py)."""
+pair, as the console's DR screen and Slack's `/kafka dr` show them (core/dr.py).
+
+Which cluster answered, and when, comes first (`clusters` in --json): a cluster that did
+not answer within a few seconds makes every value read from it UNKNOWN, and the RPO
+verdict is OK only when both answered."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 import time
 
 from kafkaops.cli.common import Context, add_json, print_json, table
-from kafkaops.core.dr import DrService, DrStatus
+from kafkaops.core.dr import DrService, DrStatus, answer_text, heartbeat_verdict, rpo_verdict
 from kafkaops.core.dr import fmt_age as age
 
 
@@ -38,24 +42,26 @@ async def status_cmd(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def verdict(ok: bool | None) -> str:
-    return "OK" if ok else ("UNKNOWN" if ok is None else "BEYOND RPO")
-
-
 def render_status(s: DrStatus, *, partitions: bool = False) -> str:
     lines = [
         f"DR pair {s.pair}: {s.source} -> {s.target} "
         f"(MM2 {s.source_alias} -> {s.target_alias}, {s.policy} policy)",
         f"active      {s.active} (epoch {s.epoch})",
-        f"RPO         estimate {age(s.rpo_estimate_seconds)} / target {age(s.rpo_seconds)}  "
-        f"{verdict(s.rpo_ok)}  ({s.rpo_basis})",
     ]
+    lines += [f"{'clusters' if i == 0 else '':<12}{answer_text(c)}"
+              for i, c in enumerate(s.clusters)]
+    lines.append(
+        f"RPO         estimate {age(s.rpo_estimate_seconds)} / target {age(s.rpo_seconds)}  "
+        f"{rpo_verdict(s)}  ({s.rpo_basis})")
     hb = next((h for h in s.heartbeats if h.age_seconds is not None), None)
     where = f" ({hb.topic} on {s.target})" if hb else ""
-    lines.append(
-        f"heartbeat   {age(s.heartbeat_age_seconds)} old{where}  {verdict(s.heartbeat_ok)}"
-        if hb else "heartbeat   none found  UNKNOWN"
-    )
+    if hb:
+        lines.append(f"heartbeat   {age(s.heartbeat_age_seconds)} old{where}  "
+                     f"{heartbeat_verdict(s)}")
+    elif not s.target_reachable:
+        lines.append(f"heartbeat   UNKNOWN: {s.target} did not answer")
+    else:
+        lines.append("heartbeat   none found  UNKNOWN")
     lines.append("")
     if s.topics:
         lines.append(table(

@@ -156,6 +156,11 @@ class KafkaOpsApp(App[None]):
     connection: reactive[ConnectionState] = reactive(ConnectionState, always_update=True)
     """The cluster's connection state, as the last finished request left it."""
 
+    other_clusters: reactive[dict[str, tuple[str, float]]] = reactive(dict, always_update=True)
+    """Other clusters a screen depends on (DR's standby) that did not answer last time:
+    name -> (why, `time.monotonic()` of their last answer, or of the first miss). The header
+    names them with that age."""
+
     def __init__(
         self, services: Services, *, banner: str | None = None, start: str = DEFAULT_SCREEN
     ) -> None:
@@ -208,6 +213,21 @@ class KafkaOpsApp(App[None]):
         now = time.monotonic()
         since = self.connection.since if self.connection.status == "unreachable" else now
         self.connection = ConnectionState("unreachable", detail, now + retry_in, since)
+
+    def report_other(self, cluster: str, error: str | None) -> None:
+        """Another cluster than the console's answered (error None) or did not."""
+        down = dict(self.other_clusters)
+        if error is None:
+            if down.pop(cluster, None) is None:
+                return
+        else:
+            from kafkaops.core.reach import last_answers
+
+            last = last_answers(self.services).last(cluster)
+            since = (time.monotonic() - max(time.time() - last, 0.0) if last is not None
+                     else down[cluster][1] if cluster in down else time.monotonic())
+            down[cluster] = (error, since)
+        self.other_clusters = down
 
     # ------------------------------------------------------------ navigation
 

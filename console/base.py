@@ -27,6 +27,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
+from kafkaops.core.reach import answering
 
 if TYPE_CHECKING:
     from kafkaops.console.app import KafkaOpsApp
@@ -225,6 +226,7 @@ class ClusterHeader(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="header-cluster")
         yield Static(id="header-state")
+        yield Static(id="header-others")
         yield AlertsBadge(id="header-alerts")
         yield Static(id="header-title")
 
@@ -236,15 +238,32 @@ class ClusterHeader(Horizontal):
         )
         self.watch(self.screen, "title", self._show_title)
         self.watch(app, "connection", self._show_state)
-        # the "retrying in Ns" countdown; cheap, and only redraws when unreachable
+        self.watch(app, "other_clusters", self._show_others)
+        # the "retrying in Ns" countdown and the ages of unanswered clusters; cheap, and only
+        # redraws when something is unreachable
         self.set_interval(1.0, self._tick)
 
     def _show_title(self, title: str | None) -> None:
         self.query_one("#header-title", Static).update(Text(title or ""))
 
     def _tick(self) -> None:
-        if cast("KafkaOpsApp", self.app).connection.status == "unreachable":
+        app = cast("KafkaOpsApp", self.app)
+        if app.connection.status == "unreachable":
             self._show_state()
+        if app.other_clusters:
+            self._show_others()
+
+    def _show_others(self, *_: Any) -> None:
+        """Other clusters the screen depends on (DR's standby) that do not answer: the
+        header names them, so the console's own cluster is never blamed for them."""
+        label = self.query_one("#header-others", Static)
+        down = cast("KafkaOpsApp", self.app).other_clusters
+        now = time.monotonic()
+        label.update(Text("  ".join(
+            f"● {name} no answer for {int(now - since)}s"
+            for name, (_, since) in sorted(down.items())
+        )))
+        label.display = bool(down)
 
     def _show_state(self, *_: Any) -> None:
         state = cast("KafkaOpsApp", self.app).connection
@@ -294,6 +313,7 @@ class DataScreen(Screen[None]):
         self._loaded_at: float | None = None  # wall clock of the last good load
         self._next_due = 0.0  # monotonic time the next load is due
         self._status_held_until = 0.0  # see set_status(hold=...)
+        self._error_text = ""  # the last failure, shown again while the next try runs
 
     @property
     def services(self) -> Services:
@@ -312,6 +332,18 @@ class DataScreen(Screen[None]):
 
     def show(self, data: Any) -> None:
         """Put the loaded data into the widgets. Runs on the UI loop; no I/O."""
+
+    def depends_on(self) -> list[str]:
+        """Clusters `load()` reads: while it runs each is asked a small question every
+        second, and one that does not answer within a few seconds makes the load fail as
+        unreachable (core/reach.py), instead of waiting out every request's timeout."""
+        return [self.services.cluster_name]
+
+    def reached(self, data: Any) -> dict[str, str | None]:
+        """Which clusters answered for this data: {cluster: None, other: "why not"}. A
+        screen whose data says some cluster did not answer (DR) overrides it, so the header
+        blames that cluster, not the console's."""
+        return {self.services.cluster_name: None}
 
     # ------------------------------------------------------------ layout
 
@@ -362,6 +394,10 @@ class DataScreen(Screen[None]):
             return
         self._loading = True
         cast("KafkaOpsApp", self.app).report_connecting()
+        if self._error_text:
+            # never leave a "next try at" time on screen once that time has come
+            self.set_status(f"{self._error_text} Trying again now (since "
+                            f"{clock(time.time())}; r tries now).", "error")
         self._load_worker()
 
     def _schedule(self, delay: float) -> None:
@@ -382,10 +418,10 @@ class DataScreen(Screen[None]):
     @work(exclusive=True, group="load", exit_on_error=False)
     async def _load_worker(self) -> None:
         try:
-            data = await self.load()
+            data = await answering(self.services, self.depends_on(), self.load)
         except ClusterUnreachable as e:
             # forget the broken connection so the next attempt reconnects from scratch
-            await self.services.drop()
+            await self.services.drop(e.cluster)
             self.post_message(self.LoadFailed(e, unreachable=True))
         except KafkaOpsError as e:
             self.post_message(self.LoadFailed(e, unreachable=False))
@@ -399,8 +435,22 @@ class DataScreen(Screen[None]):
     def _loaded(self, message: DataLoaded) -> None:
         message.stop()
         self._failures = 0
+        self._error_text = ""
         self._loaded_at = time.time()
-        cast("KafkaOpsApp", self.app).report_connected()
+        app = cast("KafkaOpsApp", self.app)
+        try:
+            reached = self.reached(message.data)
+        except Exception:  # a bug in the override: say nothing about the others
+            reached = {self.services.cluster_name: None}
+        for cluster, error in reached.items():
+            if cluster != app.cluster_name:
+                app.report_other(cluster, error)
+            elif error is None:
+                app.report_connected()
+            else:
+                app.report_unreachable(error, self.REFRESH_EVERY)
+        if app.cluster_name not in reached:
+            app.report_connected()
         try:
             self.show(message.data)
         except Exception as e:  # a rendering bug: say so, keep the console up
@@ -414,24 +464,29 @@ class DataScreen(Screen[None]):
     def _failed(self, message: LoadFailed) -> None:
         message.stop()
         error = message.error
+        app = cast("KafkaOpsApp", self.app)
         if message.unreachable:
             self._failures += 1
             delay = backoff(self._failures)
-            cast("KafkaOpsApp", self.app).report_unreachable(str(error), delay)
+            cluster = getattr(error, "cluster", None) or app.cluster_name
+            if cluster == app.cluster_name:
+                app.report_unreachable(str(error), delay)
+            else:
+                app.report_other(cluster, str(error))
             stale = (
                 f" Showing data from {clock(self._loaded_at)}." if self._loaded_at else ""
             )
+            self._error_text = f"cluster unreachable: {error}.{stale}"
             retry = clock(time.time() + delay)
-            self.set_status(
-                f"cluster unreachable: {error}.{stale} Next try at {retry} (r tries now).", "error"
-            )
+            self.set_status(f"{self._error_text} Next try at {retry} (r tries now).", "error")
             self._finished(delay)
             return
         text = str(error)
         if not isinstance(error, KafkaOpsError):
             text = f"{type(error).__name__}: {error}"
+        self._error_text = f"error: {text}."
         retry = clock(time.time() + self.REFRESH_EVERY)
-        self.set_status(f"error: {text}. Next try at {retry} (r tries now).", "error")
+        self.set_status(f"{self._error_text} Next try at {retry} (r tries now).", "error")
         self._finished(self.REFRESH_EVERY)
 
     def _finished(self, delay: float) -> None:

@@ -1,54 +1,78 @@
-"""The DR screen: a MirrorMaker 2 pair's replication, RPO and active cluster, and on `p` the
-failover plan with its pre-checks (`n` moves to the next pair).
+"""The DR screen: a MirrorMaker 2 pair's replication, RPO and active cluster; on `p` the
+failover plan with its pre-checks, and `e` to execute it (`n` moves to the next pair).
 
-Data: `DrService.status()` and `FailoverService.plan()` (core/dr.py, core/failover.py), the
-same calls `kafkaops dr status` and `kafkaops failover plan` make, so the numbers match.
-A `DataScreen`: the header, the status line, polls that never overlap and the back-off when
-a cluster does not answer come from console/base.py; the plan is made again in its own
-worker after each status load while it is shown. The screen only reads: running a failover
-takes a confirmation with the whole plan, which the CLI (`kafkaops failover execute`) and
-Slack (`/kafka failover execute`) give.
+Data: `DrService.status()` and `FailoverService.plan()` / `execute()` (core/dr.py,
+core/failover.py), the same calls `kafkaops dr status` and `kafkaops failover plan|execute`
+make, so the numbers match. A `DataScreen`: the header, the status line, polls that never
+overlap and the back-off come from console/base.py. The status says which cluster answered:
+one that did not makes its values UNKNOWN (with the time of its last answer), never OK, and
+the header names it (not the console's own cluster). The plan is made again in its own
+worker after each status load while it is shown; it replaces the tables (so it fits 100x30)
+and scrolls with the keyboard.
+
+Executing: `e` on a shown plan checks the cluster is writable and the pre-checks passed (a
+failed pre-check refuses here; `kafkaops failover execute --force` is the way to override
+one), asks for confirmation (opening on Cancel), then runs core's execute with the plan's
+fingerprint, so a plan that changed since it was shown is a conflict that changes nothing.
+Core audits every step with face `console`; the panel shows each step as it is recorded.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import DataScreen
-from kafkaops.core.dr import DrService, DrStatus, fmt_age
-from kafkaops.core.errors import KafkaOpsError
+from kafkaops.console.confirm import ConfirmScreen
+from kafkaops.core.dr import DrService, DrStatus, answer_text, fmt_age, rpo_verdict
+from kafkaops.core.errors import Conflict, KafkaOpsError
+from kafkaops.core.reach import answering
 
 TOPIC_COLUMNS = ("Topic", "Remote topic", "Partitions", "Source end", "Target end", "Lag",
                  "Lag time", "State")
 GROUP_COLUMNS = ("Group", "Partitions", "Checkpoint age", "Oldest partition", "Moves")
 
 
-def _verdict(ok: bool | None) -> str:
-    if ok is None:
-        return "[yellow]UNKNOWN[/]"
-    return "[green]OK[/]" if ok else "[b red]BEYOND RPO[/]"
+def _verdict(word: str) -> str:
+    """A verdict in colour: green only for OK."""
+    if word == "OK":
+        return "[green]OK[/]"
+    if word == "BEYOND RPO":
+        return "[b red]BEYOND RPO[/]"
+    return f"[b yellow]{escape(word)}[/]"
 
 
-def summary_lines(s: DrStatus) -> list[str]:
+def summary_lines(s: DrStatus, now: float | None = None) -> list[str]:
     """The facts block above the tables, as Textual markup."""
     hb = next((h for h in s.heartbeats if h.age_seconds is not None), None)
     lines = [
         f"Pair          [b]{escape(s.pair)}[/]  {escape(s.source)} → {escape(s.target)}  "
         f"(MM2 {escape(s.source_alias)} → {escape(s.target_alias)}, {s.policy} policy)",
         f"Active        [b]{escape(s.active)}[/] (epoch {s.epoch})",
-        f"RPO           estimate {fmt_age(s.rpo_estimate_seconds)} / target "
-        f"{fmt_age(s.rpo_seconds)}  {_verdict(s.rpo_ok)}  [dim]{escape(s.rpo_basis)}[/]",
-        f"Heartbeat     {fmt_age(s.heartbeat_age_seconds)} old"
-        + (f" [dim]({escape(hb.topic)} on {escape(s.target)})[/]" if hb else " (none found)")
-        + f"  {_verdict(s.heartbeat_ok)}",
     ]
+    for i, c in enumerate(s.clusters):
+        words = escape(answer_text(c, now))
+        lines.append(f"{'Clusters' if i == 0 else '':<14}"
+                     + (words if c.answered else f"[b red]{words}[/]"))
+    lines.append(
+        f"RPO           estimate {fmt_age(s.rpo_estimate_seconds)} / target "
+        f"{fmt_age(s.rpo_seconds)}  {_verdict(rpo_verdict(s))}  [dim]{escape(s.rpo_basis)}[/]")
+    if hb is None and not s.target_reachable:
+        lines.append(f"Heartbeat     {_verdict('UNKNOWN')}: {escape(s.target)} did not answer")
+    else:
+        word = "UNKNOWN" if s.heartbeat_ok is None else "OK" if s.heartbeat_ok else "BEYOND RPO"
+        lines.append(
+            f"Heartbeat     {fmt_age(s.heartbeat_age_seconds)} old"
+            + (f" [dim]({escape(hb.topic)} on {escape(s.target)})[/]" if hb else " (none found)")
+            + f"  {_verdict(word)}")
     if s.failover is not None:
         f = s.failover
         lines.append(
@@ -59,40 +83,81 @@ def summary_lines(s: DrStatus) -> list[str]:
 
 
 def plan_lines(plan: Any) -> list[str]:
-    """The failover plan panel: pre-checks and what each group gets."""
+    """The failover plan panel: pre-checks, what each group gets, the steps, the verdict."""
     marks = {"ok": "[green]ok[/]  ", "warn": "[yellow]WARN[/]", "fail": "[b red]FAIL[/]"}
     out = [
         f"[b]{plan.direction} plan[/]  {escape(plan.source)} → {escape(plan.target)} "
         f"(epoch {plan.epoch} → {plan.new_epoch})",
+        "[b]Pre-checks[/]",
     ]
     out += [f"  {marks[c.status]} {escape(c.name)}: {escape(c.detail)}" for c in plan.prechecks]
+    out.append("[b]Groups[/]" if plan.groups else "[b]Groups[/]  none to move")
     for g in plan.groups:
-        parts = ", ".join(
-            f"{escape(p.topic)}/{p.partition} → {p.offset if p.offset is not None else '-'}"
+        out.append(f"  {escape(g.group)}: {g.action}"
+                   + (f" ({escape(g.reason)})" if g.action == "leave" and g.reason else ""))
+        out += [
+            f"    {escape(p.topic)}/{p.partition} → "
+            f"{p.offset if p.offset is not None else '-'}"
+            + (f", re-reads {p.reprocess:,}" if p.reprocess else "")
             for p in g.partitions
-        )
-        out.append(f"  group {escape(g.group)}: {g.action} ({parts})")
-    verdict = (
-        "pre-checks passed" if plan.allowed
-        else "pre-checks FAILED: execute refuses unless --force" if plan.forceable
-        else "pre-checks FAILED: execute refuses"
-    )
-    out.append(f"  {verdict}. Run it with `kafkaops failover execute --pair "
-               f"{escape(plan.pair)}` or /kafka failover execute.")
+        ]
+    out.append("[b]Steps[/]")
+    out += [f"  {i}. {escape(step)}" for i, step in enumerate(plan.steps, 1)]
+    if plan.allowed:
+        verdict = "[b green]pre-checks passed[/]: e executes it (after a confirmation)"
+    elif plan.forceable:
+        verdict = ("[b red]pre-checks FAILED[/]: the console refuses; "
+                   f"`kafkaops failover execute --pair {escape(plan.pair)} --force` overrides")
+    else:
+        verdict = "[b red]pre-checks FAILED[/]: execute refuses, even with --force"
+    out.append(verdict)
     return out
+
+
+def confirm_text(plan: Any, cluster_names: str) -> str:
+    moving = [g for g in plan.groups if g.action == "move"]
+    warns = [c for c in plan.prechecks if c.status == "warn"]
+    lines = [
+        f"{plan.direction.capitalize()} pair {plan.pair}: make {plan.target} the active cluster "
+        f"(epoch {plan.epoch} → {plan.new_epoch}) instead of {plan.source}.",
+        "",
+        f"{len(moving)} group(s) get their translated offsets committed on {plan.target}; "
+        f"{len(plan.groups) - len(moving)} left as they are.",
+    ]
+    lines += [f"Warning: {c.name}: {c.detail}" for c in warns[:5]]
+    lines += ["", f"Steps: {'; '.join(plan.steps)}.", "",
+              f"Clusters {cluster_names}. Every step is written to the audit trail."]
+    return "\n".join(lines)
+
+
+class ConfirmFailoverScreen(ConfirmScreen):
+    """Run this failover? Opens on Cancel; y (or Tab to the yes button, Enter) goes ahead."""
+
+    def __init__(self, plan: Any, clusters: str) -> None:
+        super().__init__(confirm_text(plan, clusters),
+                         yes_label=f"Execute {plan.direction}", yes_variant="error")
+        self.plan = plan
 
 
 class DrScreen(DataScreen):
     """DR status of one pair (the first in config unless `pair` is given); `p` shows the
-    failover plan under it, `n` moves to the next pair."""
+    failover plan in place of the tables, `e` executes it, `n` moves to the next pair."""
 
     TITLE = "DR"
     REFRESH_EVERY = 5.0
     CSS_PATH = "dr.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "toggle_plan", "Failover plan"),
+        Binding("p", "toggle_plan", "Plan"),
+        Binding("e", "execute", "Execute", show=False),
         Binding("n", "next_pair", "Next pair"),
+        Binding("j", "scroll_plan(1)", "Down", show=False),
+        Binding("k", "scroll_plan(-1)", "Up", show=False),
     ]
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("p", "the failover plan (again: back to the tables)"),
+        ("↑↓ j k PgUp PgDn Home End", "scroll the plan"),
+        ("e", "execute the plan shown: confirmation, audit, progress per step"),
+    )
 
     class PlanLoaded(Message):
         """A failover plan load finished."""
@@ -108,20 +173,35 @@ class DrScreen(DataScreen):
             super().__init__()
             self.error = error
 
+    class RunProgressed(Message):
+        """A failover run recorded a step (or finished, or failed)."""
+
+        def __init__(self, line: str, *, done: bool = False) -> None:
+            super().__init__()
+            self.line = line
+            self.done = done
+
     def __init__(self, pair: str | None = None) -> None:
         super().__init__()
         self.pair_name = pair
         self.show_plan = False
         self.last: DrStatus | None = None
+        self.plan: Any = None
+        self.running = False
+        self._plan_text: list[str] = []
+        self._progress: list[str] = []
+        self._note = ""  # the answer to the last `e` (refused, cancelled), under the plan
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="dr-summary")
-        yield Static("[b]Replicated topics[/]", classes="section")
-        yield DataTable(id="dr-topics", cursor_type="row", zebra_stripes=True)
-        yield Static("[b]Consumer groups (MM2 checkpoints)[/]", classes="section")
-        yield DataTable(id="dr-groups", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="dr-problems")
-        yield Static("", id="dr-plan")
+        with Vertical(id="dr-tables"):
+            yield Static("[b]Replicated topics[/]", classes="section")
+            yield DataTable(id="dr-topics", cursor_type="row", zebra_stripes=True)
+            yield Static("[b]Consumer groups (MM2 checkpoints)[/]", classes="section")
+            yield DataTable(id="dr-groups", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="dr-problems")
+        with VerticalScroll(id="dr-plan-box", can_focus=True):
+            yield Static("", id="dr-plan")
 
     def on_mount(self) -> None:
         topics: DataTable[Any] = self.query_one("#dr-topics", DataTable)
@@ -130,32 +210,56 @@ class DrScreen(DataScreen):
         groups: DataTable[Any] = self.query_one("#dr-groups", DataTable)
         for label in GROUP_COLUMNS:
             groups.add_column(label, key=label)
-        self.query_one("#dr-plan", Static).display = False
+        self.query_one("#dr-plan-box").display = False
 
     # ------------------------------------------------------------ loading
+
+    def depends_on(self) -> list[str]:
+        return []  # the status reads both clusters itself and says which one answered
+
+    def reached(self, data: DrStatus) -> dict[str, str | None]:
+        return {c.cluster: None if c.answered else (c.error or "no answer")
+                for c in data.clusters}
 
     async def load(self) -> DrStatus:
         return await DrService(self.services).status(self.pair_name)
 
     def action_toggle_plan(self) -> None:
         self.show_plan = not self.show_plan
-        panel = self.query_one("#dr-plan", Static)
-        panel.display = self.show_plan
+        box = self.query_one("#dr-plan-box", VerticalScroll)
+        box.display = self.show_plan
+        self.query_one("#dr-tables").display = not self.show_plan
         if self.show_plan:
-            panel.update("loading the failover plan…")
-            self._load_plan()
-        else:
+            if not self.running:
+                self._progress = []  # a finished run's steps give way to a fresh plan
+                self._note = ""
+                box.anchor(False)
+                box.scroll_home(animate=False)
+                self._set_plan(["loading the failover plan…"])
+                self._load_plan()
+            box.focus()
+        elif not self.running:
             self.workers.cancel_group(self, "dr-plan")
 
+    def action_scroll_plan(self, lines: int) -> None:
+        if self.show_plan:
+            self.query_one("#dr-plan-box", VerticalScroll).scroll_relative(
+                y=lines, animate=False)
+
     def action_next_pair(self) -> None:
+        if self.running:
+            self.notify("a failover is running: wait for it to finish", severity="warning")
+            return
         pairs = [p.name for p in self.services.config.dr.pairs]
         if len(pairs) < 2:
             self.notify("only one DR pair is configured", severity="information")
             return
         current = self.last.pair if self.last else pairs[0]
         self.pair_name = pairs[(pairs.index(current) + 1) % len(pairs)]
+        self.plan = None
+        self._progress = []
         if self.show_plan:
-            self.query_one("#dr-plan", Static).update("loading the failover plan…")
+            self._set_plan(["loading the failover plan…"])
         self.refresh_data()
 
     @work(exclusive=True, group="dr-plan", exit_on_error=False)
@@ -165,8 +269,13 @@ class DrScreen(DataScreen):
         try:
             svc = FailoverService(self.services)
             pair = svc.dr.pair(self.pair_name)
-            view = await svc.control.read(pair)
-            plan = await svc.plan(pair, direction=direction_for(view, pair))
+
+            async def make() -> Any:
+                view = await svc.control.read(pair)
+                return await svc.plan(pair, direction=direction_for(view, pair))
+
+            # both clusters must answer: a frozen one fails the plan within seconds
+            plan = await answering(self.services, [pair.primary, pair.secondary], make)
         except KafkaOpsError as e:
             self.post_message(self.PlanFailed(str(e)))
         except Exception as e:  # a bug must not take the console down
@@ -202,23 +311,129 @@ class DrScreen(DataScreen):
         problems.update(
             "\n".join(f"[yellow]![/] {escape(p)}" for p in s.problems) if s.problems else ""
         )
-        if self.show_plan:
+        if self.show_plan and not self.running and not self._progress:
             self._load_plan()  # the plan follows the status it was made from
+
+    def _set_plan(self, lines: list[str]) -> None:
+        self._plan_text = lines
+        note = [self._note] if self._note else []
+        self.query_one("#dr-plan", Static).update("\n".join(lines + note))
+
+    def _show_progress(self) -> None:
+        """A run's steps replace the plan it ran (kept until p is pressed again); the panel
+        stays on the newest step, also when the summary above grows, until scrolled."""
+        self.query_one("#dr-plan", Static).update("\n".join(self._progress))
+        box = self.query_one("#dr-plan-box", VerticalScroll)
+        box.anchor()
+        box.scroll_end(animate=False)
 
     @on(PlanLoaded)
     def _plan_loaded(self, message: PlanLoaded) -> None:
         message.stop()
-        if self.show_plan:
-            self.query_one("#dr-plan", Static).update("\n".join(plan_lines(message.plan)))
+        if self.show_plan and not self.running and not self._progress:
+            self.plan = message.plan
+            self._set_plan(plan_lines(message.plan))
 
     @on(PlanFailed)
     def _plan_failed(self, message: PlanFailed) -> None:
         message.stop()
-        if self.show_plan:
-            self.query_one("#dr-plan", Static).update(
+        if self.show_plan and not self.running and not self._progress:
+            self.plan = None
+            self._set_plan([
                 f"[b red]failover plan: error:[/] {escape(message.error)}. It is made again "
                 f"with the next refresh (r tries now)."
-            )
+            ])
+
+    # ------------------------------------------------------------ executing
+
+    def action_execute(self) -> None:
+        plan = self.plan
+        if self.running:
+            self.notify("a failover is already running", severity="warning")
+            return
+        if not self.show_plan or plan is None:
+            self.notify("p shows the plan first; e executes the plan shown",
+                        severity="information")
+            return
+        try:
+            self.services.require_writable(plan.target, f"{plan.direction} onto it")
+        except KafkaOpsError as e:
+            self._say(f"[b red]refused:[/] {escape(str(e))}")
+            return
+        if not plan.allowed:
+            failed = "; ".join(f"{c.name}: {c.detail}" for c in plan.failed)
+            self._say(f"[b red]refused: pre-checks failed[/] ({escape(failed)}); nothing was "
+                      "changed")
+            return
+        self._execute(plan)
+
+    def _say(self, line: str) -> None:
+        """An answer to `e` (a refusal, a cancel) under the plan, kept there while the plan
+        is made again on each refresh."""
+        self._note = line
+        self._set_plan(self._plan_text)
+        self.query_one("#dr-plan-box", VerticalScroll).scroll_end(animate=False)
+
+    @work(exclusive=True, group="dr-run", exit_on_error=False)
+    async def _execute(self, plan: Any) -> None:
+        from kafkaops.core.audit import local_actor
+        from kafkaops.core.failover import FailoverService
+
+        clusters = f"{plan.source} → {plan.target}"
+        yes = await self.app.push_screen_wait(ConfirmFailoverScreen(plan, clusters))
+        if not yes:
+            self._say(f"{plan.direction} cancelled: nothing was changed")
+            return
+        self.running = True
+        self._note = ""
+        self.workers.cancel_group(self, "dr-plan")
+        self._progress = []
+        self.post_message(self.RunProgressed(
+            f"[b]{plan.direction} running[/] (started {time.strftime('%H:%M:%S')}):"))
+
+        def progress(point: str) -> None:
+            step, _, group = point.partition(":")
+            words = {
+                "start": "run recorded",
+                "fence": f"{plan.source} fenced (stood down)",
+                "intent": f"group {group}: intent recorded",
+                "committed": f"group {group}: offsets committed on {plan.target}",
+                "group": f"group {group}: done",
+                "activate": f"{plan.target} active at epoch {plan.new_epoch}",
+                "complete": "run completed",
+            }.get(step, point)
+            self.post_message(self.RunProgressed(f"  [green]✓[/] {escape(words)}"))
+
+        try:
+            result = await FailoverService(self.services).execute(
+                plan.pair, direction=plan.direction, actor=local_actor(), face="console",
+                hook=progress, plan=plan)
+        except Conflict as e:
+            self.post_message(self.RunProgressed(
+                f"[b red]not run:[/] {escape(str(e))}", done=True))
+        except KafkaOpsError as e:
+            self.post_message(self.RunProgressed(
+                f"[b red]{plan.direction} stopped:[/] {escape(str(e))}. `kafkaops failover "
+                "resume` continues a run that started.", done=True))
+        except Exception as e:  # a bug must not take the console down
+            self.post_message(self.RunProgressed(
+                f"[b red]{plan.direction} stopped:[/] {type(e).__name__}: {escape(str(e))}",
+                done=True))
+        else:
+            self.post_message(self.RunProgressed(
+                f"[b green]{result.direction} {result.state}[/]: active now {result.active} "
+                f"(epoch {result.epoch}), run {escape(result.run_id)}", done=True))
+
+    @on(RunProgressed)
+    def _run_progressed(self, message: RunProgressed) -> None:
+        message.stop()
+        self._progress.append(message.line)
+        if message.done:
+            self._progress.append("[dim]p twice: the plan from here[/]")
+            self.running = False
+            self.plan = None
+            self.refresh_data()
+        self._show_progress()
 
 
 def _num(v: int | None) -> str:

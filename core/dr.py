@@ -20,18 +20,26 @@ yet) the target's end offset is compared with the source's directly, and the row
 
 All end offsets are true ones (`KafkaConnection.high_watermarks`: Tansu's ListOffsets is
 short after batched produces).
+
+A cluster that does not answer a small request within `PROBE_TIMEOUT` seconds while its
+side is read (core/reach.py: a frozen broker never answers, and each request would wait
+out the client's 10 s timeout) is unreachable for this status: its side is read no further
+and everything that depends on it (target end, lag, heartbeat, RPO) is unknown, never OK.
+`DrStatus.clusters` says which cluster answered and when (for one that did not: when it
+last answered this process).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kafkaops.core.config import DrPairConfig
-from kafkaops.core.dr_control import ControlStore, ControlView, RunRecord
+from kafkaops.core.dr_control import ActiveRecord, ControlLog, ControlStore, ControlView, RunRecord
 from kafkaops.core.errors import ClusterUnreachable, ConfigError
 from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.mm2 import (
@@ -53,6 +61,7 @@ from kafkaops.core.mm2_io import (
     read_partition,
     record_timestamps,
 )
+from kafkaops.core.reach import PROBE_TIMEOUT, answering, connect, last_answers
 from kafkaops.core.records import TopicPartition
 
 TopicState = Literal["ok", "behind", "not replicated", "unknown"]
@@ -246,6 +255,23 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class ClusterAnswer:
+    """Whether one cluster of the pair answered for this status, and when."""
+
+    cluster: str
+    """Cluster name."""
+    role: Literal["source", "target"]
+    """source: replicated from (the active one); target: replicated into."""
+    answered: bool
+    """It answered every request of this status in time."""
+    at: float | None
+    """Wall clock of its answer; when it did not answer, of the last answer this process saw
+    (None: it has not answered since the process started)."""
+    error: str | None = None
+    """Why it counts as unreachable."""
+
+
+@dataclass(frozen=True)
 class DrStatus:
     """A DR pair's replication, RPO and active cluster."""
 
@@ -303,6 +329,12 @@ class DrStatus:
     """The newest failover/failback run, if any."""
     generated_at: float = field(default_factory=time.time)
     """When this status was taken."""
+    clusters: tuple[ClusterAnswer, ...] = ()
+    """The source and the target: which answered, and when."""
+
+    def unreachable(self) -> list[ClusterAnswer]:
+        """The clusters of the pair that did not answer for this status."""
+        return [c for c in self.clusters if not c.answered]
 
 
 @dataclass(frozen=True)
@@ -419,6 +451,51 @@ def fmt_age(secs: float | None) -> str:
     return f"{secs / 86400:.1f}d"
 
 
+def _clock(wall: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(wall))
+
+
+def answer_text(c: ClusterAnswer, now: float | None = None) -> str:
+    """How every face says whether a cluster answered: "dr answered 14:03:22", or "dr NO
+    ANSWER (…did not answer within 3s…); last answer 14:02:40, 42s ago"."""
+    if c.answered:
+        return f"{c.cluster} answered" + (f" {_clock(c.at)}" if c.at is not None else "")
+    now = time.time() if now is None else now
+    last = (f"last answer {_clock(c.at)}, {fmt_age(max(now - c.at, 0.0))} ago"
+            if c.at is not None else "no answer since this process started")
+    return f"{c.cluster} NO ANSWER ({_reason(c)}); {last}"
+
+
+def _reason(c: ClusterAnswer) -> str:
+    """The error without the cluster's name and the advice (the problems list has both)."""
+    text = (c.error or "unreachable").split(" — ", 1)[0]
+    for prefix in (f"cluster {c.cluster!r} ", f"cluster {c.cluster!r}: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return text
+
+
+def rpo_verdict(s: DrStatus) -> str:
+    """The RPO verdict in words: OK only when both clusters answered. An estimate within the
+    RPO made while a cluster did not answer (from the heartbeat age, the source being down)
+    is UNCONFIRMED, never OK."""
+    if s.rpo_ok is None:
+        return "UNKNOWN"
+    if not s.rpo_ok:
+        return "BEYOND RPO"
+    down = [c.cluster for c in s.unreachable()]
+    if down:
+        return f"UNCONFIRMED ({', '.join(down)} unreachable)"
+    return "OK"
+
+
+def heartbeat_verdict(s: DrStatus) -> str:
+    """The heartbeat verdict in words (the heartbeat is read on the target)."""
+    if s.heartbeat_ok is None:
+        return "UNKNOWN"
+    return "OK" if s.heartbeat_ok else "BEYOND RPO"
+
+
 def _age(ms: int | None, now_ms: int) -> float | None:
     return None if ms is None else max(now_ms - ms, 0) / 1000.0
 
@@ -426,18 +503,14 @@ def _age(ms: int | None, now_ms: int) -> float | None:
 # ---------------------------------------------------------------- the service
 
 
-@dataclass
-class _Side:
-    conn: KafkaConnection | None = None
-    error: str | None = None
-
-
 class DrService:
     """DR status for the faces and the alert rules. One per Services."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Any, *, timeout: float = PROBE_TIMEOUT) -> None:
         self.services = services
         self.control = ControlStore(services.connection)
+        #: seconds a cluster has to answer a small request before it counts as unreachable
+        self.timeout = timeout
 
     def pair(self, name: str | None = None) -> DrPairConfig:
         cfg = self.services.config
@@ -446,16 +519,10 @@ class DrService:
     def pairs(self) -> list[DrPairConfig]:
         return list(self.services.config.dr.pairs)
 
-    async def _side(self, cluster: str) -> _Side:
-        try:
-            return _Side(await self.services.connection(cluster))
-        except ClusterUnreachable as e:
-            return _Side(None, str(e))
-
     async def status(self, pair: str | DrPairConfig | None = None) -> DrStatus:
         """The pair's DR status (see the module docstring)."""
         p = pair if isinstance(pair, DrPairConfig) else self.pair(pair)
-        control = await self.control.read(p)
+        control = await self.read_control(p)
         return await self.status_from(p, control)
 
     async def statuses(self) -> list[DrStatus]:
@@ -466,18 +533,64 @@ class DrService:
         """Every pair's alert signals (what the alert evaluator polls)."""
         return [signals(s) for s in await self.statuses()]
 
+    async def read_control(self, p: DrPairConfig) -> ControlView:
+        """Both clusters' copies of the control topic (as `ControlStore.read`), each cluster
+        read while it answers (core/reach.py): one that does not is listed unreachable."""
+        names = [p.primary, p.secondary]
+
+        async def one(name: str) -> ControlLog:
+            return await answering(self.services, [name],
+                                   lambda: self.control.read_cluster(name, p.name),
+                                   within=self.timeout)
+
+        results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
+        logs: dict[str, ControlLog] = {}
+        unreachable: dict[str, str] = {}
+        for name, res in zip(names, results, strict=True):
+            if isinstance(res, ClusterUnreachable):
+                unreachable[name] = str(res)
+            elif isinstance(res, BaseException):
+                raise res
+            else:
+                logs[name] = res
+        active = ActiveRecord(p.name, p.primary, 0, reason="initial")
+        for log in logs.values():
+            if log.active is not None and log.active.epoch > active.epoch:
+                active = log.active
+        return ControlView(p.name, active, logs, unreachable)
+
     async def status_from(self, p: DrPairConfig, control: ControlView) -> DrStatus:
         fl = flow(p, control.active.cluster)
-        src, tgt = await asyncio.gather(self._side(fl.source), self._side(fl.target))
-        snap = await FlowSnapshot.take(fl, src.conn, tgt.conn)
+        down: dict[str, str] = {n: e for n, e in control.unreachable.items()
+                                if n in (fl.source, fl.target)}
+        conns: dict[str, KafkaConnection | None] = {}
+        for name in (fl.source, fl.target):
+            conns[name] = None
+            if name not in down:
+                try:
+                    conns[name] = await connect(self.services, name, self.timeout)
+                except ClusterUnreachable as e:
+                    down[name] = str(e)
+        while True:
+            src, tgt = conns[fl.source], conns[fl.target]
+            live = [n for n in (fl.source, fl.target) if conns[n] is not None]
+            try:
+                snap = await answering(self.services, live,
+                                       functools.partial(FlowSnapshot.take, fl, src, tgt),
+                                       within=self.timeout)
+                break
+            except ClusterUnreachable as e:
+                # read the pair again without the side that stopped answering
+                if e.cluster is None or e.cluster not in live:
+                    raise
+                down[e.cluster] = str(e)
+                conns[e.cluster] = None
         problems = list(snap.problems)
-        if src.error:
-            problems.insert(0, src.error)
-        if tgt.error:
-            problems.insert(0, tgt.error)
+        for name in (fl.target, fl.source):
+            if name in down:
+                problems.insert(0, down[name])
         for name, err in control.unreachable.items():
-            already = (name == fl.source and src.error) or (name == fl.target and tgt.error)
-            if not already:
+            if name not in down:
                 problems.append(f"control topic on {name!r} not read: {err}")
         stale = control.stale_copies()
         for name in stale:
@@ -487,7 +600,14 @@ class DrService:
             )
         latest = control.latest_run()
         run = _summary(*latest) if latest else None
-        return snap.status(control, run, problems, tuple(stale))
+        answers = last_answers(self.services)
+        clusters = (
+            ClusterAnswer(fl.source, "source", fl.source not in down, answers.last(fl.source),
+                          down.get(fl.source)),
+            ClusterAnswer(fl.target, "target", fl.target not in down, answers.last(fl.target),
+                          down.get(fl.target)),
+        )
+        return snap.status(control, run, problems, tuple(stale), clusters)
 
 
 def _summary(run: RunRecord, log: Any) -> RunSummary:
@@ -640,7 +760,8 @@ class FlowSnapshot:
                     (sync.upstream_offset, sync.downstream_offset) if sync else None,
                     pos, lag, secs, method,  # type: ignore[arg-type]
                 ))
-            topics.append(_topic_row(t, remote, prow, tparts, fl, source is not None))
+            topics.append(_topic_row(t, remote, prow, tparts, fl, source is not None,
+                                     target is not None))
         return cls(
             fl, source is not None, target is not None, now_ms, topics, syncs, store, cps, hbs,
             problems, swater, twater, tparts,
@@ -675,7 +796,7 @@ class FlowSnapshot:
 
     def status(
         self, control: ControlView, run: RunSummary | None, problems: list[str],
-        stale: tuple[str, ...],
+        stale: tuple[str, ...], clusters: tuple[ClusterAnswer, ...] = (),
     ) -> DrStatus:
         fl, p = self.flow, self.flow.pair
         rpo = float(p.rpo)
@@ -704,12 +825,13 @@ class FlowSnapshot:
             max_lag_seconds=max(lags) if lags else (0.0 if self.topics else None),
             source_reachable=self.source_reachable, target_reachable=self.target_reachable,
             problems=tuple(problems), stale_control_copies=stale, failover=run,
+            clusters=clusters,
         )
 
 
 def _topic_row(
     topic: str, remote: str, rows: list[PartitionReplication], tparts: Mapping[str, int],
-    fl: Flow, source_ok: bool,
+    fl: Flow, source_ok: bool, target_ok: bool = True,
 ) -> TopicReplication:
     def total(vals: list[int | None]) -> int | None:
         return None if not vals or any(v is None for v in vals) else sum(v for v in vals if v)
@@ -720,7 +842,9 @@ def _topic_row(
         s for s in secs_list if s is not None
     )
     state: TopicState
-    if remote not in tparts:
+    if not target_ok:
+        state = "unknown"  # the target did not answer: whether the copy exists is unknown
+    elif remote not in tparts:
         state = "not replicated"
     elif not source_ok or secs is None:
         state = "unknown"

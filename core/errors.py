@@ -41,6 +41,12 @@ class ClusterUnreachable(KafkaOpsError):
 
     retriable = True
 
+    def __init__(self, message: str, *, retriable: bool | None = None,
+                 cluster: str | None = None) -> None:
+        super().__init__(message, retriable=retriable)
+        #: the cluster that did not answer, when the raiser knows it
+        self.cluster = cluster
+
 
 class NothingToChange(KafkaOpsError):
     """The change asked for would leave everything as it is, so nothing was written (not even

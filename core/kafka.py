@@ -187,7 +187,8 @@ class KafkaConnection:
         detail = str(err) or type(err).__name__
         return ClusterUnreachable(
             f"cluster {self.name!r} unreachable at {self.config.bootstrap_servers}: {detail} "
-            f"— check clusters.{self.name}.bootstrap_servers and that the brokers are up"
+            f"— check clusters.{self.name}.bootstrap_servers and that the brokers are up",
+            cluster=self.name,
         )
 
     async def start(self) -> None:
@@ -203,6 +204,9 @@ class KafkaConnection:
         except (KafkaError, OSError) as e:
             await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
             raise self.unreachable(e) from None
+        except BaseException:  # cancelled (a broker that never answers): close, then go
+            await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
+            raise
         self._client, self._admin = client, admin
 
     async def stop(self) -> None:
@@ -218,6 +222,22 @@ class KafkaConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    async def ping(self) -> None:
+        """One small request (Metadata for no topic) to any broker: ClusterUnreachable when
+        it fails. Its answer is not applied to the client's view of partition leaders (an
+        answer naming no topic would empty it). Callers bound the wait (core/reach.py)."""
+        from aiokafka.errors import KafkaError
+        from aiokafka.protocol.metadata import MetadataRequest
+
+        try:
+            node = self.client.get_random_node()
+            if node is None:
+                raise ClusterUnreachable(f"cluster {self.name!r}: no broker known",
+                                         cluster=self.name)
+            await self.client.send(node, MetadataRequest([], False))
+        except (KafkaError, OSError) as e:
+            raise self.unreachable(e) from None
 
     # ------------------------------------------------------------ metadata
 

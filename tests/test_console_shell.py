@@ -286,9 +286,10 @@ async def test_cluster_overview_shows_brokers_and_counts(config: Config, shop: S
                          and rows(app, "brokers"), "the broker table")
         assert rows(app, "brokers") == [["111", "127.0.0.1", config.clusters["primary"]
                                          .bootstrap_servers.rsplit(":", 1)[1], "-", "controller"]]
+        # the table and the facts are filled together; the screen is redrawn after
+        await wait_until(pilot, lambda: "Controller    111" in screen_text(app), "the facts")
         text = screen_text(app)
         assert "Cluster" in text.splitlines()[0] and "connected" in text.splitlines()[0]
-        assert "Controller    111" in text
         assert "0 offline, 0 under-replicated" in text
         topics_line = next(line for line in text.splitlines() if line.strip().startswith("Topics "))
         assert int(topics_line.split()[1].replace(",", "")) >= 4  # this module's, at least

@@ -28,7 +28,7 @@ from kafkaops.bot.render.common import (
     text_table,
     who,
 )
-from kafkaops.core.dr import DrStatus, fmt_age
+from kafkaops.core.dr import DrStatus, answer_text, fmt_age, rpo_verdict
 from kafkaops.core.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
 
 _CHECK = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
@@ -101,6 +101,8 @@ def _status_emoji(s: DrStatus) -> str:
         return ":red_circle:"
     if s.rpo_ok is None or s.heartbeat_ok is None:
         return ":white_circle:"
+    if not s.source_reachable:  # never green while a cluster of the pair does not answer
+        return ":large_yellow_circle:"
     if s.problems:
         return ":large_yellow_circle:"
     return ":large_green_circle:"
@@ -111,8 +113,9 @@ def status_line(s: DrStatus) -> str:
     return (
         f"DR {s.pair}: active {s.active} (epoch {s.epoch}), RPO estimate "
         f"{fmt_age(s.rpo_estimate_seconds)} / target {fmt_age(s.rpo_seconds)} "
-        f"{verdict(s.rpo_ok)}, heartbeat {fmt_age(s.heartbeat_age_seconds)} old "
+        f"{rpo_verdict(s)}, heartbeat {fmt_age(s.heartbeat_age_seconds)} old "
         f"{verdict(s.heartbeat_ok)}"
+        + "".join(f"; {answer_text(c)}" for c in s.unreachable())
     )
 
 
@@ -122,13 +125,14 @@ def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
         f"{fmt_age(s.heartbeat_age_seconds)} old · *{verdict(s.heartbeat_ok)}*\n"
         f"`{esc(hb.topic)}` on {esc(s.target)}"
         if hb
+        else f"*UNKNOWN*: {esc(s.target)} did not answer" if not s.target_reachable
         else "none found · *UNKNOWN*"
     )
     pairs = [
         (
             "RPO estimate",
             f"{fmt_age(s.rpo_estimate_seconds)} / target {fmt_age(s.rpo_seconds)} · "
-            f"*{verdict(s.rpo_ok)}*",
+            f"*{esc(rpo_verdict(s))}*",
         ),
         ("Heartbeat", heartbeat),
         (
@@ -137,6 +141,7 @@ def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
         ),
         (
             "Reachable",
+            "\n".join(esc(answer_text(c)) for c in s.clusters) if s.clusters else
             f"{esc(s.source)}: {'yes' if s.source_reachable else '*NO*'} · "
             f"{esc(s.target)}: {'yes' if s.target_reachable else '*NO*'}",
         ),
