@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any
 
-from kafkaops.cli.common import Context, add_json, print_json, table
+from kafkaops.cli.common import Context, add_json, print_json, print_json_lines, table
 from kafkaops.core.alert_runner import Evaluation
 from kafkaops.core.alerts import AlertEvent, show_value
 from kafkaops.core.lag_status import age
@@ -171,23 +171,20 @@ def _event_line(e: AlertEvent) -> str:
 
 
 async def run_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    import json
-
     from kafkaops.core.alert_events import EventWatcher
     from kafkaops.core.alert_log import AlertLog
     from kafkaops.core.alert_runner import AlertEvaluator
-    from kafkaops.core.records import to_jsonable
 
     services = ctx.services()
     async with services:
         log = AlertLog(services)
 
         def show(ev: Evaluation) -> None:
-            for e in ev.events if ev.published else ():
-                if args.json:
-                    sys.stdout.write(json.dumps(to_jsonable(e.to_json()), ensure_ascii=False)
-                                     + "\n")
-                else:
+            events = ev.events if ev.published else ()
+            if args.json:
+                print_json_lines(e.to_json() for e in events)
+            else:
+                for e in events:
                     sys.stdout.write(_event_line(e) + "\n")
             for c in ev.unreachable:
                 sys.stderr.write(f"kafkaops: cluster {c!r} unreachable\n")

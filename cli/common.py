@@ -9,17 +9,16 @@ usage or config, 3 conflict.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kafkaops.core.config import Config, adhoc_config, load_config
 from kafkaops.core.errors import UsageError
-from kafkaops.core.records import to_jsonable
+from kafkaops.core.records import json_bytes
 from kafkaops.core.services import Services
 from kafkaops.core.textfmt import text_table
-from kafkaops.core.untrusted import printable_json
+from kafkaops.core.untrusted import printable_json_bytes
 
 
 class Context:
@@ -50,18 +49,54 @@ def add_yes(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
 
-def print_json(data: Any, *, lines: bool = False) -> None:
-    """JSON for scripts; control characters the encoder leaves raw are \\u-escaped too."""
-    if lines and isinstance(data, list):
-        for item in data:
-            sys.stdout.write(printable_json(json.dumps(to_jsonable(item), ensure_ascii=False))
-                             + "\n")
+# ---------------------------------------------------------------- output
+#
+# Every --json output goes through `emit` (tests/test_json_output.py checks that): one
+# document with print_json, one line per item with print_json_lines, and lines core has
+# already encoded (a tail's records) with write_json_lines. Serialization is orjson's
+# (core.records.json_bytes), in C, straight from the records: no copy into plain data first.
+
+
+def emit(data: bytes) -> None:
+    """Write bytes of JSON output to stdout and flush; control characters the encoder
+    leaves raw (DEL, C1, bidi, line separators) are \\u-escaped on the way."""
+    data = printable_json_bytes(data)
+    out = sys.stdout
+    out.flush()  # anything printed as text before stays in order
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:  # a text-only stdout (a test's StringIO)
+        out.write(data.decode("utf-8"))
     else:
-        sys.stdout.write(printable_json(json.dumps(to_jsonable(data), indent=2,
-                                                   ensure_ascii=False)) + "\n")
-    sys.stdout.flush()
+        buffer.write(data)
+    out.flush()
 
 
+def print_json(data: Any, *, lines: bool = False) -> None:
+    """`data` as one indented JSON document (or, with `lines`, a list as JSON lines)."""
+    if lines and isinstance(data, list):
+        print_json_lines(data)
+    else:
+        emit(json_bytes(data, pretty=True) + b"\n")
+
+
+def print_json_lines(items: Iterable[Any]) -> None:
+    """One compact JSON object per line: for streams and for `| jq -c` pipelines."""
+    chunk = b"".join(json_bytes(item) + b"\n" for item in items)
+    if chunk:
+        emit(chunk)
+
+
+def write_json_lines(chunk: bytes) -> None:
+    """JSON lines already encoded by core (newline-terminated), as they are."""
+    if chunk:
+        emit(chunk)
+
+
+def json_text(value: Any) -> str:
+    """A JSON value inside text output (a flag's value in a table): `{"a": 1}`."""
+    import json
+
+    return json.dumps(value)
 
 
 def table(

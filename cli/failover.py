@@ -88,9 +88,9 @@ async def plan_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _plan_json(plan: FailoverPlan) -> dict[str, object]:
-    from kafkaops.core.records import to_jsonable
+    import dataclasses
 
-    data: dict[str, object] = to_jsonable(plan)
+    data: dict[str, object] = {f.name: getattr(plan, f.name) for f in dataclasses.fields(plan)}
     data["allowed"] = plan.allowed
     data["forceable"] = plan.forceable
     return data

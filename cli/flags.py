@@ -23,10 +23,17 @@ you read the prompt is a conflict (exit 3), never silently overwritten.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
+from kafkaops.cli.common import (
+    Context,
+    add_json,
+    add_yes,
+    confirm,
+    json_text,
+    print_json,
+    table,
+)
 from kafkaops.core.errors import UsageError
 from kafkaops.core.flags import (
     FLAG_TYPES,
@@ -235,11 +242,11 @@ def render_state(s: FlagState) -> str:
         ("type", s.type),
         ("state", "on" if s.enabled else "off"),
         ("rollout", f"{s.rollout:g}%"),
-        ("value", json.dumps(s.value)),
-        ("default", json.dumps(s.default)),
+        ("value", json_text(s.value)),
+        ("default", json_text(s.default)),
         (
             "variants",
-            ", ".join(f"{v.name}:{v.weight}={json.dumps(v.value)}" for v in s.variants) or "-",
+            ", ".join(f"{v.name}:{v.weight}={json_text(v.value)}" for v in s.variants) or "-",
         ),
         ("rules", "; ".join(str(r) for r in s.rules) or "-"),
         ("owner", s.owner or "-"),
@@ -303,7 +310,7 @@ async def eval_cmd(args: argparse.Namespace, ctx: Context) -> int:
         print(
             table(
                 ["USER", "VALUE", "REASON", "DETAIL"],
-                [(e.user, json.dumps(e.value), e.reason, e.detail) for e in results],
+                [(e.user, json_text(e.value), e.reason, e.detail) for e in results],
             )
         )
     return 0
@@ -508,7 +515,7 @@ async def delete_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _short(value: Any, width: int = 30) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
+    text = value if isinstance(value, str) else json_text(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

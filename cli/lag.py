@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from typing import Any
 
@@ -40,7 +41,6 @@ from kafkaops.core.lag_status import (
     age,
     eta_text,
 )
-from kafkaops.core.records import to_jsonable
 
 #: window taken when --fail-on names a status only a window can show
 DEFAULT_WINDOW = 10.0
@@ -199,11 +199,16 @@ def _partition_rows(g: GroupLag) -> list[tuple[Any, ...]]:
     return rows
 
 
+#: GroupLag's fields in the --json "groups" objects: all but the partitions, which are
+#: listed flat under "partitions"
+_GROUP_FIELDS = tuple(f.name for f in dataclasses.fields(GroupLag) if f.name != "partitions")
+
+
 def as_json(snap: LagSnapshot) -> dict[str, Any]:
+    """The --json document; records stay records (the JSON writer serializes them)."""
     groups = []
     for g in snap.groups:
-        data = to_jsonable(g)
-        data.pop("partitions")
+        data = {name: getattr(g, name) for name in _GROUP_FIELDS}
         data["member_count"] = g.member_count
         groups.append(data)
     return {

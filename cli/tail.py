@@ -8,19 +8,19 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from kafkaops.cli.common import Context
+from kafkaops.cli.common import Context, write_json_lines
 from kafkaops.core.errors import UsageError
 from kafkaops.core.filter import compile_filter
 from kafkaops.core.messages import (
     Message,
     MessageService,
     StartAt,
-    message_json,
+    json_lines,
     parse_time,
     preview,
     text_or_none,
 )
-from kafkaops.core.untrusted import printable, printable_json
+from kafkaops.core.untrusted import printable
 
 FILTER_HELP = """\
 filter expressions (--filter):
@@ -100,11 +100,16 @@ async def tail_cmd(args: argparse.Namespace, ctx: Context) -> int:
         tail = svc.tail(args.topic, partitions=args.partition, start=start, where=where,
                         on_notice=_notice)
         async with tail:
-            if not args.json:
-                sys.stderr.write(
-                    f"tailing {args.topic} on {services.cluster_name} from {start.describe()}"
-                    f"{' where ' + printable(args.filter) if args.filter else ''} (Ctrl-C "
-                    "stops)\n")
+            if args.json:
+                # the hot path: records go from the consumer to JSON lines in core, no
+                # Message in between
+                async for chunk in tail.json_stream(limit=args.limit):
+                    write_json_lines(chunk)
+                return 0
+            sys.stderr.write(
+                f"tailing {args.topic} on {services.cluster_name} from {start.describe()}"
+                f"{' where ' + printable(args.filter) if args.filter else ''} (Ctrl-C "
+                "stops)\n")
             await _print(tail.stream(limit=args.limit), args)
     return 0
 
@@ -124,18 +129,12 @@ async def _print(batches: AsyncIterator[list[Message]], args: argparse.Namespace
             batch = batch[:left]
             left -= len(batch)
         if args.json:
-            out.write("".join(_json_line(m) for m in batch))
+            write_json_lines(json_lines(batch))
         else:
             out.write("".join(render_line(m) + "\n" for m in batch))
-        out.flush()
+            out.flush()
         if left is not None and left <= 0:
             return
-
-
-def _json_line(m: Message) -> str:
-    import json
-
-    return printable_json(json.dumps(message_json(m), ensure_ascii=False)) + "\n"
 
 
 def render_line(m: Message) -> str:

@@ -49,11 +49,17 @@ try:
 
     def _json_pretty(data: Any) -> str:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
+
+    def _json_dumps(data: Any) -> bytes:
+        return orjson.dumps(data)
 except ImportError:  # pragma: no cover - orjson is a dependency
     import json
 
     def _json_pretty(data: Any) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False)
+
+    def _json_dumps(data: Any) -> bytes:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Message(NamedTuple):
@@ -208,6 +214,39 @@ def message_json(msg: Message) -> dict[str, Any]:
     if msg.framed is not None:  # schema: {id, subject, version, type[, error]}
         out["schema"] = msg.framed.to_json()
     return out
+
+
+def json_lines(records: Iterable[Any]) -> bytes:
+    """`message_json` of each record (a Message, or a record as aiokafka returns it inside
+    core), one JSON object per line, newline-terminated; b"" for no records.
+
+    The `tail --json` hot path: a record with no headers, no decoded schema value and UTF-8
+    key and value (nearly all of them) is encoded straight from its attributes by orjson,
+    in the same field order message_json uses; any other goes through message_json.
+    Control characters are escaped by the CLI's writer, as for all JSON output.
+    """
+    dumps = _json_dumps
+    out = []
+    for r in records:
+        key, value = r.key, r.value
+        # a Message may carry a decoded framed value (its "schema" goes in the line)
+        if not r.headers and (type(r) is not Message or r.framed is None):
+            try:
+                out.append(dumps({
+                    "topic": r.topic, "partition": r.partition, "offset": r.offset,
+                    "timestamp": r.timestamp,
+                    "key": None if key is None else key.decode("utf-8"),
+                    "headers": {},
+                    "value": None if value is None else value.decode("utf-8"),
+                }))
+                continue
+            except UnicodeDecodeError:
+                pass
+        out.append(dumps(message_json(to_message(r))))
+    if not out:
+        return b""
+    out.append(b"")
+    return b"\n".join(out)
 
 
 def _add_repeat(d: dict[str, Any], name: str, value: Any) -> None:
@@ -811,6 +850,20 @@ class Tail:
                 recs = recs[:left]
                 left -= len(recs)
             yield [to_message(r) for r in recs]
+            if left is not None and left <= 0:
+                return
+
+    async def json_stream(self, limit: int | None = None) -> AsyncIterator[bytes]:
+        """`stream()` as `tail --json` prints it: each batch as JSON lines (json_lines),
+        encoded straight from the records as they came."""
+        left = limit
+        async for recs in self.batches():
+            if not recs:
+                continue
+            if left is not None:
+                recs = recs[:left]
+                left -= len(recs)
+            yield json_lines(recs)
             if left is not None and left <= 0:
                 return
 

@@ -6,8 +6,11 @@ aiokafka and httpx types never leave core; these do.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import orjson
 
 
 class TopicPartition(NamedTuple):
@@ -152,10 +155,25 @@ class TopicDetail:
     """Configs the broker reported, sorted by name."""
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def to_jsonable(obj: Any) -> Any:
-    """Records to plain JSON data (dataclasses become dicts, tuples lists)."""
+    """Records to plain JSON data (dataclasses become dicts, tuples lists).
+
+    For data that is written out as JSON, `json_bytes` is the fast way: it serializes the
+    records directly. This is for callers that need the plain data itself (the audit trail's
+    parameters, a plan kept in a confirmation).
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {name: to_jsonable(getattr(obj, name)) for name in _field_names(type(obj))}
     if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # NamedTuples: TopicPartition, ...
         return {k: to_jsonable(v) for k, v in obj._asdict().items()}
     if isinstance(obj, list | tuple):
@@ -163,3 +181,35 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     return obj
+
+
+# ---------------------------------------------------------------- JSON out
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _json_default(obj: Any) -> Any:
+    """What orjson does not serialize by itself: NamedTuples (as objects, the way
+    to_jsonable writes them), sets, and anything else as its str()."""
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):
+        return obj._asdict()
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=str)
+    raise TypeError
+
+
+def json_bytes(obj: Any, *, pretty: bool = False) -> bytes:
+    """`obj` (records, dicts, lists, ...) as UTF-8 JSON, without a trailing newline.
+
+    orjson serializes dataclasses, enums and tuples itself, in C; `pretty` indents by two
+    spaces. Values orjson refuses (an int beyond 64 bits, a str with a lone surrogate) go
+    through the standard library instead, so output never fails where it did not before.
+    """
+    option = _JSON_OPTIONS | (orjson.OPT_INDENT_2 if pretty else 0)
+    try:
+        return orjson.dumps(obj, default=_json_default, option=option)
+    except orjson.JSONEncodeError:
+        return json.dumps(to_jsonable(obj), ensure_ascii=False, default=str,
+                          indent=2 if pretty else None,
+                          separators=None if pretty else (",", ":")).encode(
+                              "utf-8", "backslashreplace")

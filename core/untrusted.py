@@ -19,6 +19,7 @@ value is untrusted input. Two rules, each in one function here:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -135,6 +136,21 @@ def printable_json(text: str) -> str:
     """JSON text (from json.dumps) with the control characters the encoder leaves raw (DEL,
     C1, bidi, line separators) written as \\u escapes: the same JSON data, safe to print."""
     return text.translate(_JSON_EXTRA)
+
+
+#: the same characters as UTF-8 bytes, for JSON already encoded (orjson writes them raw too)
+_JSON_EXTRA_BYTES = {chr(cp).encode(): esc.encode() for cp, esc in _JSON_EXTRA.items()}
+_JSON_EXTRA_RE = re.compile(b"|".join(re.escape(k) for k in _JSON_EXTRA_BYTES))
+#: the first bytes of those characters: most output has none, and `in` is a fast scan
+_JSON_EXTRA_LEADS = tuple(sorted({k[:1] for k in _JSON_EXTRA_BYTES}))
+
+
+def printable_json_bytes(data: bytes) -> bytes:
+    """`printable_json` for UTF-8 JSON bytes (what orjson returns): the same escapes, and
+    the bytes themselves, untouched, when they hold none of those characters."""
+    if not any(lead in data for lead in _JSON_EXTRA_LEADS):
+        return data
+    return _JSON_EXTRA_RE.sub(lambda m: _JSON_EXTRA_BYTES[m.group()], data)
 
 
 def is_printable(text: str, *, multiline: bool = False) -> bool:

@@ -1,0 +1,217 @@
+"""Every `--json` output goes through the CLI's one JSON writer (`kafkaops.cli.common.emit`,
+fed by orjson), so no command falls back to a slow per-record path again.
+
+Two guards, neither timed:
+- by source: no module of kafkaops.cli but common.py serializes JSON itself (it may not
+  import json, orjson or core's converters), and every command taking --json is listed
+  below, either run for real or named as covered by the source rule alone;
+- by running: the installed command runs in a subprocess against the embedded broker with
+  a spy on `emit`, and what reached stdout must be exactly the bytes the writer wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kafkaops.cli.main import build_parser
+
+from .conftest import cli_env, produce, unique
+from .drkit import close_world, make_world
+from .offsets_support import make_known_topic, stopped_group
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = ROOT / "cli"
+KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
+
+#: run as a subprocess: patches the writer with a spy, runs the command, then writes what
+#: the writer was given to the file named in argv[1]
+SPY = """
+import sys
+import kafkaops.cli.common as common
+from kafkaops.cli.main import run
+
+sent = []
+write = common.emit
+def spy(data):
+    sent.append(data)
+    write(data)
+common.emit = spy
+code = run(sys.argv[2:])
+sys.stdout.flush()
+open(sys.argv[1], "wb").write(b"".join(sent))
+sys.exit(code)
+"""
+
+#: commands whose --json is covered by the source rule only (running them needs a
+#: failover, a replay or a long-running loop); every other --json command is run below
+SOURCE_ONLY = {
+    "alerts run", "dlq replay", "dlq show", "failover execute", "failover resume",
+    "failback plan", "failback execute", "failback resume", "failback status",
+}
+
+
+def json_commands() -> set[str]:
+    """Every subcommand (e.g. "flags get") that takes --json."""
+    found: set[str] = set()
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+        if any("--json" in a.option_strings for a in parser._actions):
+            found.add(" ".join(path))
+
+    walk(build_parser(), [])
+    return found
+
+
+def test_no_cli_module_but_common_serializes_json() -> None:
+    banned_modules = {"json", "orjson"}
+    banned_names = {"to_jsonable", "json_bytes", "json_lines", "message_json"}
+    offences = []
+    for path in sorted(CLI.glob("*.py")):
+        if path.name == "common.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = {a.name.split(".")[0] for a in node.names}
+                offences += [f"{path.name}:{node.lineno} import {n}"
+                             for n in names & banned_modules]
+            elif isinstance(node, ast.ImportFrom):
+                if (node.module or "").split(".")[0] in banned_modules:
+                    offences.append(f"{path.name}:{node.lineno} from {node.module}")
+                # core's line encoder is allowed only to feed write_json_lines (tail)
+                names = {a.name for a in node.names} & banned_names
+                if path.name == "tail.py":
+                    names -= {"json_lines"}
+                offences += [f"{path.name}:{node.lineno} imports {n}" for n in names]
+    assert offences == []
+
+
+def test_tail_hands_core_lines_only_to_the_writer() -> None:
+    tree = ast.parse((CLI / "tail.py").read_text())
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name) and n.func.id == "json_lines"]
+    assert uses, "tail.py no longer encodes --to-end batches with json_lines"
+    writer_args = {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call)
+                   and isinstance(n.func, ast.Name) and n.func.id == "write_json_lines"
+                   for a in n.args}
+    assert all(id(u) in writer_args for u in uses)
+
+
+def command(argv: list[str]) -> str:
+    """"flags get" for ["flags", "get", ...]; "audit" for ["audit", "--json"]."""
+    if argv[0] in MULTI and not argv[1].startswith("-"):
+        return " ".join(argv[:2])
+    return argv[0]
+
+
+def test_every_json_command_is_covered() -> None:
+    run = {command(c.argv) for c in CASES}
+    assert json_commands() == run | SOURCE_ONLY
+    assert not run & SOURCE_ONLY
+
+
+class Case:
+    def __init__(self, *argv: str, lines: bool = False) -> None:
+        self.argv = list(argv)
+        self.lines = lines
+
+    def __repr__(self) -> str:
+        return " ".join(self.argv)
+
+
+#: commands with subcommands: "flags get" is the command, not "flags"
+MULTI = {"alerts", "audit", "config", "dlq", "dr", "failover", "failback", "flags", "offsets"}
+
+TOPIC, GROUP, PAIR = "{topic}", "{group}", "{pair}"
+#: FLAG exists at versions 1 and 2; NEW does not exist; DOOMED exists (and is deleted)
+FLAG, NEW, DOOMED = "{flag}", "{new}", "{doomed}"
+CASES = [
+    Case("cluster", "--json"),
+    Case("topics", "--json"),
+    Case("topic", TOPIC, "--json"),
+    Case("tail", TOPIC, "--from-offset", "0", "--limit", "3", "--json", lines=True),
+    Case("tail", TOPIC, "--from-offset", "0", "--to-end", "--json", lines=True),
+    Case("lag", "--group", GROUP, "--json"),
+    Case("offsets", "reset", GROUP, "--topic", TOPIC, "--to-earliest", "--dry-run", "--json"),
+    Case("config", "show", "--json"),
+    Case("audit", "list", "--json"),
+    Case("audit", "verify", "--json"),
+    Case("audit", "--json"),
+    Case("dlq", "list", "--json"),
+    Case("alerts", "list", "--json"),
+    Case("alerts", "check", "--json"),
+    Case("dr", "status", "--pair", PAIR, "--json"),
+    Case("failover", "plan", "--pair", PAIR, "--json"),
+    Case("failover", "status", "--pair", PAIR, "--json"),
+    Case("flags", "create", NEW, "--yes", "--json"),
+    Case("flags", "list", "--json"),
+    Case("flags", "get", FLAG, "--json"),
+    Case("flags", "set", FLAG, "--owner", "team-json", "--yes", "--json"),
+    Case("flags", "toggle", FLAG, "--yes", "--json"),
+    Case("flags", "rollout", FLAG, "50", "--yes", "--json"),
+    Case("flags", "history", FLAG, "--json"),
+    Case("flags", "rollback", FLAG, "1", "--yes", "--json"),
+    Case("flags", "eval", FLAG, "--user", "u1", "--user", "ü2", "--json"),
+    Case("flags", "delete", DOOMED, "--yes", "--json"),
+]
+
+
+@pytest.fixture(scope="module")
+def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A config file with a DR pair and an alert rule, a topic with records, a group."""
+
+    async def build() -> dict[str, str]:
+        w = await make_world(config_data)
+        await close_world(w)  # what it wrote stays on the brokers
+        bootstrap = config_data["clusters"]["primary"]["bootstrap_servers"]
+        known = await make_known_topic(bootstrap)
+        await produce(bootstrap, known.name, ['{"é": "ü"}'.encode(), b"\xff\xfe"], partition=2)
+        group = await stopped_group(bootstrap, known.name, {0: 3, 1: 4})
+        data = w.config_data(config_data)
+        data["alerts"] = {"topic": unique("_alerts"), "group": unique("alerts"),
+                          "rules": [{"name": "behind", "match": {"group": group},
+                                     "when": "lag > 1", "channel": "C0JSON"}]}
+        path = tmp_path_factory.mktemp("json") / "config.yaml"
+        path.write_text(yaml.safe_dump(data))
+        flag, doomed = unique("json.flag"), unique("json.doomed")
+        for argv in (["create", flag], ["set", flag, "--owner", "team-a"], ["create", doomed]):
+            made = await asyncio.to_thread(
+                subprocess.run, [KAFKAOPS, "--config", str(path), "flags", *argv, "--yes"],
+                capture_output=True, env=cli_env(), timeout=60)
+            assert made.returncode == 0, made.stderr
+        return {"topic": known.name, "group": group, "flag": flag, "new": unique("json.new"),
+                   "doomed": doomed, "pair": w.name, "config": str(path)}
+
+    return asyncio.run(build())
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_json_output_is_exactly_what_the_writer_wrote(
+    case: Case, world: dict[str, str], tmp_path: Path
+) -> None:
+    argv = [a.format(**world) for a in case.argv]
+    sent = tmp_path / "sent"
+    out = subprocess.run(
+        [sys.executable, "-c", SPY, str(sent), "--config", world["config"], *argv],
+        capture_output=True, env=cli_env(), timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode in (0, 1), out.stderr.decode()
+    assert out.stdout, f"no output: {out.stderr.decode()}"
+    assert out.stdout == sent.read_bytes()
+    if case.lines:
+        [json.loads(line) for line in out.stdout.decode().splitlines()]
+    else:
+        json.loads(out.stdout)
