@@ -33,6 +33,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import Result, machine, save, today  # noqa: E402
 
 from kafkaops.core.embedded import EmbeddedClusters  # noqa: E402
 from tests.slack_server import (  # noqa: E402
@@ -110,7 +113,11 @@ async def round_(
     return acks, answers
 
 
-async def main(rounds: int, n: int) -> None:
+RATIO_TARGET = 1.5
+ABSOLUTE_MS = 100
+
+
+async def main(rounds: int, n: int, results: str | None) -> None:
     with EmbeddedClusters(["primary"]) as clusters, tempfile.TemporaryDirectory() as tmp:
         async with SlackServer() as slack:
             port = free_port()
@@ -179,6 +186,14 @@ async def main(rounds: int, n: int) -> None:
                       f"p99 {pct(all_answers, 99):.1f} ms")
                 verdict = "met" if p99 < 100 else "NOT met"
                 print(f"target ack p99 < 100 ms: {verdict}")
+                r = p99 / bare99
+                save(results, Result(
+                    "slack-ack", f"{n} concurrent `/kafka status` over HTTP: ack latency",
+                    f"`bench/slack_ack.py --rounds {rounds}`",
+                    f"p99 {p99:.0f} ms, p50 {p50:.0f} ms",
+                    f"bare aiohttp handler: p99 {bare99:.0f} ms", f"{r:.2f}x",
+                    f"p99 <= {RATIO_TARGET}x the bare handler and < {ABSOLUTE_MS} ms",
+                    r <= RATIO_TARGET and p99 < ABSOLUTE_MS, today(), machine()))
                 drain.cancel()
             finally:
                 for proc in (bot, bare):
@@ -191,5 +206,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--results", metavar="FILE",
+                        help="append the result rows as JSON lines (bench/run uses this)")
     a = parser.parse_args()
-    asyncio.run(main(a.rounds, a.concurrency))
+    asyncio.run(main(a.rounds, a.concurrency, a.results))

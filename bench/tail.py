@@ -1,24 +1,22 @@
-"""Tail throughput: kafkaops' tail pipeline against aiokafka's raw rate and kcat, same topic,
-same run.
+"""Tail throughput as users run it: `kafkaops tail --json` as a whole process against the
+smallest aiokafka + orjson script printing the same lines, and kcat, on the same topic.
 
 Sets up an embedded Tansu broker of its own with one topic of RECORDS JSON records of about
-200 bytes on one partition (1 in 100 has "status": "failed"). Then, alternating, ROUNDS
-times each:
-- raw:       an aiokafka consumer's getmany loop, no decoding (the ceiling in Python);
-- tail:      the tail pipeline as the console runs it (core Tail.batches() into the bounded
-             RingBuffer), no filter;
-- tail+filter:  the same with `status == "failed"` (byte prefilter, then JSON on the
-             candidates only);
-- tail+json:  the same with `n >= 0`, a filter no byte test can help: every value parsed
-             (shows what lazy decoding saves);
-- kcat:      `kcat -C -e -q` to /dev/null, with the flags Tansu needs (BENCHMARKS.md), when
-             kcat is installed; otherwise the script says so.
-Each reader starts from offset 0 and stops after reading RECORDS records. Prints the median
-rate of each, and the ratios (the machine is noisy: compare within one run).
+200 bytes on one partition, with keys; 1 in 100 has "level": "ERROR" (the last record is
+one). Then, alternating, ROUNDS times each, every reader a process of its own starting at
+offset 0, its stdout into a file:
+- kafkaops:  `kafkaops -b B tail T --from-offset 0 --json --limit RECORDS`
+- reference: `python bench/tail_reference.py B T RECORDS` (aiokafka getmany, orjson lines)
+- the same two with a 1 % filter: `--filter 'level == "ERROR"' --limit RECORDS/100` against
+  the script keeping records whose bytes contain `"level": "ERROR"`;
+- kcat: `kcat -C -o 0 -c RECORDS -e -q` (raw values, no JSON) with the flags Tansu needs;
+  installed with apt-get when missing and possible, else skipped.
+Both JSON outputs must be identical byte for byte. Prints records/s (whole process: start,
+connect, read, print, exit) and the ratios.
 
-    .venv/bin/python bench/tail.py [--records 500000] [--rounds 3]
+    .venv/bin/python bench/tail.py [--records 200000] [--rounds 3] [--results FILE]
 
-Targets (BENCHMARKS.md): tail >= 0.9x raw; the issue's: >= 0.7x kcat.
+Target: kafkaops >= 0.9x the reference, with and without the filter.
 """
 
 from __future__ import annotations
@@ -26,39 +24,60 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from kafkaops.core.config import ClusterConfig
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.filter import compile_filter
-from kafkaops.core.kafka import KafkaConnection, client_options
-from kafkaops.core.messages import MessageService, RingBuffer, StartAt
-from kafkaops.core.topics import NewTopicSpec, TopicService
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    KAFKAOPS,
+    PYTHON,
+    ROOT,
+    Result,
+    add_results_option,
+    machine,
+    run_timed,
+    save,
+    say,
+    today,
+)
 
 TOPIC = "bench-tail"
+TARGET = 0.9
 KCAT_FLAGS = ["-X", "api.version.request=false", "-X", "broker.version.fallback=0.9.0"]
+REFERENCE = str(ROOT / "bench" / "tail_reference.py")
+MATCH = '"level": "ERROR"'
+FILTER = 'level == "ERROR"'
 
 
 def value(i: int, rng: random.Random) -> bytes:
     doc = {
-        "n": i, "pipeline": f"build-{rng.randrange(10_000)}",
-        "branch": rng.choice(["main", "dev", "release/2.4"]),
-        "status": "failed" if i % 100 == 0 else rng.choice(["ok", "running", "queued"]),
-        "duration_ms": rng.randrange(100_000), "commit": f"{rng.getrandbits(64):016x}",
-        "runner": f"runner-{rng.randrange(64)}", "pad": "x" * rng.randrange(8, 24),
+        "n": i, "service": f"svc-{rng.randrange(40)}",
+        "level": "ERROR" if i % 100 == 99 else rng.choice(["INFO", "INFO", "WARN", "DEBUG"]),
+        "msg": rng.choice(["request done", "cache miss", "retrying", "slow query"]),
+        "latency_ms": rng.randrange(2_000), "trace": f"{rng.getrandbits(64):016x}",
+        "host": f"web-{rng.randrange(64)}", "pad": "x" * rng.randrange(8, 40),
     }
     return json.dumps(doc).encode()
 
 
 async def fill(bootstrap: str, records: int) -> None:
     from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    async with KafkaConnection("bench", ClusterConfig(bootstrap)) as conn:
-        await TopicService(conn).create_topics([NewTopicSpec(TOPIC, 1)])
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, 1, 1)])
+    finally:
+        await admin.close()
     rng = random.Random(7)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
                                 max_batch_size=512 * 1024)
@@ -66,7 +85,8 @@ async def fill(bootstrap: str, records: int) -> None:
     try:
         pending = []
         for i in range(records):
-            pending.append(await producer.send(TOPIC, value(i, rng), partition=0))
+            pending.append(await producer.send(TOPIC, value(i, rng), key=f"k{i % 64}".encode(),
+                                               partition=0))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending = []
@@ -75,108 +95,96 @@ async def fill(bootstrap: str, records: int) -> None:
         await producer.stop()
 
 
-async def raw(bootstrap: str, records: int) -> float:
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.structs import TopicPartition
-
-    opts = client_options("bench", ClusterConfig(bootstrap))
-    start = time.perf_counter()
-    consumer = AIOKafkaConsumer(**opts, group_id=None, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * 1024 * 1024)
-    await consumer.start()
-    try:
-        tp = TopicPartition(TOPIC, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 0)
-        seen = 0
-        while seen < records:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for recs in batch.values():
-                seen += len(recs)
-    finally:
-        await consumer.stop()
-    return records / (time.perf_counter() - start)
-
-
-async def pipeline(bootstrap: str, records: int, expr: str | None) -> tuple[float, int]:
-    where = compile_filter(expr) if expr else None
-    async with KafkaConnection("bench", ClusterConfig(bootstrap)) as conn:
-        start = time.perf_counter()
-        ring = RingBuffer()
-        tail = MessageService(conn).tail(TOPIC, start=StartAt.beginning(), where=where,
-                                         buffer=ring)
-        await tail.start()
-        try:
-            async for recs in tail.batches():
-                ring.extend(recs)
-                if tail.read_count >= records:
-                    break
-        finally:
-            await tail.stop()
-        rate = records / (time.perf_counter() - start)
-        assert len(ring) <= ring.max_records
-        return rate, tail.matched_count
-
-
-def kcat(bootstrap: str, records: int) -> float | None:
+def find_kcat() -> str | None:
     exe = shutil.which("kcat")
-    if exe is None:
-        return None
-    start = time.perf_counter()
-    out = subprocess.run([exe, "-b", bootstrap, *KCAT_FLAGS, "-C", "-t", TOPIC, "-o", "0", "-e",
-                          "-q", "-c", str(records)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, timeout=600)
-    if out.returncode != 0:
-        raise SystemExit(f"kcat failed: {out.stderr.decode(errors='replace')}")
-    return records / (time.perf_counter() - start)
+    if exe is None and shutil.which("apt-get") and os.geteuid() == 0:
+        say("kcat is missing: apt-get install -y kcat ...")
+        subprocess.run(["apt-get", "install", "-y", "-q", "kcat"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        exe = shutil.which("kcat")
+    return exe
 
 
-async def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--records", type=int, default=500_000)
+    ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--kafkaops", default=KAFKAOPS, help="kafkaops executable to time")
+    add_results_option(ap)
     args = ap.parse_args()
-    n = args.records
-    with EmbeddedClusters(["bench"]) as clusters:
-        bootstrap = clusters.bootstrap("bench")
+    n, matches = args.records, args.records // 100
+    from kafkaops.core.embedded import EmbeddedClusters
+
+    kcat = find_kcat()
+    if kcat is None:
+        say("kcat is not installed (Debian package kcat): its figure is skipped")
+    with EmbeddedClusters(["bench"]) as clusters, tempfile.TemporaryDirectory() as tmp:
+        b = clusters.bootstrap("bench")
         t0 = time.perf_counter()
-        await fill(bootstrap, n)
-        print(f"produced {n:,} records of ~200 bytes in {time.perf_counter() - t0:.1f} s")
-        has_kcat = shutil.which("kcat") is not None
-        if not has_kcat:
-            print("kcat is not installed (Debian package kcat): its column is skipped")
-        rates: dict[str, list[float]] = {k: [] for k in (
-            "raw", "tail", "tail+filter", "tail+json", "kcat")}
-        matched = {}
+        asyncio.run(fill(b, n))
+        say(f"produced {n:,} records of ~200 bytes in {time.perf_counter() - t0:.1f} s")
+        out = Path(tmp)
+        readers = {
+            "reference": ([PYTHON, REFERENCE, b, TOPIC, str(n)], n),
+            "kafkaops": ([args.kafkaops, "-b", b, "tail", TOPIC, "--from-offset", "0", "--json",
+                          "--limit", str(n)], n),
+            "reference 1% filter": ([PYTHON, REFERENCE, b, TOPIC, str(matches),
+                                     "--contains", MATCH], n),
+            "kafkaops 1% filter": ([args.kafkaops, "-b", b, "tail", TOPIC, "--from-offset", "0",
+                                    "--json", "--filter", FILTER, "--limit", str(matches)], n),
+        }
+        if kcat:
+            readers["kcat (raw values)"] = (
+                [kcat, "-b", b, *KCAT_FLAGS, "-C", "-t", TOPIC, "-o", "0", "-c", str(n), "-e",
+                 "-q"], n)
+        rates: dict[str, list[float]] = {k: [] for k in readers}
         for r in range(args.rounds):
-            rates["raw"].append(await raw(bootstrap, n))
-            rate, _ = await pipeline(bootstrap, n, None)
-            rates["tail"].append(rate)
-            rate, matched["tail+filter"] = await pipeline(bootstrap, n, 'status == "failed"')
-            rates["tail+filter"].append(rate)
-            rate, matched["tail+json"] = await pipeline(bootstrap, n, "n >= 0")
-            rates["tail+json"].append(rate)
-            if has_kcat:
-                k = kcat(bootstrap, n)
-                assert k is not None
-                rates["kcat"].append(k)
-            print(f"round {r + 1}: " + ", ".join(
-                f"{k} {v[-1]:,.0f}/s" for k, v in rates.items() if v))
-        assert matched["tail+filter"] == len(range(0, n, 100)), matched
-        assert matched["tail+json"] == n, matched
-        med = {k: statistics.median(v) for k, v in rates.items() if v}
-        print(f"\nmedians over {args.rounds} rounds, {n:,} records "
-              f"({time.strftime('%Y-%m-%d')}):")
-        for k, v in med.items():
-            line = f"  {k:<12} {v:>10,.0f} records/s   {v / med['raw']:.2f}x raw"
-            if "kcat" in med:
-                line += f"   {v / med['kcat']:.2f}x kcat"
-            print(line)
-        print(f"\ntail vs raw: {med['tail'] / med['raw']:.2f} (target >= 0.9); "
-              f"tail+filter vs raw: {med['tail+filter'] / med['raw']:.2f}")
-        if "kcat" in med:
-            print(f"tail vs kcat: {med['tail'] / med['kcat']:.2f} (issue target >= 0.7)")
+            for name, (cmd, read) in readers.items():
+                path = out / name.replace(" ", "_").replace("%", "")
+                with open(path, "wb") as f:
+                    took = run_timed(cmd, stdout=f)
+                rates[name].append(read / took)
+            check(out, n, matches)
+            say(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    say("", f"records read per second, whole process, median of {args.rounds} rounds, "
+        f"{n:,} records ({today()}):")
+    for k, v in med.items():
+        say(f"  {k:<22} {v:>10,.0f}")
+    plain = med["kafkaops"] / med["reference"]
+    filt = med["kafkaops 1% filter"] / med["reference 1% filter"]
+    kc = med.get("kcat (raw values)")
+    kcat_note = f"; kcat {kc:,.0f}/s raw, kafkaops = {med['kafkaops'] / kc:.2f}x kcat" if kc \
+        else "; kcat not installed"
+    say(f"kafkaops / reference: {plain:.2f} (target >= {TARGET}); with the filter {filt:.2f}"
+        + kcat_note)
+    common = dict(date=today(), machine=machine(), target=f">= {TARGET}x the reference")
+    save(args.results,
+         Result("tail", "`tail --json`, all records",
+                f"`bench/tail.py --records {n}`",
+                f"{med['kafkaops']:,.0f} records/s" + (
+                    f" ({med['kafkaops'] / kc:.2f}x kcat's {kc:,.0f}/s)" if kc else ""),
+                f"aiokafka + orjson script: {med['reference']:,.0f} records/s",
+                f"{plain:.2f}x", met=plain >= TARGET, **common),
+         Result("tail-filter", f"`tail --json --filter '{FILTER}'` (1 % match)",
+                f"`bench/tail.py --records {n}`",
+                f"{med['kafkaops 1% filter']:,.0f} records/s read",
+                f"script keeping values containing `{MATCH}`: "
+                f"{med['reference 1% filter']:,.0f} records/s",
+                f"{filt:.2f}x", met=filt >= TARGET, **common))
+    return 0 if plain >= TARGET and filt >= TARGET else 1
+
+
+def check(out: Path, n: int, matches: int) -> None:
+    """kafkaops printed exactly what the reference did, with and without the filter."""
+    for ours, ref, want in (("kafkaops", "reference", n),
+                            ("kafkaops_1_filter", "reference_1_filter", matches)):
+        a, b = (out / ours).read_bytes(), (out / ref).read_bytes()
+        lines = a.count(b"\n")
+        if a != b or lines != want:
+            raise SystemExit(f"{ours}: {lines:,} lines, want {want:,}; identical to the "
+                             f"reference's output: {a == b}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

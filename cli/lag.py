@@ -214,6 +214,8 @@ def as_json(snap: LagSnapshot) -> dict[str, Any]:
     return {
         "cluster": snap.cluster,
         "taken_at": snap.taken_at,
+        "elapsed": round(snap.elapsed, 3),
+        "requests": snap.requests,
         "status_basis": basis(snap),
         "groups": groups,
         "partitions": snap.rows(),
