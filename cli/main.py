@@ -62,15 +62,27 @@ def command_of(argv: list[str]) -> str | None:
     return None
 
 
+class _Version(argparse.Action):
+    """--version, reading the installed version only when asked (importlib.metadata costs
+    more than the rest of the parser: it would delay every command, `console` included)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:  # noqa: A002
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        parser.exit(message=f"kafkaops {version('kafkaops')}\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with argv naming a known command, only that command's module is loaded."""
-    from importlib.metadata import version
-
     parser = _Parser(
         prog="kafkaops",
         description="The on-call console for Kafka: topics, messages, lag, flags, DR.",
     )
-    parser.add_argument("--version", action="version", version=f"kafkaops {version('kafkaops')}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument(
         "--config",
         metavar="FILE",

@@ -219,6 +219,28 @@ class AlertsBadge(Static):
                         else "firing alerts (! opens the alerts screen)")
 
 
+class KeyFooter(Footer):
+    """Textual's Footer, rebuilt only when the keys it shows change.
+
+    Textual's own rebuilds all its key widgets on every bindings update (each focus move,
+    each screen mount: about ten times before the first screen is up, a quarter of the
+    console's start-up work); this one compares what it would show with what it shows.
+    """
+
+    _shown: tuple[tuple[str, str, bool, str], ...] | None = None
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+            return
+        shown = tuple((binding.key, binding.description, enabled, tooltip)
+                      for _, binding, enabled, tooltip in screen.active_bindings.values()
+                      if binding.show)
+        if shown != self._shown:
+            self._shown = shown
+            self.call_after_refresh(self.recompose)
+
+
 class ClusterHeader(Horizontal):
     """Top bar: cluster name, bootstrap servers, connection state, firing alerts; the
     screen's title."""
@@ -314,6 +336,7 @@ class DataScreen(Screen[None]):
         self._next_due = 0.0  # monotonic time the next load is due
         self._status_held_until = 0.0  # see set_status(hold=...)
         self._error_text = ""  # the last failure, shown again while the next try runs
+        self._load_queued = False  # a load is due on the next turn of the loop
 
     @property
     def services(self) -> Services:
@@ -354,7 +377,7 @@ class DataScreen(Screen[None]):
             yield Static(banner, id="banner", markup=False)
         yield Static("loading…", id="status")
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def set_status(
         self, text: str, kind: str = "ok", *, hold: float = 0.0, routine: bool = False
@@ -406,9 +429,16 @@ class DataScreen(Screen[None]):
         if not self.is_current:
             return  # on_screen_resume picks the schedule up
         if delay <= 0:
-            self.call_later(self.refresh_data)
+            # resumed twice in a row (as at start-up): one load, not one and then another
+            if not self._load_queued:
+                self._load_queued = True
+                self.call_later(self._queued_load)
         else:
             self._timer = self.set_timer(delay, self.refresh_data)
+
+    def _queued_load(self) -> None:
+        self._load_queued = False
+        self.refresh_data()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
