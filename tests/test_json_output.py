@@ -24,10 +24,18 @@ import pytest
 import yaml
 
 from kafkaops.cli.main import build_parser
+from kafkaops.core.untrusted import printable_json_bytes
 
 from .conftest import cli_env, produce, unique
 from .drkit import close_world, make_world
 from .offsets_support import make_known_topic, stopped_group
+from .schema_support import (
+    avro_values,
+    order,
+    produce_values,
+    registry_url,  # noqa: F401 - a fixture
+    with_registry,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "cli"
@@ -78,7 +86,7 @@ def json_commands() -> set[str]:
 
 def test_no_cli_module_but_common_serializes_json() -> None:
     banned_modules = {"json", "orjson"}
-    banned_names = {"to_jsonable", "json_bytes", "json_lines", "message_json"}
+    banned_names = {"to_jsonable", "json_bytes", "json_lines"}
     offences = []
     for path in sorted(CLI.glob("*.py")):
         if path.name == "common.py":
@@ -133,9 +141,12 @@ class Case:
 
 
 #: commands with subcommands: "flags get" is the command, not "flags"
-MULTI = {"alerts", "audit", "config", "dlq", "dr", "failover", "failback", "flags", "offsets"}
+MULTI = {"alerts", "audit", "config", "dlq", "dr", "failover", "failback", "flags", "offsets",
+         "schemas"}
 
 TOPIC, GROUP, PAIR = "{topic}", "{group}", "{pair}"
+#: AVRO holds a record written by confluent-kafka's Avro serializer under SUBJECT
+AVRO, SUBJECT, SCHEMA = "{avro}", "{subject}", "{schema}"
 #: FLAG exists at versions 1 and 2; NEW does not exist; DOOMED exists (and is deleted)
 FLAG, NEW, DOOMED = "{flag}", "{new}", "{doomed}"
 CASES = [
@@ -144,6 +155,7 @@ CASES = [
     Case("topic", TOPIC, "--json"),
     Case("tail", TOPIC, "--from-offset", "0", "--limit", "3", "--json", lines=True),
     Case("tail", TOPIC, "--from-offset", "0", "--to-end", "--json", lines=True),
+    Case("tail", AVRO, "--from-offset", "0", "--limit", "1", "--json", lines=True),
     Case("lag", "--group", GROUP, "--json"),
     Case("offsets", "reset", GROUP, "--topic", TOPIC, "--to-earliest", "--dry-run", "--json"),
     Case("config", "show", "--json"),
@@ -153,6 +165,11 @@ CASES = [
     Case("dlq", "list", "--json"),
     Case("alerts", "list", "--json"),
     Case("alerts", "check", "--json"),
+    Case("schemas", "list", "--json"),
+    Case("schemas", "show", SUBJECT, "--json"),
+    Case("schemas", "versions", SUBJECT, "--json"),
+    Case("schemas", "compat", SUBJECT, "--file", SCHEMA, "--json"),
+    Case("schemas", "config", "--json"),
     Case("dr", "status", "--pair", PAIR, "--json"),
     Case("failover", "plan", "--pair", PAIR, "--json"),
     Case("failover", "status", "--pair", PAIR, "--json"),
@@ -170,21 +187,30 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A config file with a DR pair and an alert rule, a topic with records, a group."""
+def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
+          registry_url: str) -> Any:  # noqa: F811
+    """A config file with a DR pair, an alert rule and a schema registry; a topic with
+    records (some not UTF-8, one with a bidi control), a group, a topic of Avro values."""
 
     async def build() -> dict[str, str]:
         w = await make_world(config_data)
         await close_world(w)  # what it wrote stays on the brokers
         bootstrap = config_data["clusters"]["primary"]["bootstrap_servers"]
         known = await make_known_topic(bootstrap)
-        await produce(bootstrap, known.name, ['{"é": "ü"}'.encode(), b"\xff\xfe"], partition=2)
+        await produce(bootstrap, known.name, ['{"é": "ü\u202e"}'.encode(), b"\xff\xfe"],
+                      partition=2)
+        avro = unique("avro")
+        await produce_values(bootstrap, avro, avro_values(registry_url, avro, [order(1)]))
         group = await stopped_group(bootstrap, known.name, {0: 3, 1: 4})
-        data = w.config_data(config_data)
+        data = with_registry(w.config_data(config_data), registry_url)
         data["alerts"] = {"topic": unique("_alerts"), "group": unique("alerts"),
                           "rules": [{"name": "behind", "match": {"group": group},
                                      "when": "lag > 1", "channel": "C0JSON"}]}
-        path = tmp_path_factory.mktemp("json") / "config.yaml"
+        home = tmp_path_factory.mktemp("json")
+        path = home / "config.yaml"
+        schema = home / "order.avsc"
+        schema.write_text(json.dumps({"type": "record", "name": "Order", "fields": [
+            {"name": "id", "type": "string"}]}))
         path.write_text(yaml.safe_dump(data))
         flag, doomed = unique("json.flag"), unique("json.doomed")
         for argv in (["create", flag], ["set", flag, "--owner", "team-a"], ["create", doomed]):
@@ -193,7 +219,8 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Any:
                 capture_output=True, env=cli_env(), timeout=60)
             assert made.returncode == 0, made.stderr
         return {"topic": known.name, "group": group, "flag": flag, "new": unique("json.new"),
-                   "doomed": doomed, "pair": w.name, "config": str(path)}
+                   "doomed": doomed, "pair": w.name, "config": str(path), "avro": avro,
+                   "subject": f"{avro}-value", "schema": str(schema)}
 
     return asyncio.run(build())
 
@@ -210,7 +237,9 @@ def test_json_output_is_exactly_what_the_writer_wrote(
     )
     assert out.returncode in (0, 1), out.stderr.decode()
     assert out.stdout, f"no output: {out.stderr.decode()}"
-    assert out.stdout == sent.read_bytes()
+    # the writer escapes what the encoder leaves raw (here: a record's bidi control)
+    assert out.stdout == printable_json_bytes(sent.read_bytes())
+    assert "\u202e" not in out.stdout.decode()
     if case.lines:
         [json.loads(line) for line in out.stdout.decode().splitlines()]
     else:
