@@ -75,6 +75,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--kafkaops", default=KAFKAOPS, help="kafkaops executable to time")
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="another kafkaops executable (e.g. an older build) to time as well")
     add_results_option(ap)
     args = ap.parse_args()
     from kafkaops.core.embedded import EmbeddedClusters
@@ -84,6 +86,7 @@ def main() -> int:
     snaps: list[float] = []
     floors: list[float] = []
     requests: list[int] = []
+    baseline: list[float] = []
     with EmbeddedClusters(["bench"]) as clusters, tempfile.TemporaryDirectory() as tmp:
         b = clusters.bootstrap("bench")
         committed = asyncio.run(setup(b, RECORDS, random.Random(5)))
@@ -98,6 +101,9 @@ def main() -> int:
             requests.append(sum(doc.get("requests", {}).values()))
             text.append(run_timed([args.kafkaops, "-b", b, "lag"]))
             floors.append(asyncio.run(floor(b)))
+            if args.baseline:
+                baseline.append(run_timed([args.baseline, "-b", b, "lag", "--json"]))
+                say(f"         baseline lag --json {baseline[-1]:.2f} s")
             say(f"round {r + 1}: lag --json {whole[-1]:.2f} s (snapshot {snaps[-1]:.2f} s, "
                 f"{requests[-1]} requests), lag (text) {text[-1]:.2f} s, raw requests "
                 f"{floors[-1]:.2f} s")
@@ -109,6 +115,8 @@ def main() -> int:
         f"(target < {SNAPSHOT_TARGET:g} s)",
         f"  kafkaops lag (text)  {t:6.2f} s whole process",
         f"  raw requests alone   {fl:6.2f} s (OffsetFetch v8 + Fetch, nothing decoded)")
+    if baseline:
+        say(f"  baseline lag --json  {statistics.median(baseline):6.2f} s whole process")
     met = w <= WHOLE_TARGET and s < SNAPSHOT_TARGET
     save(args.results, Result(
         "lag", f"`lag --json`, {TOPICS * PARTITIONS:,} partitions x {GROUPS} groups",

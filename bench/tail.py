@@ -110,6 +110,8 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--kafkaops", default=KAFKAOPS, help="kafkaops executable to time")
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="another kafkaops executable (e.g. an older build) to time as well")
     add_results_option(ap)
     args = ap.parse_args()
     n, matches = args.records, args.records // 100
@@ -133,6 +135,12 @@ def main() -> int:
             "kafkaops 1% filter": ([args.kafkaops, "-b", b, "tail", TOPIC, "--from-offset", "0",
                                     "--json", "--filter", FILTER, "--limit", str(matches)], n),
         }
+        if args.baseline:
+            readers["baseline"] = ([args.baseline, "-b", b, "tail", TOPIC, "--from-offset", "0",
+                                    "--json", "--limit", str(n)], n)
+            readers["baseline 1% filter"] = (
+                [args.baseline, "-b", b, "tail", TOPIC, "--from-offset", "0", "--json",
+                 "--filter", FILTER, "--limit", str(matches)], n)
         if kcat:
             readers["kcat (raw values)"] = (
                 [kcat, "-b", b, *KCAT_FLAGS, "-C", "-t", TOPIC, "-o", "0", "-c", str(n), "-e",
