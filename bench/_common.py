@@ -109,6 +109,15 @@ def site_packages(python: str) -> str:
                           check=True).stdout.strip()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ratio(ours: float, reference: float) -> float:
     return ours / reference if reference else float("inf")
 

@@ -34,6 +34,7 @@ from _common import (  # noqa: E402
     KAFKAOPS,
     Result,
     add_results_option,
+    cpu_seconds,
     machine,
     ratio,
     run_timed,
@@ -86,14 +87,18 @@ def main() -> int:
     snaps: list[float] = []
     floors: list[float] = []
     requests: list[int] = []
+    broker_cpu: list[float] = []
     baseline: list[float] = []
     with EmbeddedClusters(["bench"]) as clusters, tempfile.TemporaryDirectory() as tmp:
         b = clusters.bootstrap("bench")
         committed = asyncio.run(setup(b, RECORDS, random.Random(5)))
+        broker = clusters.brokers["bench"].process.pid
         out = Path(tmp) / "lag.json"
         for r in range(args.rounds):
             with open(out, "wb") as f:
+                cpu0 = cpu_seconds(broker)
                 whole.append(run_timed([args.kafkaops, "-b", b, "lag", "--json"], stdout=f))
+                broker_cpu.append(cpu_seconds(broker) - cpu0)
             doc = json.loads(out.read_bytes())
             check(doc, committed)
             # (a kafkaops from before the document carried them: not known)
@@ -105,14 +110,15 @@ def main() -> int:
                 baseline.append(run_timed([args.baseline, "-b", b, "lag", "--json"]))
                 say(f"         baseline lag --json {baseline[-1]:.2f} s")
             say(f"round {r + 1}: lag --json {whole[-1]:.2f} s (snapshot {snaps[-1]:.2f} s, "
-                f"{requests[-1]} requests), lag (text) {text[-1]:.2f} s, raw requests "
-                f"{floors[-1]:.2f} s")
-    w, s, t, fl = (statistics.median(x) for x in (whole, snaps, text, floors))
+                f"{requests[-1]} requests; the broker's CPU {broker_cpu[-1]:.2f} s), lag (text) "
+                f"{text[-1]:.2f} s, raw requests {floors[-1]:.2f} s")
+    w, s, t, fl, bc = (statistics.median(x) for x in (whole, snaps, text, floors, broker_cpu))
     say("", f"{TOPICS * PARTITIONS:,} partitions x {GROUPS} groups, median of {args.rounds} "
         f"rounds ({today()}):",
         f"  kafkaops lag --json  {w:6.2f} s whole process (target <= {WHOLE_TARGET:g} s)",
         f"  snapshot inside it   {s:6.2f} s, {statistics.median(requests):.0f} requests "
         f"(target < {SNAPSHOT_TARGET:g} s)",
+        f"  the broker's CPU     {bc:6.2f} s during lag --json (the Tansu process)",
         f"  kafkaops lag (text)  {t:6.2f} s whole process",
         f"  raw requests alone   {fl:6.2f} s (OffsetFetch v8 + Fetch, nothing decoded)")
     if baseline:
@@ -122,7 +128,8 @@ def main() -> int:
         "lag", f"`lag --json`, {TOPICS * PARTITIONS:,} partitions x {GROUPS} groups",
         "`bench/lag.py`",
         f"{w:.2f} s whole process; snapshot {s:.2f} s in "
-        f"{statistics.median(requests):.0f} requests; text tables {t:.2f} s",
+        f"{statistics.median(requests):.0f} requests (the broker's CPU {bc:.2f} s); text "
+        f"tables {t:.2f} s",
         f"the snapshot's unavoidable requests, raw: {fl:.2f} s",
         f"{ratio(w, fl):.1f}x", f"<= {WHOLE_TARGET:g} s whole process, snapshot "
         f"< {SNAPSHOT_TARGET:g} s", met, today(), machine()))

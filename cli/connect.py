@@ -35,7 +35,6 @@ from kafkaops.core.connect.model import (
 from kafkaops.core.connect.rules import counts_text, problem
 from kafkaops.core.connect.service import ConnectService
 from kafkaops.core.lag_status import age
-from kafkaops.core.records import to_jsonable
 
 CHANGES = ("restart", "pause", "resume", "stop", "delete")
 
@@ -108,7 +107,7 @@ async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services, _service(args, services) as connect:
         listing = await connect.listing(lag=not args.no_lag)
     if args.json:
-        print_json(to_jsonable(listing))
+        print_json(listing)
         return 0
     print(render_listing(listing))
     return 0
@@ -152,9 +151,9 @@ async def status_cmd(args: argparse.Namespace, ctx: Context) -> int:
         c, lag, lag_error = await connect.detail(args.name)
     if args.json:
         print_json({"cluster": connect.cluster, "connect": connect.name,
-                    "connector": to_jsonable(c), "problem": problem(c) or None,
+                    "connector": c, "problem": problem(c) or None,
                     "task_counts": c.task_counts,
-                    "lag": to_jsonable(lag), "lag_error": lag_error})
+                    "lag": lag, "lag_error": lag_error})
         return 0
     print(render_status(connect, c, lag, lag_error))
     return 0
@@ -323,11 +322,11 @@ def change_json(plan: ChangePlan, result: ChangeResult | None) -> dict[str, Any]
         "cluster": plan.cluster, "connect": plan.connect, "connector": plan.request.connector,
         "action": plan.request.action, "task": plan.request.task,
         "failed_only": plan.request.failed_only, "will": plan.will, "state_before": plan.state,
-        "tasks_before": [to_jsonable(t) for t in plan.tasks], "targets": list(plan.targets),
+        "tasks_before": list(plan.tasks), "targets": list(plan.targets),
         "noop": plan.noop, "blocked": plan.blocked, "read_only": plan.read_only,
         "applied": result is not None and not plan.noop,
         "state_after": None if result is None else result.state,
-        "tasks_after": None if result is None else [to_jsonable(t) for t in result.tasks],
+        "tasks_after": None if result is None else list(result.tasks),
         "message": None if result is None else result.message,
         "rebalance_retries": [] if result is None else list(result.retries),
     }

@@ -61,8 +61,11 @@ sys.exit(code)
 """
 
 #: commands whose --json is covered by the source rule only (running them needs a
-#: failover, a replay or a long-running loop); every other --json command is run below
+#: failover, a replay, a Kafka Connect worker or a long-running loop); every other --json
+#: command is run below
 SOURCE_ONLY = {
+    "connect list", "connect status", "connect config", "connect offsets", "connect plugins",
+    "connect restart", "connect pause", "connect resume", "connect stop", "connect delete",
     "alerts run", "dlq replay", "dlq show", "failover execute", "failover resume",
     "failback plan", "failback execute", "failback resume", "failback status",
 }
@@ -141,8 +144,8 @@ class Case:
 
 
 #: commands with subcommands: "flags get" is the command, not "flags"
-MULTI = {"alerts", "audit", "config", "dlq", "dr", "failover", "failback", "flags", "offsets",
-         "schemas"}
+MULTI = {"alerts", "audit", "config", "connect", "dlq", "dr", "failover", "failback", "flags",
+         "offsets", "schemas"}
 
 TOPIC, GROUP, PAIR = "{topic}", "{group}", "{pair}"
 #: AVRO holds a record written by confluent-kafka's Avro serializer under SUBJECT
