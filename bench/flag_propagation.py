@@ -17,11 +17,12 @@ loop driving 100 consumers measures that loop more than Kafka). Times are wall-c
     .venv/bin/python bench/flag_propagation.py [--clients 100] [--rounds 30] [--procs N]
         [--fetch-max-wait 0.03] [--no-reference] [-b HOST:PORT]
 
-A reference run follows: the same number of plain aiokafka consumers with the same fetch
-settings, timed from a raw produce, so the SDK's cost (the fold, listeners) shows as a ratio
-(BENCHMARKS.md: report ratios against a reference in the same run).
+The reference runs side by side: the same number of plain aiokafka consumers with the same
+fetch settings, in worker processes of their own, timed from a raw produce; the rounds
+alternate a flag write and a raw produce, so both see the same machine, and the SDK's
+cost (the fold, listeners) shows as a ratio.
 
-Tansu gap (BROKER_NOTES.md): a Fetch waiting for data is not woken by a produce; it returns
+Tansu gap: a Fetch waiting for data is not woken by a produce; it returns
 on its own schedule (about half its max wait in our measurements), so on Tansu propagation
 is bounded by the SDK's fetch_max_wait. Apache Kafka answers a waiting Fetch as soon as the
 data arrives, so there the default (0.5 s) costs nothing in latency.
@@ -190,35 +191,24 @@ def line(name: str, xs: list[float]) -> str:
             f"max {max(xs) * 1000:6.1f} ms   mean {statistics.mean(xs) * 1000:6.1f} ms")
 
 
-async def reference(args: argparse.Namespace, bootstrap: str) -> list[float]:
-    """Plain aiokafka: produce a record, time until every plain consumer has it."""
-    from aiokafka import AIOKafkaProducer
+async def raw_topic(bootstrap: str) -> str:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     topic = f"bench-raw-{os.getpid()}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    await admin.close()
-    fleet = Fleet(args, bootstrap, topic)
-    await fleet.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
-    await producer.start()
-    lat: list[float] = []
     try:
-        for i in range(1, args.rounds + 1):
-            t_write = time.time()
-            await producer.send_and_wait(topic, str(i).encode(), partition=0)
-            lat += [t - t_write for t in await fleet.wait_all(i)]
-            await asyncio.sleep(args.pause)
+        await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
-        await producer.stop()
-        await fleet.stop()
-    return lat
-
+        await admin.close()
+    return topic
 
 
 async def drive(args: argparse.Namespace, bootstrap: str) -> None:
+    """Both fleets run side by side (so both see the same machine); the rounds alternate
+    a flag write through core and a raw produce for the reference's consumers."""
+    from aiokafka import AIOKafkaProducer
+
     from kafkaops.core.services import Services
 
     config = parse_config(
@@ -236,21 +226,47 @@ async def drive(args: argparse.Namespace, bootstrap: str) -> None:
         took = await fleet.start()
         print(f"{args.clients} SDK clients in {len(fleet.procs)} processes caught up in "
               f"{took:.1f}s; fetch_max_wait {args.fetch_max_wait:g}s")
+        raw_fleet: Fleet | None = None
+        producer: AIOKafkaProducer | None = None
+        if not args.no_reference:
+            topic = await raw_topic(bootstrap)
+            raw_fleet = Fleet(args, bootstrap, topic)
+            await raw_fleet.start()
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+            await producer.start()
         write_lat: list[float] = []
         call_lat: list[float] = []
-        try:
-            for _ in range(args.rounds):
-                t_call = time.time()
-                state = await svc.toggle(KEY, actor="bench", face="cli")
-                t_write = parse_iso(state.updated_at)
-                seen = await fleet.wait_all(state.version)
-                write_lat += [t - t_write for t in seen]
-                call_lat += [t - t_call for t in seen]
-                await asyncio.sleep(args.pause)
-        finally:
-            await fleet.stop()
+        raw: list[float] = []
 
-    raw = await reference(args, bootstrap) if not args.no_reference else []
+        async def sdk_round() -> None:
+            t_call = time.time()
+            state = await svc.toggle(KEY, actor="bench", face="cli")
+            t_write = parse_iso(state.updated_at)
+            seen = await fleet.wait_all(state.version)
+            write_lat.extend(t - t_write for t in seen)
+            call_lat.extend(t - t_call for t in seen)
+
+        async def raw_round(i: int) -> None:
+            assert producer is not None and raw_fleet is not None
+            t_write = time.time()
+            await producer.send_and_wait(topic, str(i).encode(), partition=0)
+            raw.extend(t - t_write for t in await raw_fleet.wait_all(i))
+
+        try:
+            for i in range(1, args.rounds + 1):
+                steps = [sdk_round] if raw_fleet is None else (
+                    [sdk_round, lambda i=i: raw_round(i)] if i % 2 else
+                    [lambda i=i: raw_round(i), sdk_round])
+                for step in steps:
+                    await step()
+                    await asyncio.sleep(args.pause)
+        finally:
+            if producer is not None:
+                await producer.stop()
+            await fleet.stop()
+            if raw_fleet is not None:
+                await raw_fleet.stop()
+
     print(f"{args.rounds} writes x {args.clients} clients = {len(write_lat)} deliveries each")
     print(line("SDK: write -> cache", write_lat))
     print(line("SDK: call into core -> cache", call_lat))

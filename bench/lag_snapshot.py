@@ -5,7 +5,7 @@ records in each partition written in multi-record batches (linger) with known ti
 and 500 groups, group g committing a seeded random offset (0..RECORDS) on each partition of
 topic g % 100 (five groups per topic). Offsets are committed with raw OffsetCommit requests
 (generation -1, as a simple consumer does): a consumer per group would fetch full metadata
-500 times (BROKER_NOTES.md).
+500 times (each consumer start fetches full metadata).
 
 Then times full snapshots through the public engine (LagService.snapshot(), every group,
 end offsets, time lag from record timestamps, status), each with its requests counted:
@@ -18,7 +18,7 @@ partition of every group, end = the records written).
 
     .venv/bin/python bench/lag_snapshot.py [--rounds 5] [--records 10]
 
-Target (BENCHMARKS.md): under 1 s per snapshot.
+Target (docs/benchmarks.md): under 1 s per warm snapshot.
 """
 
 from __future__ import annotations

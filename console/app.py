@@ -9,8 +9,9 @@ closes the services after the app exits:
 
 Screens are Textual modes, one per entry of `NAV` below, each with its own screen stack (so
 the topic list keeps its detail view while you look at the overview). Screen modules are
-imported the first time their screen is opened: console start time counts (BENCHMARKS.md,
-"console start"), so this module imports only Textual's app machinery.
+imported the first time their screen is opened: console start time counts (docs/benchmarks.md,
+"console start"), so this module imports only Textual's app machinery, and the first screen
+pulls in nothing of the bot, alerts, DR or flag writing (tests/test_console_start.py).
 
 How to add a screen
 -------------------

@@ -57,6 +57,7 @@ import math
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -497,12 +498,30 @@ def state_from_json(data: Any) -> FlagState:
         raise ValueError(str(e)) from None
 
 
+#: states decoded lately, by their bytes: every reader in a process (the SDK's clients, a
+#: writer, a re-read after a reconnect) folds the same records, and decoding with its
+#: checks costs far more than the rest of the fold. States are frozen, so sharing is safe.
+_DECODED: OrderedDict[bytes, FlagState] = OrderedDict()
+_DECODED_MAX = 512
+_DECODED_MAX_BYTES = 16 * 1024  # larger values are decoded every time, never kept
+
+
 def decode_state(raw: bytes) -> FlagState:
+    raw = bytes(raw)  # the cache's key (a no-op for bytes)
+    state = _DECODED.get(raw)
+    if state is not None:
+        _DECODED.move_to_end(raw)
+        return state
     try:
         data = parse_json(raw)
     except UntrustedData as e:
         raise ValueError(f"value is {e}") from None
-    return state_from_json(data)
+    state = state_from_json(data)
+    if len(raw) <= _DECODED_MAX_BYTES:
+        _DECODED[raw] = state
+        if len(_DECODED) > _DECODED_MAX:
+            _DECODED.popitem(last=False)
+    return state
 
 
 # ---------------------------------------------------------------- rollout and evaluation

@@ -1,0 +1,99 @@
+"""What `kafkaops console` loads before its first screen is up: only what that screen needs.
+
+Console start is measured by bench/console_start.py (docs/benchmarks.md); this is the guard
+that needs no clock. A fresh interpreter imports what `kafkaops console` imports, opens the
+console on the embedded broker headless (Pilot), waits until the topic list shows a known
+topic, and prints the modules it loaded. Nothing of the bot, the alerts engine, DR and
+failover, flags or the audit trail may be among them, nor any other screen's module.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import cli_env
+
+SCRIPT = """
+import asyncio, json, sys
+from kafkaops.cli.main import build_parser
+from kafkaops.cli.common import Context
+
+argv = ["-b", sys.argv[1], "console"]
+args = build_parser(argv).parse_args(argv)
+
+async def main():
+    from kafkaops.console.app import KafkaOpsApp
+    from textual.widgets import DataTable
+
+    async with Context(args).services() as services:
+        app = KafkaOpsApp(services, start=args.screen)
+        async with app.run_test(size=(200, 50)) as pilot:
+            for _ in range(600):
+                await pilot.pause(0.05)
+                tables = app.screen.query(DataTable)
+                if tables and any(sys.argv[2] in str(k.value) for t in tables
+                                  for k in t.rows):
+                    break
+            else:
+                raise SystemExit("the topic never appeared")
+            screen = type(app.screen).__name__
+    print(json.dumps({"screen": screen, "modules": sorted(sys.modules)}))
+
+asyncio.run(main())
+"""
+
+#: what the first screen must not pull in: other faces, engines and writers, other screens
+FORBIDDEN = (
+    "kafkaops.bot", "slack_bolt", "slack_sdk", "aiohttp",
+    "kafkaops.core.alerts", "kafkaops.core.alert_events", "kafkaops.core.alert_log",
+    "kafkaops.core.alert_runner", "kafkaops.core.expr",
+    "kafkaops.core.dr", "kafkaops.core.dr_control", "kafkaops.core.failover",
+    "kafkaops.core.mm2", "kafkaops.core.mm2_io", "kafkaops.core.replicator",
+    "kafkaops.core.flags", "kafkaops.core.flags_sdk", "kafkaops.core.flags_openfeature",
+    "kafkaops.core.audit", "kafkaops.core.confirmations", "kafkaops.core.offsets",
+    "kafkaops.core.lag", "kafkaops.core.dlq", "kafkaops.core.demo", "kafkaops.demo",
+    "kafkaops.console.lag", "kafkaops.console.flags", "kafkaops.console.dr",
+    "kafkaops.console.dlq", "kafkaops.console.audit", "kafkaops.console.alerts",
+    "kafkaops.console.offsets", "kafkaops.console.messages", "kafkaops.console.help",
+    "textual.widgets._markdown", "importlib.metadata",
+)
+
+
+@pytest.fixture(scope="module")
+def loaded(bootstrap: str) -> dict:
+    import asyncio
+
+    from .conftest import unique
+
+    topic = unique("start")
+
+    async def create() -> None:
+        from kafkaops.core.config import ClusterConfig
+        from kafkaops.core.kafka import KafkaConnection
+        from kafkaops.core.topics import NewTopicSpec, TopicService
+
+        async with KafkaConnection("t", ClusterConfig(bootstrap)) as conn:
+            await TopicService(conn).create_topics([NewTopicSpec(topic, 1)])
+
+    asyncio.run(create())
+    out = subprocess.run([sys.executable, "-c", SCRIPT, bootstrap, topic], capture_output=True,
+                         text=True, env=cli_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_first_screen_is_the_topic_list(loaded: dict) -> None:
+    assert loaded["screen"] == "TopicsScreen"
+
+
+def test_first_screen_loads_nothing_it_does_not_show(loaded: dict) -> None:
+    modules = set(loaded["modules"])
+    offending = sorted(m for m in modules
+                       if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
+    assert offending == []
+    # and it did load what it shows (the guard looks at a real start, not an empty one)
+    assert {"kafkaops.console.topics", "kafkaops.core.topics", "aiokafka"} <= modules
