@@ -386,6 +386,34 @@ class RequestLedger:
         self._first: dict[str, tuple[str, float]] = {}  # key -> (write id, written at)
         self._follower = _Follower(services, cluster, REQUESTS_TOPIC)
         self._ready = False
+        # one producer for every claim, closed with the services: starting a producer per
+        # request cost more than the rest of the request, on the loop that answers Slack's
+        # acks (a burst of commands waited for it: bench/slack_ack.py)
+        self._writer: Writer | None = None
+        self._writer_lock = asyncio.Lock()
+
+    async def _write(self, conn: Any, key: str, value: bytes) -> int:
+        async with self._writer_lock:
+            if self._writer is None:
+                writer = Writer(conn)
+                await writer.start()
+                self._writer = writer
+                self.services.on_close(self.close)
+            writer = self._writer
+        try:
+            (offset,) = await writer.send(REQUESTS_TOPIC, [(key.encode(), value)], partition=0)
+        except BaseException:
+            if self._writer is writer:  # the next claim starts a fresh producer
+                self._writer = None
+                await writer.stop()
+            raise
+        return offset
+
+    async def close(self) -> None:
+        """Stop the producer (the services do this when they close)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer.stop()
 
     async def claim(self, key: str) -> bool:
         """True when this call is the first in the log to claim `key`."""
@@ -396,8 +424,7 @@ class RequestLedger:
             await ensure_topics(conn, {REQUESTS_TOPIC: (1, REQUESTS_CONFIG)})
             self._ready = True
         value = json.dumps({"w": write_id, "at": time.time()}).encode()
-        async with Writer(conn) as w:
-            (offset,) = await w.send(REQUESTS_TOPIC, [(key.encode(), value)], partition=0)
+        offset = await self._write(conn, key, value)
         if self._follower.next <= offset:
             await self._follower.catch_up(self._apply)
             if len(self._first) > 1000:  # bounded: forget what retention forgets

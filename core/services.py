@@ -8,6 +8,7 @@ of a cluster, inside the running loop, and closed by `close()`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from kafkaops.core.config import ClusterConfig, Config, SchemaRegistryConfig
@@ -37,6 +38,11 @@ class Services:
         self._metrics: MetricsRegistry | None = None
         self._registries: dict[SchemaRegistryConfig, RegistryClient] = {}
         self._decoders: dict[SchemaRegistryConfig, SchemaDecoder] = {}
+        self._on_close: list[Callable[[], Awaitable[object]]] = []
+
+    def on_close(self, stop: Callable[[], Awaitable[object]]) -> None:
+        """Have `close()` await `stop()` first: for a helper that keeps a client open."""
+        self._on_close.append(stop)
 
     def cluster_config(self, name: str | None = None) -> ClusterConfig:
         return self.config.cluster(name or self.cluster_name)[1]
@@ -152,6 +158,8 @@ class Services:
         return self._metrics
 
     async def close(self) -> None:
+        stops, self._on_close = self._on_close, []
+        await asyncio.gather(*(stop() for stop in stops), return_exceptions=True)
         self._lags.clear()
         flags = list(self._flags.values())
         self._flags.clear()
