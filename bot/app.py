@@ -41,7 +41,13 @@ from kafkaops.bot.render.replies import (
 from kafkaops.bot.respond import Responder
 from kafkaops.bot.router import ArgSpec, Handler, Immediate, Invocation, Parsed, Router
 from kafkaops.core.confirmations import RequestLedger
-from kafkaops.core.errors import ClusterUnreachable, ConfigError, KafkaOpsError, UsageError
+from kafkaops.core.errors import (
+    ClusterUnreachable,
+    ConfigError,
+    KafkaOpsError,
+    Refused,
+    UsageError,
+)
 from kafkaops.core.services import Services
 
 if TYPE_CHECKING:
@@ -210,8 +216,10 @@ class Bot:
         result: str,
         error: str | None = None,
         cluster: str | None = None,
+        context: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Record what only the bot knows (refusals) on the cluster's audit trail."""
+        """Record what only the bot knows (refusals, cancels, expiries) on the audit trail
+        (bot/audit.py says which); `context`: requested_by, confirmed_by, reason, channel."""
         await audit.record(
             self.services,
             actor=actor,
@@ -221,6 +229,7 @@ class Bot:
             result=result,
             error=error,
             cluster=cluster,
+            context=context,
         )
 
     async def verify_token(self) -> str:
@@ -248,17 +257,17 @@ class Bot:
         cmd = parsed.command
         cluster = parsed.cluster or self.services.cluster_name
         command_text = f"{self.command_name} {text}".strip()
+        reason = getattr(parsed.args, "reason", None) or None
+        context = {"channel": channel, "reason": reason}
+        refused = {"actor": user, "action": cmd.action or cmd.name.replace(" ", "."),
+                   "target": _target(cmd.name, parsed.args), "context": context,
+                   "params": {"command": command_text, "slack_user_name": user_name}}
         if cmd.action is not None:
             decision = await self.permissions.check(user, cmd.action)
             if not decision.allowed:
                 await self.audit(
-                    actor=user,
-                    action=cmd.action,
-                    target=_target(cmd.name, parsed.args),
-                    params={"command": command_text, "slack_user_name": user_name},
-                    result="refused",
+                    **refused, result="refused", cluster=cluster,
                     error=f"permission denied: {audit.plain(decision.reason)}",
-                    cluster=cluster,
                 )
                 return render_denied(cmd.action, decision.reason), False
         inv = Invocation(
@@ -270,6 +279,11 @@ class Bot:
                 msg = await cmd.handler(inv)
         except UsageError as e:
             return render_usage(str(e), [cmd.usage]), False
+        except Refused as e:  # a guardrail before any change (read-only cluster): audited
+            if not e.audited:
+                await self.audit(**refused, result="refused", error=str(e),
+                                 cluster=e.cluster or cluster)
+            return render_error(self.public(e, command_text)), False
         except ClusterUnreachable as e:
             await self.services.drop(cluster)  # reconnect on the next command
             return render_error(self.public(e, command_text), retriable=True), False

@@ -66,6 +66,7 @@ from kafkaops.bot.render.confirm import (
     render_unknown_confirmation,
 )
 from kafkaops.bot.render.replies import render_error
+from kafkaops.core.audit import audit_context
 from kafkaops.core.confirmations import (
     CONFIRMATIONS_TOPIC,
     Confirmation,
@@ -74,7 +75,7 @@ from kafkaops.core.confirmations import (
     request_digest,
     signing_key,
 )
-from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.services import Services
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class Execution:
         confirming Slack user as actor and `slack` as face."""
         from kafkaops.core.audit import record_change
 
+        reason = self.params.get("reason")
         return await record_change(
             self.services,
             actor=self.confirmer,
@@ -128,6 +130,7 @@ class Execution:
             params=dict(self.params if params is None else params),
             apply=apply,
             cluster=self.cluster,
+            reason=reason if isinstance(reason, str) else None,
             summarize=summarize,
         )
 
@@ -351,9 +354,15 @@ class Confirmations:
         if p.state != "pending":
             await responder.ephemeral(_already(p))
             return
+        context = _context(p, user)
         if self.clock() > p.expires_at:
             won, q = await store.claim(p, "expired", user, self.clock())
             if won:
+                await bot.audit(actor=user, action=p.action, target=p.target,
+                                params={"decision": decision, **p.params}, result="expired",
+                                error=f"confirmation expired (asked for more than "
+                                      f"{int(self.ttl // 60)} min before the click)",
+                                cluster=p.cluster, context=context)
                 await responder.replace(
                     render_expired(p.action, p.target, p.command_text, int(self.ttl // 60))
                 )
@@ -374,6 +383,7 @@ class Confirmations:
                 result="refused",
                 error=f"not allowed to {decision} this request: " + plain(reason),
                 cluster=p.cluster,
+                context={**context, "confirmed_by": None},
             )
             await responder.ephemeral(render_not_yours(p.action, p.requester, reason))
             return
@@ -383,13 +393,22 @@ class Confirmations:
             await responder.ephemeral(_already(q))
             return
         if decision == "cancel":
+            await bot.audit(actor=user, action=p.action, target=p.target,
+                            params=dict(p.params), result="cancelled",
+                            error="cancelled before it ran", cluster=p.cluster,
+                            context={**context, "confirmed_by": None})
             await responder.replace(render_cancelled(p.action, p.target, user))
             return
         await responder.replace(render_running(p.action, p.target, user))
         ex = Execution(p.action, p.target, p.params, p.requester, user, p.cluster, bot.services)
         try:
-            result = await action.run(ex)
+            with audit_context(**context):
+                result = await action.run(ex)
         except Exception as e:
+            if isinstance(e, Refused) and not e.audited:  # a guardrail outside record_change
+                await bot.audit(actor=user, action=p.action, target=p.target,
+                                params=dict(p.params), result="refused", error=str(e),
+                                cluster=e.cluster or p.cluster, context=context)
             problem = bot.public(e, f"confirmed {p.action} {p.target}")
             detail = str(e) if isinstance(e, KafkaOpsError) else problem
             await self._finish(store, q, "failed", detail)
@@ -418,6 +437,7 @@ class Confirmations:
             params={"decision": decision, "confirmation": p.id, "requested_by": p.requester,
                     "tampered_offsets": offsets},
             result="tampered", error=f"confirmation refused: {why}", cluster=p.cluster,
+            context={**_context(p, user), "confirmed_by": None},
         )
         await responder.replace(render_tampered(p.action, p.target, p.command_text))
 
@@ -439,6 +459,13 @@ class Confirmations:
             return False, "this action can only be confirmed by whoever asked for it"
         decision = await bot.permissions.check(user, action.permission)
         return decision.allowed, decision.reason
+
+
+def _context(p: Confirmation, user: str) -> dict[str, str | None]:
+    """What the audit records of a click carry besides the actor (core.audit_context)."""
+    reason = p.params.get("reason")
+    return {"requested_by": p.requester, "confirmed_by": user, "channel": p.channel or None,
+            "reason": reason if isinstance(reason, str) and reason else None}
 
 
 def _already(p: Confirmation) -> Message:

@@ -1,5 +1,6 @@
-"""`kafkaops audit [list]` shows who changed what, when, from where; `kafkaops audit verify`
-checks the trail's signatures and chains (exit 1 naming each bad record)."""
+"""`kafkaops audit [list]` shows who changed what, when, from where, from every cluster's
+trail (or the one -c names), marking each record that fails verification; `kafkaops audit
+verify` checks one trail's signatures and chains (exit 1 naming each bad record)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 
 from kafkaops.cli.common import Context, print_json, table
 from kafkaops.core.audit import AuditRecord, VerifyReport
+from kafkaops.core.audit_trails import list_trails, mark
 from kafkaops.core.errors import UsageError
 from kafkaops.core.messages import parse_time
 from kafkaops.core.untrusted import printable
@@ -41,32 +43,48 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    """Every cluster's trail merged by time (failover steps are on the target's trail),
+    or only the one -c / -b names; each record marked when it fails verification (a record
+    that is not an audit record at all is listed as MALFORMED). A trail that does not
+    answer is named on stderr and the exit code is 1: its records are unknown, not absent."""
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit N: N must be 1 or more")
     since = parse_time(args.since) if args.since else None
     async with ctx.services() as services:
-        log = await services.audit()
-        skipped: list[tuple[int, str]] = []
-        records = await log.records(since_ms=since, limit=args.limit, skipped=skipped)
-    for offset, why in skipped:
-        sys.stderr.write(f"kafkaops: skipped {log.topic} offset {offset}: {printable(why)} "
-                         "(`kafkaops audit verify` checks the whole trail)\n")
+        one = bool(getattr(args, "cluster", None) or getattr(args, "bootstrap", None))
+        clusters = [services.cluster_name] if one else list(services.config.clusters)
+        listing = await list_trails(services, clusters, since_ms=since, limit=args.limit)
+    read = [t for t in listing.trails if t.error is None]
     if args.json:
-        print_json(records)
-    elif not records:
-        print(f"no audit records on {log.topic} ({log.cluster})")
+        print_json(listing.records)
+    elif not listing.records:
+        topics = ", ".join(sorted({t.topic for t in listing.trails}))
+        print(f"no audit records on {topics} ({', '.join(t.cluster for t in read) or '-'})")
     else:
-        print(render_records(records))
-    return 0
+        print(render_records(listing.records, verified=listing.verified))
+        print("trails read: " + ", ".join(f"{t.cluster} ({t.topic}, {t.records} records)"
+                                          for t in read))
+        if not listing.verified:
+            print("not verified: audit.signing_key is not set")
+        if listing.problems:
+            print(f"{listing.problems} record(s) failed verification (CHECK): not written by "
+                  "kafkaops with the signing key, altered or replayed; `kafkaops audit verify` "
+                  "says how")
+    for t in listing.unread:
+        sys.stderr.write(f"kafkaops: the audit trail of cluster {t.cluster!r} was not read: "
+                         f"{printable(t.error or '')}; its records are unknown\n")
+    return 1 if listing.unread else 0
 
 
-def render_records(records: list[AuditRecord]) -> str:
+def render_records(records: list[AuditRecord], *, verified: bool = True) -> str:
     return table(
-        ["TIME", "ACTOR", "FACE", "ACTION", "TARGET", "RESULT", "OFFSET"],
-        [(_time(r.time), r.actor, r.face, r.action, r.target,
+        ["TIME", "TRAIL", "CLUSTER", "ACTOR", "FACE", "ACTION", "TARGET", "CHECK", "RESULT",
+         "OFFSET"],
+        [(_time(r.time), r.trail, r.cluster, r.actor, r.face, r.action, r.target,
+          mark(r, verified),
           r.result if r.result == "ok" else f"{r.result}: {r.error or ''}".strip(),
           str(r.offset)) for r in records],
-        right=(6,),
+        right=(9,),
     )
 
 

@@ -136,6 +136,7 @@ def run(argv: list[str] | None = None) -> int:
     except KafkaOpsError as e:
         from kafkaops.core.untrusted import printable
 
+        _audit_refusal(args, ctx, e)
         sys.stderr.write(f"kafkaops: {printable(str(e), multiline=True)}\n")
         return e.exit_code
     except KeyboardInterrupt:
@@ -166,6 +167,35 @@ class _Printable:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def _audit_refusal(args: argparse.Namespace, ctx: Context, e: Exception) -> None:
+    """A change a read-only cluster refused before it reached the audit trail's one path
+    (the CLI checks first, so nothing is asked or planned): recorded now, on a trail that
+    may be written (core/audit_trails.py), with this command as the action."""
+    from kafkaops.core.errors import Refused
+
+    if not isinstance(e, Refused) or e.cluster is None or e.audited:
+        return
+    from kafkaops.core.audit import local_actor
+    from kafkaops.core.audit_trails import note_refusal
+
+    words = [args.command] + [v for k, v in sorted(vars(args).items())
+                              if k.endswith("_command") and isinstance(v, str)]
+    target = next((v for k in ("name", "group", "topic", "pair")
+                   if isinstance(v := getattr(args, k, None), str)), args.command)
+    reason = getattr(args, "reason", None)
+
+    async def record() -> None:
+        async with ctx.services() as services:
+            await note_refusal(services, e, actor=local_actor(), face="cli",
+                               action=".".join(words), target=target,
+                               context={"reason": reason if isinstance(reason, str) else None})
+
+    try:
+        asyncio.run(record())
+    except Exception as err:  # the refusal is reported either way
+        sys.stderr.write(f"kafkaops: (the refusal could not be audited: {err})\n")
 
 
 def main() -> None:

@@ -22,8 +22,9 @@ from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.messages import render_detail
 from kafkaops.core.audit import local_actor
+from kafkaops.core.audit_trails import note_refusal
 from kafkaops.core.dlq import DeadLetter, DeadLetterService, DeadLetterTopic, ReplayResult
-from kafkaops.core.errors import KafkaOpsError, NothingToChange
+from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused
 from kafkaops.core.filter import Filter, FilterError, compile_filter
 from kafkaops.core.messages import preview
 from kafkaops.core.untrusted import printable
@@ -287,6 +288,11 @@ class DlqTopicScreen(DataScreen):
             self.services.require_writable(None, f"replay dead letters of {self.topic!r}")
         except KafkaOpsError as e:
             self._result(f"refused: {e}", error=True)
+            if isinstance(e, Refused):  # on the audit trail too, as from every face
+                self.run_worker(note_refusal(self.services, e, actor=local_actor(),
+                                             face="console", action="dlq.replay",
+                                             target=self.topic),
+                                group="audit-refusal", exit_on_error=False)
             return
         self._plan_worker()
 

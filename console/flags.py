@@ -29,7 +29,8 @@ from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit import local_actor
-from kafkaops.core.errors import KafkaOpsError, NothingToChange, UsageError
+from kafkaops.core.audit_trails import note_refusal
+from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused, UsageError
 from kafkaops.core.flags import FlagChange, FlagService, FlagState, check_rollout, state_summary
 from kafkaops.core.untrusted import printable
 
@@ -129,11 +130,16 @@ class _FlagActions:
         box = self.query_one("#flag-result", Static)  # type: ignore[attr-defined]
         box.update(Text(text, style="bold red" if error else "bold"))
 
-    def writable(self, what: str) -> bool:
+    def writable(self, what: str, key: str) -> bool:
         try:
             self.services.require_writable(None, what)
         except KafkaOpsError as e:
             self.result(f"refused: {e}", error=True)
+            if isinstance(e, Refused):  # on the audit trail too, as from every face
+                self.run_worker(  # type: ignore[attr-defined]
+                    note_refusal(self.services, e, actor=local_actor(), face="console",
+                                 action="flag.write", target=key),
+                    group="audit-refusal", exit_on_error=False)
             return False
         return True
 
@@ -282,7 +288,7 @@ class FlagsScreen(_FlagActions, DataScreen):
 
     def action_toggle(self) -> None:
         flag = self.highlighted()
-        if flag is not None and self.writable(f"switch flag {flag.key!r}"):
+        if flag is not None and self.writable(f"switch flag {flag.key!r}", flag.key):
             self._toggle_worker(flag)
 
     @work(exclusive=True, group="flag-action", exit_on_error=False)
@@ -300,7 +306,7 @@ class FlagsScreen(_FlagActions, DataScreen):
 
     def action_rollout(self) -> None:
         flag = self.highlighted()
-        if flag is not None and self.writable(f"change the rollout of flag {flag.key!r}"):
+        if flag is not None and self.writable(f"change the rollout of flag {flag.key!r}", flag.key):
             self._rollout_worker(flag)
 
     @work(exclusive=True, group="flag-action", exit_on_error=False)
@@ -417,7 +423,7 @@ class FlagHistoryScreen(_FlagActions, DataScreen):
         if change.state.version == self.current.version:
             self.result(f"{self.key} is already at version {self.current.version}", error=True)
             return
-        if self.writable(f"roll back flag {self.key!r}"):
+        if self.writable(f"roll back flag {self.key!r}", self.key):
             self._rollback_worker(self.current, change.state)
 
     @work(exclusive=True, group="flag-action", exit_on_error=False)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import hashlib
 import hmac
@@ -49,7 +50,8 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -124,17 +126,56 @@ class AuditRecord:
     """Where the record is on the audit topic."""
     offset: int = -1
     """Where the record is on the audit topic."""
+    requested_by: str | None = None
+    """Who asked for the change, when someone else confirmed it (Slack)."""
+    confirmed_by: str | None = None
+    """Who confirmed it (Slack; also the actor)."""
+    reason: str | None = None
+    """Why, as given with --reason."""
+    channel: str | None = None
+    """The Slack channel it was asked in."""
+    trail: str = ""
+    """The cluster whose audit topic holds it (a listing of several trails sets it)."""
+    problem: str | None = None
+    """Set by listings that verify: the kind of problem it has (malformed, bad-signature,
+    altered, duplicate, missing, reordered, rewritten), None when it verified."""
 
     @classmethod
     def from_fields(cls, d: Mapping[str, Any], *, partition: int = 0,
                     offset: int = -1) -> AuditRecord:
+        def opt(k: str) -> str | None:
+            return str(d[k]) if d.get(k) is not None else None
+
         return cls(
             id=str(d["id"]), time=int(d["time"]), cluster=str(d["cluster"]),
             actor=str(d["actor"]), face=str(d["face"]), action=str(d["action"]),
             target=str(d["target"]), params=dict(d.get("params") or {}),
             result=str(d["result"]), detail=d.get("detail"), error=d.get("error"),
             writer=str(d["writer"]), seq=int(d["seq"]), partition=partition, offset=offset,
+            requested_by=opt("requested_by"), confirmed_by=opt("confirmed_by"),
+            reason=opt("reason"), channel=opt("channel"),
         )
+
+
+#: optional fields a record carries when they are known, signed like the others
+CONTEXT_FIELDS = ("requested_by", "confirmed_by", "reason", "channel")
+_context: ContextVar[Mapping[str, str] | None] = ContextVar("kafkaops_audit_context",
+                                                           default=None)
+
+
+@contextlib.contextmanager
+def audit_context(**fields: str | None) -> Iterator[None]:
+    """Who asked, who confirmed, why and where (CONTEXT_FIELDS), for every record written
+    inside, in this task and the tasks it starts: a face knows them, the core service that
+    writes the record need not carry them."""
+    unknown = set(fields) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise ValueError(f"audit context takes {CONTEXT_FIELDS}, not {sorted(unknown)}")
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
@@ -166,8 +207,10 @@ def build_record(
     *, key: bytes, change_id: str, time_ms: int, cluster: str, actor: str, face: str, action: str,
     target: str, params: Mapping[str, Any], result: str, detail: Any, error: str | None,
     writer: str, seq: int, prev: str, head: tuple[int, str] | None,
+    context: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A signed record (the dict that is written as JSON)."""
+    """A signed record (the dict that is written as JSON); `context` adds the
+    CONTEXT_FIELDS that are known."""
     fields: dict[str, Any] = {
         "v": VERSION, "id": change_id, "time": time_ms, "cluster": cluster, "actor": actor,
         "face": face, "action": action, "target": target, "params": _plain(params),
@@ -175,6 +218,7 @@ def build_record(
         "seq": seq, "prev": prev,
         "head": None if head is None else {"offset": head[0], "sig": head[1]},
     }
+    fields.update({k: str(v) for k, v in (context or {}).items() if k in CONTEXT_FIELDS and v})
     fields["sig"] = sign(fields, key)
     return fields
 
@@ -485,9 +529,10 @@ class AuditLog:
         self, *, actor: str, face: str, action: str, target: str,
         params: Mapping[str, Any] | None = None, result: str = "ok", detail: Any = None,
         error: str | None = None, change_cluster: str | None = None,
-        change_id: str | None = None,
+        change_id: str | None = None, context: Mapping[str, str | None] | None = None,
     ) -> AuditRecord:
-        """Write one signed record and wait until the broker has it."""
+        """Write one signed record and wait until the broker has it. Its CONTEXT_FIELDS
+        come from `audit_context`, then `context`."""
         if face not in FACES:
             raise ValueError(f"face must be one of {FACES}, not {face!r}")
         if result not in RESULTS:
@@ -501,6 +546,8 @@ class AuditLog:
                 cluster=change_cluster or self.cluster, actor=actor, face=face, action=action,
                 target=target, params=params or {}, result=result, detail=detail, error=error,
                 writer=self.writer, seq=self._seq + 1, prev=self._prev, head=head,
+                context={**(_context.get() or {}),
+                         **{k: v for k, v in (context or {}).items() if v}},
             )
             value = json.dumps(fields, ensure_ascii=False).encode("utf-8")
             try:
@@ -550,6 +597,38 @@ class AuditLog:
                 continue
         return out[-limit:] if limit else out
 
+    async def checked(self, *, since_ms: int | None = None) -> tuple[list[AuditRecord], bool]:
+        """Every record on the trail (since `since_ms`), oldest first, each marked with the
+        first problem verification finds in it (`problem`; a record that is not an audit
+        record at all is listed with placeholders and `malformed`), and `trail` set. The
+        chains are checked from the first record read. (records, verified): without the
+        signing key nothing can be verified, and nothing is marked."""
+        try:
+            key = self.signing_key()
+        except ConfigError:
+            key = None
+        msgs, start = await self._read(since_ms)
+        bad: dict[int, str] = {}
+        if key is not None:
+            first = msgs[0].offset if msgs and since_ms is not None else start
+            report = verify_trail([(m.partition, m.offset, m.value) for m in msgs], key,
+                                  log_start=first, topic=self.topic)
+            for p in report.problems:
+                bad.setdefault(p.offset, p.kind)
+        out: list[AuditRecord] = []
+        for m in msgs:
+            try:
+                rec = AuditRecord.from_fields(parse_json(m.value), partition=m.partition,
+                                              offset=m.offset)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                rec = AuditRecord(id="?", time=m.timestamp, cluster="?", actor="?", face="?",
+                                  action="?", target="?", params={}, result="?", detail=None,
+                                  error=None, writer="?", seq=0, partition=m.partition,
+                                  offset=m.offset)
+                bad.setdefault(m.offset, "malformed")
+            out.append(dataclasses.replace(rec, trail=self.cluster, problem=bad.get(m.offset)))
+        return out, key is not None
+
     async def verify(self) -> VerifyReport:
         key = self.signing_key()
         msgs, start = await self._read()
@@ -568,17 +647,25 @@ async def record_change(
     services: Services, *, actor: str, face: str, action: str, target: str,
     params: Mapping[str, Any] | None, apply: Callable[[], Awaitable[T]],
     cluster: str | None = None, audit_cluster: str | None = None,
-    summarize: Callable[[T], Any] | None = None,
+    summarize: Callable[[T], Any] | None = None, reason: str | None = None,
 ) -> T:
     """Run one change and audit it. See the module docstring for the rules.
 
     cluster: the cluster being changed (default: the services' current one); it must not be
-    read-only. audit_cluster: where the record goes (default: `cluster`; a failover whose
-    primary is down records on the secondary). summarize: turns apply's result into the
-    record's `detail` (default: the result itself, as JSON data).
+    read-only (the refusal is recorded on another trail: audit_trails.record_refusal).
+    audit_cluster: where the record goes (default: `cluster`; a failover whose primary is
+    down records on the secondary). summarize: turns apply's result into the record's
+    `detail` (default: the result itself, as JSON data). reason: why (--reason).
     """
     cluster = cluster or services.cluster_name
-    services.require_writable(cluster, action)
+    try:
+        services.require_writable(cluster, action)
+    except Refused as e:
+        from kafkaops.core.audit_trails import note_refusal
+
+        await note_refusal(services, e, actor=actor, face=face, action=action, target=target,
+                           params=params, cluster=cluster, context={"reason": reason})
+        raise
     log = await services.audit(audit_cluster or cluster)
     await log.prepare()
     change_id = uuid.uuid4().hex
@@ -586,7 +673,7 @@ async def record_change(
     async def write(result: str, detail: Any = None, error: str | None = None) -> None:
         await log.append(actor=actor, face=face, action=action, target=target, params=params,
                          result=result, detail=detail, error=error, change_cluster=cluster,
-                         change_id=change_id)
+                         change_id=change_id, context={"reason": reason})
 
     try:
         value = await apply()

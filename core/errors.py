@@ -62,6 +62,11 @@ class NotFound(KafkaOpsError):
 class Refused(KafkaOpsError):
     """A change was refused by a guardrail (read-only cluster, missing confirmation, permission)."""
 
+    #: the cluster it was refused on, when a cluster's guardrail refused it
+    cluster: str | None = None
+    #: set once the refusal is on an audit trail, so a face does not record it twice
+    audited: bool = False
+
 
 class Conflict(KafkaOpsError):
     """A compare-and-set write lost to a concurrent writer."""

@@ -1611,6 +1611,7 @@ class FlagService:
             apply=apply,
             cluster=self.cluster,
             summarize=_audit_detail,
+            reason=reason,
         )
         return result
 

@@ -78,10 +78,12 @@ class Services:
         """Raise Refused when the cluster is marked read_only in config."""
         name = name or self.cluster_name
         if self.cluster_config(name).read_only:
-            raise Refused(
+            e = Refused(
                 f"cluster {name!r} is read-only (read_only: true in {self.config.source}); "
                 f"refusing to {action}"
             )
+            e.cluster = name
+            raise e
 
     async def audit(self, name: str | None = None) -> AuditLog:
         """The audit trail of a cluster; this Services is one writer on it (audit.py)."""

@@ -173,7 +173,7 @@ async def test_usergroup_member_confirms_once_others_are_refused_replays_do_noth
     carol = next(ln for ln in rows if "U0CAROL" in ln)
     mallory = next(ln for ln in rows if "U0MALLORY" in ln)
     assert rows.index(carol) < rows.index(mallory)
-    assert carol.split()[2:] == ["U0CAROL", "slack", "demo.write", topic, "ok"]
+    assert carol.split()[2:] == ["primary", "U0CAROL", "slack", "demo.write", topic, "ok", "ok"]
     assert "refused: not allowed to confirm this request: U0MALLORY is not in a role" in mallory
 
 

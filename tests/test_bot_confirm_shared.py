@@ -223,7 +223,7 @@ async def test_cancel_on_one_replica_stops_the_other(
     late = await click(a, pid, user="U0ALICE")
     assert "was already cancelled by <@U0ALICE>" in late.text
     assert await records(a, topic) == 0
-    assert await trail(a, topic) == []
+    assert await trail(a, topic) == [("U0ALICE", "slack", "demo.write", "cancelled")]
     rec = await stored(b, pid)
     assert rec is not None and rec.state == "cancelled"
 
@@ -241,7 +241,7 @@ async def test_expiry_holds_across_replicas(
     again = await click(a, pid, user="U0ALICE")
     assert "was already expired by <@U0ALICE>" in again.text
     assert await records(a, topic) == 0
-    assert await trail(a, topic) == []
+    assert await trail(a, topic) == [("U0ALICE", "slack", "demo.write", "expired")]
     rec = await stored(a, pid)
     assert rec is not None and rec.state == "expired"
 

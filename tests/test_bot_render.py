@@ -7,6 +7,7 @@ tests/test_bot_render.py`, then read the diff of tests/fixtures/slack/ before co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -30,6 +31,7 @@ from kafkaops.bot.render.offsets import render_reset_plan, render_reset_result
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
 from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
+from kafkaops.core.audit_trails import Listing, TrailRead
 from kafkaops.core.dlq import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
 from kafkaops.core.flags import FlagState, Rule, Variant
 from kafkaops.core.lag import GroupLag, GroupMember, LagSnapshot, PartitionLag
@@ -392,7 +394,7 @@ CASES: dict[str, Message] = {
         confirmer="U0ALICE",
         at=1_800_000_100,
     ),
-    "audit_list": render_audit(
+    "audit_list": render_audit(Listing(
         [
             audit_record(1, "ops@host-1", "cli", "dlq.replay", "payments.dlq", "ok"),
             audit_record(
@@ -404,12 +406,18 @@ CASES: dict[str, Message] = {
                 "refused",
                 "permission denied: U0BOB is not in a role allowed to run flag.write",
             ),
-            audit_record(3, "U0CAROL", "slack", "flag.write", "checkout-v2", "ok"),
+            dataclasses.replace(
+                audit_record(3, "U0MALLORY", "slack", "flag.write", "checkout-v2", "ok"),
+                problem="bad-signature"),
+            dataclasses.replace(
+                audit_record(4, "U0CAROL", "slack", "flag.write", "checkout-v2", "ok"),
+                trail="dr", cluster="dr"),
         ],
-        cluster="primary",
-        topic="_kafkaops.audit",
-    ),
-    "audit_empty": render_audit([], cluster="dr", topic="_kafkaops.audit"),
+        [TrailRead("primary", "_kafkaops.audit", 3, 1), TrailRead("dr", "_kafkaops.audit", 1),
+         TrailRead("dc3", "_kafkaops.audit", error="cluster 'dc3' unreachable (error id "
+                   "E0123abcd)")],
+    )),
+    "audit_empty": render_audit(Listing([], [TrailRead("dr", "_kafkaops.audit")])),
     "audit_verify_ok": render_verify(
         VerifyReport("_kafkaops.audit", 120, 3, (), 0, 119, "9f2c" * 16), cluster="primary"
     ),

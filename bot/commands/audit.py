@@ -1,13 +1,16 @@
-"""`/kafka audit [N]`: the newest audit records; `/kafka audit verify`: check the trail's
-signatures, sequences and links (the same check as `kafkaops audit verify`)."""
+"""`/kafka audit [N]`: the newest audit records of every cluster's trail (or the one
+`--cluster` names), each marked when it fails verification; `/kafka audit verify`: check
+the trail's signatures, sequences and links (the same check as `kafkaops audit verify`)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING
 
 from kafkaops.bot.render.audit import render_audit, render_verify
 from kafkaops.bot.render.common import Message
+from kafkaops.core.audit_trails import list_trails
 from kafkaops.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,12 +38,16 @@ def register(bot: Bot, services: Services) -> None:
 
 
 async def audit(inv: Invocation) -> Message:
+    """Every cluster's trail (failover steps are on the target's), or the one --cluster
+    names; records that fail verification are marked."""
     n = inv.args.n
     if not 1 <= n <= MAX_N:
         raise UsageError(f"N must be between 1 and {MAX_N}, not {n}")
-    trail = await inv.services.audit(inv.cluster)
-    records = await trail.records(limit=n)
-    return render_audit(records, cluster=inv.cluster, topic=trail.topic)
+    clusters = [inv.cluster] if inv.cluster_given else list(inv.services.config.clusters)
+    listing = await list_trails(inv.services, clusters, limit=n)
+    trails = [t if t.error is None else dataclasses.replace(
+        t, error=inv.bot.public(t.error, f"audit trail of {t.cluster}")) for t in listing.trails]
+    return render_audit(dataclasses.replace(listing, trails=trails))
 
 
 async def verify(inv: Invocation) -> Message:
