@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
     """Every cluster's trail merged by time (failover steps are on the target's trail),
     or only the one -c / -b names; each record marked when it fails verification (a record
-    that is not an audit record at all is listed as MALFORMED). A trail that does not
+    that is not an audit record at all is named on stderr by offset). A trail that does not
     answer is named on stderr and the exit code is 1: its records are unknown, not absent."""
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit N: N must be 1 or more")
@@ -70,6 +70,11 @@ async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
             print(f"{listing.problems} record(s) failed verification (CHECK): not written by "
                   "kafkaops with the signing key, altered or replayed; `kafkaops audit verify` "
                   "says how")
+    for t in listing.trails:
+        for offset, why in t.skipped:
+            sys.stderr.write(f"kafkaops: skipped {t.topic} offset {offset}: {printable(why)} "
+                             f"(on cluster {t.cluster!r}; `kafkaops audit verify` checks the "
+                             "whole trail)\n")
     for t in listing.unread:
         sys.stderr.write(f"kafkaops: the audit trail of cluster {t.cluster!r} was not read: "
                          f"{printable(t.error or '')}; its records are unknown\n")

@@ -585,23 +585,15 @@ class AuditLog:
         audit records are left out here (appended to `skipped` as (offset, why) when given);
         `verify()` reports them."""
         msgs, _ = await self._read(since_ms)
-        out: list[AuditRecord] = []
-        for m in msgs:
-            try:
-                d = parse_json(m.value)
-                out.append(AuditRecord.from_fields(d, partition=m.partition, offset=m.offset))
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                why = str(e) if isinstance(e, ValueError) else f"not an audit record ({e})"
-                if skipped is not None:
-                    skipped.append((m.offset, why))
-                continue
+        out = _parsed(msgs, skipped)
         return out[-limit:] if limit else out
 
-    async def checked(self, *, since_ms: int | None = None) -> tuple[list[AuditRecord], bool]:
-        """Every record on the trail (since `since_ms`), oldest first, each marked with the
-        first problem verification finds in it (`problem`; a record that is not an audit
-        record at all is listed with placeholders and `malformed`), and `trail` set. The
-        chains are checked from the first record read. (records, verified): without the
+    async def checked(self, *, since_ms: int | None = None,
+                      skipped: list[tuple[int, str]] | None = None
+                      ) -> tuple[list[AuditRecord], bool]:
+        """The audit records on the trail (since `since_ms`) as `records` gives them, each
+        marked with the first problem verification finds in it (`problem`) and `trail` set;
+        the chains are checked from the first record read. (records, verified): without the
         signing key nothing can be verified, and nothing is marked."""
         try:
             key = self.signing_key()
@@ -615,25 +607,29 @@ class AuditLog:
                                   log_start=first, topic=self.topic)
             for p in report.problems:
                 bad.setdefault(p.offset, p.kind)
-        out: list[AuditRecord] = []
-        for m in msgs:
-            try:
-                rec = AuditRecord.from_fields(parse_json(m.value), partition=m.partition,
-                                              offset=m.offset)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                rec = AuditRecord(id="?", time=m.timestamp, cluster="?", actor="?", face="?",
-                                  action="?", target="?", params={}, result="?", detail=None,
-                                  error=None, writer="?", seq=0, partition=m.partition,
-                                  offset=m.offset)
-                bad.setdefault(m.offset, "malformed")
-            out.append(dataclasses.replace(rec, trail=self.cluster, problem=bad.get(m.offset)))
-        return out, key is not None
+        return [dataclasses.replace(r, trail=self.cluster, problem=bad.get(r.offset))
+                for r in _parsed(msgs, skipped)], key is not None
 
     async def verify(self) -> VerifyReport:
         key = self.signing_key()
         msgs, start = await self._read()
         return verify_trail([(m.partition, m.offset, m.value) for m in msgs], key,
                             log_start=start, topic=self.topic)
+
+
+def _parsed(msgs: Sequence[Message], skipped: list[tuple[int, str]] | None
+            ) -> list[AuditRecord]:
+    """The messages that are audit records; the others go to `skipped` as (offset, why)."""
+    out: list[AuditRecord] = []
+    for m in msgs:
+        try:
+            d = parse_json(m.value)
+            out.append(AuditRecord.from_fields(d, partition=m.partition, offset=m.offset))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            why = str(e) if isinstance(e, ValueError) else f"not an audit record ({e})"
+            if skipped is not None:
+                skipped.append((m.offset, why))
+    return out
 
 
 def _new_writer() -> str:

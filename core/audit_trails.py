@@ -5,8 +5,9 @@ on the trail of the cluster it changes; a failover records its steps on the targ
 (the old active cluster may be down). So a listing of one trail misses what is on the
 others: `list_trails` reads every trail it is given (the CLI and the bot give every
 cluster the config names unless one is asked for), each record marked with the trail that
-holds it and whatever verification finds wrong with it (`AuditLog.checked`), and says
-which trails it read and which did not answer.
+holds it and whatever verification finds wrong with it (`AuditLog.checked`; records that
+are not audit records at all are named by offset instead), and says which trails it read
+and which did not answer.
 
 A refusal because a cluster is read-only is not written to that cluster (read-only means
 kafkaops writes nothing there, its trail included): `record_refusal` writes it to the
@@ -62,6 +63,8 @@ class TrailRead:
     """False when no signing key was set: nothing could be checked."""
     error: str | None = None
     """Why it was not read (the cluster did not answer): its records are unknown."""
+    skipped: tuple[tuple[int, str], ...] = ()
+    """(offset, why) of records that are not audit records at all (not listed)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,10 @@ class Listing:
 
     @property
     def problems(self) -> int:
-        return sum(1 for r in self.records if r.problem)
+        """Records that failed verification, those not listed as not audit records at all
+        included."""
+        return sum(1 for r in self.records if r.problem) + sum(
+            len(t.skipped) for t in self.trails)
 
 
 async def list_trails(services: Services, clusters: Sequence[str], *,
@@ -92,12 +98,14 @@ async def list_trails(services: Services, clusters: Sequence[str], *,
 
     async def one(cluster: str) -> tuple[list[AuditRecord], TrailRead]:
         trail = await services.audit(cluster)
+        skipped: list[tuple[int, str]] = []
         try:
-            recs, verified = await trail.checked(since_ms=since_ms)
+            recs, verified = await trail.checked(since_ms=since_ms, skipped=skipped)
         except KafkaOpsError as e:
             return [], TrailRead(cluster, trail.topic, error=str(e))
-        bad = sum(1 for r in recs if r.problem)
-        return recs, TrailRead(cluster, trail.topic, len(recs), bad, verified)
+        bad = sum(1 for r in recs if r.problem) + len(skipped)
+        return recs, TrailRead(cluster, trail.topic, len(recs), bad, verified, None,
+                               tuple(skipped))
 
     reads = await asyncio.gather(*(one(c) for c in dict.fromkeys(clusters)))
     records = sorted((r for recs, _ in reads for r in recs),

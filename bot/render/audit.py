@@ -25,6 +25,11 @@ def render_audit(listing: Listing) -> Message:
                                                  or "no cluster")
     notes = [f":warning: *{esc(t.cluster)}*'s trail was not read: {esc(t.error or '')}. "
              "Its records are unknown." for t in listing.unread]
+    for t in listing.trails:
+        if t.skipped:
+            offsets = ", ".join(str(o) for o, _ in t.skipped[:10])
+            notes.append(f":rotating_light: {len(t.skipped)} record(s) on *{esc(t.cluster)}*'s "
+                         f"trail are not audit records at all (offset {offsets}).")
     if not listing.verified:
         notes.append("Not verified: the bot's config sets no audit.signing_key.")
     if listing.problems:
