@@ -40,6 +40,7 @@ from kafkaops.bot.render.replies import (
 )
 from kafkaops.bot.respond import Responder
 from kafkaops.bot.router import ArgSpec, Handler, Immediate, Invocation, Parsed, Router
+from kafkaops.core.audit_trails import refusal_trails
 from kafkaops.core.confirmations import RequestLedger
 from kafkaops.core.errors import (
     ClusterUnreachable,
@@ -128,12 +129,16 @@ class Bot:
                          "")
         return first
 
-    def once(self, fn: Callable[[dict[str, Any]], Awaitable[None]]
+    def once(self, fn: Callable[[dict[str, Any]], Awaitable[None]], *,
+             acts: Callable[[dict[str, Any]], bool] | None = None
              ) -> Callable[..., Awaitable[None]]:
         """A lazy listener that runs only for the first replica to receive its request,
-        tracked so that `drain()` can let it finish before the bot stops."""
+        tracked so that `drain()` can let it finish before the bot stops. `acts(body)`
+        False: nothing to do (answered in the ack), so nothing is claimed either."""
 
         async def run(body: dict[str, Any], request: AsyncBoltRequest) -> None:
+            if acts is not None and not acts(body):
+                return
             async with self.tracked():
                 if await self.first_time(request):
                     await fn(body)
@@ -314,16 +319,14 @@ class Bot:
                 text = f"{self.command_name} {command.get('text', '')}".strip()
                 await ack(response_type="ephemeral", **render_working(text).to_slack())
 
-        async def run_command(command: dict[str, Any], request: AsyncBoltRequest) -> None:
+        def acts(command: dict[str, Any]) -> bool:
+            return not isinstance(router.parse(command.get("text", "")), Immediate)
+
+        async def run_command(command: dict[str, Any]) -> None:
             text = command.get("text", "")
             parsed = router.parse(text)
             if isinstance(parsed, Immediate):
                 return  # answered in the ack
-            async with self.tracked():
-                if await self.first_time(request):
-                    await run_parsed(command, parsed, text)
-
-        async def run_parsed(command: dict[str, Any], parsed: Parsed, text: str) -> None:
             responder = Responder(
                 self.client,
                 response_url=command.get("response_url"),
@@ -342,7 +345,7 @@ class Bot:
                 msg, public = render_error(self.public(e, text)), False
             await responder.reply(msg, public=public)
 
-        app.command(self.command_name)(ack=ack_command, lazy=[run_command])
+        app.command(self.command_name)(ack=ack_command, lazy=[self.once(run_command, acts=acts)])
 
         async def ack_click(ack: Any) -> None:
             await ack()
@@ -381,12 +384,10 @@ def _target(name: str, args: Any) -> str:
 
 def _ledger(services: Services) -> RequestLedger | None:
     """Where replicas share the requests they received: the default cluster, else the
-    first writable one; None (this process only) when every cluster is read-only."""
-    names = [services.cluster_name, *services.config.clusters]
-    for name in dict.fromkeys(names):
-        if name in services.config.clusters and not services.cluster_config(name).read_only:
-            return RequestLedger(services, name)
-    return None
+    first writable one (as refusals are kept); None (this process only) when every
+    cluster is read-only."""
+    writable = refusal_trails(services, services.cluster_name)
+    return RequestLedger(services, writable[0]) if writable else None
 
 
 def web_client(services: Services) -> AsyncWebClient:

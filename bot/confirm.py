@@ -120,7 +120,6 @@ class Execution:
         confirming Slack user as actor and `slack` as face."""
         from kafkaops.core.audit import record_change
 
-        reason = self.params.get("reason")
         return await record_change(
             self.services,
             actor=self.confirmer,
@@ -130,7 +129,6 @@ class Execution:
             params=dict(self.params if params is None else params),
             apply=apply,
             cluster=self.cluster,
-            reason=reason if isinstance(reason, str) else None,
             summarize=summarize,
         )
 
@@ -349,7 +347,7 @@ class Confirmations:
             return
         forged = store.tampered(pid) if isinstance(store, ConfirmationStore) else []
         if forged or not hmac.compare_digest(request_digest(p, self.key), digest):
-            await self._tampered(bot, p, forged, user, decision, responder)
+            await self._tampered(bot, p, forged, user, decision, responder, store.cluster)
             return
         if p.state != "pending":
             await responder.ephemeral(_already(p))
@@ -362,7 +360,7 @@ class Confirmations:
                                 params={"decision": decision, **p.params}, result="expired",
                                 error=f"confirmation expired (asked for more than "
                                       f"{int(self.ttl // 60)} min before the click)",
-                                cluster=p.cluster, context=context)
+                                cluster=p.cluster, context={**context, "confirmed_by": None})
                 await responder.replace(
                     render_expired(p.action, p.target, p.command_text, int(self.ttl // 60))
                 )
@@ -421,12 +419,13 @@ class Confirmations:
         )
 
     async def _tampered(self, bot: Bot, p: Confirmation, offsets: list[int], user: str,
-                        decision: Decision, responder: Responder) -> None:
+                        decision: Decision, responder: Responder, kept_on: str | None
+                        ) -> None:
         """Refuse a click on a confirmation someone wrote to without the key (or a button
         naming another request): nothing runs, the prompt says so, the trail records it."""
         if offsets:
             why = (f"{len(offsets)} record(s) at offset {', '.join(map(str, offsets[:5]))} of "
-                   f"{CONFIRMATIONS_TOPIC} on cluster {p.cluster or '?'} were written to it "
+                   f"{CONFIRMATIONS_TOPIC} on cluster {kept_on or '?'} were written to it "
                    "without the signing key")
         else:
             why = "the button names a request other than the one kept for it"

@@ -154,7 +154,7 @@ async def test_refusals_cancels_expiries_and_both_users_are_on_the_trail(
         ("U0CAROL", "flag.write", "cancelled", "primary", "primary", "U0CAROL", None, None,
          "C0WARROOM", None)]
     assert [view(r) for r in about(rows, expired)] == [
-        ("U0ALICE", "flag.write", "expired", "primary", "primary", "U0CAROL", "U0ALICE", None,
+        ("U0ALICE", "flag.write", "expired", "primary", "primary", "U0CAROL", None, None,
          "C0WARROOM", None)]
     # nothing at all was written to the read-only cluster's trail
     assert [r for r in rows if r["trail"] == "dr"] == []
