@@ -354,6 +354,38 @@ class DeadLetterConfig:
 
 
 @dataclass(frozen=True)
+class TeamConfig:
+    match: list[str] = field(default_factory=list)
+    """Topic name patterns (globs such as `orders.*`) the team owns. A topic belongs to the
+    first team, in config order, with a pattern that matches it; else it is unowned."""
+    channel: str | None = None
+    """Slack channel (id or #name) the team's alerts go to."""
+
+
+@dataclass(frozen=True)
+class CostsConfig:
+    storage_gb_month: float = 0.0
+    """Price of keeping one GB (10^9 bytes, every replica counted) for a month."""
+    ingress_gb: float = 0.0
+    """Price of one GB (10^9 bytes, as the broker stores the batches) produced."""
+    currency: str = "USD"
+    """Currency of both prices (ISO 4217 code), shown next to every amount."""
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    name: str
+    """Policy name; each violation names it."""
+    match: dict[str, str] = field(default_factory=dict)
+    """Which topics it applies to: glob patterns on `topic` and `cluster`, and `team` (a
+    team under teams:); a missing key matches everything."""
+    require: dict[str, str | list[str]] = field(default_factory=dict)
+    """Topic configs (`retention`, `cleanup_policy`, any topic config with `_` or `.`) and
+    `partitions`, `replication_factor`: a value (`delete`), a list of allowed values
+    (`[lz4, zstd]`), or a comparison (`>= 7y`, `<= 1GiB`, `!= compact`)."""
+
+
+@dataclass(frozen=True)
 class Config:
     clusters: dict[str, ClusterConfig] = field(default_factory=dict)
     """Named clusters."""
@@ -375,6 +407,12 @@ class Config:
     """Alert rules into Slack channels."""
     dead_letters: DeadLetterConfig = field(default_factory=DeadLetterConfig)
     """How dead-letter topics are recognised."""
+    teams: dict[str, TeamConfig] = field(default_factory=dict)
+    """Teams and the topics they own: usage and chargeback per team, alert routing."""
+    costs: CostsConfig | None = None
+    """Prices for the chargeback report (`kafkaops usage report`)."""
+    policies: list[PolicyConfig] = field(default_factory=list)
+    """Rules topic configs must follow (`kafkaops policy check`)."""
     source: str = "<defaults>"
     """Where this config was read from (not a key)."""
 
@@ -649,6 +687,11 @@ def _check_references(config: Config) -> None:
     from kafkaops.core.connect.settings import check_connect
 
     check_connect(config)  # ConfigError naming the connect entry and key
+    from kafkaops.core.policy.rules import check_policies
+    from kafkaops.core.usage.teams import check_teams
+
+    check_teams(config)  # ConfigError naming the team, cost or key
+    check_policies(config)  # ConfigError naming the policy and the requirement
     from kafkaops.core.alerts import check_rules  # alerts.py reads this module's types
 
     check_rules(config)  # ConfigError naming the rule and what does not parse

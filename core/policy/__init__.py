@@ -1,0 +1,1 @@
+"""Topic policies: rules from config checked against what the cluster reports, and fixes."""
