@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config-out", metavar="FILE",
                    help=f"where to write the config naming the demo clusters (default "
                         f"{_home_relative(default_config_path())}; removed when the demo stops)")
+    p.add_argument("--no-connect", action="store_true",
+                   help="run without the Kafka Connect worker (it needs Java and ~200 MB)")
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=demo_cmd)
 
@@ -100,11 +102,23 @@ def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     demo.cluster_settings = {n: {"schema_registry": {"url": schemas.url}}
                              for n in demo.cluster_names}
     demo.parts.append(schemas)
+    # Kafka Connect (a real worker, when Java is here): a FileStream source feeding a topic,
+    # a healthy sink and one that fails (demo/connect_traffic.py)
+    from kafkaops.demo.connect_traffic import DemoConnect
+
+    connect = DemoConnect(lambda: demo.bootstraps[demo.cluster_names[0]],
+                          enabled=not args.no_connect, seed=args.seed)
     why: list[str] = []
     demo.start_clusters()
     try:
+        connect.launch()  # from the main thread, as the brokers: the JVM dies with it
+        if connect.url is not None:
+            demo.cluster_settings.setdefault(demo.cluster_names[0], {})["connect"] = [
+                connect.entry()]
+        demo.parts.append(connect)
         return asyncio.run(_run(demo, args, app_class, why))
     finally:
+        connect.kill()
         demo.stop_clusters()
         if why:
             sys.stderr.write(f"kafkaops demo: stopped by {why[0]}; brokers stopped\n")
@@ -175,7 +189,17 @@ async def _run(demo: Demo, args: argparse.Namespace, app_class: Any, why: list[s
 
 def _banner(demo: Demo) -> str:
     where = ", ".join(f"{n} {b}" for n, b in demo.bootstraps.items())
-    return f"demo: {where} · config {_home_relative(demo.config_path)}"
+    connect = _connect(demo)
+    on = ("" if connect is None else " · Kafka Connect: press C" if connect.worker is not None
+          else " · Kafka Connect off (see `kafkaops demo --headless`)")
+    return f"demo: {where} · config {_home_relative(demo.config_path)}{on}"
+
+
+def _connect(demo: Demo) -> Any:
+    """The demo's Kafka Connect part, if it has one."""
+    from kafkaops.demo.connect_traffic import DemoConnect
+
+    return next((p for p in demo.parts if isinstance(p, DemoConnect)), None)
 
 
 def connection_help(demo: Demo) -> str:
@@ -195,6 +219,9 @@ def connection_help(demo: Demo) -> str:
         f"  kafkaops --config {cfg} topic orders.events",
         f"  kafkaops --config {cfg} -c {names[-1]} cluster",
         f"  kafkaops -b {b[names[0]]} topics --json",
+        *(["", (_connect(demo).describe())] if _connect(demo) is not None else []),
+        *([f"  kafkaops --config {cfg} connect list"]
+          if _connect(demo) is not None and _connect(demo).worker is not None else []),
         "",
         f"Traffic: {demo.rate:g} records/s over {len(DEMO_TOPICS)} topics "
         f"(a tenth of it after {demo.full_rate_records:,} records).",
@@ -256,6 +283,9 @@ async def _headless(demo: Demo, stop: asyncio.Event, duration: float | None) -> 
             _print_line(out, tty, f"produced {demo.full_rate_records:,} records: slowing to "
                                   f"{demo.rate * SLOW_FACTOR:g}/s to keep the in-memory "
                                   "brokers small")
+        connect = _connect(demo)
+        while connect is not None and connect.news:
+            _print_line(out, tty, connect.news.pop(0))
         if s.errors and s.errors != shown_errors:
             shown_errors = s.errors
             _print_line(out, tty, f"retrying after: {s.errors[-1]}")
