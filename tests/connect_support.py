@@ -204,5 +204,7 @@ async def source_and_sinks(url: str, d: Path, lines: int = 3) -> tuple[str, str,
         put_connector(url, src, file_source(d / "in.txt", topic)),
         put_connector(url, good, {**file_sink(d / "out.txt", topic), **secret}),
         put_connector(url, bad, file_sink(d / "missing" / "out.txt", topic)))
-    await wait_state(url, bad, "RUNNING", ["FAILED"])
+    await asyncio.gather(wait_state(url, src, "RUNNING", ["RUNNING"]),
+                         wait_state(url, good, "RUNNING", ["RUNNING"]),
+                         wait_state(url, bad, "RUNNING", ["FAILED"]))
     return topic, src, good, bad

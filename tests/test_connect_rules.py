@@ -85,6 +85,11 @@ def test_json_that_is_not_connects_is_rejected(body: object) -> None:
         parse_expanded(body)
 
 
+def test_a_connector_without_a_status_yet_is_unassigned() -> None:
+    (c,) = parse_expanded({"new": {"info": {"name": "new", "type": "sink", "config": {}}}})
+    assert (c.name, c.state, c.tasks, c.type) == ("new", "UNASSIGNED", (), "sink")
+
+
 def test_worker_root_and_offsets_shapes() -> None:
     w = parse_worker("http://c", {"version": "3.9.0", "commit": "84ca",
                                   "kafka_cluster_id": "k1"})

@@ -147,7 +147,10 @@ def parse_expanded(body: Any) -> list[Connector]:
     for name, entry in body.items():
         if not isinstance(entry, dict):
             raise ValueError(f"connector {name!r}: not an object")
-        out.append(parse_connector(str(name), entry.get("status"), entry.get("info")))
+        status = entry.get("status")
+        if status is None:  # created a moment ago: no status written yet
+            status = {"connector": {"state": "UNASSIGNED"}, "tasks": []}
+        out.append(parse_connector(str(name), status, entry.get("info")))
     return sorted(out, key=lambda c: c.name)
 
 
