@@ -83,8 +83,9 @@ def register(bot: Bot, services: Services) -> None:
     async def trace_click(body: dict[str, Any]) -> None:
         await _responder(bot, body).ephemeral(await _trace_click(bot, body))
 
-    bot.app.action(RESTART_ACTION)(ack=ack, lazy=[restart_click])
-    bot.app.action(TRACE_ACTION)(ack=ack, lazy=[trace_click])
+    # once: a click that reached several replicas (or was replayed) is handled by one
+    bot.app.action(RESTART_ACTION)(ack=ack, lazy=[bot.once(restart_click)])
+    bot.app.action(TRACE_ACTION)(ack=ack, lazy=[bot.once(trace_click)])
 
 
 # ---------------------------------------------------------------- commands
