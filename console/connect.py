@@ -43,6 +43,7 @@ from kafkaops.core.connect.rules import counts_text, problem
 from kafkaops.core.connect.service import ConnectService
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.lag_status import age
+from kafkaops.core.untrusted import printable
 
 STATE_STYLE = {
     "RUNNING": "green", "FAILED": "bold white on red", "PAUSED": "bold yellow",
@@ -56,7 +57,7 @@ YES_LABEL = {"restart": "Restart", "pause": "Pause", "resume": "Resume", "stop":
 
 
 def state_text(state: str) -> Text:
-    return Text(state, style=STATE_STYLE.get(state, ""))
+    return Text(printable(state), style=STATE_STYLE.get(state, ""))
 
 
 def counts_cell(c: Connector) -> Text:
@@ -65,7 +66,7 @@ def counts_cell(c: Connector) -> Text:
     for i, part in enumerate(counts_text(c.task_counts).split(", ")):
         if i:
             text.append(", ")
-        text.append(part, style=STATE_STYLE.get(part.split(" ", 1)[-1], ""))
+        text.append(printable(part), style=STATE_STYLE.get(part.split(" ", 1)[-1], ""))
     return text
 
 
@@ -99,7 +100,8 @@ class ConnectView:
         last = (f"last answer {clock(self.read_at)} ({age(now - self.read_at)} ago)"
                 if self.read_at else "no answer yet")
         since = age(now - (self.failing_since or now))
-        return f"Connect {self.name} not answering for {since} ({last}): {self.error}"
+        return printable(f"Connect {self.name} not answering for {since} ({last}): "
+                         f"{self.error}")
 
 
 @dataclass
@@ -136,7 +138,7 @@ class ConnectBase(DataScreen):
     def result_line(self, text: str, *, error: bool = False) -> None:
         """The outcome of the last change (kept until the next one; polls do not clear it)."""
         box = self.query_one("#connect-result", Static)
-        box.update(Text(text, style="bold red" if error else "bold"))
+        box.update(Text(printable(text), style="bold red" if error else "bold"))
 
     def action_change(self, action: str, scope: str = "") -> None:
         target = self.target()
@@ -222,7 +224,7 @@ def confirm_text(plan: ChangePlan) -> Text:
     text = Text()
     text.append(f"{plan.request.action.capitalize()} on Connect {plan.connect} "
                 f"(cluster {plan.cluster})\n\n", style="bold")
-    text.append(plan.will + "\n\n")
+    text.append(printable(plan.will) + "\n\n")
     text.append(f"Now: {plan.state}, tasks {counts_text(counts)}\n")
     text.append("Written to the audit trail.", style="dim")
     return text
@@ -323,21 +325,24 @@ class ConnectScreen(ConnectBase):
                 f"{'s' if workers != 1 else ''} · {len(lst.connectors)} connectors",
                 (f" · {failed} failing" if failed else "", "bold red")))
             if lst.lag_error and view.error is None:
-                lines.append(Text(f"sink lag unknown: {lst.lag_error}", style="yellow"))
+                lines.append(Text(printable(f"sink lag unknown: {lst.lag_error}"),
+                                  style="yellow"))
             stale = view.error is not None
             for c in sorted(lst.connectors, key=lambda c: (not c.failed, c.name)):
                 key = f"{view.name}/{c.name}"
                 self._rows[key] = (view.name, c.name)
+                name = Text(printable(c.name))
                 if stale:
                     was = f"UNKNOWN · was {c.state} {age(now - (view.read_at or now))} ago"
-                    table.add_row(c.name, c.type, Text(was, style="dim"),
+                    table.add_row(name, printable(c.type), Text(printable(was), style="dim"),
                                   Text(counts_text(c.task_counts), style="dim"),
                                   Text("unknown", style="dim"), Text("UNKNOWN", style="dim"),
                                   view.name, "", key=key)
                     continue
                 lag_cell, status_cell = lag_cells(c, lst.lag.get(c.name), lst.lag_error)
-                table.add_row(c.name, c.type, state_text(c.state), counts_cell(c), lag_cell,
-                              status_cell, view.name, problem(c)[:120], key=key)
+                table.add_row(name, printable(c.type), state_text(c.state), counts_cell(c),
+                              lag_cell, status_cell, view.name, printable(problem(c)[:120]),
+                              key=key)
         self.query_one("#connect-summary", Static).update(Text("\n").join(lines))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
@@ -428,30 +433,32 @@ class ConnectorScreen(ConnectBase):
             return
         stale = self.cview.error is not None
         short = c.class_name.rsplit(".", 1)[-1] or "?"
-        lines = [Text.assemble((c.name, "bold"), f" · {c.type} · {short} · Connect "
-                               f"{self.connect_name}")]
+        lines = [Text.assemble((printable(c.name), "bold"),
+                               printable(f" · {c.type} · {short} · Connect {self.connect_name}"))]
         if stale:
             lines.append(Text(self.cview.unreachable_line(now), style="bold red"))
             lines.append(Text(f"State UNKNOWN · was {c.state} "
                               f"{age(now - (self.cview.read_at or now))} ago", style="dim"))
         else:
             lines.append(Text.assemble("State ", state_text(c.state),
-                                       f" on {c.worker_id or '?'} · tasks ", counts_cell(c)))
+                                       printable(f" on {c.worker_id or '?'} · tasks "),
+                                       counts_cell(c)))
             if c.group is not None:
                 if lag is not None and lag.lag is not None:
-                    lines.append(Text(f"Sink lag {lag.lag:,} records ({age(lag.lag_seconds)}) "
-                                      f"{lag.status} · group {c.group}"))
+                    lines.append(Text(printable(f"Sink lag {lag.lag:,} records "
+                                                f"({age(lag.lag_seconds)}) {lag.status} · "
+                                                f"group {c.group}")))
                 else:
                     why = lag_error or (lag.error if lag else None)
-                    lines.append(Text(f"Sink lag unknown · group {c.group}"
-                                      + (f" ({why})" if why else ""), style="dim"))
+                    lines.append(Text(printable(f"Sink lag unknown · group {c.group}"
+                                                + (f" ({why})" if why else "")), style="dim"))
         head.update(Text("\n").join(lines))
         cursor = table.cursor_row
         table.clear()
         for t in c.tasks:
             state = Text(f"UNKNOWN · was {t.state}", style="dim") if stale else state_text(t.state)
-            table.add_row(str(t.id), state, t.worker_id or "-",
-                          (problem_of(t) if not stale else "")[:100], key=str(t.id))
+            table.add_row(str(t.id), state, printable(t.worker_id or "-"),
+                          printable((problem_of(t) if not stale else "")[:100]), key=str(t.id))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
         self._show_pane()
@@ -475,16 +482,17 @@ class ConnectorScreen(ConnectBase):
         if self.showing == "config":
             width = max((len(k) for k in c.config), default=0)
             pane.update(Text("Config (secrets redacted)\n\n", style="bold") + Text(
-                "\n".join(f"{k.ljust(width)}  {v}" for k, v in c.config.items())))
+                "\n".join(printable(f"{k.ljust(width)}  {v}") for k, v in c.config.items())))
             return
         text = Text()
         if c.trace:
             text.append("Connector trace\n", style="bold")
-            text.append(c.trace.rstrip() + "\n\n")
+            text.append(printable(c.trace.rstrip(), multiline=True) + "\n\n")
         t = self._highlighted_task()
         if t is not None:
             text.append(f"Task {t.id} · {t.state}\n", style="bold")
-            text.append(t.trace.rstrip() if t.trace else "no trace (the task has not failed)")
+            text.append(printable(t.trace.rstrip(), multiline=True) if t.trace
+                        else "no trace (the task has not failed)")
         elif not c.trace:
             text.append("no tasks" if not c.tasks else "")
         pane.update(text)

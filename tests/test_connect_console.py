@@ -223,6 +223,26 @@ async def test_a_worker_killed_while_watched_shows_unreachable_with_its_age(
         worker.stop()
 
 
+async def test_text_from_the_rest_api_cannot_drive_the_terminal(
+        data: dict, connect_worker: ConnectWorker, tmp_path: Path) -> None:
+    # a config value with a terminal escape (anyone who may create connectors can write one)
+    name = unique("esc")
+    await put_connector(connect_worker.url, name, {
+        **file_sink(tmp_path / "o.txt", unique("t")), "transforms.x.note": "\x1b[2J\x1b]0;pwn\x07"})
+    await wait_state(connect_worker.url, name, "RUNNING", ["RUNNING"])
+    async with Services(parse_config(data, "<t>")) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=(200, 50)) as pilot:
+            screen = await open_connect(pilot, app, name)
+            await highlight(pilot, screen, name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConnectorScreen)
+                             and rows(app.screen, "connector-tasks"), "the tasks")
+            await pilot.press("v")
+            config = text_of(app.screen, "connector-detail")
+            assert "\\x1b[2J\\x1b]0;pwn\\x07" in config and "\x1b" not in config
+
+
 async def test_palette_and_no_connect_configured(config: Any) -> None:
     async with Services(config) as services:
         app = KafkaOpsApp(services)
