@@ -96,6 +96,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kaskade", help="path of the kaskade executable")
     parser.add_argument("--kafkaops", default=KAFKAOPS, help="kafkaops executable to time")
+    parser.add_argument("--baseline", metavar="PATH",
+                        help="another kafkaops executable (e.g. an older build's .venv/bin/"
+                        "kafkaops) to time as well")
     add_results_option(parser)
     args = parser.parse_args()
     if not shutil.which("tmux"):
@@ -107,6 +110,11 @@ def main() -> int:
     compile_bytecode(PYTHON, site_packages(PYTHON), ROOT / "core", ROOT / "console",
                      ROOT / "cli")
     compile_bytecode(kaskade_python, site_packages(kaskade_python))
+    if args.baseline:  # its venv and its project's sources (an editable install)
+        venv = Path(args.baseline).resolve().parent.parent
+        python = str(venv / "bin" / "python")
+        compile_bytecode(python, site_packages(python),
+                         *(venv.parent / d for d in ("core", "console", "cli")))
     with EmbeddedClusters(["bench"]) as clusters:
         b = clusters.bootstrap("bench")
         asyncio.run(create_topics(b))
@@ -115,6 +123,8 @@ def main() -> int:
             "kaskade": [kaskade, "admin", "-b", b],
             "floor": [PYTHON, str(ROOT / "bench" / "console_floor.py"), b],
         }
+        if args.baseline:
+            tools["baseline"] = [args.baseline, "-b", b, "console"]
         for cmd in tools.values():
             time_to_text(cmd, TOPICS[0])  # warm-up, untimed
         times: dict[str, list[float]] = {name: [] for name in tools}

@@ -190,7 +190,8 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 def _json_default(obj: Any) -> Any:
     """What orjson does not serialize by itself: NamedTuples (as objects, the way
-    to_jsonable writes them), sets, and anything else as its str()."""
+    to_jsonable writes them) and sets. Anything else makes orjson fail, and json_bytes
+    writes it with the standard library, as its str()."""
     if isinstance(obj, tuple) and hasattr(obj, "_asdict"):
         return obj._asdict()
     if isinstance(obj, set | frozenset):

@@ -17,13 +17,16 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
 
 from kafkaops.cli.main import build_parser
+from kafkaops.core.lag_status import Status
+from kafkaops.core.records import json_bytes
 from kafkaops.core.untrusted import printable_json_bytes
 
 from .conftest import cli_env, produce, unique
@@ -69,6 +72,35 @@ SOURCE_ONLY = {
     "alerts run", "dlq replay", "dlq show", "failover execute", "failover resume",
     "failback plan", "failback execute", "failback resume", "failback status",
 }
+
+
+class Point(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    where: Point
+    tags: frozenset[str]
+    status: Status
+
+
+@pytest.mark.parametrize(("value", "data"), [
+    (Row("a", Point("t", 1), frozenset({"y", "x"}), Status.STOP),
+     {"name": "a", "where": {"topic": "t", "partition": 1}, "tags": ["x", "y"],
+      "status": "STOP"}),
+    ({1: (Point("t", 0),)}, {"1": [{"topic": "t", "partition": 0}]}),
+    ({"big": 2 ** 70}, {"big": 2 ** 70}),  # beyond orjson: the standard library writes it
+    ({"odd": "a\udc80b", "path": Path("/x")}, {"odd": "a\udc80b", "path": "/x"}),
+    (float("nan"), None),
+])
+def test_json_bytes_writes_records_and_what_orjson_refuses(value: Any, data: Any) -> None:
+    for pretty in (False, True):
+        out = json_bytes(value, pretty=pretty)
+        assert json.loads(out) == data
+        assert out.decode("utf-8")  # always valid UTF-8
 
 
 def json_commands() -> set[str]:
