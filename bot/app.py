@@ -87,6 +87,11 @@ class Bot:
             client=self.client,
             signing_secret=signing_secret,
             logger=logging.getLogger("kafkaops.bot.bolt"),
+            # Our ack functions do no I/O, so bolt may await them and answer at once; by
+            # default it runs them in a task and polls for the ack every 10 ms, which a
+            # burst of commands pays on every request (bench/slack_ack.py). Lazy listeners
+            # still run after the ack, in tasks, either way.
+            process_before_response=True,
         )
         self.router = Router(slack.command, clusters=tuple(self.config.clusters))
         self.permissions = Permissions(self.config, self.client)
