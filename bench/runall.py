@@ -6,7 +6,7 @@ bench/results.json (the latest row per benchmark, with its date and machine), an
 between the README's `<!-- benchmarks -->` markers is written from that file. No figure in
 the README is typed by hand. How each figure is measured: docs/benchmarks.md.
 
-    .venv/bin/python bench/runall.py [NAME ...] [--no-readme]
+    .venv/bin/python bench/runall.py [NAME ...] [--no-readme] [--quick]
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "console_start": (["bench/console_start.py"], ["console-start"]),
     "flag_propagation": (["bench/flag_propagation.py"], ["flag-propagation"]),
     "slack_ack": (["bench/slack_ack.py"], ["slack-ack"]),
+}
+#: --quick: small sizes, to check that every benchmark runs (figures not kept)
+QUICK: dict[str, list[str]] = {
+    "tail": ["--records", "20000", "--rounds", "1"],
+    "lag": ["--rounds", "1"],
+    "console_start": ["--runs", "1"],
+    "flag_propagation": ["--clients", "10", "--rounds", "4"],
+    "slack_ack": ["--rounds", "1"],
 }
 ORDER = [key for _, keys in BENCHMARKS.values() for key in keys]
 RESULTS = ROOT / "bench" / "results.json"
@@ -80,7 +88,11 @@ def main() -> int:
                     help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
     ap.add_argument("--no-readme", action="store_true",
                     help="only print: leave README.md and bench/results.json as they are")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes, one round: checks the benchmarks run (implies --no-readme)")
     args = ap.parse_args()
+    if args.quick:
+        args.no_readme = True
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         ap.error(f"unknown benchmark {unknown[0]!r} (known: {', '.join(BENCHMARKS)})")
@@ -94,7 +106,9 @@ def main() -> int:
             path = Path(tmp) / f"{name}.jsonl"
             say("", f"==== {name}: {' '.join(script)}")
             t0 = time.perf_counter()
-            code = subprocess.run([PYTHON, *script, "--results", str(path)], cwd=ROOT).returncode
+            extra = QUICK[name] if args.quick else []
+            code = subprocess.run([PYTHON, *script, *extra, "--results", str(path)],
+                                  cwd=ROOT).returncode
             got = [json.loads(line) for line in path.read_text().splitlines()] \
                 if path.exists() else []
             say(f"==== {name}: exit {code} in {time.perf_counter() - t0:.0f} s")
