@@ -100,6 +100,12 @@ class Bot:
         self.app.use(self.workspace.middleware(self.refused))
         self.ledger = _ledger(services)
         self._inflight: set[asyncio.Task[Any]] = set()
+        # requests being acknowledged now; work spawned after an ack waits until there are
+        # none, so a burst of commands is acked before any of their work takes the loop
+        self._acking = 0
+        self._acked = asyncio.Event()
+        self._acked.set()
+        self.app.use(self._count_ack)
         self.started_at = time.time()
         self._listen()
 
@@ -150,12 +156,29 @@ class Bot:
 
         return run
 
+    async def _count_ack(self, next_: Callable[[], Awaitable[Any]]) -> Any:
+        """Bolt middleware around every request: counts the acks under way."""
+        self._acking += 1
+        self._acked.clear()
+        try:
+            return await next_()
+        finally:
+            self._acking -= 1
+            if not self._acking:
+                self._acked.set()
+
     def spawn(self, work: Awaitable[None], what: str) -> None:
         """Run `work` after the ack, in a task of its own: tracked so that `drain()` waits
-        for it, its errors logged (as bolt does for lazy listeners)."""
+        for it, its errors logged (as bolt does for lazy listeners). It starts once no
+        other request is being acknowledged (or after a second at most)."""
 
         async def run() -> None:
             try:
+                # at most a second: a steady stream of requests must not starve the work
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        while self._acking:
+                            await self._acked.wait()
                 await work
             except Exception:
                 log.exception("%s failed", what)
