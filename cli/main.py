@@ -28,7 +28,7 @@ COMMANDS = {
     "topic": "topics", "tail": "tail", "dlq": "dlq", "audit": "audit", "lag": "lag",
     "offsets": "offsets", "flags": "flags", "dr": "dr", "failover": "failover",
     "failback": "failover", "bot": "bot", "config": "config_cmd", "alerts": "alerts",
-    "schemas": "schemas", "connect": "connect",
+    "schemas": "schemas", "connect": "connect", "doctor": "doctor", "completion": "completion",
 }
 _GLOBAL_WITH_VALUE = {"--config", "-c", "--cluster", "-b", "--bootstrap"}
 

@@ -184,12 +184,30 @@ class KafkaConnection:
         return self._admin
 
     def unreachable(self, err: BaseException) -> ClusterUnreachable:
+        from aiokafka.errors import (
+            AuthenticationFailedError,
+            SaslAuthenticationFailed,
+            UnsupportedSaslMechanismError,
+        )
+
         detail = str(err) or type(err).__name__
+        if isinstance(err, (SaslAuthenticationFailed, AuthenticationFailedError,
+                            UnsupportedSaslMechanismError)):
+            return self.refused(detail)
         return ClusterUnreachable(
             f"cluster {self.name!r} unreachable at {self.config.bootstrap_servers}: {detail} "
             f"— check clusters.{self.name}.bootstrap_servers and that the brokers are up",
             cluster=self.name,
         )
+
+    def refused(self, detail: str) -> ClusterUnreachable:
+        """The brokers answered but refused our SASL credentials: waiting will not help."""
+        sasl = self.config.sasl
+        who = f"user {sasl.username!r}, {sasl.mechanism}" if sasl else "no sasl: in config"
+        return ClusterUnreachable(
+            f"cluster {self.name!r} at {self.config.bootstrap_servers} refused the SASL "
+            f"credentials ({who}): {detail} — check clusters.{self.name}.sasl (username, "
+            "password, mechanism)", retriable=False, cluster=self.name)
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaClient
@@ -204,6 +222,13 @@ class KafkaConnection:
         except (KafkaError, OSError) as e:
             await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
             raise self.unreachable(e) from None
+        except (KeyError, ValueError):
+            await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
+            if not self.config.security_protocol.startswith("SASL"):
+                raise
+            # aiokafka's SCRAM client fails this way when the broker ends the exchange with
+            # an error (`e=...`) instead of its signature (Tansu refusing the credentials)
+            raise self.refused("the broker ended the SCRAM exchange with an error") from None
         except BaseException:  # cancelled (a broker that never answers): close, then go
             await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
             raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ from kafkaops.core.config import Config, parse_config
 from kafkaops.core.embedded import EmbeddedClusters
 from kafkaops.core.kafka import start_or_close
 from kafkaops.core.services import Services
+
+#: the `kafkaops` command and the Python of the environment running the tests: .venv/, or
+#: .venv-3.13/ under `./dev test --python 3.13`
+KAFKAOPS = str(Path(sys.executable).with_name("kafkaops"))
+PYTHON = sys.executable
 
 
 def unique(prefix: str = "t") -> str:

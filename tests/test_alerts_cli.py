@@ -15,10 +15,8 @@ import yaml
 
 from kafkaops.core.embedded import free_port
 from kafkaops.core.metrics import parse_text
-from tests.conftest import cli_env, unique
+from tests.conftest import KAFKAOPS, cli_env, unique
 from tests.offsets_support import make_known_topic, stopped_group
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 def kafkaops(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,9 +18,7 @@ from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused
 from kafkaops.core.messages import MessageService
 from kafkaops.core.services import Services
 
-from .conftest import cli_env, produce, unique
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
+from .conftest import KAFKAOPS, cli_env, produce, unique
 
 
 def make_config(config_data: dict, topic: str, **audit):

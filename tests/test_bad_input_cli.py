@@ -11,9 +11,7 @@ import pytest
 
 from kafkaops.core.services import Services
 
-from .conftest import cli_env, unique
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
+from .conftest import KAFKAOPS, cli_env, unique
 
 DEEP_LIST = "[" * 10_000 + "]" * 10_000
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from tests.conftest import cli_env
+from tests.conftest import KAFKAOPS, cli_env
 from tests.slack_server import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -21,8 +21,6 @@ from tests.slack_server import (
     post_signed,
     slash_command,
 )
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 def free_port() -> int:

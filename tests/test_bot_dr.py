@@ -65,7 +65,7 @@ from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
 from .bot_harness import RunningBot, running_bot
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .drkit import (
     World,
     close_world,
@@ -86,7 +86,6 @@ from .slack_server import Call, button_click
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 UPDATE = os.environ.get("KAFKAOPS_UPDATE_FIXTURES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 PERMISSIONS = {"failover": ["oncall"]}
 HOUR_MS = 3_600_000
 

@@ -14,10 +14,8 @@ import pytest
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.core.flags import FlagState
 from tests.bot_harness import RunningBot, running_bot
-from tests.conftest import cli_env, unique
+from tests.conftest import KAFKAOPS, cli_env, unique
 from tests.slack_server import button_click
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 @pytest.fixture

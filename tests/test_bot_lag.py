@@ -8,13 +8,12 @@ import asyncio
 import json
 import subprocess
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from kafkaops.core.services import Services
 from tests.bot_harness import RunningBot, running_bot
-from tests.conftest import cli_env, unique
+from tests.conftest import KAFKAOPS, cli_env, unique
 from tests.offsets_support import (
     KnownTopic,
     commit_as_consumer,
@@ -34,7 +33,6 @@ async def known(bootstrap: str) -> KnownTopic:
     return await make_known_topic(bootstrap)  # 30 records in partitions 0 and 1, 2 empty
 
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 def table_rows(text: str, first: str) -> list[list[str]]:

@@ -12,9 +12,7 @@ from kafkaops.core.embedded import EmbeddedClusters
 from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.topics import NewTopicSpec, TopicService
 
-from .conftest import cli_env, produce, unique
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
+from .conftest import KAFKAOPS, cli_env, produce, unique
 
 
 def kafkaops(*args: str) -> subprocess.CompletedProcess[str]:

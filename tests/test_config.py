@@ -13,10 +13,9 @@ import yaml
 from kafkaops.core.config import Duration, adhoc_config, load_config, parse_config, redacted
 from kafkaops.core.errors import ConfigError
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 
 
 def test_example_config_loads_with_every_section(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from kafkaops.core.config import parse_config
 from kafkaops.core.connect.worker import ConnectWorker
 from kafkaops.core.embedded import free_port
 from kafkaops.core.services import Services
-from tests.conftest import cli_env, produce, unique
+from tests.conftest import KAFKAOPS, cli_env, produce, unique
 from tests.connect_support import (
     connect_config,
     file_sink,
@@ -28,7 +28,6 @@ from tests.connect_support import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from kafkaops.core.config import load_config, parse_config
 from kafkaops.core.connect.settings import pick
 from kafkaops.core.errors import ConfigError
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 
 
 def config_with(connect: object) -> dict:

@@ -19,9 +19,9 @@ import pytest
 from kafkaops.core.connect import install
 from kafkaops.core.connect.errors import ConnectSetupError
 from kafkaops.core.connect.worker import ConnectWorker
+from tests.conftest import PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
 needs_java = pytest.mark.skipif(install.find_java() is None,
                                 reason=f"needs Java: {install.missing()}")
 

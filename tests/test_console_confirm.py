@@ -27,11 +27,10 @@ from kafkaops.core.flags import FLAGS_TOPIC
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 from .test_dlq_kafka import make_world, read
 from .test_flags_console import SIZE, find, on_topic, text_of, wait_until
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 ME = "tester@ci"
 
 

@@ -15,7 +15,6 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +34,8 @@ from kafkaops.core.records import NOT_REPORTED, ConfigEntry, TopicSummary
 from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
-from .conftest import cli_env, produce, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 SIZE = (170, 50)
 WAIT = 20.0  # seconds a condition may take before the test fails, screen dumped
 

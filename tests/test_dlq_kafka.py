@@ -21,10 +21,8 @@ from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 from .test_dlq import connect, ours, spring
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 class World:

@@ -15,11 +15,10 @@ from kafkaops.core.dr import DrService
 from kafkaops.core.mm2 import Heartbeat
 from kafkaops.core.records import TopicPartition
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .drkit import World, close_world, committed_by_consumer, make_world, now_ms, write_heartbeats
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 
 
 def config_file(tmp_path: Path, w: World, config_data: dict[str, Any]) -> Path:

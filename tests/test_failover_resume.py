@@ -20,11 +20,10 @@ from kafkaops.core.mm2_io import commit_offsets
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .drkit import World, close_world, committed_by_consumer, dr_config, make_world, pair, tag
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 
 # where each group stands on the primary, and MM2's translation of it on dr. With
 # offset.lag.max=5 the syncs of partition 0 are 0, 6, 12, 18 and 19 (the flush), of which

@@ -11,9 +11,7 @@ from typing import Any
 
 import yaml
 
-from .conftest import cli_env, unique
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
+from .conftest import KAFKAOPS, cli_env, unique
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -27,9 +27,8 @@ from kafkaops.core.messages import MessageService
 from kafkaops.core.services import Services
 from kafkaops.core.untrusted import UntrustedData, parse_json
 
-from .conftest import cli_env, produce, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 DEEP = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
 

@@ -27,10 +27,9 @@ from kafkaops.core.messages import StartAt
 from kafkaops.core.topics import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot
 
-from .conftest import cli_env, produce, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 from .test_messages_console import SIZE, offsets, screen_text, status, wait_until
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 EVIL = 'value ~ "(a+)+$"'
 EVIL_VALUE = b"a" * 40 + b"!"
 # hang guard for a subprocess: far beyond what an answer takes, short of pytest's timeout

@@ -14,10 +14,9 @@ import pytest
 
 from kafkaops.core.lag_status import age
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 from .lag_support import LagTopic, live_group, make_topic, stopped_group
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 COUNTS = {0: 30, 1: 20, 2: 10}
 
 

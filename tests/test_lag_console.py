@@ -9,7 +9,6 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +19,9 @@ from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.lag import GroupLagScreen, LagScreen, sparkline
 from kafkaops.core.services import Services
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .lag_support import LagTopic, live_group, make_topic, stopped_group
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 SIZE = (180, 50)
 WAIT = 30.0
 

@@ -8,7 +8,6 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,8 @@ from kafkaops.core.messages import MessageService, RingBuffer, StartAt
 from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 BASE_TS = 1_760_000_000_000  # 2025-10-09T08:53:20Z
 BIG = b"{" + b'"pad": "' + b"x" * (1024 * 1024) + b'"}'
 

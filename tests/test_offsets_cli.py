@@ -16,7 +16,7 @@ import pytest
 
 from kafkaops.core.offsets import iso_utc
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .offsets_support import (
     KnownTopic,
     joined_consumer,
@@ -25,7 +25,6 @@ from .offsets_support import (
     stopped_group,
 )
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 START = {0: 12, 1: 25}
 UNCHANGED = {0: 12, 1: 25, 2: None}
 

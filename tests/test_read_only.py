@@ -24,11 +24,9 @@ from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
 from .bot_harness import RunningBot, running_bot
-from .conftest import cli_env, produce, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 from .offsets_support import KnownTopic, make_known_topic, read_committed, stopped_group
 from .slack_server import button_click
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import yaml
 
 from kafkaops.demo.schema_registry import free_port
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 from .schema_support import (
     ORDER,
     avro_values,
@@ -26,8 +26,6 @@ from .schema_support import (
     shipment,
     with_registry,
 )
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 async def kafkaops(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ import asyncio
 import json
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 import yaml
@@ -20,12 +19,10 @@ from kafkaops.core.connect.worker import ConnectWorker
 from kafkaops.core.messages import MessageService
 from kafkaops.core.services import Services
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 from .connect_avro import CONVERTER, jars
 from .connect_support import file_source, put_connector, wait_until
 from .schema_support import registry_client, registry_url, with_registry  # noqa: F401
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 @pytest.fixture(scope="module")

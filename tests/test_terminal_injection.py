@@ -21,10 +21,8 @@ from kafkaops.core.topics import NewTopicSpec
 from kafkaops.core.untrusted import is_printable, printable
 from tests.bot_harness import running_bot
 
-from .conftest import cli_env, produce, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 from .test_messages_console import SIZE, detail, offsets, screen_text, wait_until
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 KEY = "k1\np0 #999 2026-01-01 00:00:00.000 key=admin FORGED"
 VALUE = 'ok \x1b]0;pwned\x07 \x1b[2J\x1b[31mred\x00nul \u202eevil\u202c \x9b31m c1'
