@@ -30,12 +30,11 @@ from kafkaops.core.embedded import EmbeddedClusters
 from kafkaops.core.reach import PROBE_EVERY, PROBE_TIMEOUT
 
 from .bot_harness import running_bot
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .drkit import World, close_world, make_world
 from .test_console_shell import screen_text
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 #: the requirement: a frozen cluster is on screen as not answering within 10 s; the test
 #: allows 2 s more for a loaded test machine (the design's own bound is checked below)
 SHOWN_WITHIN = 12.0

@@ -19,10 +19,8 @@ from kafkaops.core.embedded import EmbeddedClusters
 from kafkaops.core.flags_sdk import FlagClient
 from kafkaops.core.services import Services
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .test_flags_sdk import ME, cfg_for
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 @pytest.fixture

@@ -121,3 +121,12 @@ _shtab_kafkaops_commands
     assert done.returncode == 0, done.stderr
     commands = {ln.split(":", 1)[0] for ln in done.stdout.splitlines()}
     assert {"topics", "doctor", "completion", "bot", "lag"} <= commands
+
+
+def test_tests_run_the_command_of_the_venv_running_them() -> None:
+    """`./dev test --python 3.13` runs the suite in .venv-3.13/: a test that starts
+    .venv/bin/kafkaops would test another Python's install (use tests.conftest.KAFKAOPS)."""
+    venv_bin = '".venv" / "bin"'  # as written in a test that pins .venv
+    pinned = [p.name for p in sorted((ROOT / "tests").glob("*.py"))
+              if p.name != Path(__file__).name and venv_bin in p.read_text()]
+    assert pinned == []

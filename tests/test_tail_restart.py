@@ -10,7 +10,6 @@ import json
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,7 @@ from kafkaops.core.embedded import EmbeddedClusters
 from kafkaops.core.kafka import KafkaConnection
 from kafkaops.core.topics import NewTopicSpec, TopicService
 
-from .conftest import cli_env, produce, unique
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
+from .conftest import KAFKAOPS, cli_env, produce, unique
 
 
 @pytest.fixture
