@@ -204,6 +204,8 @@ class Bot:
         tasks = [t for t in self._inflight if t is not asyncio.current_task()]
         if not tasks:
             return
+        log.info("stopping: waiting up to %g s for %d request(s) acknowledged to Slack",
+                 within, len(tasks))
         _, late = await asyncio.wait(tasks, timeout=within)
         for t in late:
             t.cancel()

@@ -34,8 +34,10 @@ EARLIEST = -2
 
 async def stop_quietly(client: Any) -> None:
     """Stop an aiokafka client whatever state the broker is in (its stop() may re-raise its
-    own fetch task's cancellation; that is not ours unless our task is being cancelled)."""
+    own fetch task's cancellation; that is not ours unless our task is being cancelled).
+    A group member leaves its group, so the others take its partitions at once."""
     try:
+        await _leave_group_at_generation_0(client)
         await client.stop()
     except asyncio.CancelledError:
         task = asyncio.current_task()
@@ -43,6 +45,29 @@ async def stop_quietly(client: Any) -> None:
             raise
     except Exception as e:  # a dead broker: nothing more to close cleanly
         log.debug("stopping a Kafka client: %s", e)
+
+
+async def _leave_group_at_generation_0(consumer: Any) -> None:
+    """Tansu gap: its group generations start at 0, aiokafka sends LeaveGroup only above 0
+    (Apache Kafka starts at 1), and Tansu never expires a member whose heartbeats stopped:
+    a stopped consumer would stay a member for good and keep its partitions from the
+    others. So close the coordinator ourselves and send the LeaveGroup it skipped, on the
+    consumer's still open connection. On Apache Kafka aiokafka leaves by itself (generation
+    1 or more) and nothing is done here. Reads aiokafka internals (`_coordinator`)."""
+    from aiokafka.errors import KafkaError
+    from aiokafka.protocol.group import LeaveGroupRequest
+
+    coordinator = getattr(consumer, "_coordinator", None)
+    member = getattr(coordinator, "member_id", "")
+    if (coordinator is None or getattr(coordinator, "generation", None) != 0 or not member
+            or getattr(coordinator, "_group_instance_id", None) is not None
+            or getattr(consumer, "_closed", True)):
+        return
+    await coordinator.close()  # heartbeats stopped, nothing sent at generation 0
+    try:
+        await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member))
+    except (KafkaError, OSError) as e:
+        log.debug("LeaveGroup %s for %s: %s", coordinator.group_id, member, e)
 
 
 async def start_or_close(client: Any) -> None:
