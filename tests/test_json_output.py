@@ -29,7 +29,7 @@ from kafkaops.core.lag_status import Status
 from kafkaops.core.records import json_bytes
 from kafkaops.core.untrusted import printable_json_bytes
 
-from .conftest import cli_env, produce, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 from .drkit import close_world, make_world
 from .offsets_support import make_known_topic, stopped_group
 from .schema_support import (
@@ -42,7 +42,6 @@ from .schema_support import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "cli"
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 
 #: run as a subprocess: patches the writer with a spy, runs the command, then writes what
 #: the writer was given to the file named in argv[1]
