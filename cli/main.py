@@ -73,7 +73,8 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
         from importlib.metadata import version
 
-        parser.exit(message=f"kafkaops {version('kafkaops')}\n")
+        sys.stdout.write(f"kafkaops {version('kafkaops')}\n")  # stdout, as argparse's own
+        parser.exit()
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

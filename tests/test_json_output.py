@@ -217,6 +217,7 @@ CASES = [
     Case("flags", "rollback", FLAG, "1", "--yes", "--json"),
     Case("flags", "eval", FLAG, "--user", "u1", "--user", "ü2", "--json"),
     Case("flags", "delete", DOOMED, "--yes", "--json"),
+    Case("doctor", "--json"),
 ]
 
 

@@ -130,3 +130,19 @@ def test_tests_run_the_command_of_the_venv_running_them() -> None:
     pinned = [p.name for p in sorted((ROOT / "tests").glob("*.py"))
               if p.name != Path(__file__).name and venv_bin in p.read_text()]
     assert pinned == []
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--python", "3.99"], "dev: no Python 3.99 installed here (looked on PATH and under "),
+    (["--python", "latest"], "dev: --python takes a version such as 3.13 or an interpreter's path"),
+    (["--python"], "dev: --python needs a version, e.g. --python 3.13"),
+    (["--python", "/nonexistent/python3.13"],
+     "dev: /nonexistent/python3.13 is not a Python interpreter that runs"),
+])
+def test_dev_test_python_refuses_what_is_not_installed_and_downloads_nothing(
+        args: list[str], said: str) -> None:
+    done = subprocess.run(["bash", str(ROOT / "dev"), "test", *args], capture_output=True,
+                          text=True, timeout=60, env=cli_env())
+    assert done.returncode == 2
+    assert done.stderr.startswith(said), done.stderr
+    assert not list(ROOT.glob(".venv-3.99"))
