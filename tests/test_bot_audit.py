@@ -30,10 +30,8 @@ from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID
 from kafkaops.core.audit import build_record
 from kafkaops.core.messages import MessageService
 from tests.bot_harness import RunningBot, running_bot
-from tests.conftest import cli_env, produce, unique
+from tests.conftest import KAFKAOPS, cli_env, produce, unique
 from tests.slack_server import button_click
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 class Clock:

@@ -20,12 +20,11 @@ from kafkaops.console.connect import ConnectScreen
 from kafkaops.core.config import load_config
 from kafkaops.core.connect import install
 from kafkaops.core.services import Services
-from tests.conftest import cli_env
+from tests.conftest import KAFKAOPS, cli_env
 from tests.test_connect_console import row_of, wait_until
 from tests.test_demo import _read_until
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKAOPS = str(ROOT / ".venv" / "bin" / "kafkaops")
 SOURCE, HEALTHY, FAILING = "logs-file-source", "logs-archive-sink", "logs-warehouse-sink"
 
 
