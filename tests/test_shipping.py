@@ -83,25 +83,48 @@ class Install:
         return {**env, **extra}
 
 
+@dataclass(frozen=True)
+class Built:
+    src: Path
+    """The copy of the tree the wheel was built from (uv.lock and pyproject with it)."""
+    wheel: Path
+
+
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
-    """The wheel built from a copy of the tree, installed in a fresh venv (one per session)."""
-    base = tmp_path_factory.mktemp("shipping")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The wheel, built once per session from a copy of the tree (the tree itself is never
+    written to: several runs may share it)."""
+    base = tmp_path_factory.mktemp("wheel")
     src = base / "src"
     shutil.copytree(ROOT, src, ignore=_NOT_SOURCE)
     dist = base / "dist"
     uv("build", "--wheel", "--python", sys.executable, "--out-dir", str(dist), str(src))
     (wheel,) = dist.glob("kafkaops-*-py3-none-any.whl")
-    lock = base / "pylock.toml"  # the locked runtime dependencies (PEP 751), with their URLs
+    return Built(src, wheel)
+
+
+def install(built: Built, venv: Path, extras: tuple[str, ...] = ()) -> Install:
+    """A fresh venv holding the wheel with `extras` and the locked dependencies they need,
+    installed offline: the lock is exported as pylock.toml (PEP 751, with each file's URL),
+    which uv installs from its cache; then `uv pip check` proves the wheel's own
+    Requires-Dist (for those extras) met by what the lock gave."""
+    lock = venv.parent / "pylock.toml"  # one venv per directory
     uv("export", "--frozen", "--no-dev", "--no-emit-project", "--format", "pylock.toml",
-       "--quiet", "--output-file", str(lock), cwd=src)
-    venv = base / "venv"
+       *(f"--extra={e}" for e in extras), "--quiet", "--output-file", str(lock), cwd=built.src)
     uv("venv", "--quiet", "--python", sys.executable, str(venv))
     python = str(venv / "bin" / "python")
     uv("pip", "install", "--quiet", "--python", python, "-r", str(lock))
-    uv("pip", "install", "--quiet", "--python", python, "--no-deps", str(wheel))
-    uv("pip", "check", "--python", python)  # the wheel's Requires-Dist met by the lock
-    return Install(wheel, venv)
+    target = f"kafkaops[{','.join(extras)}] @ {built.wheel.as_uri()}" if extras \
+        else str(built.wheel)
+    uv("pip", "install", "--quiet", "--python", python, "--no-deps", target)
+    uv("pip", "check", "--python", python)
+    return Install(built.wheel, venv)
+
+
+@pytest.fixture(scope="session")
+def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Install:
+    """The wheel as `pipx install` / `uv tool install` puts it: everything (one per session)."""
+    return install(built, tmp_path_factory.mktemp("installed") / "venv")
 
 
 def run(install: Install, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
