@@ -84,8 +84,8 @@ def time_to_text(command: list[str], text: str, timeout: float = 30.0) -> float:
 
 async def create_topics(bootstrap: str) -> None:
     from kafkaops.core.config import ClusterConfig
-    from kafkaops.core.kafka import KafkaConnection
-    from kafkaops.core.topics import NewTopicSpec, TopicService
+    from kafkaops.core.kafka.connection import KafkaConnection
+    from kafkaops.core.topics.service import NewTopicSpec, TopicService
 
     async with KafkaConnection("bench", ClusterConfig(bootstrap)) as conn:
         await TopicService(conn).create_topics([NewTopicSpec(t, 3) for t in TOPICS])
@@ -103,7 +103,7 @@ def main() -> int:
     args = parser.parse_args()
     if not shutil.which("tmux"):
         sys.exit("tmux is needed (apt-get install tmux)")
-    from kafkaops.core.embedded import EmbeddedClusters
+    from kafkaops.demo.embedded import EmbeddedClusters
 
     kaskade = kaskade_path(args.kaskade)
     kaskade_python = str(Path(kaskade).parent / "python")

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Result, add_results_option, machine, save, today  # noqa: E402
 
 from kafkaops.core.config import parse_config  # noqa: E402
-from kafkaops.core.flags_sdk import FlagClient  # noqa: E402
+from kafkaops.core.flags.sdk import FlagClient  # noqa: E402
 
 KEY = "bench-propagation"
 RATIO_TARGET = 1.2
@@ -321,7 +321,7 @@ def main() -> None:
     if args.bootstrap:
         asyncio.run(drive(args, args.bootstrap))
         return
-    from kafkaops.core.embedded import EmbeddedClusters
+    from kafkaops.demo.embedded import EmbeddedClusters
 
     with EmbeddedClusters(["bench"]) as clusters:
         asyncio.run(drive(args, clusters.bootstrap("bench")))

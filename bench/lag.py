@@ -66,7 +66,7 @@ def check(doc: dict, committed: dict[str, dict[int, int]]) -> None:
 
 async def floor(bootstrap: str) -> float:
     from kafkaops.core.config import ClusterConfig
-    from kafkaops.core.kafka import KafkaConnection
+    from kafkaops.core.kafka.connection import KafkaConnection
 
     async with KafkaConnection("bench", ClusterConfig(bootstrap)) as conn:
         return await broker_floor(conn)
@@ -80,7 +80,7 @@ def main() -> int:
                     help="another kafkaops executable (e.g. an older build) to time as well")
     add_results_option(ap)
     args = ap.parse_args()
-    from kafkaops.core.embedded import EmbeddedClusters
+    from kafkaops.demo.embedded import EmbeddedClusters
 
     whole: list[float] = []
     text: list[float] = []

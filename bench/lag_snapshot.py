@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kafkaops.core.config import parse_config  # noqa: E402
-from kafkaops.core.embedded import EmbeddedClusters  # noqa: E402
-from kafkaops.core.kafka import KafkaConnection  # noqa: E402
-from kafkaops.core.lag import LagService, LagSnapshot  # noqa: E402
+from kafkaops.core.kafka.connection import KafkaConnection  # noqa: E402
+from kafkaops.core.lag.service import LagService, LagSnapshot  # noqa: E402
+from kafkaops.demo.embedded import EmbeddedClusters  # noqa: E402
 
 TOPICS = 100
 PARTITIONS = 100
@@ -143,7 +143,7 @@ async def broker_floor(conn: KafkaConnection) -> float:
     """The same run's reference: only the two big requests a snapshot cannot avoid, sent
     raw (committed offsets of all 500 groups in five OffsetFetch v8, then one Fetch for the
     end offsets of all 10,000 partitions), nothing decoded into records."""
-    from kafkaops.core.wire import LagFetch, OffsetFetchV8
+    from kafkaops.core.kafka.wire import LagFetch, OffsetFetchV8
 
     client = conn.client
     node = next(iter(client.cluster.brokers())).nodeId

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import Result, machine, save, today  # noqa: E402
 
-from kafkaops.core.embedded import EmbeddedClusters  # noqa: E402
+from kafkaops.demo.embedded import EmbeddedClusters  # noqa: E402
 from tests.slack_server import (  # noqa: E402
     APP_TOKEN,
     BOT_TOKEN,

@@ -115,7 +115,7 @@ def main() -> int:
     add_results_option(ap)
     args = ap.parse_args()
     n, matches = args.records, args.records // 100
-    from kafkaops.core.embedded import EmbeddedClusters
+    from kafkaops.demo.embedded import EmbeddedClusters
 
     kcat = find_kcat()
     if kcat is None:

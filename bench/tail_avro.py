@@ -32,13 +32,13 @@ import httpx
 from fastavro import parse_schema, schemaless_writer
 
 from kafkaops.core.config import ClusterConfig, SchemaRegistryConfig
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.filter import compile_filter
-from kafkaops.core.kafka import KafkaConnection, client_options
-from kafkaops.core.messages import MessageService, RingBuffer, StartAt
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.kafka.connection import KafkaConnection, client_options
+from kafkaops.core.messages.service import MessageService, RingBuffer, StartAt
 from kafkaops.core.schema.client import RegistryClient
 from kafkaops.core.schema.decoder import SchemaDecoder
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
+from kafkaops.demo.embedded import EmbeddedClusters
 from kafkaops.demo.schema_registry import DemoSchemaRegistry
 
 SCHEMA = {

@@ -1,9 +1,9 @@
 """Alerts in the bot: the Slack notifier, and the alerting parts `kafkaops bot` runs.
 
-`BotAlerts(services, client)` starts, sharing one AlertLog (core/alert_log.py):
-- the evaluator (core/alert_runner.py): metric rules every alerts.interval, events to
+`BotAlerts(services, client)` starts, sharing one AlertLog (core/alerts/log.py):
+- the evaluator (core/alerts/runner.py): metric rules every alerts.interval, events to
   `_kafkaops.alerts`; it also feeds the lag /metrics shows;
-- one EventWatcher per event rule (core/alert_events.py);
+- one EventWatcher per event rule (core/alerts/events.py);
 - the AlertDispatcher: this replica's share of the notifier consumer group, delivering
   through `SlackNotifier`.
 
@@ -34,8 +34,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from kafkaops.bot.render.alerts import render_action
-from kafkaops.core.alert_events import EventWatcher
-from kafkaops.core.alert_log import (
+from kafkaops.core.alerts.events import EventWatcher
+from kafkaops.core.alerts.log import (
     HEARTBEAT_MS,
     SESSION_TIMEOUT_MS,
     AlertDispatcher,
@@ -43,8 +43,8 @@ from kafkaops.core.alert_log import (
     Delivery,
     DeliveryError,
 )
-from kafkaops.core.alert_runner import AlertEvaluator
-from kafkaops.core.alerts import Action, compile_rules
+from kafkaops.core.alerts.rules import Action, compile_rules
+from kafkaops.core.alerts.runner import AlertEvaluator
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.metrics import CONTENT_TYPE
 

@@ -40,7 +40,7 @@ from kafkaops.bot.render.replies import (
 )
 from kafkaops.bot.respond import Responder
 from kafkaops.bot.router import ArgSpec, Handler, Immediate, Invocation, Parsed, Router
-from kafkaops.core.audit_trails import refusal_trails
+from kafkaops.core.audit.trails import refusal_trails
 from kafkaops.core.confirmations import RequestLedger
 from kafkaops.core.errors import (
     ClusterUnreachable,

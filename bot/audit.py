@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kafkaops.core.audit_trails import refusal_trails
+from kafkaops.core.audit.trails import refusal_trails
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.services import Services
 

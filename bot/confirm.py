@@ -66,7 +66,7 @@ from kafkaops.bot.render.confirm import (
     render_unknown_confirmation,
 )
 from kafkaops.bot.render.replies import render_error
-from kafkaops.core.audit import audit_context
+from kafkaops.core.audit.log import audit_context
 from kafkaops.core.confirmations import (
     CONFIRMATIONS_TOPIC,
     Confirmation,
@@ -118,7 +118,7 @@ class Execution:
     ) -> T:
         """Run the change through core's one audited path (`record_change`), with the
         confirming Slack user as actor and `slack` as face."""
-        from kafkaops.core.audit import record_change
+        from kafkaops.core.audit.log import record_change
 
         return await record_change(
             self.services,

@@ -22,7 +22,7 @@ from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.replies import render_help, render_usage
 from kafkaops.core.errors import UsageError
 from kafkaops.core.services import Services
-from kafkaops.core.topics import TopicService
+from kafkaops.core.topics.service import TopicService
 
 if TYPE_CHECKING:
     from kafkaops.bot.app import Bot

@@ -31,9 +31,9 @@ import time
 from typing import Any
 
 from kafkaops.cli.common import Context, add_json, print_json, print_json_lines, table
-from kafkaops.core.alert_runner import Evaluation
-from kafkaops.core.alerts import AlertEvent, show_value
-from kafkaops.core.lag_status import age
+from kafkaops.core.alerts.rules import AlertEvent, show_value
+from kafkaops.core.alerts.runner import Evaluation
+from kafkaops.core.lag.status import age
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,8 +96,8 @@ def verdicts(ev: Evaluation, book: Any) -> list[dict[str, Any]]:
 
 
 async def check_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from kafkaops.core.alert_log import AlertLog
-    from kafkaops.core.alert_runner import AlertEvaluator
+    from kafkaops.core.alerts.log import AlertLog
+    from kafkaops.core.alerts.runner import AlertEvaluator
     from kafkaops.core.errors import KafkaOpsError
 
     services = ctx.services()
@@ -171,9 +171,9 @@ def _event_line(e: AlertEvent) -> str:
 
 
 async def run_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from kafkaops.core.alert_events import EventWatcher
-    from kafkaops.core.alert_log import AlertLog
-    from kafkaops.core.alert_runner import AlertEvaluator
+    from kafkaops.core.alerts.events import EventWatcher
+    from kafkaops.core.alerts.log import AlertLog
+    from kafkaops.core.alerts.runner import AlertEvaluator
 
     services = ctx.services()
     async with services:
@@ -265,7 +265,7 @@ async def _serve_metrics(services: Any, host: str, port: int) -> Any:
 
 
 async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from kafkaops.core.alert_log import AlertLog
+    from kafkaops.core.alerts.log import AlertLog
 
     services = ctx.services()
     async with services:

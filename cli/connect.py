@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
-from kafkaops.core.audit import local_actor
+from kafkaops.core.audit.log import local_actor
 from kafkaops.core.connect.model import (
     ChangePlan,
     ChangeRequest,
@@ -34,7 +34,7 @@ from kafkaops.core.connect.model import (
 )
 from kafkaops.core.connect.rules import counts_text, problem
 from kafkaops.core.connect.service import ConnectService
-from kafkaops.core.lag_status import age
+from kafkaops.core.lag.status import age
 
 CHANGES = ("restart", "pause", "resume", "stop", "delete")
 

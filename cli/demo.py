@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.cli.common import Context
-from kafkaops.core.demo import (
+from kafkaops.core.errors import UsageError
+from kafkaops.demo.world import (
     DEFAULT_RATE,
     DEMO_GROUPS,
     DEMO_TOPICS,
@@ -29,7 +30,6 @@ from kafkaops.core.demo import (
     DemoStats,
     default_config_path,
 )
-from kafkaops.core.errors import UsageError
 
 #: how often a line of progress is printed when stdout is not a terminal
 LOG_EVERY_S = 30.0
@@ -87,8 +87,8 @@ def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     app_class = None if args.headless else _console_class()
     demo = Demo(rate=args.rate, config_path=Path(args.config_out or default_config_path()),
                 seed=args.seed)
-    from kafkaops.core.demo import DemoFlags
-    from kafkaops.core.replicator import DemoReplicator
+    from kafkaops.demo.replicator import DemoReplicator
+    from kafkaops.demo.world import DemoFlags
 
     # MM2-shaped replication primary -> dr (remote topics, heartbeats, offset syncs,
     # checkpoints), so DR status and failover work in the demo with no JVM

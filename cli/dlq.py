@@ -8,11 +8,11 @@ import sys
 from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
-from kafkaops.core.audit import local_actor
-from kafkaops.core.dlq import DeadLetterService, DeadLetterTopic, ReplayResult
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.dlq.service import DeadLetterService, DeadLetterTopic, ReplayResult
 from kafkaops.core.errors import UsageError
-from kafkaops.core.filter import compile_filter
-from kafkaops.core.messages import Message, message_json, preview
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.messages.service import Message, message_json, preview
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

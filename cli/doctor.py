@@ -161,7 +161,7 @@ async def cluster_checks(config: Config, name: str) -> list[Check]:
 async def cluster_check(name: str, cc: ClusterConfig) -> tuple[Check, str | None]:
     """A Metadata request within the cluster's request_timeout: (the check, its cluster id).
     When no broker answers, each bootstrap address is tried over plain TCP to say why."""
-    from kafkaops.core.kafka import KafkaConnection
+    from kafkaops.core.kafka.connection import KafkaConnection
 
     timeout = float(cc.request_timeout)
     started = time.monotonic()

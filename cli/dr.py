@@ -1,5 +1,5 @@
 """`kafkaops dr status [--pair NAME] [--json] [--partitions]`: replication and RPO of a DR
-pair, as the console's DR screen and Slack's `/kafka dr` show them (core/dr.py).
+pair, as the console's DR screen and Slack's `/kafka dr` show them (core/dr/status.py).
 
 Which cluster answered, and when, comes first (`clusters` in --json): a cluster that did
 not answer within a few seconds makes every value read from it UNKNOWN, and the RPO
@@ -12,8 +12,8 @@ import sys
 import time
 
 from kafkaops.cli.common import Context, add_json, print_json, table
-from kafkaops.core.dr import DrService, DrStatus, answer_text, heartbeat_verdict, rpo_verdict
-from kafkaops.core.dr import fmt_age as age
+from kafkaops.core.dr.status import DrService, DrStatus, answer_text, heartbeat_verdict, rpo_verdict
+from kafkaops.core.dr.status import fmt_age as age
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

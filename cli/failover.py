@@ -1,5 +1,5 @@
 """`kafkaops failover plan|execute|resume|status` and `kafkaops failback ...`: the DR
-runbook (core/failover.py).
+runbook (core/dr/failover.py).
 
     kafkaops failover plan    [--pair NAME] [--json]     pre-checks, translated offsets, steps
     kafkaops failover execute [--pair NAME] [--yes] [--force] [--json]
@@ -26,9 +26,9 @@ import sys
 import time
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
-from kafkaops.core.audit import local_actor
-from kafkaops.core.dr import fmt_age as age
-from kafkaops.core.failover import FailoverPlan, FailoverResult, FailoverService
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, FailoverService
+from kafkaops.core.dr.status import fmt_age as age
 
 STOP_ENV = "KAFKAOPS_FAILOVER_STOP_AT"
 _MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}

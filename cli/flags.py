@@ -35,7 +35,7 @@ from kafkaops.cli.common import (
     table,
 )
 from kafkaops.core.errors import UsageError
-from kafkaops.core.flags import (
+from kafkaops.core.flags.service import (
     FLAG_TYPES,
     Evaluation,
     FlagChange,

@@ -31,16 +31,9 @@ from typing import Any
 
 from kafkaops.cli.common import Context, add_json, print_json, table
 from kafkaops.core.config import Duration
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.lag import GroupLag, LagService, LagSnapshot
-from kafkaops.core.lag_status import (
-    WINDOW_ONLY,
-    LagPolicy,
-    PartitionState,
-    Status,
-    age,
-    eta_text,
-)
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.lag.service import GroupLag, LagService, LagSnapshot
+from kafkaops.core.lag.status import WINDOW_ONLY, LagPolicy, PartitionState, Status, age, eta_text
 
 #: window taken when --fail-on names a status only a window can show
 DEFAULT_WINDOW = 10.0

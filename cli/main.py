@@ -173,13 +173,13 @@ class _Printable:
 def _audit_refusal(args: argparse.Namespace, ctx: Context, e: Exception) -> None:
     """A change a read-only cluster refused before it reached the audit trail's one path
     (the CLI checks first, so nothing is asked or planned): recorded now, on a trail that
-    may be written (core/audit_trails.py), with this command as the action."""
+    may be written (core/audit/trails.py), with this command as the action."""
     from kafkaops.core.errors import Refused
 
     if not isinstance(e, Refused) or e.cluster is None or e.audited:
         return
-    from kafkaops.core.audit import local_actor
-    from kafkaops.core.audit_trails import note_refusal
+    from kafkaops.core.audit.log import local_actor
+    from kafkaops.core.audit.trails import note_refusal
 
     words = [args.command] + [v for k, v in sorted(vars(args).items())
                               if k.endswith("_command") and isinstance(v, str)]
@@ -200,7 +200,7 @@ def _audit_refusal(args: argparse.Namespace, ctx: Context, e: Exception) -> None
 
 
 def main() -> None:
-    from kafkaops.core.embedded import install_signal_handlers
+    from kafkaops.demo.embedded import install_signal_handlers
 
     install_signal_handlers()
     sys.exit(run())

@@ -17,8 +17,8 @@ import sys
 from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
-from kafkaops.core.audit import local_actor
-from kafkaops.core.offsets import (
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.offsets.service import (
     OffsetResetService,
     ResetPlan,
     ResetRequest,

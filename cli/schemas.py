@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
-from kafkaops.core.audit import local_actor
+from kafkaops.core.audit.log import local_actor
 from kafkaops.core.errors import UsageError
 from kafkaops.core.schema.browse import SchemaBrowser, check_level, check_type, pretty
 from kafkaops.core.schema.records import SchemaReference

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from kafkaops.cli.common import Context, write_json_lines
 from kafkaops.core.errors import UsageError
-from kafkaops.core.filter import compile_filter
-from kafkaops.core.messages import (
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.messages.service import (
     Message,
     MessageService,
     StartAt,

@@ -1,6 +1,6 @@
 """Alerts in the console: what fires now and what resolved lately (`AlertsScreen`, key `!`).
 
-Data: the alerts topic (`_kafkaops.alerts`, `AlertLog.read_book()` in core/alert_log.py),
+Data: the alerts topic (`_kafkaops.alerts`, `AlertLog.read_book()` in core/alerts/log.py),
 where the evaluators of `kafkaops bot` / `kafkaops alerts run` publish firing and resolved
 events: the same source as `kafkaops alerts list` and the Slack messages, so the console
 never disagrees with them. The console only reads; it never evaluates nor publishes. Each
@@ -25,10 +25,10 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import SEVERITIES, DataScreen, alert_watch
-from kafkaops.core.alert_log import AlertLog
-from kafkaops.core.alerts import AlertBook, AlertView, Subject, alerts_cluster, show_value
+from kafkaops.core.alerts.log import AlertLog
+from kafkaops.core.alerts.rules import AlertBook, AlertView, Subject, alerts_cluster, show_value
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
-from kafkaops.core.lag_status import age
+from kafkaops.core.lag.status import age
 from kafkaops.core.untrusted import printable
 
 #: resolved alerts stay listed this long after they resolved (a night's shift and then some)

@@ -222,7 +222,7 @@ class KafkaOpsApp(App[None]):
             if down.pop(cluster, None) is None:
                 return
         else:
-            from kafkaops.core.reach import last_answers
+            from kafkaops.core.kafka.reach import last_answers
 
             last = last_answers(self.services).last(cluster)
             since = (time.monotonic() - max(time.time() - last, 0.0) if last is not None

@@ -27,11 +27,11 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
-from kafkaops.core.reach import answering
+from kafkaops.core.kafka.reach import answering
 
 if TYPE_CHECKING:
     from kafkaops.console.app import KafkaOpsApp
-    from kafkaops.core.alerts import AlertBook
+    from kafkaops.core.alerts.rules import AlertBook
     from kafkaops.core.services import Services
 
 
@@ -49,7 +49,7 @@ def clock(wall: float) -> str:
 
 # ---------------------------------------------------------------- firing alerts in the header
 
-#: severities from worst to mildest (core/alerts.py: critical | warning | info)
+#: severities from worst to mildest (core/alerts/rules.py: critical | warning | info)
 SEVERITIES = ("critical", "warning", "info")
 
 
@@ -133,7 +133,7 @@ class AlertWatch:
         self.changed.publish(state)
 
     async def _run(self) -> None:
-        from kafkaops.core.alert_log import AlertLog
+        from kafkaops.core.alerts.log import AlertLog
         from kafkaops.core.errors import ClusterUnreachable
 
         log = AlertLog(self.services, by="console")
@@ -359,7 +359,7 @@ class DataScreen(Screen[None]):
     def depends_on(self) -> list[str]:
         """Clusters `load()` reads: while it runs each is asked a small question every
         second, and one that does not answer within a few seconds makes the load fail as
-        unreachable (core/reach.py), instead of waiting out every request's timeout."""
+        unreachable (core/kafka/reach.py), instead of waiting out every request's timeout."""
         return [self.services.cluster_name]
 
     def reached(self, data: Any) -> dict[str, str | None]:

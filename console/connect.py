@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from kafkaops.console.base import DataScreen, clock
 from kafkaops.console.confirm import ConfirmScreen
-from kafkaops.core.audit import local_actor
+from kafkaops.core.audit.log import local_actor
 from kafkaops.core.connect.model import (
     ChangePlan,
     ChangeRequest,
@@ -42,7 +42,7 @@ from kafkaops.core.connect.model import (
 from kafkaops.core.connect.rules import counts_text, problem
 from kafkaops.core.connect.service import ConnectService
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.lag_status import age
+from kafkaops.core.lag.status import age
 from kafkaops.core.untrusted import printable
 
 STATE_STYLE = {

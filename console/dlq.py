@@ -21,12 +21,12 @@ from textual.widgets import DataTable, Input, Static
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.messages import render_detail
-from kafkaops.core.audit import local_actor
-from kafkaops.core.audit_trails import note_refusal
-from kafkaops.core.dlq import DeadLetter, DeadLetterService, DeadLetterTopic, ReplayResult
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.audit.trails import note_refusal
+from kafkaops.core.dlq.service import DeadLetter, DeadLetterService, DeadLetterTopic, ReplayResult
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused
-from kafkaops.core.filter import Filter, FilterError, compile_filter
-from kafkaops.core.messages import preview
+from kafkaops.core.expr.filter import Filter, FilterError, compile_filter
+from kafkaops.core.messages.service import preview
 from kafkaops.core.untrusted import printable
 
 

@@ -1,8 +1,8 @@
 """The DR screen: a MirrorMaker 2 pair's replication, RPO and active cluster; on `p` the
 failover plan with its pre-checks, and `e` to execute it (`n` moves to the next pair).
 
-Data: `DrService.status()` and `FailoverService.plan()` / `execute()` (core/dr.py,
-core/failover.py), the same calls `kafkaops dr status` and `kafkaops failover plan|execute`
+Data: `DrService.status()` and `FailoverService.plan()` / `execute()` (core/dr/status.py,
+core/dr/failover.py), the same calls `kafkaops dr status` and `kafkaops failover plan|execute`
 make, so the numbers match. A `DataScreen`: the header, the status line, polls that never
 overlap and the back-off come from console/base.py. The status says which cluster answered:
 one that did not makes its values UNKNOWN (with the time of its last answer), never OK, and
@@ -32,9 +32,9 @@ from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
-from kafkaops.core.dr import DrService, DrStatus, answer_text, fmt_age, rpo_verdict
+from kafkaops.core.dr.status import DrService, DrStatus, answer_text, fmt_age, rpo_verdict
 from kafkaops.core.errors import Conflict, KafkaOpsError
-from kafkaops.core.reach import answering
+from kafkaops.core.kafka.reach import answering
 
 TOPIC_COLUMNS = ("Topic", "Remote topic", "Partitions", "Source end", "Target end", "Lag",
                  "Lag time", "State")
@@ -264,7 +264,7 @@ class DrScreen(DataScreen):
 
     @work(exclusive=True, group="dr-plan", exit_on_error=False)
     async def _load_plan(self) -> None:
-        from kafkaops.core.failover import FailoverService, direction_for
+        from kafkaops.core.dr.failover import FailoverService, direction_for
 
         try:
             svc = FailoverService(self.services)
@@ -376,8 +376,8 @@ class DrScreen(DataScreen):
 
     @work(exclusive=True, group="dr-run", exit_on_error=False)
     async def _execute(self, plan: Any) -> None:
-        from kafkaops.core.audit import local_actor
-        from kafkaops.core.failover import FailoverService
+        from kafkaops.core.audit.log import local_actor
+        from kafkaops.core.dr.failover import FailoverService
 
         clusters = f"{plan.source} → {plan.target}"
         yes = await self.app.push_screen_wait(ConfirmFailoverScreen(plan, clusters))

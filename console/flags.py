@@ -28,10 +28,16 @@ from textual.widgets import DataTable, Input, Static
 from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
-from kafkaops.core.audit import local_actor
-from kafkaops.core.audit_trails import note_refusal
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.audit.trails import note_refusal
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused, UsageError
-from kafkaops.core.flags import FlagChange, FlagService, FlagState, check_rollout, state_summary
+from kafkaops.core.flags.service import (
+    FlagChange,
+    FlagService,
+    FlagState,
+    check_rollout,
+    state_summary,
+)
 from kafkaops.core.untrusted import printable
 
 COLUMNS = ("Flag", "State", "Rollout", "Value", "Owner", "Version", "Last change", "Tags")

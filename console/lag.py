@@ -2,7 +2,7 @@
 age of its oldest unread record, status, trend and ETA (`LagScreen`), and one group's
 partitions with a sparkline of its lag over the last minutes (`GroupLagScreen`).
 
-Data: `Services.lag()` (core/lag.py), the one lag engine of the cluster, so the console,
+Data: `Services.lag()` (core/lag/service.py), the one lag engine of the cluster, so the console,
 the alerts and the bot judge status on the same window of snapshots. Polls come from
 `DataScreen`: in a worker, never overlapping, only while the screen is visible.
 
@@ -24,8 +24,8 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from kafkaops.console.base import DataScreen
-from kafkaops.core.lag import NOT_REPORTED, GroupLag, GroupMember, LagSnapshot, PartitionLag
-from kafkaops.core.lag_status import PartitionState, Status, age, eta_text
+from kafkaops.core.lag.service import NOT_REPORTED, GroupLag, GroupMember, LagSnapshot, PartitionLag
+from kafkaops.core.lag.status import PartitionState, Status, age, eta_text
 from kafkaops.core.untrusted import printable
 
 STATUS_STYLE = {

@@ -21,8 +21,8 @@ from textual.widgets import DataTable, Input, Static
 
 from kafkaops.console.base import DataScreen
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.filter import FilterError, compile_filter
-from kafkaops.core.messages import (
+from kafkaops.core.expr.filter import FilterError, compile_filter
+from kafkaops.core.messages.service import (
     Decoded,
     Message,
     MessageService,

@@ -25,9 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from kafkaops.console.confirm import ConfirmScreen
-from kafkaops.core.audit import local_actor
+from kafkaops.core.audit.log import local_actor
 from kafkaops.core.errors import KafkaOpsError, Refused
-from kafkaops.core.offsets import (
+from kafkaops.core.offsets.service import (
     OffsetResetService,
     PartitionReset,
     ResetPlan,

@@ -58,7 +58,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.errors import ConfigError, KafkaOpsError
-from kafkaops.core.mm2_io import RawRecord, Writer, ensure_topics, partitions_of, read_records
+from kafkaops.core.kafka.topicio import (
+    RawRecord,
+    Writer,
+    ensure_topics,
+    partitions_of,
+    read_records,
+)
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.untrusted import parse_json
 

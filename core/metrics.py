@@ -42,10 +42,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from kafkaops.core.lag_status import Status
+from kafkaops.core.lag.status import Status
 
 if TYPE_CHECKING:
-    from kafkaops.core.lag import LagSnapshot
+    from kafkaops.core.lag.service import LagSnapshot
 
 #: Content-Type of what `render` / `exposition` return (the Prometheus text format)
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.config import ClusterConfig, Config, SchemaRegistryConfig
 from kafkaops.core.errors import Refused
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.topics import TopicService
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.topics.service import TopicService
 
 if TYPE_CHECKING:
-    from kafkaops.core.audit import AuditLog
-    from kafkaops.core.flags import FlagService
-    from kafkaops.core.lag import LagService
+    from kafkaops.core.audit.log import AuditLog
+    from kafkaops.core.flags.service import FlagService
+    from kafkaops.core.lag.service import LagService
     from kafkaops.core.metrics import MetricsRegistry
     from kafkaops.core.schema.client import RegistryClient
     from kafkaops.core.schema.decoder import SchemaDecoder
@@ -87,7 +87,7 @@ class Services:
 
     async def audit(self, name: str | None = None) -> AuditLog:
         """The audit trail of a cluster; this Services is one writer on it (audit.py)."""
-        from kafkaops.core.audit import AuditLog
+        from kafkaops.core.audit.log import AuditLog
 
         name = name or self.cluster_name
         self.cluster_config(name)  # ConfigError for an unknown cluster
@@ -98,7 +98,7 @@ class Services:
 
     async def flags(self, name: str | None = None) -> FlagService:
         """The flags of a cluster (flags.py): read on first use, then followed live."""
-        from kafkaops.core.flags import FlagService
+        from kafkaops.core.flags.service import FlagService
 
         name = name or self.cluster_name
         svc = self._flags.get(name)
@@ -110,7 +110,7 @@ class Services:
     async def lag(self, name: str | None = None) -> LagService:
         """The lag engine of a cluster (lag.py). One per cluster, so the console, alerts and
         bot judge lag status on the same window of snapshots; it survives a reconnect."""
-        from kafkaops.core.lag import LagService
+        from kafkaops.core.lag.service import LagService
 
         name = name or self.cluster_name
         conn = await self.connection(name)

@@ -1,4 +1,4 @@
-"""The demo's Kafka Connect: a real Apache Kafka Connect 3.9 worker (core/connect/worker.py)
+"""The demo's Kafka Connect: a real Apache Kafka Connect 3.9 worker (demo/connect_worker.py)
 on the demo's primary cluster, with a FileStream source feeding a topic from a log file the
 demo keeps writing, one healthy sink, and one sink that fails (its directory does not
 exist), so the Connect screen, `kafkaops connect` and the alerts have something to show.
@@ -31,10 +31,10 @@ from typing import Any
 import httpx
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.connect.install import missing
-from kafkaops.core.connect.worker import ConnectWorker
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
+from kafkaops.demo.connect_install import missing
+from kafkaops.demo.connect_worker import ConnectWorker
 
 log = logging.getLogger("kafkaops.demo.connect")
 

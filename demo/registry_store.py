@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.kafka import KafkaConnection, client_options, start_or_close, stop_quietly
+from kafkaops.core.kafka.connection import (
+    KafkaConnection,
+    client_options,
+    start_or_close,
+    stop_quietly,
+)
 from kafkaops.core.records import TopicPartition
 
 log = logging.getLogger("kafkaops.demo.registry")
@@ -202,7 +207,7 @@ class SchemaLog:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
         from aiokafka.structs import TopicPartition as AkTP
 
-        from kafkaops.core.topics import NewTopicSpec, TopicService
+        from kafkaops.core.topics.service import NewTopicSpec, TopicService
 
         conn = KafkaConnection("schemas", self.cluster)
         await conn.start()

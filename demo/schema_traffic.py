@@ -25,8 +25,13 @@ from typing import Any
 import httpx
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.kafka import KafkaConnection, client_options, start_or_close, stop_quietly
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.kafka.connection import (
+    KafkaConnection,
+    client_options,
+    start_or_close,
+    stop_quietly,
+)
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from kafkaops.demo.schema_registry import DemoSchemaRegistry, free_port
 
 log = logging.getLogger("kafkaops.demo.schemas")

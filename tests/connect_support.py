@@ -2,7 +2,7 @@
 
 One worker per test session (conftest's `connect_worker` fixture), in distributed mode,
 against the session's primary embedded broker. Its jars are installed on first use
-(`kafkaops.core.connect.install`, cached outside the repo); without Java the tests that
+(`kafkaops.demo.connect_install`, cached outside the repo); without Java the tests that
 need it are skipped, saying why, and only then.
 
 Tests name their connectors with `unique()` so they never meet; connectors are created
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from kafkaops.core.connect import install
-from kafkaops.core.connect.worker import ConnectWorker
+from kafkaops.demo import connect_install as install
+from kafkaops.demo.connect_worker import ConnectWorker
 
 T = TypeVar("T")
 FILE_SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"

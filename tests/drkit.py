@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.mm2 import (
+from kafkaops.core.dr.mm2 import (
     Checkpoint,
     Heartbeat,
     OffsetSync,
@@ -23,10 +23,10 @@ from kafkaops.core.mm2 import (
     encode_heartbeat,
     encode_offset_sync,
 )
-from kafkaops.core.mm2_io import COMPACTED, Writer, commit_offsets, ensure_topics
+from kafkaops.core.kafka.topicio import COMPACTED, Writer, commit_offsets, ensure_topics
 from kafkaops.core.records import TopicPartition
-from kafkaops.core.replicator import DemoReplicator
 from kafkaops.core.services import Services
+from kafkaops.demo.replicator import DemoReplicator
 
 
 def tag() -> str:

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition as AkTP
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
 
 from .conftest import unique
 

@@ -1,4 +1,4 @@
-"""Clients following a DR pair's active cluster (core/active.py) on the two embedded
+"""Clients following a DR pair's active cluster (core/dr/active.py) on the two embedded
 clusters: a real failover and failback seen by the watcher, the newest copy winning when the
 primary is down or stale, never going back to an older epoch, and a FlagClient that moves
 to the DR cluster's flags (keeping its last known good values until it has read them)."""
@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.active import ActiveClusterWatcher, ActiveState
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.dr_control import ActiveRecord, ControlStore
-from kafkaops.core.embedded import EmbeddedClusters
+from kafkaops.core.dr.active import ActiveClusterWatcher, ActiveState
+from kafkaops.core.dr.control import ActiveRecord, ControlStore
+from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.errors import ConfigError, KafkaOpsError
-from kafkaops.core.failover import FailoverService
-from kafkaops.core.flags import FlagService
-from kafkaops.core.flags_sdk import FlagClient
+from kafkaops.core.flags.sdk import FlagClient
+from kafkaops.core.flags.service import FlagService
 from kafkaops.core.services import Services
+from kafkaops.demo.embedded import EmbeddedClusters
 
 from .conftest import unique
 from .drkit import close_world, make_world
@@ -43,7 +43,7 @@ def pair_config(config_data: dict[str, Any], name: str, **clusters: str) -> Conf
 
 async def write_active(config: Config, pair: str, cluster: str, epoch: int,
                        on: tuple[str, ...]) -> None:
-    """The activate step of core/failover.py: an active record with a new epoch, through
+    """The activate step of core/dr/failover.py: an active record with a new epoch, through
     core's ControlStore, on the given clusters' copies."""
     rec = ActiveRecord(pair, cluster, epoch, by=ME, at=time.time(), reason="failover")
     async with Services(config) as s:

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from kafkaops.core.embedded import free_port
 from kafkaops.core.metrics import parse_text
+from kafkaops.demo.embedded import free_port
 from tests.conftest import KAFKAOPS, cli_env, unique
 from tests.offsets_support import make_known_topic, stopped_group
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.alert_events import EventGrouper, Match, render_message
-from kafkaops.core.alert_log import Delivery, delivered_events
-from kafkaops.core.alerts import Action, AlertEvent, EventRule, MessageRef, Subject
-from kafkaops.core.lag import GroupLag, LagSnapshot, PartitionLag, TopicLag
-from kafkaops.core.lag_status import PartitionState, Status
-from kafkaops.core.messages import Message
+from kafkaops.core.alerts.events import EventGrouper, Match, render_message
+from kafkaops.core.alerts.log import Delivery, delivered_events
+from kafkaops.core.alerts.rules import Action, AlertEvent, EventRule, MessageRef, Subject
+from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag, TopicLag
+from kafkaops.core.lag.status import PartitionState, Status
+from kafkaops.core.messages.service import Message
 from kafkaops.core.metrics import MetricsRegistry, parse_text
 
 

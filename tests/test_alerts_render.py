@@ -21,7 +21,7 @@ from kafkaops.bot.render.alerts import (
     render_notice,
     render_resolved,
 )
-from kafkaops.core.alerts import Action, AlertBook, AlertEvent, MessageRef, Subject
+from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, MessageRef, Subject
 from tests.slack_server import _texts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"

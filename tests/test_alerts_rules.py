@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.alerts import (
+from kafkaops.core.alerts.rules import (
     AlertBook,
     AlertEvent,
     AlertTracker,
@@ -28,7 +28,7 @@ from kafkaops.core.alerts import (
 )
 from kafkaops.core.config import parse_config
 from kafkaops.core.errors import ConfigError
-from kafkaops.core.lag_status import Status
+from kafkaops.core.lag.status import Status
 
 # ---------------------------------------------------------------- parsing `when`
 
@@ -193,7 +193,7 @@ def test_alerts_cluster_must_be_configured() -> None:
 
 
 async def test_alerts_cannot_live_on_a_read_only_cluster() -> None:
-    from kafkaops.core.alert_log import AlertLog
+    from kafkaops.core.alerts.log import AlertLog
     from kafkaops.core.errors import Refused
     from kafkaops.core.services import Services
 

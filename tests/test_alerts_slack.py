@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition as AkTP
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from tests.alerts_support import (
     alerts_config,
     all_text,

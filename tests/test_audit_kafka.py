@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkaops.core.audit import record_change
+from kafkaops.core.audit.log import record_change
 from kafkaops.core.config import parse_config
 from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused
-from kafkaops.core.messages import MessageService
+from kafkaops.core.messages.service import MessageService
 from kafkaops.core.services import Services
 
 from .conftest import KAFKAOPS, cli_env, produce, unique

@@ -20,7 +20,7 @@ from kafkaops.bot.confirm import Execution
 from kafkaops.bot.render.common import Message, section
 from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID
 from kafkaops.bot.router import Invocation
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import produce, unique
 from tests.slack_server import button_click

@@ -32,7 +32,7 @@ from kafkaops.core.confirmations import (
     seal,
 )
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import produce, unique
 from tests.slack_server import button_click

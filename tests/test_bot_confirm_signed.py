@@ -28,7 +28,7 @@ from kafkaops.core.confirmations import (
     seal,
     signing_key,
 )
-from kafkaops.core.flags import FLAGS_TOPIC
+from kafkaops.core.flags.service import FLAGS_TOPIC
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import produce, unique
 from tests.slack_server import button_click

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import produce, unique
 from tests.slack_server import button_click

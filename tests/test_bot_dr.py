@@ -38,17 +38,8 @@ from kafkaops.bot.render.dr import (
     slash,
     verdict,
 )
-from kafkaops.core.dr import (
-    DrStatus,
-    GroupCheckpoints,
-    HeartbeatInfo,
-    PartitionReplication,
-    RunSummary,
-    TopicReplication,
-    fmt_age,
-)
-from kafkaops.core.dr_control import ControlStore
-from kafkaops.core.failover import (
+from kafkaops.core.dr.control import ControlStore
+from kafkaops.core.dr.failover import (
     FailoverPlan,
     FailoverResult,
     FailoverService,
@@ -59,8 +50,17 @@ from kafkaops.core.failover import (
     Precheck,
     StepOutcome,
 )
-from kafkaops.core.mm2 import Checkpoint, Heartbeat, OffsetSync
-from kafkaops.core.mm2_io import commit_offsets
+from kafkaops.core.dr.mm2 import Checkpoint, Heartbeat, OffsetSync
+from kafkaops.core.dr.status import (
+    DrStatus,
+    GroupCheckpoints,
+    HeartbeatInfo,
+    PartitionReplication,
+    RunSummary,
+    TopicReplication,
+    fmt_age,
+)
+from kafkaops.core.kafka.topicio import commit_offsets
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
-from kafkaops.core.flags import FlagState
+from kafkaops.core.flags.service import FlagState
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import KAFKAOPS, cli_env, unique
 from tests.slack_server import button_click

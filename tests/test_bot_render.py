@@ -30,13 +30,13 @@ from kafkaops.bot.render.lag import render_group_lag, render_lag_overview
 from kafkaops.bot.render.offsets import render_reset_plan, render_reset_result
 from kafkaops.bot.render.replies import render_denied, render_help, render_usage
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
-from kafkaops.core.audit import AuditProblem, AuditRecord, VerifyReport
-from kafkaops.core.audit_trails import Listing, TrailRead
-from kafkaops.core.dlq import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
-from kafkaops.core.flags import FlagState, Rule, Variant
-from kafkaops.core.lag import GroupLag, GroupMember, LagSnapshot, PartitionLag
-from kafkaops.core.lag_status import PartitionState, Status, Trend
-from kafkaops.core.offsets import (
+from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
+from kafkaops.core.audit.trails import Listing, TrailRead
+from kafkaops.core.dlq.service import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
+from kafkaops.core.flags.service import FlagState, Rule, Variant
+from kafkaops.core.lag.service import GroupLag, GroupMember, LagSnapshot, PartitionLag
+from kafkaops.core.lag.status import PartitionState, Status, Trend
+from kafkaops.core.offsets.service import (
     CommittedCheck,
     PartitionReset,
     ResetPlan,

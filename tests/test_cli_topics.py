@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
+from kafkaops.demo.embedded import EmbeddedClusters
 
 from .conftest import KAFKAOPS, cli_env, produce, unique
 

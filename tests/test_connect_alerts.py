@@ -14,10 +14,10 @@ import pytest
 from kafkaops.bot.alerts import BotAlerts
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.bot.render.connect import RESTART_ACTION, TRACE_ACTION
-from kafkaops.core.alerts import Subject, alert_id, compile_rules
+from kafkaops.core.alerts.rules import Subject, alert_id, compile_rules
 from kafkaops.core.config import parse_config
-from kafkaops.core.connect.worker import ConnectWorker
 from kafkaops.core.errors import ConfigError
+from kafkaops.demo.connect_worker import ConnectWorker
 from tests.alerts_support import (
     HEARTBEAT_MS,
     SESSION_MS,

@@ -13,7 +13,7 @@ import pytest
 
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.bot.render.connect import RESTART_ACTION, TRACE_ACTION
-from kafkaops.core.connect.worker import ConnectWorker
+from kafkaops.demo.connect_worker import ConnectWorker
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import produce, unique
 from tests.connect_support import (

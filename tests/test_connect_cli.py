@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from kafkaops.core.config import parse_config
-from kafkaops.core.connect.worker import ConnectWorker
-from kafkaops.core.embedded import free_port
 from kafkaops.core.services import Services
+from kafkaops.demo.connect_worker import ConnectWorker
+from kafkaops.demo.embedded import free_port
 from tests.conftest import KAFKAOPS, cli_env, produce, unique
 from tests.connect_support import (
     connect_config,

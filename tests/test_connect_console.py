@@ -19,8 +19,8 @@ from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.connect import ConnectorScreen, ConnectScreen
 from kafkaops.core.config import parse_config
-from kafkaops.core.connect.worker import ConnectWorker
 from kafkaops.core.services import Services
+from kafkaops.demo.connect_worker import ConnectWorker
 from tests.conftest import produce, unique
 from tests.connect_support import (
     connect_config,

@@ -23,10 +23,10 @@ from kafkaops.core.connect.errors import (
 )
 from kafkaops.core.connect.model import ChangeRequest
 from kafkaops.core.connect.service import ConnectService
-from kafkaops.core.connect.worker import ConnectWorker
-from kafkaops.core.embedded import free_port
 from kafkaops.core.errors import Refused
 from kafkaops.core.services import Services
+from kafkaops.demo.connect_worker import ConnectWorker
+from kafkaops.demo.embedded import free_port
 from tests.conftest import produce, unique
 from tests.connect_support import (
     auth_proxy,

@@ -18,8 +18,8 @@ import pytest
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.connect import ConnectScreen
 from kafkaops.core.config import load_config
-from kafkaops.core.connect import install
 from kafkaops.core.services import Services
+from kafkaops.demo import connect_install as install
 from tests.conftest import KAFKAOPS, cli_env
 from tests.test_connect_console import row_of, wait_until
 from tests.test_demo import _read_until

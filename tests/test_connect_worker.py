@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kafkaops.core.connect import install
 from kafkaops.core.connect.errors import ConnectSetupError
-from kafkaops.core.connect.worker import ConnectWorker
+from kafkaops.demo import connect_install as install
+from kafkaops.demo.connect_worker import ConnectWorker
 from tests.conftest import PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ needs_java = pytest.mark.skipif(install.find_java() is None,
 
 def run_installer(*args: str, env: dict[str, str] | None = None
                   ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "kafkaops.core.connect.install", *args],
+    return subprocess.run([PYTHON, "-m", "kafkaops.demo.connect_install", *args],
                           capture_output=True, text=True, env=env or dict(os.environ),
                           timeout=300)
 
@@ -122,8 +122,8 @@ def test_a_worker_that_cannot_start_says_why(tmp_path) -> None:
 
 OWNER = """
 import sys, time
-from kafkaops.core.connect.worker import ConnectWorker
-from kafkaops.core.embedded import install_signal_handlers
+from kafkaops.demo.connect_worker import ConnectWorker
+from kafkaops.demo.embedded import install_signal_handlers
 install_signal_handlers()
 worker = ConnectWorker("127.0.0.1:1", group_id=sys.argv[2]).start()
 print(worker.process.pid, flush=True)

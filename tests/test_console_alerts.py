@@ -20,11 +20,11 @@ from kafkaops.console.alerts import AlertsScreen, alert_rows, for_text, target_t
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.base import FiringAlerts, alerts_badge, firing_alerts
 from kafkaops.console.lag import GroupLagScreen
-from kafkaops.core.alert_runner import AlertEvaluator, Evaluation
-from kafkaops.core.alerts import AlertBook, AlertEvent, Subject
+from kafkaops.core.alerts.rules import AlertBook, AlertEvent, Subject
+from kafkaops.core.alerts.runner import AlertEvaluator, Evaluation
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import produce, unique
 from .offsets_support import commit_as_consumer, stopped_group

@@ -21,9 +21,9 @@ from kafkaops.console.dlq import ConfirmReplayScreen, DlqTopicScreen
 from kafkaops.console.flags import ConfirmFlagScreen, FlagsScreen, RolloutScreen
 from kafkaops.console.messages import header_text
 from kafkaops.core.config import parse_config
-from kafkaops.core.dlq import DeadLetterService
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import NothingToChange
-from kafkaops.core.flags import FLAGS_TOPIC
+from kafkaops.core.flags.service import FLAGS_TOPIC
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

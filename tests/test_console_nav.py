@@ -10,7 +10,7 @@ import pytest
 
 from kafkaops.console.app import NAV, KafkaOpsApp
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import produce, unique
 from .test_console_shell import SIZE, row_for, screen_text, wait_until

@@ -29,10 +29,10 @@ from kafkaops.console.format import duration_ms, matches
 from kafkaops.console.topic_detail import config_rows
 from kafkaops.console.topics import sort_topics, visible_topics
 from kafkaops.core.config import Config, adhoc_config
-from kafkaops.core.embedded import EmbeddedClusters, free_port
 from kafkaops.core.records import NOT_REPORTED, ConfigEntry, TopicSummary
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
+from kafkaops.demo.embedded import EmbeddedClusters, free_port
 
 from .conftest import KAFKAOPS, cli_env, produce, unique
 

@@ -24,7 +24,12 @@ from pathlib import Path
 import pytest
 
 from kafkaops.core.config import ClusterConfig, load_config
-from kafkaops.core.demo import (
+from kafkaops.core.errors import ConfigError, UsageError
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.records import TopicPartition
+from kafkaops.core.topics.service import TopicService
+from kafkaops.demo.embedded import EmbeddedClusters
+from kafkaops.demo.world import (
     DEMO_GROUPS,
     DEMO_SIGNING_KEY,
     DEMO_TOPICS,
@@ -47,11 +52,6 @@ from kafkaops.core.demo import (
     spring_dlt_headers,
     write_demo_config,
 )
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.errors import ConfigError, UsageError
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.records import TopicPartition
-from kafkaops.core.topics import TopicService
 
 from .conftest import cli_env
 
@@ -489,7 +489,7 @@ def test_an_error_after_the_brokers_started_still_stops_them(tmp_path: Path) -> 
     # The demo fails after its brokers are up (here: creating the topics raises); the error
     # is reported and the brokers go with it.
     script = (
-        "import sys, kafkaops.core.demo as d\n"
+        "import sys, kafkaops.demo.world as d\n"
         "async def broken(bootstrap, topics=()):\n"
         "    print('PORT', bootstrap.rsplit(':', 1)[1], flush=True)\n"
         "    raise RuntimeError('topic creation failed')\n"

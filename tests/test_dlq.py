@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from kafkaops.core.config import DeadLetterConfig
-from kafkaops.core.dlq import (
+from kafkaops.core.dlq.service import (
     REPLAY_ID,
     REPLAY_OF,
     Origin,
@@ -18,7 +18,7 @@ from kafkaops.core.dlq import (
     reason_key,
     replay_headers,
 )
-from kafkaops.core.messages import Message
+from kafkaops.core.messages.service import Message
 
 CFG = DeadLetterConfig(topics={"jdbc-sink-errors": "customers"})
 

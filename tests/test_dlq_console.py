@@ -155,7 +155,7 @@ async def test_read_only_cluster_refuses_on_screen(world):
 
 async def test_audit_screen_lists_and_verifies(world, bootstrap):
     async with Services(world.config) as services:
-        from kafkaops.core.dlq import DeadLetterService
+        from kafkaops.core.dlq.service import DeadLetterService
 
         await DeadLetterService(services).replay(world.dlq, actor="ann@host", face="slack",
                                                  positions=[(0, 0)])

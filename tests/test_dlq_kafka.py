@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from kafkaops.core.config import parse_config
-from kafkaops.core.dlq import LEDGER_TOPIC, REPLAY_ID, REPLAY_OF, DeadLetterService
-from kafkaops.core.filter import compile_filter
-from kafkaops.core.messages import MessageService
+from kafkaops.core.dlq.service import LEDGER_TOPIC, REPLAY_ID, REPLAY_OF, DeadLetterService
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.messages.service import MessageService
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import KAFKAOPS, cli_env, unique
 from .test_dlq import connect, ours, spring

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kafkaops.core.embedded import answers_kafka, broker_binary, free_port
+from kafkaops.demo.embedded import answers_kafka, broker_binary, free_port
 from tests.conftest import KAFKAOPS, cli_env
 from tests.schema_support import registry_url  # noqa: F401 - a fixture
 from tests.slack_server import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, SlackServer
@@ -55,7 +55,7 @@ def one_line(lines: list[str], check: str, target: str) -> str:
 def sasl_broker() -> Iterator[str]:
     """A Tansu broker that requires SASL authentication; it knows no user, so any
     credentials are refused as a wrong password would be."""
-    from kafkaops.core.embedded import _die_with_parent  # SIGKILL with us, as the fixtures
+    from kafkaops.demo.embedded import _die_with_parent  # SIGKILL with us, as the fixtures
 
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"

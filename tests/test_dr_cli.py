@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from kafkaops.core.dr import DrService
-from kafkaops.core.mm2 import Heartbeat
+from kafkaops.core.dr.mm2 import Heartbeat
+from kafkaops.core.dr.status import DrService
 from kafkaops.core.records import TopicPartition
 
 from .conftest import KAFKAOPS, cli_env

@@ -104,8 +104,8 @@ async def test_plan_scrolls_at_100x30_and_the_console_executes_it(
     config_data: dict[str, Any],
 ) -> None:
     from kafkaops.console.dr import ConfirmFailoverScreen
-    from kafkaops.core.audit import local_actor
-    from kafkaops.core.dr_control import ControlStore
+    from kafkaops.core.audit.log import local_actor
+    from kafkaops.core.dr.control import ControlStore
 
     w = await make_world(config_data, groups=6)
     try:
@@ -169,7 +169,7 @@ async def test_plan_scrolls_at_100x30_and_the_console_executes_it(
 
 
 async def test_read_only_target_refuses_execute_on_screen(config_data: dict[str, Any]) -> None:
-    from kafkaops.core.dr_control import ControlStore
+    from kafkaops.core.dr.control import ControlStore
     from kafkaops.core.services import Services as Svc
 
     from .drkit import dr_config

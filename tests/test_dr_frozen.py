@@ -25,9 +25,9 @@ from textual.pilot import Pilot
 
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.dr import DrScreen
-from kafkaops.core.dr import DrService, answer_text, rpo_verdict
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.reach import PROBE_EVERY, PROBE_TIMEOUT
+from kafkaops.core.dr.status import DrService, answer_text, rpo_verdict
+from kafkaops.core.kafka.reach import PROBE_EVERY, PROBE_TIMEOUT
+from kafkaops.demo.embedded import EmbeddedClusters
 
 from .bot_harness import running_bot
 from .conftest import KAFKAOPS, cli_env

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.dr import (
+from kafkaops.core.dr.mm2 import (
+    Checkpoint,
+    Heartbeat,
+    OffsetSync,
+    decode_checkpoint,
+    decode_offset_sync,
+)
+from kafkaops.core.dr.status import (
     DrService,
     fmt_age,
     lag_messages,
@@ -18,17 +25,10 @@ from kafkaops.core.dr import (
     signals,
 )
 from kafkaops.core.errors import ConfigError
-from kafkaops.core.mm2 import (
-    Checkpoint,
-    Heartbeat,
-    OffsetSync,
-    decode_checkpoint,
-    decode_offset_sync,
-)
-from kafkaops.core.mm2_io import read_partition
+from kafkaops.core.kafka.topicio import read_partition
 from kafkaops.core.records import TopicPartition
-from kafkaops.core.replicator import DemoReplicator
 from kafkaops.core.services import Services
+from kafkaops.demo.replicator import DemoReplicator
 
 from .drkit import (
     close_world,

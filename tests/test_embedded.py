@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
-from kafkaops.core.embedded import EmbeddedClusters, answers_kafka
+from kafkaops.demo.embedded import EmbeddedClusters, answers_kafka
 
 OWNER = """
 import sys, time
-from kafkaops.core.embedded import EmbeddedClusters, install_signal_handlers
+from kafkaops.demo.embedded import EmbeddedClusters, install_signal_handlers
 install_signal_handlers()
 clusters = EmbeddedClusters(["primary", "dr"]).start()
 print(clusters.bootstrap("primary"), clusters.bootstrap("dr"), flush=True)

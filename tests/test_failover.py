@@ -8,24 +8,29 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.dr import DrService
-from kafkaops.core.dr_control import ControlStore
-from kafkaops.core.errors import Conflict, Refused
-from kafkaops.core.failover import (
+from kafkaops.core.dr.control import ControlStore
+from kafkaops.core.dr.failover import (
     FailoverService,
     bound_offset,
     decide_forward,
     reprocess_estimate,
     target_position,
 )
-from kafkaops.core.mm2 import (
+from kafkaops.core.dr.mm2 import (
     Checkpoint,
     Heartbeat,
     OffsetSync,
     OffsetSyncStore,
     remote_consumer_offsets,
 )
-from kafkaops.core.mm2_io import commit_offsets, group_members, read_checkpoints, read_offset_syncs
+from kafkaops.core.dr.status import DrService
+from kafkaops.core.errors import Conflict, Refused
+from kafkaops.core.kafka.topicio import (
+    commit_offsets,
+    group_members,
+    read_checkpoints,
+    read_offset_syncs,
+)
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.errors import NotFound
-from kafkaops.core.failover import FailoverService
-from kafkaops.core.mm2_io import commit_offsets
+from kafkaops.core.kafka.topicio import commit_offsets
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

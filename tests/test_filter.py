@@ -7,8 +7,8 @@ import json
 import pytest
 
 from kafkaops.core.errors import UsageError
-from kafkaops.core.filter import FilterError, compile_filter, extract
-from kafkaops.core.messages import Message
+from kafkaops.core.expr.filter import FilterError, compile_filter, extract
+from kafkaops.core.messages.service import Message
 
 
 def msg(value: object = None, *, key: bytes | None = b"k1", headers=(), raw: bytes | None = None,

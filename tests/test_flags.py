@@ -11,7 +11,7 @@ import pytest
 
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
-from kafkaops.core.flags import FLAGS_TOPIC, FlagService, FlagState
+from kafkaops.core.flags.service import FLAGS_TOPIC, FlagService, FlagState
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
@@ -106,7 +106,7 @@ async def test_typed_config_values_and_variants(services: Services) -> None:
     results = await svc.evaluate(key, [f"u{i}" for i in range(400)])
     assert {r.value for r in results} == {1500, 2000}
     key2 = unique("theme")
-    from kafkaops.core.flags import Variant
+    from kafkaops.core.flags.service import Variant
 
     await svc.create(key2, type="json", default={"theme": "light"}, actor=ME, face="cli")
     s = await svc.set(

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.flags import ConfirmFlagScreen, FlagHistoryScreen, FlagsScreen, RolloutScreen
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.flags import FlagState
+from kafkaops.core.flags.service import FlagState
 from kafkaops.core.services import Services
 
 from .conftest import unique
@@ -100,7 +100,7 @@ async def test_list_toggle_rollout_and_live_updates(config: Config) -> None:
 
 
 def app_actor() -> str:
-    from kafkaops.core.audit import local_actor
+    from kafkaops.core.audit.log import local_actor
 
     return local_actor()
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from kafkaops.core.errors import UsageError
-from kafkaops.core.flags import (
+from kafkaops.core.flags.service import (
     H_BY,
     H_EXPECTS,
     H_OP,

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.embedded import EmbeddedClusters, answers_kafka, broker_binary, free_port
-from kafkaops.core.flags import parse_rule
-from kafkaops.core.flags_sdk import FlagClient
+from kafkaops.core.flags.sdk import FlagClient
+from kafkaops.core.flags.service import parse_rule
 from kafkaops.core.services import Services
+from kafkaops.demo.embedded import EmbeddedClusters, answers_kafka, broker_binary, free_port
 
 from .conftest import unique
 
@@ -206,7 +206,7 @@ async def test_openfeature_provider_through_the_sdk_api(
     from openfeature.exception import ErrorCode
     from openfeature.flag_evaluation import Reason
 
-    from kafkaops.core.flags_openfeature import KafkaOpsProvider
+    from kafkaops.core.flags.openfeature import KafkaOpsProvider
 
     svc = await services.flags()
     keys = {t: unique(f"of-{t}") for t in ("bool", "string", "number", "float", "json")}

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.flags_sdk import FlagClient
+from kafkaops.core.flags.sdk import FlagClient
 from kafkaops.core.services import Services
+from kafkaops.demo.embedded import EmbeddedClusters
 
 from .conftest import KAFKAOPS, cli_env
 from .test_flags_sdk import ME, cfg_for

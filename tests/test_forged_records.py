@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkaops.core.alert_log import AlertLog
-from kafkaops.core.alerts import AlertEvent, Subject
-from kafkaops.core.audit import record_change
+from kafkaops.core.alerts.log import AlertLog
+from kafkaops.core.alerts.rules import AlertEvent, Subject
+from kafkaops.core.audit.log import record_change
 from kafkaops.core.config import parse_config
 from kafkaops.core.confirmations import CONFIRMATIONS_TOPIC, Confirmation, ConfirmationStore
-from kafkaops.core.dlq import LEDGER_TOPIC, DeadLetterService
-from kafkaops.core.dr_control import CONTROL_TOPIC, ActiveRecord, ControlStore
-from kafkaops.core.filter import compile_filter, extract
-from kafkaops.core.flags import H_EXPECTS, H_OP, FlagService
-from kafkaops.core.messages import MessageService
+from kafkaops.core.dlq.service import LEDGER_TOPIC, DeadLetterService
+from kafkaops.core.dr.control import CONTROL_TOPIC, ActiveRecord, ControlStore
+from kafkaops.core.expr.filter import compile_filter, extract
+from kafkaops.core.flags.service import H_EXPECTS, H_OP, FlagService
+from kafkaops.core.messages.service import MessageService
 from kafkaops.core.services import Services
 from kafkaops.core.untrusted import UntrustedData, parse_json
 

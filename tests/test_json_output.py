@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from kafkaops.cli.main import build_parser
-from kafkaops.core.lag_status import Status
+from kafkaops.core.lag.status import Status
 from kafkaops.core.records import json_bytes
 from kafkaops.core.untrusted import printable_json_bytes
 

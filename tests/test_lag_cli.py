@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkaops.core.lag_status import age
+from kafkaops.core.lag.status import age
 
 from .conftest import KAFKAOPS, cli_env, unique
 from .lag_support import LagTopic, live_group, make_topic, stopped_group

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaops.core.lag_status import (
+from kafkaops.core.lag.status import (
     WINDOW_ONLY,
     LagHistory,
     LagPolicy,

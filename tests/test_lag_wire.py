@@ -9,7 +9,7 @@ import struct
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from kafkaops.core.wire import (
+from kafkaops.core.kafka.wire import (
     DescribeGroupsResponseV5,
     LagFetchResponse,
     LagMetadataResponse,

@@ -16,9 +16,9 @@ from textual.widgets import DataTable, Input, Static
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.messages import MessagesScreen, parse_jump, render_detail
 from kafkaops.core.errors import UsageError
-from kafkaops.core.messages import Message, StartAt, decode_value
+from kafkaops.core.messages.service import Message, StartAt, decode_value
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import unique
 from .test_messages import BIG, produce_records

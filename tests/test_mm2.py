@@ -11,8 +11,7 @@ import struct
 
 import pytest
 
-from kafkaops.core.errors import ConfigError
-from kafkaops.core.mm2 import (
+from kafkaops.core.dr.mm2 import (
     SYNCS_PER_PARTITION,
     Checkpoint,
     DefaultReplicationPolicy,
@@ -34,6 +33,7 @@ from kafkaops.core.mm2 import (
     replication_policy,
     translate_upstream,
 )
+from kafkaops.core.errors import ConfigError
 from kafkaops.core.records import TopicPartition
 
 # ---------------------------------------------------------------- byte layouts

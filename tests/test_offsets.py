@@ -11,7 +11,7 @@ import pytest
 
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
-from kafkaops.core.offsets import (
+from kafkaops.core.offsets.service import (
     GroupActive,
     OffsetResetService,
     ResetPlan,

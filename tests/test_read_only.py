@@ -21,7 +21,7 @@ import yaml
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .bot_harness import RunningBot, running_bot
 from .conftest import KAFKAOPS, cli_env, produce, unique

@@ -13,11 +13,11 @@ import threading
 import pytest
 import yaml
 
-from kafkaops.core.connect import install
-from kafkaops.core.connect.install import Installation
-from kafkaops.core.connect.worker import ConnectWorker
-from kafkaops.core.messages import MessageService
+from kafkaops.core.messages.service import MessageService
 from kafkaops.core.services import Services
+from kafkaops.demo import connect_install as install
+from kafkaops.demo.connect_install import Installation
+from kafkaops.demo.connect_worker import ConnectWorker
 
 from .conftest import KAFKAOPS, cli_env, unique
 from .connect_avro import CONVERTER, jars

@@ -10,8 +10,8 @@ import struct
 import pytest
 
 from kafkaops.core.config import SchemaRegistryConfig, parse_config
-from kafkaops.core.filter import compile_filter
-from kafkaops.core.messages import Message, MessageService, message_json
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.messages.service import Message, MessageService, message_json
 from kafkaops.core.schema.client import RegistryClient
 from kafkaops.core.schema.errors import RegistryError, RegistryNotFound, RegistryUnreachable
 from kafkaops.core.services import Services

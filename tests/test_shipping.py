@@ -34,8 +34,8 @@ import yaml
 from aiohttp import web
 
 from kafkaops.core.config import parse_config
-from kafkaops.core.embedded import free_port
 from kafkaops.core.services import Services
+from kafkaops.demo.embedded import free_port
 from tests.conftest import produce, unique
 from tests.slack_server import (
     BOT_TOKEN,
@@ -165,7 +165,7 @@ async def test_the_installed_command_runs_away_from_the_source(
     assert row.split()[0] == topic and row.split()[-1] == "3"
 
     done = run(installed, "python", "-c",
-               "import kafkaops.core.flags_sdk as m, kafkaops.cli as c; "
+               "import kafkaops.core.flags.sdk as m, kafkaops.cli as c; "
                "print(m.FlagClient.__name__, m.__file__, c.__file__)", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     name, sdk_file, cli_file = done.stdout.split()

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from kafkaops.core.config import ClusterConfig, Duration
-from kafkaops.core.embedded import EmbeddedClusters
-from kafkaops.core.kafka import KafkaConnection
-from kafkaops.core.topics import NewTopicSpec, TopicService
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
+from kafkaops.demo.embedded import EmbeddedClusters
 
 from .conftest import KAFKAOPS, cli_env, produce, unique
 
@@ -157,7 +157,7 @@ async def test_console_tail_says_the_log_was_replaced_and_shows_the_new_records(
     from kafkaops.console.app import KafkaOpsApp
     from kafkaops.console.messages import MessagesScreen
     from kafkaops.core.config import parse_config
-    from kafkaops.core.messages import StartAt
+    from kafkaops.core.messages.service import StartAt
     from kafkaops.core.services import Services
 
     from .test_messages_console import SIZE, info, offsets, wait_until

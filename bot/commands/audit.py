@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from kafkaops.bot.render.audit import render_audit, render_verify
 from kafkaops.bot.render.common import Message
-from kafkaops.core.audit_trails import list_trails
+from kafkaops.core.audit.trails import list_trails
 from kafkaops.core.errors import UsageError
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from kafkaops.bot.render.dlq import (
     render_replay_plan,
     render_replayed,
 )
-from kafkaops.core.dlq import DeadLetterService
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import UsageError
-from kafkaops.core.filter import Filter, compile_filter
+from kafkaops.core.expr.filter import Filter, compile_filter
 
 if TYPE_CHECKING:
     from kafkaops.bot.app import Bot

@@ -5,7 +5,7 @@ RPO estimate against the target, heartbeat age, per topic replication lag (recor
 seconds), per group checkpoint age. Anyone may read it.
 
 `/kafka failover plan|execute|status|resume [--pair NAME] [--force]` and the same under
-`/kafka failback`: the runbook of core/failover.py. Every one needs the `failover`
+`/kafka failback`: the runbook of core/dr/failover.py. Every one needs the `failover`
 permission (checked, and a denial audited, by the bot before the handler runs).
 - plan: pre-checks, each group's translated offsets and records read again, the groups
   that cannot be moved, and the steps. Changes nothing.
@@ -41,10 +41,10 @@ from kafkaops.bot.render.dr import (
     render_resume_summary,
     render_stopped,
 )
-from kafkaops.core.dr import DrService
-from kafkaops.core.dr_control import Direction
+from kafkaops.core.dr.control import Direction
+from kafkaops.core.dr.failover import FailoverResult, FailoverService
+from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, NotFound, Refused
-from kafkaops.core.failover import FailoverResult, FailoverService
 
 if TYPE_CHECKING:
     from kafkaops.bot.app import Bot

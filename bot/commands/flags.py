@@ -28,7 +28,7 @@ from kafkaops.bot.render.flags import (
     short,
 )
 from kafkaops.core.errors import UsageError
-from kafkaops.core.flags import (
+from kafkaops.core.flags.service import (
     FlagState,
     check_key,
     check_rollout,

@@ -19,7 +19,7 @@ from kafkaops.bot.render.offsets import (
     render_reset_result,
 )
 from kafkaops.core.errors import UsageError
-from kafkaops.core.offsets import (
+from kafkaops.core.offsets.service import (
     ACTION,
     OffsetResetService,
     ResetPlan,

@@ -1,4 +1,4 @@
-"""Alerts and event notices in Slack. Pure functions of core's alert records (core/alerts.py).
+"""Alerts and event notices in Slack. Pure functions of core's alert records (core/alerts/rules.py).
 
 A firing alert is one message in its rule's channel, in the severity's colour, saying what
 is wrong, since when, and what to do next (buttons: show lag, snooze 1h; the CLI command
@@ -29,7 +29,7 @@ from kafkaops.bot.render.common import (
     section,
     who,
 )
-from kafkaops.core.alerts import Action, AlertEvent, AlertView, MessageRef
+from kafkaops.core.alerts.rules import Action, AlertEvent, AlertView, MessageRef
 
 COLORS = {"critical": "#D72B3F", "warning": "#E8A317", "info": "#439FE0",
           "resolved": "#2EB67D"}
@@ -131,14 +131,14 @@ def console_command(ev: AlertEvent) -> str:
 
 
 def _values(ev: AlertEvent) -> str:
-    from kafkaops.core.alerts import show_value
+    from kafkaops.core.alerts.rules import show_value
 
     return ", ".join(f"{k} *{esc(show_value(k, _status(k, v)))}*" for k, v in ev.values.items())
 
 
 def _status(metric: str, v: Any) -> Any:
     if metric == "status" and isinstance(v, str):
-        from kafkaops.core.lag_status import Status
+        from kafkaops.core.lag.status import Status
 
         try:
             return Status(v)
@@ -244,7 +244,7 @@ def render_action(action: Action) -> dict[str, Any]:
 
 
 def _plain_values(ev: AlertEvent) -> str:
-    from kafkaops.core.alerts import show_value
+    from kafkaops.core.alerts.rules import show_value
 
     return ", ".join(f"{k} {show_value(k, _status(k, v))}" for k, v in ev.values.items())
 

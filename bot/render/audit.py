@@ -6,8 +6,8 @@ import datetime as dt
 
 from kafkaops.bot.render.common import Block, Message, code_sections, context, esc, header, section
 from kafkaops.bot.render.common import text_table as table
-from kafkaops.core.audit import VerifyReport
-from kafkaops.core.audit_trails import Listing, mark
+from kafkaops.core.audit.log import VerifyReport
+from kafkaops.core.audit.trails import Listing, mark
 
 
 def _utc(ms: int) -> str:

@@ -15,8 +15,8 @@ from kafkaops.bot.render.common import (
     section,
     text_table,
 )
-from kafkaops.core.dlq import DeadLetter, DeadLetterTopic, ReplayResult
-from kafkaops.core.messages import preview
+from kafkaops.core.dlq.service import DeadLetter, DeadLetterTopic, ReplayResult
+from kafkaops.core.messages.service import preview
 
 
 def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: str) -> Message:

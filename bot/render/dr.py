@@ -1,6 +1,6 @@
 """Disaster recovery in Slack: DR status per pair, the failover plan (which is also the
 confirmation's summary), refusals, and a run's steps. Pure functions of core's records
-(core/dr.py, core/failover.py).
+(core/dr/status.py, core/dr/failover.py).
 
 Ages are formatted with core's `fmt_age`, the one formatter the CLI and the console use, so
 `/kafka dr` shows exactly what `kafkaops dr status` shows. Core's messages name CLI commands
@@ -28,8 +28,8 @@ from kafkaops.bot.render.common import (
     text_table,
     who,
 )
-from kafkaops.core.dr import DrStatus, answer_text, fmt_age, rpo_verdict
-from kafkaops.core.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
+from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
+from kafkaops.core.dr.status import DrStatus, answer_text, fmt_age, rpo_verdict
 
 _CHECK = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
 _SEVERITY = {"fail": 0, "warn": 1, "ok": 2}

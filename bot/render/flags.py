@@ -19,7 +19,7 @@ from kafkaops.bot.render.common import (
     text_table,
     who,
 )
-from kafkaops.core.flags import Evaluation, FlagChange, FlagState, state_summary
+from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, state_summary
 
 
 def short(value: Any, width: int = 30) -> str:

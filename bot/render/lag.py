@@ -1,5 +1,5 @@
 """Consumer lag in Slack: the groups that need attention, and one group partition by
-partition. Pure functions of core's lag records (core/lag.py)."""
+partition. Pure functions of core's lag records (core/lag/service.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from kafkaops.bot.render.common import (
     section,
     text_table,
 )
-from kafkaops.core.lag import GroupLag, LagSnapshot, PartitionLag
-from kafkaops.core.lag_status import PartitionState, Status
+from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag
+from kafkaops.core.lag.status import PartitionState, Status
 
 _EMOJI = {
     Status.OK: ":large_green_circle:",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafkaops.bot.render.common import Block, Message, code_sections, context, esc, section
 from kafkaops.bot.render.common import text_table as table
-from kafkaops.core.offsets import ResetPlan, ResetResult
+from kafkaops.core.offsets.service import ResetPlan, ResetResult
 
 
 def _off(v: int | None) -> str:

@@ -1,5 +1,5 @@
 """Alert rules on Kafka Connect connectors: the check made when config is loaded, and what
-the alert evaluator (core/alert_runner.py) measures for them.
+the alert evaluator (core/alerts/runner.py) measures for them.
 
     - name: connector-failing
       match: {cluster: primary, connector: "s3-*"}     # also `connect:` (its Connect cluster)
@@ -19,7 +19,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from kafkaops.core.alerts import MetricRule, Observation, Subject
+from kafkaops.core.alerts.rules import MetricRule, Observation, Subject
 from kafkaops.core.connect.model import ConnectListing
 from kafkaops.core.errors import ConfigError, KafkaOpsError
 

@@ -8,7 +8,7 @@ offsets, its sink connectors' consumer-group lag, and audited changes.
             result = await connect.apply(plan, actor=local_actor(), face="cli")
 
 Every change is planned from the state read just before (what will happen, the state now),
-then applied through core/audit.py's record_change: refused on a read_only cluster, audited
+then applied through core/audit/log.py's record_change: refused on a read_only cluster, audited
 on its audit topic with the outcome and the state the REST API reports afterwards. A 409
 (rebalance) is retried by the client; `on_retry` hears each retry.
 """
@@ -219,7 +219,7 @@ class ConnectService:
             return ChangeResult(plan, plan.state, plan.tasks, f"nothing to change: {plan.noop}")
         if plan.blocked:
             raise Refused(plan.blocked)
-        from kafkaops.core.audit import record_change
+        from kafkaops.core.audit.log import record_change
 
         retries: list[str] = []
 

@@ -166,7 +166,7 @@ class SchemaBrowser:
                         face: str) -> CompatibilityLevel:
         """Set a subject's level (or the global one), audited on this cluster's audit
         trail; refused on a read-only cluster before anything is asked."""
-        from kafkaops.core.audit import record_change
+        from kafkaops.core.audit.log import record_change
 
         level = check_level(level)
         target = f"schema-registry {self.client.url}" + (f" subject {subject}" if subject

@@ -1,0 +1,1 @@
+"""Alerts: rules, evaluation, the alerts topic, the evaluator loop and event rules."""

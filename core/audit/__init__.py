@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: records, signing, verification, the log and its listings."""

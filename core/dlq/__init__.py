@@ -1,0 +1,1 @@
+"""Dead-letter topics: recognise, read, replay exactly once."""

@@ -1,0 +1,1 @@
+"""Disaster recovery of a MirrorMaker 2 pair: formats, status, the control topic, failover."""

@@ -1,0 +1,434 @@
+"""Reading and writing MirrorMaker 2's topics (and kafkaops' control topic) on a cluster.
+
+The wire formats and rules are in mm2.py (pure); this module moves their bytes:
+- `read_records`: records of chosen partitions between two offsets, with one short-lived
+  consumer (no group, nothing committed);
+- `read_checkpoints`, `read_offset_syncs`, `latest_heartbeat`, `newest_record`: MM2's
+  topics decoded, malformed records skipped and counted as MM2's readers skip them;
+- `record_timestamps`: the timestamp of the record at an offset (for lag in seconds);
+- `committed_offsets` / `commit_offsets`: a group's offsets on named partitions, read and
+  written from outside the group (OffsetFetch / OffsetCommit with generation -1, as
+  Kafka's admin `alterConsumerGroupOffsets` does);
+- `Writer`: a producer that waits for every acknowledgement.
+
+Tansu gaps handled here (BROKER_NOTES.md): end offsets come from
+`KafkaConnection.high_watermarks` (ListOffsets(latest) is short after batched produces);
+committed offsets are always fetched for named partitions (OffsetFetch for "all partitions"
+fails to decode). Both ways are also right on Apache Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafkaops.core.dr.mm2 import (
+    Checkpoint,
+    Heartbeat,
+    Mm2FormatError,
+    OffsetSync,
+    decode_checkpoint,
+    decode_heartbeat,
+    decode_offset_sync,
+)
+from kafkaops.core.errors import KafkaOpsError, NotFound
+from kafkaops.core.kafka.connection import KafkaConnection, client_options, start_or_close
+from kafkaops.core.records import TopicPartition
+
+#: how long a read of an internal topic may take before it reports what it has
+READ_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as read, bytes untouched."""
+
+    offset: int
+    """Offset in its partition."""
+    timestamp: int
+    """Record timestamp, ms since the epoch."""
+    key: bytes | None
+    """Key bytes."""
+    value: bytes | None
+    """Value bytes; None for a tombstone."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Record headers."""
+
+
+@dataclass(frozen=True)
+class TopicRead:
+    """What reading one partition of an internal topic found."""
+
+    topic: str
+    """Topic read."""
+    exists: bool
+    """False when the topic does not exist on the cluster."""
+    end_offset: int = 0
+    """Its true end offset when read."""
+    complete: bool = True
+    """False when the read stopped at the deadline before the end."""
+    skipped: int = 0
+    """Records that did not decode (MM2 skips them too)."""
+
+
+def _consumer(conn: KafkaConnection, **extra: Any) -> Any:
+    from aiokafka import AIOKafkaConsumer
+
+    opts = client_options(conn.name, conn.config)
+    opts.update(
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    opts.update(extra)
+    return AIOKafkaConsumer(**opts)
+
+
+async def partitions_of(conn: KafkaConnection, topics: Iterable[str]) -> dict[str, int]:
+    """Partition counts of the topics that exist (the others are left out). Also refreshes
+    the connection's view of their leaders, which `high_watermarks` needs."""
+    names = sorted(set(topics))
+    if not names:
+        return {}
+    meta = await conn.metadata(names)
+    return {n: len(meta.topics[n].partitions) for n in names if n in meta.topics}
+
+
+async def read_records(
+    conn: KafkaConnection,
+    ranges: Mapping[TopicPartition, tuple[int, int]],
+    *,
+    wait: float = READ_TIMEOUT,
+    limit: int | None = None,
+) -> tuple[dict[TopicPartition, list[RawRecord]], set[TopicPartition]]:
+    """Records of each partition from `start` up to (not including) `end`, waiting at most
+    `wait` seconds.
+
+    Returns the records and the partitions whose read did not reach `end` by the deadline.
+    A start below the log start reads from the log start. With `limit`, a partition is done
+    once it has that many records.
+    """
+    from aiokafka.errors import KafkaError
+    from aiokafka.structs import TopicPartition as AkTP
+
+    wanted = {tp: (s, e) for tp, (s, e) in ranges.items() if e > s}
+    out: dict[TopicPartition, list[RawRecord]] = {tp: [] for tp in ranges}
+    if not wanted:
+        return out, set()
+    consumer = _consumer(conn)
+    try:
+        await start_or_close(consumer)
+    except (KafkaError, OSError) as e:
+        raise conn.unreachable(e) from None
+    try:
+        aks = {AkTP(tp.topic, tp.partition): tp for tp in wanted}
+        consumer.assign(list(aks))
+        for ak, tp in aks.items():
+            consumer.seek(ak, wanted[tp][0])
+        pending = set(aks)
+        deadline = time.monotonic() + wait
+        while pending and time.monotonic() < deadline:
+            batch = await consumer.getmany(*pending, timeout_ms=200)
+            for ak, recs in batch.items():
+                tp = aks[ak]
+                end = wanted[tp][1]
+                for r in recs:
+                    if r.offset >= end:
+                        break
+                    out[tp].append(
+                        RawRecord(r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
+                    )
+            for ak in list(pending):
+                full = limit is not None and len(out[aks[ak]]) >= limit
+                if full or await consumer.position(ak) >= wanted[aks[ak]][1]:
+                    pending.discard(ak)
+                    consumer.pause(ak)
+        return out, {aks[ak] for ak in pending}
+    except (KafkaError, OSError) as e:
+        raise conn.unreachable(e) from None
+    finally:
+        await consumer.stop()
+
+
+async def read_partition(
+    conn: KafkaConnection, topic: str, partition: int = 0, *, tail: int | None = None,
+    wait: float = READ_TIMEOUT,
+) -> tuple[list[RawRecord], TopicRead]:
+    """All records of one partition (or its last `tail` offsets) up to its end now."""
+    counts = await partitions_of(conn, [topic])
+    if topic not in counts:
+        return [], TopicRead(topic, exists=False)
+    tp = TopicPartition(topic, partition)
+    water = await conn.high_watermarks([tp])
+    start, end = water.get(tp, (0, 0))
+    if tail is not None:
+        start = max(start, end - tail)
+    records, incomplete = await read_records(conn, {tp: (start, end)}, wait=wait)
+    return records[tp], TopicRead(topic, True, end, complete=not incomplete)
+
+
+async def read_checkpoints(
+    conn: KafkaConnection, topic: str
+) -> tuple[list[tuple[Checkpoint, int]], TopicRead]:
+    """Every checkpoint in partition 0, in log order, with its record timestamp (ms)."""
+    records, info = await read_partition(conn, topic)
+    out: list[tuple[Checkpoint, int]] = []
+    skipped = 0
+    for r in records:
+        try:
+            out.append((decode_checkpoint(r.key, r.value), r.timestamp))
+        except Mm2FormatError:
+            skipped += 1
+    return out, _with_skipped(info, skipped)
+
+
+async def read_offset_syncs(
+    conn: KafkaConnection, topic: str
+) -> tuple[list[OffsetSync], TopicRead]:
+    """Every offset sync in partition 0, in log order."""
+    records, info = await read_partition(conn, topic)
+    out: list[OffsetSync] = []
+    skipped = 0
+    for r in records:
+        try:
+            out.append(decode_offset_sync(r.key, r.value))
+        except Mm2FormatError:
+            skipped += 1
+    return out, _with_skipped(info, skipped)
+
+
+async def latest_heartbeat(
+    conn: KafkaConnection, topic: str, source: str | None = None, target: str | None = None,
+    *, tail: int = 2000,
+) -> tuple[Heartbeat | None, TopicRead]:
+    """The newest heartbeat in `topic` (for the flow source -> target when given).
+
+    Reads the last `tail` records first, the whole partition only if the flow is not
+    among them (the topic is compacted on Kafka, so that stays small)."""
+    for window in (tail, None):
+        records, info = await read_partition(conn, topic, tail=window)
+        best: Heartbeat | None = None
+        skipped = 0
+        for r in records:
+            try:
+                hb = decode_heartbeat(r.key, r.value)
+            except Mm2FormatError:
+                skipped += 1
+                continue
+            if (
+                (source is None or hb.source == source)
+                and (target is None or hb.target == target)
+                and (best is None or hb.timestamp >= best.timestamp)
+            ):
+                best = hb
+        if best is not None or not info.exists or window is None or info.end_offset <= tail:
+            return best, _with_skipped(info, skipped)
+    return None, TopicRead(topic, False)  # pragma: no cover - the loop always returns
+
+
+def _with_skipped(info: TopicRead, skipped: int) -> TopicRead:
+    return TopicRead(info.topic, info.exists, info.end_offset, info.complete, skipped)
+
+
+async def record_timestamps(
+    conn: KafkaConnection, positions: Mapping[TopicPartition, int], *, wait: float = 5.0
+) -> dict[TopicPartition, int]:
+    """Timestamp (ms) of the record at each offset (or the first after it, if that one is
+    gone); partitions with nothing there are left out."""
+    wanted = {tp: off for tp, off in positions.items() if off >= 0}
+    if not wanted:
+        return {}
+    # a record missing at exactly `off` (compaction, a transaction marker) is looked for
+    # further on, up to the partition's end
+    water = await conn.high_watermarks(list(wanted))
+    ranges = {tp: (off, water[tp][1]) for tp, off in wanted.items() if tp in water}
+    records, _ = await read_records(conn, ranges, wait=wait, limit=1)
+    return {tp: recs[0].timestamp for tp, recs in records.items() if recs}
+
+
+# ---------------------------------------------------------------- committed offsets
+
+
+async def committed_offsets(
+    conn: KafkaConnection, group: str, partitions: Sequence[TopicPartition]
+) -> dict[TopicPartition, int | None]:
+    """The group's committed offset per named partition (None: no offset).
+
+    Named partitions only: OffsetFetch for all partitions of a group is broken on Tansu."""
+    from aiokafka.errors import KafkaError
+    from aiokafka.structs import TopicPartition as AkTP
+
+    if not partitions:
+        return {}
+    try:
+        got = await conn.admin.list_consumer_group_offsets(
+            group, partitions=[AkTP(tp.topic, tp.partition) for tp in partitions]
+        )
+    except (KafkaError, OSError) as e:
+        raise conn.unreachable(e) from None
+    out: dict[TopicPartition, int | None] = {tp: None for tp in partitions}
+    for ak, om in got.items():
+        tp = TopicPartition(ak.topic, ak.partition)
+        if tp in out:
+            out[tp] = om.offset if om.offset >= 0 else None
+    return out
+
+
+async def group_members(conn: KafkaConnection, group: str) -> tuple[str, int]:
+    """(state, member count) of a group; ("Dead", 0) when it does not exist.
+
+    One group per DescribeGroups request: with three or more groups aiokafka cannot decode
+    the answer (BROKER_NOTES.md); one per request is right on every broker."""
+    from aiokafka.errors import KafkaError
+
+    try:
+        resp = await conn.admin.describe_consumer_groups([group])
+    except (KafkaError, OSError) as e:
+        raise conn.unreachable(e) from None
+    for r in resp:
+        for g in r.groups:
+            error_code, gid, state = g[0], g[1], g[2]
+            members = g[-1]
+            if gid == group:
+                if error_code == 69:  # GROUP_ID_NOT_FOUND
+                    return "Dead", 0
+                if error_code:
+                    return f"unknown (error {error_code})", 0
+                return (state or "Dead"), len(members or ())
+    return "Dead", 0
+
+
+async def commit_offsets(
+    conn: KafkaConnection, group: str, offsets: Mapping[TopicPartition, int]
+) -> None:
+    """Commit offsets for a group from outside it (generation -1, no member id), as
+    Kafka's admin alterConsumerGroupOffsets does. The broker refuses while the group has
+    active members. Raises KafkaOpsError naming the partitions that failed."""
+    from aiokafka.errors import KafkaError, for_code
+    from aiokafka.protocol.commit import OffsetCommitRequest
+
+    if not offsets:
+        return
+    by_topic: dict[str, list[tuple[int, int, str]]] = {}
+    for tp, off in sorted(offsets.items()):
+        by_topic.setdefault(tp.topic, []).append((tp.partition, off, ""))
+    try:
+        coordinator = await conn.admin.find_coordinator(group)
+        req = OffsetCommitRequest(group, -1, "", -1, list(by_topic.items()))
+        resp = await conn.client.send(coordinator, req)
+    except (KafkaError, OSError) as e:
+        raise conn.unreachable(e) from None
+    failed = []
+    for topic, parts in resp.topics:
+        for partition, code in parts:
+            if code:
+                failed.append(f"{topic}/{partition}: {for_code(code).__name__}")
+    if failed:
+        raise KafkaOpsError(
+            f"cluster {conn.name!r} refused offsets for group {group!r}: " + ", ".join(failed)
+            + " (a group with active members cannot be moved: stop its consumers first)"
+        )
+
+
+# ---------------------------------------------------------------- writing
+
+
+class Writer:
+    """A producer for one cluster that waits for every acknowledgement (acks=all)."""
+
+    def __init__(self, conn: KafkaConnection) -> None:
+        self.conn = conn
+        self._producer: Any = None
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaProducer
+        from aiokafka.errors import KafkaError
+
+        opts = client_options(self.conn.name, self.conn.config)
+        producer = AIOKafkaProducer(**opts, acks="all", linger_ms=5)
+        try:
+            await start_or_close(producer)
+        except (KafkaError, OSError) as e:
+            raise self.conn.unreachable(e) from None
+        self._producer = producer
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def __aenter__(self) -> Writer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def send(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None]]
+        | Sequence[tuple[bytes | None, bytes | None, int | None, Sequence[tuple[str, bytes]]]],
+        *,
+        partition: int | None = 0,
+    ) -> list[int]:
+        """Produce (key, value[, timestamp_ms, headers]) records in order to one partition
+        and wait for all of them; returns their offsets."""
+        from aiokafka.errors import KafkaError
+
+        if self._producer is None:
+            raise RuntimeError("Writer used before start()")
+        try:
+            futures = []
+            for rec in records:
+                key, value = rec[0], rec[1]
+                ts = rec[2] if len(rec) > 2 else None
+                headers = list(rec[3]) if len(rec) > 3 else None
+                futures.append(
+                    await self._producer.send(
+                        topic, value, key=key, partition=partition, timestamp_ms=ts,
+                        headers=headers,
+                    )
+                )
+            metas = await asyncio.gather(*futures)
+        except (KafkaError, OSError) as e:
+            raise KafkaOpsError(
+                f"cannot write to {topic!r} on cluster {self.conn.name!r}: "
+                f"{type(e).__name__}: {e}", retriable=True,
+            ) from None
+        return [m.offset for m in metas]
+
+
+async def ensure_topics(
+    conn: KafkaConnection, specs: Mapping[str, tuple[int, Mapping[str, str]]]
+) -> None:
+    """Create the topics that do not exist yet: name -> (partitions, configs)."""
+    from kafkaops.core.topics.service import NewTopicSpec, TopicService
+
+    existing = await partitions_of(conn, specs)
+    missing = [
+        NewTopicSpec(name, parts, 1, dict(cfg))
+        for name, (parts, cfg) in specs.items()
+        if name not in existing
+    ]
+    if missing:
+        await TopicService(conn).create_topics(missing, exist_ok=True)
+        # wait until metadata knows them (and their leaders), so writes find a leader
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            have = await partitions_of(conn, [s.name for s in missing])
+            if len(have) == len(missing):
+                return
+            await asyncio.sleep(0.05)
+        raise NotFound(
+            f"topics {[s.name for s in missing]} were created on cluster {conn.name!r} "
+            "but do not appear in its metadata"
+        )
+
+
+COMPACTED = {"cleanup.policy": "compact"}

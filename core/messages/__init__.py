@@ -1,0 +1,1 @@
+"""Messages on a topic: tail, browse, seek, decode for display."""

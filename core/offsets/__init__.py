@@ -1,0 +1,1 @@
+"""Moving a consumer group's committed offsets: plan, then apply."""

@@ -1,0 +1,1 @@
+"""Clusters and topics: overview, list and one topic's detail."""
