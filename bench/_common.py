@@ -44,6 +44,9 @@ class Result:
     """Day of the run (YYYY-MM-DD)."""
     machine: str
     """Where it ran (machine())."""
+    load: float = -1.0
+    """The machine's 1-minute load average when the figure was taken (other work on it
+    slows ours and the reference alike, but not always equally); -1 when unknown."""
 
 
 def machine() -> str:
@@ -69,11 +72,16 @@ def add_results_option(parser: Any) -> None:
 
 
 def save(path: str | None, *results: Result) -> None:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
+    say(f"(load average now: {load:.1f} on {os.cpu_count()} cores)")
     if path is None:
         return
     with open(path, "a", encoding="utf-8") as f:
         for r in results:
-            f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+            row = asdict(r)
+            if row["load"] < 0:
+                row["load"] = round(load, 1)
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def child_env(**extra: str) -> dict[str, str]:

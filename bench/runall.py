@@ -59,13 +59,17 @@ def table(rows: dict[str, dict[str, object]]) -> str:
     dates = sorted({str(r["date"]) for r in ordered})
     machines = sorted({str(r["machine"]) for r in ordered})
     out = [BEGIN,
-           f"Measured {', '.join(dates)} on {'; '.join(machines)}, by `bench/run`.",
+           f"Measured {', '.join(dates)} on {'; '.join(machines)}, by `bench/run`. Load: the "
+           "machine's 1-minute load average at the end of each benchmark (other work shares "
+           "the cores; ratios hold up better than absolute figures).",
            "",
-           "| benchmark | figure | reference, same run | ratio | target | met | run alone |",
-           "|---|---|---|---|---|---|---|"]
+           "| benchmark | figure | reference, same run | ratio | target | met | load | run alone |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in ordered:
+        load = r.get("load", -1)
         cells = [r["benchmark"], r["figure"], r["reference"], r["ratio"], r["target"],
-                 "yes" if r["met"] else "**no**", r["command"]]
+                 "yes" if r["met"] else "**no**", "-" if load is None or load < 0 else
+                 f"{load:g}", r["command"]]
         if len(dates) > 1:
             cells[0] = f"{cells[0]} ({r['date']})"
         out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
