@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "lag": (["bench/lag.py"], ["lag"]),
     "console_start": (["bench/console_start.py"], ["console-start"]),
     "flag_propagation": (["bench/flag_propagation.py"], ["flag-propagation"]),
-    "slack_ack": (["bench/slack_ack.py"], ["slack-ack"]),
+    "slack_ack": (["bench/slack_ack.py", "--rounds", "10"], ["slack-ack"]),
 }
 #: --quick: small sizes, to check that every benchmark runs (figures not kept)
 QUICK: dict[str, list[str]] = {
