@@ -73,6 +73,8 @@ def target_text(s: Subject) -> str:
     "DR pair p", "cluster c"; the cluster is added when it is not the console's."""
     if s.pair is not None:
         return f"DR pair {s.pair}"
+    if s.connector is not None:
+        return f"connector {s.connector} ({s.connect})"
     if s.group is not None and s.topic is not None:
         return f"group {s.group} · topic {s.topic}"
     if s.group is not None:
@@ -275,12 +277,17 @@ class AlertsScreen(DataScreen):
             cast(Any, self.app).action_goto("dr")
             return
         if s.cluster is not None and s.cluster != here:
-            screen = "lag" if s.group is not None else "topics"
+            screen = ("connect" if s.connector is not None else "lag" if s.group is not None
+                      else "topics")
             self.notify(f"this alert is about cluster {s.cluster!r}; the console shows {here!r}. "
                         f"Open it with: kafkaops -c {s.cluster} console --screen {screen}",
                         severity="warning", timeout=10)
             return
-        if s.group is not None:
+        if s.connector is not None and s.connect is not None:
+            from kafkaops.console.connect import ConnectorScreen
+
+            self.app.push_screen(ConnectorScreen(s.connect, s.connector))
+        elif s.group is not None:
             from kafkaops.console.lag import GroupLagScreen
 
             self.app.push_screen(GroupLagScreen(s.group))

@@ -119,6 +119,45 @@ async def test_a_failed_task_alerts_once_with_buttons_and_resolves_in_place(
             await alerts.stop()
 
 
+async def test_the_consoles_alerts_screen_opens_the_failing_connector(
+        config_data: dict, connect_worker: ConnectWorker, connect_trio) -> None:
+    from kafkaops.console.alerts import AlertsScreen, target_text
+    from kafkaops.console.app import KafkaOpsApp
+    from kafkaops.console.connect import ConnectorScreen
+    from kafkaops.core.alert_runner import AlertEvaluator
+    from kafkaops.core.services import Services
+    from tests.test_connect_console import rows, wait_until
+
+    bad = connect_trio[3]
+    the_rule = rule(bad)
+    data = connect_config(config_data, connect_worker.url)
+    data["alerts"] = {"interval": "500ms", "min_firing": "0s", "topic": unique("_alerts"),
+                      "group": unique("kafkaops-alerts"), "rules": [the_rule]}
+    cfg = parse_config(data, "<t>")
+    async with Services(cfg) as bot:
+        ev = AlertEvaluator(bot)
+        try:
+            evaluation = await ev.evaluate()  # what the bot does every interval
+        finally:
+            await ev.log.stop()
+    assert [e.type for e in evaluation.events] == ["firing"]
+    assert evaluation.events[0].subject.label() == f"connector {bad} (Connect ingest) on primary"
+    assert target_text(evaluation.events[0].subject) == f"connector {bad} (ingest)"
+    async with Services(cfg) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.press("!")
+            await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen)
+                             and rows(app.screen, "alerts-table"), "the alert")
+            (row,) = rows(app.screen, "alerts-table")
+            assert row[2:4] == [the_rule["name"], f"connector {bad} (ingest)"]
+            assert "failed_tasks 1" in row
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConnectorScreen)
+                             and rows(app.screen, "connector-tasks"), "the connector")
+            assert rows(app.screen, "connector-tasks")[0][:2] == ["0", "FAILED"]
+
+
 def _posted_ts(slack: object, call: object) -> str:
     """The ts the local Slack gave a chat.postMessage (it numbers them in order)."""
     calls = [c for c in slack.calls  # type: ignore[attr-defined]
