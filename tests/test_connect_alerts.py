@@ -124,7 +124,7 @@ async def test_the_consoles_alerts_screen_opens_the_failing_connector(
     from kafkaops.console.alerts import AlertsScreen, target_text
     from kafkaops.console.app import KafkaOpsApp
     from kafkaops.console.connect import ConnectorScreen
-    from kafkaops.core.alert_runner import AlertEvaluator
+    from kafkaops.core.alerts.runner import AlertEvaluator
     from kafkaops.core.services import Services
     from tests.test_connect_console import rows, wait_until
 

@@ -7,6 +7,8 @@
 - `service`: `ConnectService`, reads and audited changes of one Connect cluster.
 - `settings`: checks of `clusters.<name>.connect` and picking one by name.
 - `alerting`: alert rules on connectors (`failed_tasks`, `connector_failed`).
-- `install` / `worker`: a local Apache Kafka Connect 3.9 worker for the tests and the demo.
 - `errors`: what goes wrong, each naming the Connect cluster and the key to check.
+
+The local Apache Kafka Connect 3.9 worker the tests and the demo run is not product code:
+it lives in kafkaops.demo (connect_install.py, connect_worker.py, connect_traffic.py).
 """
