@@ -14,7 +14,10 @@ changed between showing it and running it.
 
 Rehearsing a crash (game days, and the tests): with KAFKAOPS_FAILOVER_STOP_AT=<point> the
 run stops at that point and waits there (kill it, then `resume`). Points: start, fence,
-intent:<group>, committed:<group>, group:<group>, activate, complete.
+intent:<group>, committed:<group>, group:<group>, activate, complete; and inside each
+audited step, between its intent record and the step (before:<step>:<target>@<cluster>)
+and between the step and its outcome record (after:...), e.g.
+after:commit-offsets:<group>@dr.
 """
 
 from __future__ import annotations

@@ -50,7 +50,6 @@ from kafkaops.core.flags.service import (
     parse_variant,
     state_summary,
     state_to_json,
-    version_conflict,
 )
 
 
@@ -332,12 +331,11 @@ def _eval_row(e: Evaluation) -> dict[str, Any]:
 
 
 async def _current(svc: FlagService, args: argparse.Namespace) -> FlagState:
-    """The flag as it is now; Conflict (exit 3, nothing written) if --if-version is stale."""
-    state = await svc.get(args.name)
-    expected = getattr(args, "if_version", None)
-    if expected is not None and expected != state.version:
-        raise version_conflict(state, expected)
-    return state
+    """The flag as it is now; Conflict (exit 3, nothing written, the refusal audited) if
+    --if-version is stale."""
+    return await svc.check_version(
+        args.name, getattr(args, "if_version", None), op=args.flags_command,
+        actor=local_actor(), face="cli", reason=args.reason)
 
 
 def _done(

@@ -184,3 +184,59 @@ def test_records_after_a_foreign_record_still_link_to_it():
     t.write("w1")  # saw the junk as its head
     report = verify_trail(t.records(), KEY)
     assert kinds(report) == [(1, "malformed")]
+
+
+# ---------------------------------------------------------------- intents and outcomes
+
+
+def change(t: Trail, writer: str, cid: str, *, outcome: str | None = "ok",
+           closer: str | None = None) -> None:
+    """A change as record_change writes it: its intent, then (unless killed) its outcome,
+    by the same writer or, closing it afterwards, by `closer`."""
+    t.write(writer, change_id=cid, result="intent", detail=None)
+    if outcome is not None:
+        t.write(closer or writer, change_id=cid, result=outcome)
+
+
+@pytest.mark.parametrize(("build", "expected"), [
+    # every intent has its outcome: clean, interleaved or not
+    (lambda t: (change(t, "a", "x"), change(t, "b", "y")), []),
+    (lambda t: (t.write("a", change_id="x", result="intent", detail=None),
+                t.write("b", change_id="y", result="intent", detail=None),
+                t.write("b", change_id="y", result="error", error="boom"),
+                t.write("a", change_id="x", result="ok")), []),
+    # a process killed between the two: its intent is reported, by offset
+    (lambda t: (change(t, "a", "x"), change(t, "a", "y", outcome=None)), [(2, "no-outcome")]),
+    (lambda t: (change(t, "a", "x", outcome=None), change(t, "b", "y")), [(0, "no-outcome")]),
+    # ... and closed afterwards by another writer (a resume): clean again
+    (lambda t: (change(t, "a", "x", outcome=None), change(t, "b", "y"),
+                t.write("c", change_id="x", result="interrupted", error="found on resume")), []),
+    # outcomes without an intent: refusals before a change, trails written before intents
+    (lambda t: (t.write("a", result="refused", error="no permission"), t.write("a")), []),
+])
+def test_intents_reconcile_with_outcomes(build, expected):
+    t = Trail()
+    build(t)
+    report = verify_trail(t.records(), KEY)
+    assert kinds(report) == expected
+    for p in report.problems:
+        assert "has an intent and no outcome" in p.message and "dlq.replay" in p.message
+
+
+def test_an_outcome_forged_to_close_an_intent_does_not_close_it():
+    t = Trail()
+    change(t, "a", "x", outcome=None)
+    t.write("intruder", key=b"guessed", change_id="x", result="ok")
+    report = verify_trail(t.records(), KEY)
+    assert kinds(report) == [(0, "no-outcome"), (1, "altered")]
+
+
+def test_an_altered_outcome_is_compared_with_the_outcome_not_the_intent():
+    t = Trail()
+    change(t, "a", "x", outcome="error")
+    rec = json.loads(t.values[1])
+    values = [*t.values, json.dumps(dict(rec, result="ok")).encode()]
+    report = verify_trail(t.records(values), KEY)
+    assert kinds(report) == [(2, "altered")]
+    assert "offset 1" in report.problems[0].message and "changed: result" in \
+        report.problems[0].message

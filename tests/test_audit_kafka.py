@@ -63,36 +63,53 @@ async def change(services: Services, n: int, *, face: str = "cli", fail: bool = 
         params={"filter": 'status == "failed"', "n": n}, apply=apply)
 
 
-async def test_record_change_writes_one_signed_record_with_its_result(trail):
+async def test_record_change_writes_the_intent_before_the_change_and_the_outcome_after(trail):
     data, path, topic = trail
+    seen_at_apply: list[int] = []
+
+    async def apply():
+        async with Services(parse_config(data)) as other:  # another reader, mid-change
+            seen_at_apply.append(len(await raw_trail(other, topic)))
+        return {"replayed": 1}
+
     async with Services(parse_config(data)) as s:
-        assert await change(s, 1) == {"replayed": 1}
+        assert await record_change(
+            s, actor="user1@host", face="cli", action="dlq.replay", target="t1.dlq",
+            params={"filter": 'status == "failed"', "n": 1}, apply=apply) == {"replayed": 1}
         with pytest.raises(KafkaOpsError, match="broker said no"):
             await change(s, 2, face="slack", fail=True)
         msgs = await raw_trail(s, topic)
-    assert len(msgs) == 2
-    first, second = (json.loads(m.value) for m in msgs)
-    assert {k: first[k] for k in ("cluster", "actor", "face", "action", "target", "params",
-                                  "result", "detail", "error", "seq")} == {
+    assert seen_at_apply == [1]  # the intent was on the trail before the change ran
+    assert len(msgs) == 4
+    intent, first, intent2, second = (json.loads(m.value) for m in msgs)
+    fields = ("cluster", "actor", "face", "action", "target", "params", "result", "detail",
+              "error", "seq")
+    assert {k: intent[k] for k in fields} == {
         "cluster": "primary", "actor": "user1@host", "face": "cli", "action": "dlq.replay",
         "target": "t1.dlq", "params": {"filter": 'status == "failed"', "n": 1},
-        "result": "ok", "detail": {"replayed": 1}, "error": None, "seq": 1}
+        "result": "intent", "detail": None, "error": None, "seq": 1}
+    assert {k: first[k] for k in fields} == {**{k: intent[k] for k in fields},
+                                             "result": "ok", "detail": {"replayed": 1},
+                                             "seq": 2}
+    assert first["id"] == intent["id"] and first["prev"] == intent["sig"]
+    assert intent2["result"] == "intent" and intent2["id"] == second["id"] != first["id"]
     assert second["result"] == "error" and second["error"] == "broker said no"
-    assert second["face"] == "slack" and second["seq"] == 2 and second["prev"] == first["sig"]
-    assert second["head"] == {"offset": 0, "sig": first["sig"]}
-    assert msgs[0].key == first["id"].encode()
+    assert second["face"] == "slack" and second["seq"] == 4 and second["prev"] == intent2["sig"]
+    assert second["head"] == {"offset": 2, "sig": intent2["sig"]}
+    assert msgs[0].key == msgs[1].key == intent["id"].encode()
 
     out = await run_cli(path, "audit", "--json")
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)
+    # one row per change, where its outcome stands
     assert [(r["actor"], r["result"], r["offset"]) for r in listed] == [
-        ("user1@host", "ok", 0), ("user2@host", "error", 1)]
+        ("user1@host", "ok", 1), ("user2@host", "error", 3)]
     out = await run_cli(path, "audit", "list", "--limit", "1")
     assert out.returncode == 0 and "user2@host" in out.stdout and "user1@host" not in out.stdout
     assert "error: broker said no" in out.stdout
     out = await run_cli(path, "audit", "verify")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.startswith("OK") and "2 records" in out.stdout
+    assert out.stdout.startswith("OK") and "4 records" in out.stdout
 
 
 async def test_read_only_cluster_refuses_and_writes_nothing(trail):
@@ -150,7 +167,7 @@ async def test_several_writers_at_once_verify_clean(trail):
                                for s, f in ((a, "console"), (b, "console"), (c, "slack"))))
         report = await (await a.audit()).verify()
     assert report.ok, report.problems
-    assert report.records == 12 and report.writers == 3
+    assert report.records == 24 and report.writers == 3  # an intent and an outcome each
     out = await run_cli(path, "audit", "verify")
     assert out.returncode == 0, out.stdout
 
@@ -161,10 +178,10 @@ async def test_verify_names_forged_altered_and_replayed_records(trail, bootstrap
         for i in range(3):
             await change(s, i)
         msgs = await raw_trail(s, topic)
-    original = json.loads(msgs[1].value)
+    original = json.loads(msgs[1].value)  # the outcome of the first change
     altered = dict(original, result="ok", actor="nobody@nowhere")
     forged = dict(original, id="f00", seq=99, writer="intruder", sig="0" * 64)
-    # a real producer, by hand, onto the audit topic: offsets 3, 4, 5
+    # a real producer, by hand, onto the audit topic (3 changes = offsets 0-5): 6, 7, 8
     await produce(bootstrap, topic, [json.dumps(altered).encode()], partition=0)
     await produce(bootstrap, topic, [json.dumps(forged).encode()], partition=0)
     await produce(bootstrap, topic, [msgs[2].value], partition=0)
@@ -172,17 +189,17 @@ async def test_verify_names_forged_altered_and_replayed_records(trail, bootstrap
     assert out.returncode == 1, out.stdout + out.stderr
     assert out.stdout.startswith("FAILED")
     lines = out.stdout.splitlines()
-    assert any(x.startswith("  partition 0 offset 3: altered: altered copy of the record at "
+    assert any(x.startswith("  partition 0 offset 6: altered: altered copy of the record at "
                             "offset 1") and "actor" in x for x in lines), out.stdout
-    assert any(x.startswith("  partition 0 offset 4: bad-signature:") for x in lines)
-    assert any(x.startswith("  partition 0 offset 5: duplicate: replayed copy of the record "
+    assert any(x.startswith("  partition 0 offset 7: bad-signature:") for x in lines)
+    assert any(x.startswith("  partition 0 offset 8: duplicate: replayed copy of the record "
                             "at offset 2") for x in lines)
     assert "3 bad record(s)" in out.stdout
     out = await run_cli(path, "audit", "verify", "--json")
     assert out.returncode == 1
     report = json.loads(out.stdout)
     assert [(p["offset"], p["kind"]) for p in report["problems"]] == [
-        (3, "altered"), (4, "bad-signature"), (5, "duplicate")]
+        (6, "altered"), (7, "bad-signature"), (8, "duplicate")]
 
 
 @pytest.mark.parametrize(("order", "expected"), [

@@ -580,9 +580,10 @@ async def test_a_plan_that_changed_before_confirm_changes_nothing(
     try:
         async with world_bot(config_data, w) as rb:
             prompt = await ask(rb, f"failover execute --pair {w.name}")
-            # the group's consumers were still running on the primary and moved on
+            # another group of the pair started consuming on the primary: the plan would
+            # now move it too (offsets that merely moved on do not change the plan)
             primary = await w.services.connection("primary")
-            await commit_offsets(primary, w.groups[0], {TopicPartition(w.topic, 0): 19})
+            await commit_offsets(primary, f"glate-{w.tag}", {TopicPartition(w.topic, 0): 12})
             final = await confirmed(rb, prompt, "U0ALICE")
         assert f"*failover* of pair `{w.name}` was *not run*" in final.text
         assert "the plan changed since it was shown" in final.text

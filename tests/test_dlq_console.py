@@ -167,7 +167,8 @@ async def test_audit_screen_lists_and_verifies(world, bootstrap):
             await app.push_screen(screen)
             await wait_until(pilot, lambda: len(rows(screen, "audit-records")) == 2, "2 rows")
             newest, oldest = rows(screen, "audit-records")
-            assert newest[1:7] == ["bob@host", "cli", "dlq.replay", world.dlq, "ok", "1"]
+            # the outcome's offset: each change is an intent record, then its outcome
+            assert newest[1:7] == ["bob@host", "cli", "dlq.replay", world.dlq, "ok", "3"]
             assert oldest[1:3] == ["ann@host", "slack"]
             screen.query_one("#audit-records", DataTable).focus()
             await pilot.pause()
@@ -180,5 +181,5 @@ async def test_audit_screen_lists_and_verifies(world, bootstrap):
             await pilot.press("v")
             await wait_until(pilot, lambda: "FAILED" in text_of(screen, "audit-verify"),
                              "failed verification")
-            assert "partition 0 offset 2: malformed" in text_of(screen, "audit-verify")
+            assert "partition 0 offset 4: malformed" in text_of(screen, "audit-verify")
             assert screen_text(app)

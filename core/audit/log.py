@@ -6,13 +6,18 @@
     )
 
 `record_change` refuses the change on a read-only cluster (raising `Refused`, writing
-nothing anywhere: read-only means kafkaops writes nothing to that cluster), makes sure the
-trail can be written (signing key set, topic present, producer up) before touching
-anything, runs `apply()`, and appends one signed record with the outcome: `ok` with what
-`apply` returned, `error` with the message, `refused` when apply raised `Refused` (e.g. a
-guard inside the change), `interrupted` when it was cancelled. The exception, if any, is
-re-raised unchanged. Refusals that happen before a change starts (a Slack user without
-permission) are recorded by calling `AuditLog.append(..., result="refused")` directly.
+nothing anywhere: read-only means kafkaops writes nothing to that cluster), then writes the
+change's *intent* (a signed record with result `intent`: who, what, parameters) before
+touching anything, so a change can never happen unrecorded: if the intent cannot be
+written, nothing is changed. Then it runs `apply()` and appends the *outcome* under the same
+change id: `ok` with what `apply` returned, `error` with the message, `refused` when apply
+raised `Refused` or lost a compare-and-set (`Conflict`), `interrupted` when it was
+cancelled. The exception, if any, is re-raised unchanged. A process killed between the two
+leaves an intent without an outcome: `verify` reports it (kind `no-outcome`), and whoever
+finds out what happened closes it with `close_intent` (a failover's `resume` does).
+Refusals that happen before a change starts (a Slack user without permission, a stale
+`--if-version`) are recorded with `record_refusal`: an outcome with no intent, since
+nothing was attempted.
 
 Records live on `audit.topic` (default `_kafkaops.audit`: one partition, retention
 infinite) of the cluster being changed, one JSON object per record:
@@ -47,6 +52,7 @@ import getpass
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import time
 import uuid
@@ -55,7 +61,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused
+from kafkaops.core.errors import ConfigError, Conflict, KafkaOpsError, Refused
 from kafkaops.core.kafka.connection import start_or_close
 from kafkaops.core.records import TopicPartition, to_jsonable
 from kafkaops.core.untrusted import UntrustedData, parse_json
@@ -65,9 +71,13 @@ if TYPE_CHECKING:
     from kafkaops.core.services import Services
 
 Face = Literal["console", "slack", "cli"]
-Result = Literal["ok", "error", "refused", "interrupted", "cancelled", "expired", "tampered"]
+Result = Literal["intent", "ok", "error", "refused", "interrupted", "cancelled", "expired",
+                 "tampered"]
 FACES = ("console", "slack", "cli")
-RESULTS = ("ok", "error", "refused", "interrupted", "cancelled", "expired", "tampered")
+#: `intent` opens a change (written before it acts); the others are outcomes
+RESULTS = ("intent", "ok", "error", "refused", "interrupted", "cancelled", "expired",
+           "tampered")
+INTENT = "intent"
 VERSION = 1
 _FIELDS = ("v", "id", "time", "cluster", "actor", "face", "action", "target", "params",
            "result", "detail", "error", "writer", "seq", "prev", "head")
@@ -112,8 +122,9 @@ class AuditRecord:
     params: dict[str, Any]
     """The parameters of the change."""
     result: str
-    """ok, error, refused, interrupted; cancelled, expired (a confirmation not given) or
-    tampered (a confirmation altered outside kafkaops, refused)."""
+    """intent (the change was about to be made; no outcome recorded yet), ok, error,
+    refused, interrupted; cancelled, expired (a confirmation not given) or tampered (a
+    confirmation altered outside kafkaops, refused)."""
     detail: Any
     """What the change reported on success (e.g. counts)."""
     error: str | None
@@ -232,7 +243,7 @@ def _plain(value: Any) -> Any:
 
 
 ProblemKind = Literal["malformed", "bad-signature", "altered", "duplicate", "missing",
-                      "reordered", "rewritten"]
+                      "reordered", "rewritten", "no-outcome"]
 
 
 @dataclass(frozen=True)
@@ -244,7 +255,9 @@ class AuditProblem:
     kind: str
     """malformed, bad-signature (forged or altered), altered (a changed copy of a record that
     is also there), duplicate (a replayed copy), missing, reordered, rewritten (the record
-    its head names is not there: records were removed or inserted before it)."""
+    its head names is not there: records were removed or inserted before it), no-outcome
+    (a change's intent with no outcome after it: its process stopped mid-change, or it is
+    still running; what it did is unknown until someone looks and closes it)."""
     message: str
     """What is wrong, for a person."""
 
@@ -289,7 +302,8 @@ def verify_trail(
     by_offset: dict[int, str] = {}
     valid: list[tuple[int, int, dict[str, Any]]] = []
     seen_sigs: dict[str, int] = {}
-    by_id: dict[str, tuple[int, dict[str, Any]]] = {}
+    #: (change id, is an intent) -> first good record: an intent and its outcome share an id
+    by_id: dict[tuple[str, bool], tuple[int, dict[str, Any]]] = {}
 
     def bad(part: int, off: int, kind: str, msg: str) -> None:
         problems.append(AuditProblem(part, off, kind, msg))
@@ -332,7 +346,7 @@ def verify_trail(
                 f"(writer {d['writer']} seq {d['seq']})")
             continue
         seen_sigs[d["sig"]] = off
-        by_id.setdefault(str(d["id"]), (off, d))
+        by_id.setdefault((str(d["id"]), d.get("result") == INTENT), (off, d))
         valid.append((part, off, d))
 
     valid_offsets = {off for _, off, _ in valid}
@@ -343,7 +357,9 @@ def verify_trail(
                 p.offset == off for p in problems):
             continue
         all_seqs.setdefault(str(d["writer"]), set()).add(d["seq"])
-        original = by_id.get(str(d.get("id")))
+        phase = d.get("result") == INTENT
+        original = by_id.get((str(d.get("id")), phase)) or by_id.get(
+            (str(d.get("id")), not phase))
         if original is not None:
             changed = sorted(k for k in set(d) | set(original[1])
                              if k != "sig" and d.get(k) != original[1].get(k))
@@ -399,6 +415,7 @@ def verify_trail(
         chain.last_seq, chain.last_sig, chain.last_offset = seq, str(d["sig"]), off
         chain.sigs[seq] = (str(d["sig"]), off)
 
+    problems.extend(_unreconciled(valid))
     problems.sort(key=lambda p: (p.partition, p.offset))
     last = records[-1] if records else None
     return VerifyReport(
@@ -406,6 +423,28 @@ def verify_trail(
         log_start=log_start, head_offset=last[1] if last else None,
         head_sig=digest(last[2]) if last else None,
     )
+
+
+def _unreconciled(valid: Sequence[tuple[int, int, dict[str, Any]]]) -> list[AuditProblem]:
+    """Intents with no outcome after them (any writer's: a resume closes a dead one's)."""
+    open_: dict[str, tuple[int, int, dict[str, Any]]] = {}
+    for part, off, d in valid:
+        cid = str(d["id"])
+        if d.get("result") == INTENT:
+            open_.setdefault(cid, (part, off, d))
+        else:
+            open_.pop(cid, None)
+    out = []
+    for part, off, d in open_.values():
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(d["time"]) / 1000)) \
+            if isinstance(d.get("time"), int) else "?"
+        out.append(AuditProblem(
+            part, off, "no-outcome",
+            f"change {d['id']} ({d.get('action')} {d.get('target')} on {d.get('cluster')} by "
+            f"{d.get('actor')}, {when}) has an intent and no outcome: the process stopped "
+            "before recording what happened, or the change is still running; check "
+            f"{d.get('target')} (a failover's `resume` records it)"))
+    return out
 
 
 def _span(seqs: list[int]) -> str:
@@ -580,21 +619,29 @@ class AuditLog:
         return await svc.read(self.topic, partitions=[0], start=begin), start
 
     async def records(self, *, since_ms: int | None = None, limit: int | None = None,
-                      skipped: list[tuple[int, str]] | None = None) -> list[AuditRecord]:
+                      skipped: list[tuple[int, str]] | None = None,
+                      fold: bool = True) -> list[AuditRecord]:
         """Audit records, oldest first (the newest `limit` when given). Records that are not
         audit records are left out here (appended to `skipped` as (offset, why) when given);
-        `verify()` reports them."""
+        `verify()` reports them.
+
+        `fold` (the default): one row per change, where its outcome stands; an intent shows
+        only while it has no outcome (result `intent`: running, or its process died).
+        Without `fold`: every record as written, intents included."""
         msgs, _ = await self._read(since_ms)
         out = _parsed(msgs, skipped)
+        if fold:
+            out = _fold(out)
         return out[-limit:] if limit else out
 
     async def checked(self, *, since_ms: int | None = None,
                       skipped: list[tuple[int, str]] | None = None
                       ) -> tuple[list[AuditRecord], bool]:
-        """The audit records on the trail (since `since_ms`) as `records` gives them, each
-        marked with the first problem verification finds in it (`problem`) and `trail` set;
-        the chains are checked from the first record read. (records, verified): without the
-        signing key nothing can be verified, and nothing is marked."""
+        """The audit records on the trail (since `since_ms`) as `records` gives them (one row
+        per change), each marked with the first problem verification finds in it
+        (`problem`) and `trail` set; the chains are checked from the first record read.
+        (records, verified): without the signing key nothing can be verified, and nothing
+        is marked."""
         try:
             key = self.signing_key()
         except ConfigError:
@@ -608,13 +655,37 @@ class AuditLog:
             for p in report.problems:
                 bad.setdefault(p.offset, p.kind)
         return [dataclasses.replace(r, trail=self.cluster, problem=bad.get(r.offset))
-                for r in _parsed(msgs, skipped)], key is not None
+                for r in _fold(_parsed(msgs, skipped))], key is not None
+
+    async def open_intents(self, *, since_ms: int | None = None) -> list[AuditRecord]:
+        """Changes whose intent has no outcome yet, oldest first."""
+        return [r for r in await self.records(since_ms=since_ms) if r.result == INTENT]
+
+    async def close_intent(
+        self, intent: AuditRecord, *, actor: str, face: str, result: str, detail: Any = None,
+        error: str | None = None,
+    ) -> AuditRecord:
+        """Write the outcome of a change whose process stopped before writing it, found out
+        afterwards by `actor` (params.closed_by; the record keeps the change's own actor)."""
+        if result == INTENT:
+            raise ValueError("an intent is closed by an outcome, not another intent")
+        params = dict(intent.params, closed_by=actor)
+        return await self.append(
+            actor=intent.actor, face=face, action=intent.action, target=intent.target,
+            params=params, result=result, detail=detail, error=error,
+            change_cluster=intent.cluster, change_id=intent.id)
 
     async def verify(self) -> VerifyReport:
         key = self.signing_key()
         msgs, start = await self._read()
         return verify_trail([(m.partition, m.offset, m.value) for m in msgs], key,
                             log_start=start, topic=self.topic)
+
+
+def _fold(records: list[AuditRecord]) -> list[AuditRecord]:
+    """One row per change: an intent is left out once its outcome is on the trail."""
+    closed = {r.id for r in records if r.result != INTENT}
+    return [r for r in records if r.result != INTENT or r.id not in closed]
 
 
 def _parsed(msgs: Sequence[Message], skipped: list[tuple[int, str]] | None
@@ -671,13 +742,14 @@ async def record_change(
                          result=result, detail=detail, error=error, change_cluster=cluster,
                          change_id=change_id, context={"reason": reason})
 
+    await write(INTENT)  # raises (changing nothing) when the trail cannot be written
     try:
         value = await apply()
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await asyncio.shield(write("interrupted", error="cancelled before it finished"))
         raise
-    except Refused as e:
+    except (Refused, Conflict) as e:
         await write("refused", error=str(e))
         raise
     except Exception as e:
@@ -691,3 +763,25 @@ async def record_change(
             f"the change WAS made ({action} {target} on {cluster}) but its audit record could "
             f"not be written: {e}") from None
     return value
+
+
+async def record_refusal(
+    services: Services, *, actor: str, face: str, action: str, target: str,
+    params: Mapping[str, Any] | None, error: str, cluster: str | None = None,
+) -> AuditRecord | None:
+    """Audit a change refused before it started (a stale expected version, a missing
+    permission): one `refused` record, no intent (nothing was attempted). Not on a
+    read-only cluster (kafkaops writes nothing there). Returns None when the trail could
+    not be written: the refusal stands either way, so this never raises for that."""
+    cluster = cluster or services.cluster_name
+    if services.cluster_config(cluster).read_only:
+        return None
+    try:
+        log = await services.audit(cluster)
+        return await log.append(actor=actor, face=face, action=action, target=target,
+                                params=params, result="refused", error=error,
+                                change_cluster=cluster)
+    except KafkaOpsError as e:
+        logging.getLogger(__name__).error(
+            "could not audit the refusal of %s %s by %s: %s", action, target, actor, e)
+        return None

@@ -36,7 +36,9 @@ the end is an MM2 translation bug and the group is not moved; below the start th
 is raised to the log start (those records are gone on the target either way).
 
 Execution steps, each recorded in `_kafkaops.control` on the target (dr_control.py) and
-audited through the one audit path (core/audit/log.py `record_change`):
+audited through the one audit path (core/audit/log.py `record_change`: an intent before the
+step, its outcome after; a run killed between the two leaves an intent that `resume`
+closes with what the run's records and the target's offsets show happened):
   start -> fence (mark the old active cluster stood down, on both clusters when reachable)
   -> per group: intent (with the group's current target offsets) -> commit -> verify -> done
   -> activate (active record with the new epoch, on the target then the old cluster)
@@ -230,18 +232,26 @@ class FailoverPlan:
 
     @property
     def fingerprint(self) -> str:
-        """A short hash of what executing this plan would do (clusters, epoch, each group's
-        offsets, which checks failed). A face that showed a plan passes it back to
-        `execute(fingerprint=...)`, which refuses if the fresh plan differs (a Slack button
-        can carry it)."""
+        """A short hash of the decision this plan asks a person to confirm: the clusters and
+        epoch, which groups move and which are left, which partitions of each get an offset,
+        which checks failed. A face that showed a plan passes it back to
+        `execute(fingerprint=...)`, which refuses if the fresh plan's decision differs (a
+        Slack button can carry it).
+
+        Not the offsets themselves: a group whose consumers still run on the source commits
+        every second, and its translated offsets move with it, so a hash of them changes
+        between showing and running whenever consumers are active. Execute commits the
+        offsets translated when it runs (newer, never older, than those shown); the run's
+        audit records hold exactly what was committed."""
         import hashlib
         import json
 
         data = {
             "pair": self.pair, "direction": self.direction, "source": self.source,
             "target": self.target, "epoch": self.epoch,
-            "groups": {g.group: sorted((tp.topic, tp.partition, o) for tp, o in g.offsets.items())
-                       for g in self.groups if g.action == "move"},
+            "groups": {g.group: [g.action, sorted(
+                [p.topic, p.partition] for p in g.partitions if p.offset is not None
+                and g.action == "move")] for g in self.groups},
             "failed": sorted(c.name for c in self.failed),
         }
         raw = json.dumps(data, sort_keys=True).encode("utf-8")
@@ -772,9 +782,9 @@ class FailoverService:
         shown = fingerprint or (plan.fingerprint if plan is not None else None)
         if shown is not None and shown != fresh.fingerprint:
             raise Conflict(
-                "the plan changed since it was shown (offsets moved on, or a check changed; "
-                "groups still consuming on the source keep moving: stop them first): look at "
-                "the new plan and confirm again; nothing was changed")
+                "the plan changed since it was shown (a group to move or leave, a partition "
+                "that can be translated, the active epoch or a failed check is different): "
+                "look at the new plan and confirm again; nothing was changed")
         plan = fresh
         hard = [c for c in plan.failed if not c.overridable]
         if hard:
@@ -841,6 +851,7 @@ class FailoverService:
         view = await self.control.read(p)
         running = view.running_run()
         if running is None:
+            closed = await self._reconcile(p, view, None)
             latest = view.latest_run()
             if latest is not None and latest[0].state == "completed" and (
                 view.stale_copies() or _skipped_marks(latest[0])
@@ -850,8 +861,16 @@ class FailoverService:
                 async with self.control.session():
                     await self._mark_source(p, ctx, retry=True)
                 return await self._result(p, ctx)
+            if latest is not None and any(rid == latest[0].run_id for rid, _ in closed):
+                # its last step had landed: only the audit trail was behind, now reconciled
+                run, log = latest
+                return await self._result(
+                    p, _Ctx(run, dict(log.groups.get(run.run_id, {})), actor, face, hook))
             where = ", ".join(view.logs) or "no cluster"
             extra = f"; could not read {', '.join(view.unreachable)}" if view.unreachable else ""
+            if closed:
+                extra += ("; closed audit intents an interrupted run left open: "
+                          + "; ".join(text for _, text in closed))
             raise NotFound(
                 f"no unfinished failover of pair {p.name!r} to resume (read the control "
                 f"topic on {where}{extra})")
@@ -867,6 +886,7 @@ class FailoverService:
             raise KafkaOpsError(
                 f"run {run.run_id} lists groups with no recorded plan ({missing[:3]}): its "
                 "control records are damaged; nothing was changed")
+        await self._reconcile(p, view, ctx)
         async with self.control.session():
             return await self._continue(p, ctx)
 
@@ -1059,12 +1079,122 @@ class FailoverService:
         from kafkaops.core.audit.log import record_change
 
         run = ctx.run
+        where = f"{step}:{target}@{cluster or run.target}"
+
+        async def applied() -> T:
+            # the hook points between a step's intent record, the step, and its outcome
+            await _call(ctx.hook, f"before:{where}")
+            value = await apply()
+            await _call(ctx.hook, f"after:{where}")
+            return value
+
         return await record_change(
             self.services, actor=ctx.actor, face=ctx.face,
             action=f"dr.{run.direction}.{step}", target=target,
-            params={"pair": run.pair, "run_id": run.run_id, **params}, apply=apply,
+            params={"pair": run.pair, "run_id": run.run_id, **params}, apply=applied,
             cluster=cluster or run.target, audit_cluster=run.target,
         )
+
+    async def _reconcile(
+        self, p: DrPairConfig, view: ControlView, ctx: _Ctx | None,
+    ) -> list[tuple[str, str]]:
+        """Close the audit intents of this pair's runs that have no outcome (a process
+        killed between a step's intent and its outcome), with what the run's own records
+        and the target's offsets show happened. Returns (run id, what was closed) pairs.
+
+        Runs on resume, before anything else, so the trail is reconciled whatever resume
+        does next; a step found not done is closed `interrupted` and done again by resume
+        under a new intent."""
+        runs: dict[str, RunRecord] = {}
+        groups: dict[tuple[str, str], GroupRecord] = {}
+        for log in view.logs.values():
+            for r in log.runs:
+                runs.setdefault(r.run_id, r)
+            for run_id, recs in log.groups.items():
+                for g, rec in recs.items():
+                    groups.setdefault((run_id, g), rec)
+        latest = view.latest_run()
+        if ctx is not None:
+            runs[ctx.run.run_id] = ctx.run
+            since = ctx.run.started_at
+        elif latest is not None:
+            since = latest[0].started_at
+        else:
+            since = time.time() - 86400
+        since_ms = int((since - 600) * 1000)  # clocks of other hosts may be behind
+        closed: list[tuple[str, str]] = []
+        for cluster in (p.primary, p.secondary):
+            if cluster in view.unreachable or self.services.cluster_config(cluster).read_only:
+                continue
+            log = await self.services.audit(cluster)
+            try:
+                found = await log.open_intents(since_ms=since_ms)
+            except KafkaOpsError:
+                continue
+            for intent in found:
+                if intent.params.get("pair") != p.name or not intent.action.startswith(
+                        ("dr.failover.", "dr.failback.")):
+                    continue
+                result, note = await self._what_happened(intent, runs, groups)
+                by = ctx.actor if ctx is not None else self._actor()
+                face = ctx.face if ctx is not None else "cli"
+                await log.close_intent(
+                    intent, actor=by, face=face, result=result,
+                    detail={"found_by": "resume", "note": note} if result == "ok" else None,
+                    error=None if result == "ok" else note)
+                closed.append((str(intent.params.get("run_id")),
+                               f"{intent.action} {intent.target}: {result} ({note})"))
+        return closed
+
+    def _actor(self) -> str:
+        from kafkaops.core.audit.log import local_actor
+
+        return local_actor()
+
+    async def _what_happened(
+        self, intent: Any, runs: Mapping[str, RunRecord],
+        groups: Mapping[tuple[str, str], GroupRecord],
+    ) -> tuple[str, str]:
+        """(outcome, why) of a step whose process stopped before recording its outcome."""
+        step = intent.action.rsplit(".", 1)[-1]
+        run_id = str(intent.params.get("run_id"))
+        run = runs.get(run_id)
+        again = "the process stopped before recording the outcome; resume does the step again"
+        if run is None:
+            return "interrupted", (f"run {run_id} was never recorded in _kafkaops.control: "
+                                   "nothing was changed")
+        if step == "start":
+            return "ok", f"run {run_id} is recorded (found on resume)"
+        if step == "complete":
+            if run.state == "completed":
+                return "ok", f"run {run_id} is recorded complete (found on resume)"
+            return "interrupted", again
+        if step in ("fence", "activate", "mark-source"):
+            key = "fence" if step == "fence" else "activate"
+            if key in run.steps:
+                return "ok", f"the run records {key} as done (found on resume)"
+            return "interrupted", again + " (an idempotent write)"
+        if step == "commit-offsets":
+            planned = {_parse_tp(k): int(v)
+                       for k, v in dict(intent.params.get("offsets") or {}).items()}
+            cluster = str(intent.params.get("cluster") or run.target)
+            try:
+                conn = await self.services.connection(cluster)
+                now = await committed_offsets(conn, intent.target, sorted(planned))
+            except KafkaOpsError as e:
+                return "interrupted", f"the outcome is unknown: {e}"
+            if planned and all(now.get(tp) == o for tp, o in planned.items()):
+                return "ok", ("the commit had landed: the offsets read back on resume are "
+                              "the ones it sent")
+            before = {_parse_tp(k): v
+                      for k, v in dict(intent.params.get("before") or {}).items()}
+            if all(now.get(tp) == before.get(tp) for tp in planned):
+                return "interrupted", ("the commit had not landed (the offsets are as before "
+                                       "it); resume commits them")
+            moved = ", ".join(f"{tp.topic}/{tp.partition}={now.get(tp)}" for tp in planned)
+            return "interrupted", ("the outcome is unknown: the group's offsets moved on "
+                                   f"since ({moved}); resume does not commit over them")
+        return "interrupted", again
 
 
 # ---------------------------------------------------------------- helpers
@@ -1076,6 +1206,11 @@ async def _call(hook: StepHook | None, point: str) -> None:
     result = hook(point)
     if result is not None:
         await result
+
+
+def _parse_tp(text: str) -> TopicPartition:
+    topic, _, part = text.rpartition("/")
+    return TopicPartition(topic, int(part))
 
 
 def _skipped_marks(run: RunRecord) -> bool:

@@ -1265,6 +1265,27 @@ class FlagService:
 
     # -------------------------------------------------------- writes
 
+    async def check_version(
+        self, key: str, expected: int | None, *, op: str, actor: str, face: str,
+        reason: str = "",
+    ) -> FlagState:
+        """The flag as it is now. When `expected` (the version the person last saw) is not
+        the version in force, the write is refused before it starts: the refusal goes to
+        the audit trail (action flag.<op>, result refused) and Conflict is raised, nothing
+        written. NotFound when the flag does not exist."""
+        state = await self.get(key)
+        if expected is not None and expected != state.version:
+            error = version_conflict(state, expected)
+            if self.services is not None:
+                from kafkaops.core.audit.log import record_refusal
+
+                await record_refusal(
+                    self.services, actor=actor, face=face, action=f"flag.{op}", target=key,
+                    params={"expect_version": expected, "reason": reason}, error=str(error),
+                    cluster=self.cluster)
+            raise error
+        return state
+
     def _require_writable(self, action: str) -> None:
         if self.services is not None:
             self.services.require_writable(self.cluster, action)
@@ -1575,8 +1596,8 @@ class FlagService:
         params: Mapping[str, Any],
     ) -> FlagState | None:
         """Compare-and-set one write through the audit trail's one path (`record_change`:
-        read-only refusal first, then the change, then one signed record with its outcome,
-        a Conflict included). Returns the new state (None for a delete)."""
+        read-only refusal first, then the intent, the change, and its outcome; a Conflict
+        is audited as refused). Returns the new state (None for a delete)."""
         from kafkaops.core.audit.log import record_change
 
         if self.services is None:
