@@ -15,15 +15,17 @@ frameworks write, before falling back to the name:
   `kafkaops.origin.partition`, `kafkaops.origin.offset` (text), `kafkaops.error.class`,
   `kafkaops.error.message`.
 
-Replay is idempotent: a ledger (`_kafkaops.dlq-replays`, compacted, one partition) records
-each replayed record by its dead-letter position (topic/partition/offset), so replaying the
-same records again produces nothing. A replay first writes a *pending* batch to the ledger
-(with the destination end offsets), then produces, then marks each record done. If it dies
-in between, the next replay reads the destination from those offsets for records carrying
-the batch's `kafkaops.replay.id` header and marks the ones that did land as done, so a crash
-neither loses nor doubles a record. Two replays of one topic at once: the one whose pending
-batch is first on the ledger goes ahead, the other stops with Conflict (a pending batch
-older than `STALE_PENDING_S` is taken as abandoned and recovered).
+Replay is idempotent: a ledger (`_kafkaops.dlq-replays`, compacted, one partition; layout
+and why in dlq_ledger.py) records each replayed record by its dead-letter position (topic,
+partition, offset, kept as bitmaps per block of offsets), so replaying the same records
+again produces nothing. A replay first writes a *pending* batch to the ledger (its lock on
+the topic, naming the process that runs it), records the destination end offsets in it,
+then produces, then marks the records done. If it dies in between, the next replay reads
+the destination from those offsets for records carrying the batch's `kafkaops.replay.id`
+header and marks the ones that did land as done, so a crash neither loses nor doubles a
+record. Two replays of one topic at once: the one whose pending batch is first on the
+ledger goes ahead, the other stops with Conflict. A pending batch whose process is dead
+(same host) is recovered at once; one from another host after `STALE_PENDING_S`.
 
 Replayed records keep their key, value and headers, minus the dead-letter headers, plus
 `kafkaops.replay.of` (dlq/partition/offset) and `kafkaops.replay.id`; they are partitioned
@@ -41,16 +43,21 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.core.config import DeadLetterConfig
+from kafkaops.core.dlq_ledger import (
+    Ledger,
+    abandoned,
+    describe_owner,
+    this_owner,
+)
 from kafkaops.core.errors import Conflict, NotFound, NothingToChange, UsageError
 from kafkaops.core.expr.filter import Filter
 from kafkaops.core.kafka.connection import start_or_close
 from kafkaops.core.messages.service import Message, MessageService, StartAt
 from kafkaops.core.records import TopicPartition
-from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services
@@ -58,7 +65,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEDGER_TOPIC = "_kafkaops.dlq-replays"
-STALE_PENDING_S = 120.0
 
 # our own dead-letter headers
 ORIGIN_TOPIC = "kafkaops.origin.topic"
@@ -325,19 +331,6 @@ def replay_headers(msg: Message, replay_id: str) -> list[tuple[str, bytes]]:
     return kept
 
 
-def _done_key(topic: str, partition: int, offset: int) -> str:
-    return f"done/{topic}/{partition}/{offset}"
-
-
-# ---------------------------------------------------------------- the ledger
-
-
-@dataclass
-class _Ledger:
-    done: set[tuple[str, int, int]] = field(default_factory=set)
-    batches: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # id->(off, v)
-
-
 # ---------------------------------------------------------------- the service
 
 
@@ -378,7 +371,7 @@ class DeadLetterService:
                 return DeadLetterTopic(
                     topic=name, origin=fallback, partitions=len(tps), messages=total,
                     read=len(letters), reasons=group_reasons(letters),
-                    replayed=sum(1 for t, _, _ in ledger.done if t == name),
+                    replayed=ledger.count(name),
                     frameworks=tuple(sorted({dl.origin.framework for dl in letters})),
                 )
 
@@ -418,36 +411,21 @@ class DeadLetterService:
 
     async def replayed_positions(self, topic: str) -> set[tuple[int, int]]:
         """(partition, offset) of this topic's records that were replayed already."""
-        ledger = await self._read_ledger()
-        return {(p, o) for t, p, o in ledger.done if t == topic}
+        return (await self._read_ledger()).positions(topic)
 
     # ------------------------------------------------------------ ledger I/O
 
-    async def _read_ledger(self) -> _Ledger:
+    async def _read_ledger(self) -> Ledger:
         conn = await self.services.connection(self.cluster)
         meta = await conn.metadata([LEDGER_TOPIC])
-        ledger = _Ledger()
+        ledger = Ledger()
         if LEDGER_TOPIC not in meta.topics:
             return ledger
-        for m in await MessageService(conn).read(LEDGER_TOPIC):
-            key = (m.key or b"").decode("utf-8", errors="replace")
-            if key.startswith("done/"):
-                try:
-                    _, rest = key.split("/", 1)
-                    t, p, o = rest.rsplit("/", 2)
-                    pos = (t, int(p), int(o))
-                except ValueError:
-                    continue
-                if m.value is None:
-                    ledger.done.discard(pos)
-                else:
-                    ledger.done.add(pos)
-            elif key.startswith("batch/") and m.value:
-                try:
-                    ledger.batches[key[6:]] = (m.offset, parse_json(m.value))
-                except ValueError as e:
-                    log.warning("skipping record %d of %s: %s", m.offset, LEDGER_TOPIC, e)
-                    continue
+        async for batch in MessageService(conn).scan(LEDGER_TOPIC):
+            for m in batch:
+                ledger.apply(m.offset, m.key, m.value)
+        for offset, why in ledger.skipped:
+            log.warning("skipping record %d of %s: %s", offset, LEDGER_TOPIC, why)
         return ledger
 
     async def _ensure_ledger(self) -> None:
@@ -465,14 +443,15 @@ class DeadLetterService:
     async def replay(
         self, topic: str, *, actor: str, face: str, where: Filter | None = None,
         positions: Iterable[tuple[int, int]] | None = None, to: str | None = None,
-        dry_run: bool = False,
+        dry_run: bool = False, hook: Any = None,
     ) -> ReplayResult:
         """Replay the dead letters of `topic` (those matching `where`, or the given
         (partition, offset) positions; all when neither) to their origin topic, or to `to`.
 
         Records replayed before are skipped. A dry run reads and plans, writing nothing. A
         real replay is refused on a read-only cluster before anything is read, and is
-        audited (action dlq.replay) through record_change.
+        audited (action dlq.replay) through record_change. `hook(point)` is awaited at the
+        points locked, produced and marked (rehearsing a crash: tests kill it there).
         """
         from kafkaops.core.audit.log import record_change
 
@@ -492,7 +471,7 @@ class DeadLetterService:
                   "positions": sorted(wanted) if wanted is not None else None}
 
         async def apply() -> ReplayResult:
-            return await self._replay(topic, where, wanted, to, actor)
+            return await self._replay(topic, where, wanted, to, actor, hook)
 
         result: ReplayResult = await record_change(
             self.services, actor=actor, face=face, action="dlq.replay", target=topic,
@@ -507,7 +486,7 @@ class DeadLetterService:
         return result
 
     async def _plan(self, topic: str, where: Filter | None, wanted: set[tuple[int, int]] | None,
-                    to: str | None, ledger: _Ledger | None = None) -> ReplayResult:
+                    to: str | None, ledger: Ledger | None = None) -> ReplayResult:
         conn = await self.services.connection(self.cluster)
         meta = await conn.metadata([topic] + ([to] if to else []))
         if topic not in meta.topics:
@@ -530,7 +509,7 @@ class DeadLetterService:
         no_origin: list[tuple[int, int]] = []
         for dl in letters:
             pos = (dl.message.partition, dl.message.offset)
-            if (topic, *pos) in ledger.done:
+            if ledger.is_done(topic, *pos):
                 already.append(pos)
                 continue
             dest = to or dl.origin.topic
@@ -550,7 +529,7 @@ class DeadLetterService:
 
     async def _replay(self, topic: str, where: Filter | None,
                       wanted: set[tuple[int, int]] | None, to: str | None,
-                      actor: str) -> ReplayResult:
+                      actor: str, hook: Any = None) -> ReplayResult:
         from aiokafka import AIOKafkaProducer
 
         from kafkaops.core.kafka.connection import client_options
@@ -560,13 +539,22 @@ class DeadLetterService:
         producer = AIOKafkaProducer(**client_options(conn.name, conn.config), acks="all")
         await start_or_close(producer)
         try:
+            replay_id = uuid.uuid4().hex
+            batch: dict[str, Any] = {
+                "dlq": topic, "state": "pending", "at": int(time.time() * 1000), "by": actor,
+                "owner": this_owner(), "starts": {},
+            }
+            # the lock first: everything below (recovery, the plan, the ledger's blocks) is
+            # done by the one replay that holds the topic
+            meta = await self._ledger_write(producer, f"batch/{replay_id}", batch)
+            await self._check_alone(producer, topic, replay_id, meta.offset)
+            await _call(hook, "locked")
             ledger = await self._read_ledger()
             recovered = await self._recover(producer, topic, ledger)
-            if recovered:
-                ledger = await self._read_ledger()
             plan = await self._plan(topic, where, wanted, to, ledger)
-            replay_id = uuid.uuid4().hex
             if not plan.items:
+                await self._ledger_write(producer, f"batch/{replay_id}",
+                                         dict(batch, state="done", replayed=0))
                 return ReplayResult(topic, False, replay_id, (), plan.already_replayed,
                                     plan.no_origin, recovered)
             dests = sorted({i.to_topic for i in plan.items})
@@ -574,14 +562,10 @@ class DeadLetterService:
             dtps = [TopicPartition(t, p.partition) for t in dests
                     for p in dmeta.topics[t].partitions]
             water = await conn.high_watermarks(dtps)
-            batch = {
-                "dlq": topic, "state": "pending", "at": int(time.time() * 1000), "by": actor,
-                "items": [[i.partition, i.offset] for i in plan.items],
-                "starts": {f"{tp.topic}/{tp.partition}": water.get(tp, (0, 0))[1]
-                           for tp in dtps},
-            }
-            meta = await self._ledger_write(producer, f"batch/{replay_id}", batch)
-            await self._check_alone(producer, topic, replay_id, meta.offset)
+            batch["starts"] = {f"{tp.topic}/{tp.partition}": water.get(tp, (0, 0))[1]
+                               for tp in dtps}
+            batch["count"] = len(plan.items)
+            await self._ledger_write(producer, f"batch/{replay_id}", batch)
             by_pos = {(m.partition, m.offset): m
                       for m in await self._records_at(topic, plan.items)}
             futures = []
@@ -591,20 +575,37 @@ class DeadLetterService:
                     item.to_topic, msg.value, key=msg.key,
                     headers=replay_headers(msg, replay_id)))
             landed = await asyncio.gather(*futures)
-            done_items = []
-            for item, md in zip(plan.items, landed, strict=True):
-                done_items.append(ReplayItem(item.partition, item.offset, item.to_topic,
-                                             item.reason, md.partition, md.offset))
-                await self._ledger_send(producer, _done_key(topic, item.partition, item.offset),
-                                        {"replay_id": replay_id, "to": [md.topic, md.partition,
-                                                                        md.offset],
-                                         "at": int(time.time() * 1000), "by": actor})
-            await producer.flush()
-            await self._ledger_write(producer, f"batch/{replay_id}", dict(batch, state="done"))
+            await _call(hook, "produced")
+            done_items = [
+                ReplayItem(item.partition, item.offset, item.to_topic, item.reason,
+                           md.partition, md.offset)
+                for item, md in zip(plan.items, landed, strict=True)
+            ]
+            await self._mark_done(producer, topic, ledger,
+                                  [(i.partition, i.offset) for i in plan.items])
+            await _call(hook, "marked")
+            await self._ledger_write(producer, f"batch/{replay_id}",
+                                     dict(batch, state="done", replayed=len(done_items)))
             return ReplayResult(topic, False, replay_id, tuple(done_items),
                                 plan.already_replayed, plan.no_origin, recovered)
         finally:
             await producer.stop()
+
+    async def _mark_done(self, producer: Any, topic: str, ledger: Ledger,
+                         positions: Sequence[tuple[int, int]]) -> None:
+        """Write the topic's blocks with `positions` set (and its entries of the earlier
+        layout folded in, then deleted). Only the replay holding the topic calls this."""
+        legacy = ledger.legacy_of(topic)
+        records = ledger.with_done(topic, positions)
+        for key, value in records.items():
+            await self._ledger_send(producer, key, value)
+        await producer.flush()
+        ledger.mark(records)
+        for key in legacy:  # folded into the blocks just written: compaction drops them
+            await producer.send(LEDGER_TOPIC, None, key=key.encode(), partition=0)
+        if legacy:
+            await producer.flush()
+            ledger.legacy -= {(t, p, o) for t, p, o in ledger.legacy if t == topic}
 
     async def _records_at(self, topic: str, items: Sequence[ReplayItem]) -> list[Message]:
         svc = await self._messages()
@@ -627,34 +628,40 @@ class DeadLetterService:
 
     async def _check_alone(self, producer: Any, topic: str, replay_id: str,
                            my_offset: int) -> None:
-        """Stop if another replay of this topic wrote its pending batch before ours."""
+        """Stop if another replay of this topic, still running, wrote its pending batch
+        before ours (a pending batch whose process is dead is not running)."""
         ledger = await self._read_ledger()
         now = time.time() * 1000
         for other_id, (off, b) in ledger.batches.items():
             if (other_id != replay_id and off < my_offset and b.get("dlq") == topic
-                    and b.get("state") == "pending"
-                    and now - int(b.get("at", 0)) < STALE_PENDING_S * 1000):
+                    and b.get("state") == "pending" and not abandoned(b, now)):
                 await self._ledger_write(producer, f"batch/{replay_id}",
                                          {"dlq": topic, "state": "cancelled", "at": int(now)})
+                age = (now - float(b.get("at", 0) or 0)) / 1000
                 raise Conflict(
-                    f"another replay of {topic!r} is running (started by {b.get('by')} "
-                    f"{(now - int(b.get('at', 0))) / 1000:.0f} s ago); nothing was replayed — "
+                    f"another replay of {topic!r} is running (started by "
+                    f"{describe_owner(b)}, {age:.0f} s ago); nothing was replayed — "
                     "try again when it has finished")
 
-    async def _recover(self, producer: Any, topic: str, ledger: _Ledger) -> int:
+    async def _recover(self, producer: Any, topic: str, ledger: Ledger) -> int:
         """Mark done the records of interrupted replays of `topic` that did land."""
         now = time.time() * 1000
         stale = [(rid, b) for rid, (_, b) in ledger.batches.items()
                  if b.get("dlq") == topic and b.get("state") == "pending"
-                 and now - int(b.get("at", 0)) >= STALE_PENDING_S * 1000]
-        found = 0
+                 and abandoned(b, now)]
+        found: list[tuple[int, int]] = []
         for rid, b in stale:
             svc = await self._messages()
-            starts: dict[str, int] = b.get("starts", {})
+            starts = b.get("starts")
+            if not isinstance(starts, dict):
+                starts = {}
             by_topic: dict[str, dict[int, int]] = {}
             for tp_name, off in starts.items():
-                t, part = tp_name.rsplit("/", 1)
-                by_topic.setdefault(t, {})[int(part)] = int(off)
+                try:
+                    t, part = str(tp_name).rsplit("/", 1)
+                    by_topic.setdefault(t, {})[int(part)] = int(off)
+                except (TypeError, ValueError):
+                    continue
             for dest, parts in by_topic.items():
                 for p, start in parts.items():
                     async for batch in svc.scan(dest, partitions=[p],
@@ -666,15 +673,21 @@ class DeadLetterService:
                             of = hdr.get(REPLAY_OF, b"").decode(errors="replace")
                             try:
                                 t, pp, oo = of.rsplit("/", 2)
-                                pos = (t, int(pp), int(oo))
+                                pos = (int(pp), int(oo))
                             except ValueError:
                                 continue
-                            if pos not in ledger.done:
-                                await self._ledger_send(producer, _done_key(*pos), {
-                                    "replay_id": rid, "to": [m.topic, m.partition, m.offset],
-                                    "at": int(now), "by": b.get("by"), "recovered": True})
-                                ledger.done.add(pos)
-                                found += 1
+                            if t == topic and not ledger.is_done(topic, *pos):
+                                found.append(pos)
+        if found or ledger.legacy_of(topic):
+            await self._mark_done(producer, topic, ledger, found)
+        for rid, b in stale:
             await self._ledger_write(producer, f"batch/{rid}", dict(b, state="recovered"))
-        return found
+        return len(set(found))
 
+
+async def _call(hook: Any, point: str) -> None:
+    """Rehearsal points of a replay (tests stop a replay there to kill it)."""
+    if hook is not None:
+        result = hook(point)
+        if result is not None:
+            await result
