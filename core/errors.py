@@ -74,5 +74,10 @@ class Conflict(KafkaOpsError):
     exit_code = 3
 
 
+class StaleVersion(Conflict):
+    """A compare-and-set write turned away: the version it names is no longer the one in
+    force (another writer came first). Audited as refused."""
+
+
 class BrokerError(KafkaOpsError):
     """The embedded broker could not be started or stopped."""

@@ -80,7 +80,8 @@ async def test_list_toggle_rollout_and_live_updates(config: Config) -> None:
             await pilot.press("space")  # not critical: no question asked
             await wait_until(pilot, lambda: (row_of(screen, key) or [""])[1] == "on", "on")
             assert (await on_topic(config, key)).enabled is True
-            assert "done" in text_of(screen, "flag-result")
+            # the row follows the topic; "done" comes once the audit outcome is written too
+            await wait_until(pilot, lambda: "done" in text_of(screen, "flag-result"), "done")
 
             await pilot.press("p")
             await wait_until(pilot, lambda: isinstance(app.screen, RolloutScreen), "rollout box")

@@ -11,7 +11,7 @@ change's *intent* (a signed record with result `intent`: who, what, parameters) 
 touching anything, so a change can never happen unrecorded: if the intent cannot be
 written, nothing is changed. Then it runs `apply()` and appends the *outcome* under the same
 change id: `ok` with what `apply` returned, `error` with the message, `refused` when apply
-raised `Refused` or lost a compare-and-set (`Conflict`), `interrupted` when it was
+raised `Refused` or lost a compare-and-set (`StaleVersion`), `interrupted` when it was
 cancelled. The exception, if any, is re-raised unchanged. A process killed between the two
 leaves an intent without an outcome: `verify` reports it (kind `no-outcome`), and whoever
 finds out what happened closes it with `close_intent` (a failover's `resume` does).
@@ -61,7 +61,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from kafkaops.core.errors import ConfigError, Conflict, KafkaOpsError, Refused
+from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused, StaleVersion
 from kafkaops.core.kafka.connection import start_or_close
 from kafkaops.core.records import TopicPartition, to_jsonable
 from kafkaops.core.untrusted import UntrustedData, parse_json
@@ -749,7 +749,7 @@ async def record_change(
         with contextlib.suppress(Exception):
             await asyncio.shield(write("interrupted", error="cancelled before it finished"))
         raise
-    except (Refused, Conflict) as e:
+    except (Refused, StaleVersion) as e:
         await write("refused", error=str(e))
         raise
     except Exception as e:

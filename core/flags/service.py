@@ -67,11 +67,11 @@ from kafkaops.core.audit.log import local_actor
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.errors import (
     ClusterUnreachable,
-    Conflict,
     KafkaOpsError,
     NotFound,
     NothingToChange,
     Refused,
+    StaleVersion,
     UsageError,
 )
 from kafkaops.core.kafka.connection import reader_clients, stop_quietly
@@ -1683,7 +1683,7 @@ class FlagService:
         in_force = current.version if current else 0
         if op == "create":
             if current is not None:
-                raise Conflict(
+                raise StaleVersion(
                     f"flag {key!r} already exists (version {current.version}, "
                     f"by {current.updated_by or 'unknown'} at {current.updated_at}); "
                     "nothing was written"
@@ -1710,7 +1710,7 @@ class FlagService:
         change = await self._produce(p.key, p.op, p.state, p.expects, p.actor, p.at, p.reason)
         if change.outcome != "applied":
             await self._repair(p.key, p.actor)
-            raise Conflict(
+            raise StaleVersion(
                 f"flag {p.key!r} was changed by someone else at the same time: you expected "
                 f"version {p.expects}, but version {change.current_version} by "
                 f"{change.current_by or 'unknown'} came first. Your change was not "
@@ -1851,13 +1851,13 @@ class FlagService:
             await asyncio.sleep(0.05)
 
 
-def version_conflict(current: FlagState | None, expected: int, key: str = "") -> Conflict:
+def version_conflict(current: FlagState | None, expected: int, key: str = "") -> StaleVersion:
     """The Conflict for a write that names a version the flag is no longer at."""
     if current is None:
-        return Conflict(
+        return StaleVersion(
             f"flag {key!r} does not exist (you expected version {expected}); nothing was written"
         )
-    return Conflict(
+    return StaleVersion(
         f"flag {current.key!r} is at version {current.version} (changed by "
         f"{current.updated_by or 'unknown'} at {current.updated_at}"
         + (f": {current.reason}" if current.reason else "")
