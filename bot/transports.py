@@ -12,6 +12,10 @@
 
 /metrics asks for `Authorization: Bearer <slack.metrics_token>` when that is set.
 
+GET /readyz, served beside /healthz, is readiness: 200 while at least one configured
+cluster answers (status ready, or degraded with the clusters that do not), 503 when none
+does, each cluster with when it last answered (core/readiness.py). /healthz stays liveness.
+
 Tokens are read from config only when a transport starts and are never logged.
 """
 
@@ -30,11 +34,13 @@ from slack_sdk.errors import SlackApiError
 from kafkaops.bot.app import Bot
 from kafkaops.bot.guard import Refusal, RequestGuard
 from kafkaops.core.errors import ConfigError
+from kafkaops.core.readiness import Readiness
 
 log = logging.getLogger("kafkaops.bot")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
 
 
 class Transport(Protocol):
@@ -60,12 +66,16 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, int(bound)
 
 
-def _admin_routes(app: web.Application, bot: Bot, health: Any) -> None:
-    """GET /healthz and GET /metrics (behind the bearer token, when one is set)."""
+def _admin_routes(app: web.Application, bot: Bot, health: Any,
+                  readiness: Readiness | None = None) -> None:
+    """GET /healthz, GET /readyz and GET /metrics (behind the bearer token, when one is
+    set)."""
     from kafkaops.bot.alerts import METRICS_PATH, metrics_handler
 
     token = bot.config.slack.metrics_token
     app.router.add_get(HEALTH_PATH, health)
+    if readiness is not None:
+        app.router.add_get(READY_PATH, _ready_handler(readiness))
     app.router.add_get(METRICS_PATH, metrics_handler(
         bot.services, token=token.reveal() if token.is_set else None))
 
@@ -86,6 +96,8 @@ class HttpTransport:
                 "app's signing secret to verify requests (usually ${SLACK_SIGNING_SECRET})"
             )
         self.bot = bot
+        #: answers GET /readyz: can the bot reach its clusters
+        self.readiness = Readiness(bot.services)
         self.host = host if host is not None else slack.http.host
         self.port = port if port is not None else slack.http.port
         #: where /healthz and /metrics are served; None: on the public port
@@ -97,12 +109,12 @@ class HttpTransport:
         app = web.Application()
         app.router.add_post(EVENTS_PATH, self._events)
         if self.health_port is None:
-            _admin_routes(app, self.bot, self._health)
+            _admin_routes(app, self.bot, self._health, self.readiness)
         return app
 
     def admin_app(self) -> web.Application:
         app = web.Application()
-        _admin_routes(app, self.bot, self._health)
+        _admin_routes(app, self.bot, self._health, self.readiness)
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
@@ -174,6 +186,8 @@ class SocketTransport:
                 "app-level token (xapp-..., usually ${SLACK_APP_TOKEN})"
             )
         self.bot = bot
+        #: answers GET /readyz: can the bot reach its clusters
+        self.readiness = Readiness(bot.services)
         self._app_token = token
         self.health_host = health_host if health_host is not None else slack.http.host
         self.health_port = health_port if health_port is not None else slack.health_port
@@ -187,7 +201,7 @@ class SocketTransport:
         )
         if self.health_port is not None:
             app = web.Application()
-            _admin_routes(app, self.bot, self._health)
+            _admin_routes(app, self.bot, self._health, self.readiness)
             self._runner, self.health_port = await _serve(app, self.health_host, self.health_port)
         # Ask for the WebSocket URL ourselves first: the handler retries a refused token
         # forever, and a person starting the bot wants to hear that it is wrong at once.
@@ -221,6 +235,14 @@ class SocketTransport:
             await self._runner.cleanup()
             self._runner = None
         await self.bot.drain()
+
+
+def _ready_handler(readiness: Readiness) -> Any:
+    async def ready(request: web.Request) -> web.Response:
+        report = await readiness.check()
+        return web.json_response(report.as_json(), status=200 if report.ready else 503)
+
+    return ready
 
 
 def _health_body(bot: Bot, mode: str, *, connected: bool) -> dict[str, Any]:
