@@ -16,8 +16,8 @@ cancelled. The exception, if any, is re-raised unchanged. A process killed betwe
 leaves an intent without an outcome: `verify` reports it (kind `no-outcome`), and whoever
 finds out what happened closes it with `close_intent` (a failover's `resume` does).
 Refusals that happen before a change starts (a Slack user without permission, a stale
-`--if-version`) are recorded with `record_refusal`: an outcome with no intent, since
-nothing was attempted.
+`--if-version`) are recorded with `audit_trails.record_refusal`: an outcome with no intent,
+since nothing was attempted.
 
 Records live on `audit.topic` (default `_kafkaops.audit`: one partition, retention
 infinite) of the cluster being changed, one JSON object per record:
@@ -52,7 +52,6 @@ import getpass
 import hashlib
 import hmac
 import json
-import logging
 import socket
 import time
 import uuid
@@ -673,7 +672,8 @@ class AuditLog:
         return await self.append(
             actor=intent.actor, face=face, action=intent.action, target=intent.target,
             params=params, result=result, detail=detail, error=error,
-            change_cluster=intent.cluster, change_id=intent.id)
+            change_cluster=intent.cluster, change_id=intent.id,
+            context={k: getattr(intent, k) for k in CONTEXT_FIELDS})
 
     async def verify(self) -> VerifyReport:
         key = self.signing_key()
@@ -764,24 +764,3 @@ async def record_change(
             f"not be written: {e}") from None
     return value
 
-
-async def record_refusal(
-    services: Services, *, actor: str, face: str, action: str, target: str,
-    params: Mapping[str, Any] | None, error: str, cluster: str | None = None,
-) -> AuditRecord | None:
-    """Audit a change refused before it started (a stale expected version, a missing
-    permission): one `refused` record, no intent (nothing was attempted). Not on a
-    read-only cluster (kafkaops writes nothing there). Returns None when the trail could
-    not be written: the refusal stands either way, so this never raises for that."""
-    cluster = cluster or services.cluster_name
-    if services.cluster_config(cluster).read_only:
-        return None
-    try:
-        log = await services.audit(cluster)
-        return await log.append(actor=actor, face=face, action=action, target=target,
-                                params=params, result="refused", error=error,
-                                change_cluster=cluster)
-    except KafkaOpsError as e:
-        logging.getLogger(__name__).error(
-            "could not audit the refusal of %s %s by %s: %s", action, target, actor, e)
-        return None

@@ -1277,12 +1277,16 @@ class FlagService:
         if expected is not None and expected != state.version:
             error = version_conflict(state, expected)
             if self.services is not None:
-                from kafkaops.core.audit.log import record_refusal
+                from kafkaops.core.audit.trails import record_refusal
 
-                await record_refusal(
-                    self.services, actor=actor, face=face, action=f"flag.{op}", target=key,
-                    params={"expect_version": expected, "reason": reason}, error=str(error),
-                    cluster=self.cluster)
+                try:
+                    await record_refusal(
+                        self.services, actor=actor, face=face, action=f"flag.{op}",
+                        target=key, params={"expect_version": expected}, error=str(error),
+                        cluster=self.cluster, context={"reason": reason or None})
+                except KafkaOpsError as e:  # the refusal stands either way
+                    log.error("could not audit the refusal of flag.%s %s by %s: %s", op, key,
+                              actor, e)
             raise error
         return state
 
