@@ -89,17 +89,17 @@ async def test_deep_audit_record_is_reported_by_offset_and_the_trail_still_lists
         trail, bootstrap):
     data, path, topic = trail
     async with Services(parse_config(data)) as s:
-        await _change(s, 1)
-        await produce(bootstrap, topic, [DEEP], partition=0)   # offset 1: the forgery
-        await _change(s, 2)
+        await _change(s, 1)  # its intent and outcome: offsets 0 and 1
+        await produce(bootstrap, topic, [DEEP], partition=0)   # offset 2: the forgery
+        await _change(s, 2)  # offsets 3 and 4
 
     listed = await asyncio.to_thread(cli, path, "audit", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(r["actor"], r["offset"]) for r in json.loads(listed.stdout)] == [
-        ("user1", 0), ("user2", 2)]
+        ("user1", 1), ("user2", 4)]
     assert "Traceback" not in listed.stderr
     (note,) = listed.stderr.splitlines()
-    assert note.startswith(f"kafkaops: skipped {topic} offset 1: JSON nested deeper than 64")
+    assert note.startswith(f"kafkaops: skipped {topic} offset 2: JSON nested deeper than 64")
 
     text = await asyncio.to_thread(cli, path, "audit", "list")
     assert text.returncode == 0 and "user1" in text.stdout and "user2" in text.stdout
@@ -108,9 +108,9 @@ async def test_deep_audit_record_is_reported_by_offset_and_the_trail_still_lists
     assert verified.returncode == 1, verified.stderr
     assert "Traceback" not in verified.stderr
     lines = verified.stdout.splitlines()
-    assert lines[0].startswith(f"FAILED  {topic} on primary: 3 records")
+    assert lines[0].startswith(f"FAILED  {topic} on primary: 5 records")
     assert lines[1:] == ["1 bad record(s):",
-                         "  partition 0 offset 1: malformed: not an audit record (JSON nested "
+                         "  partition 0 offset 2: malformed: not an audit record (JSON nested "
                          "deeper than 64 levels): written by hand?"]
 
 
