@@ -38,7 +38,7 @@ from kafkaops.core.kafka.topicio import (
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 
-from .conftest import cli_env
+from .conftest import KAFKAOPS, cli_env
 from .drkit import (
     close_world,
     committed_by_consumer,
@@ -56,8 +56,6 @@ from .drkit import (
 )
 
 # ---------------------------------------------------------------- pure decisions
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 
 
 @pytest.mark.parametrize(

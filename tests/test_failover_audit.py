@@ -20,9 +20,9 @@ from kafkaops.core.errors import NotFound
 from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.services import Services
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 from .drkit import World, close_world, make_world, pair
-from .test_failover_resume import KAFKAOPS, REFERENCE, final_state, fresh_pair
+from .test_failover_resume import REFERENCE, final_state, fresh_pair
 
 
 @pytest.fixture(scope="module")

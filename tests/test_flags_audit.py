@@ -14,9 +14,8 @@ import yaml
 from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 WRITERS = 8
 
 
