@@ -14,7 +14,7 @@
 
 GET /readyz, served beside /healthz, is readiness: 200 while at least one configured
 cluster answers (status ready, or degraded with the clusters that do not), 503 when none
-does, each cluster with when it last answered (core/readiness.py). /healthz stays liveness.
+does, each cluster with when it last answered (core/kafka/readiness.py). /healthz stays liveness.
 
 Tokens are read from config only when a transport starts and are never logged.
 """
@@ -34,7 +34,7 @@ from slack_sdk.errors import SlackApiError
 from kafkaops.bot.app import Bot
 from kafkaops.bot.guard import Refusal, RequestGuard
 from kafkaops.core.errors import ConfigError
-from kafkaops.core.readiness import Readiness
+from kafkaops.core.kafka.readiness import Readiness
 
 log = logging.getLogger("kafkaops.bot")
 

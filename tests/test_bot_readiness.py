@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.embedded import EmbeddedClusters
+from kafkaops.demo.embedded import EmbeddedClusters
 from tests.bot_harness import RunningBot, running_bot
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.dlq import LEDGER_TOPIC, REPLAY_OF, DeadLetterService
-from kafkaops.core.dlq_ledger import (
+from kafkaops.core.dlq.ledger import (
     BLOCK,
     Ledger,
     abandoned,
@@ -26,6 +25,7 @@ from kafkaops.core.dlq_ledger import (
     process_start,
     this_owner,
 )
+from kafkaops.core.dlq.service import LEDGER_TOPIC, REPLAY_OF, DeadLetterService
 from kafkaops.core.services import Services
 
 from .conftest import produce
@@ -34,7 +34,7 @@ from .test_dlq_kafka import World, ends, make_world, read, run_cli
 REPLAYER = """
 import asyncio, sys
 from kafkaops.core.config import load_config
-from kafkaops.core.dlq import DeadLetterService
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.services import Services
 
 async def main():
@@ -113,7 +113,7 @@ async def test_the_ledger_grows_by_blocks_not_by_records(
     w = World(config_data, tmp_path)
     n = 500
     async with Services(w.config) as s:
-        from kafkaops.core.topics import NewTopicSpec
+        from kafkaops.core.topics.service import NewTopicSpec
 
         await (await s.topics()).create_topics([NewTopicSpec(w.orders, 1),
                                                 NewTopicSpec(w.dlq, 1)])

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kafkaops.core.errors import NotFound
 from kafkaops.core.dr.failover import FailoverService
+from kafkaops.core.errors import NotFound
 from kafkaops.core.services import Services
 
 from .conftest import KAFKAOPS, cli_env, unique

@@ -379,8 +379,6 @@ async def test_the_bot_started_as_the_dockerfile_says_drains_on_sigterm_and_lose
         assert rule["name"] in str(post.params) and "lag *25*" in str(post.params)
 
 
-@pytest.mark.xfail(strict=True, reason="the bot serves /readyz once the readiness work lands "
-                   "(core/readiness.py); then this marker goes")
 async def test_the_readiness_probe_path_is_served(installed: Install, bootstrap: str,
                                                   tmp_path: Path) -> None:
     readiness = bot_container(manifests())["readinessProbe"]["httpGet"]["path"]

@@ -16,7 +16,7 @@ frameworks write, before falling back to the name:
   `kafkaops.error.message`.
 
 Replay is idempotent: a ledger (`_kafkaops.dlq-replays`, compacted, one partition; layout
-and why in dlq_ledger.py) records each replayed record by its dead-letter position (topic,
+and why in core/dlq/ledger.py) records each replayed record by its dead-letter position (topic,
 partition, offset, kept as bitmaps per block of offsets), so replaying the same records
 again produces nothing. A replay first writes a *pending* batch to the ledger (its lock on
 the topic, naming the process that runs it), records the destination end offsets in it,
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.core.config import DeadLetterConfig
-from kafkaops.core.dlq_ledger import (
+from kafkaops.core.dlq.ledger import (
     Ledger,
     abandoned,
     describe_owner,

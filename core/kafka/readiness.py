@@ -5,7 +5,7 @@ its job. A bot whose every cluster is unreachable is alive but not ready: a load
 or an orchestrator should know, and a person reading the endpoint should see which cluster
 does not answer and since when.
 
-`Readiness(services).check()` asks every configured cluster the small question core/reach.py
+`Readiness(services).check()` asks every configured cluster the small question core/kafka/reach.py
 asks while work runs (`KafkaConnection.ping`), each bounded by `within` seconds, so a frozen
 cluster costs a probe no more than that. Answers are kept for `cache_for` seconds and
 concurrent callers share one probe, so a probe storm costs one round of requests. A cluster
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.reach import PROBE_TIMEOUT, connect, last_answers, no_answer
+from kafkaops.core.kafka.reach import PROBE_TIMEOUT, connect, last_answers, no_answer
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services
