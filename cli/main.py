@@ -29,6 +29,7 @@ COMMANDS = {
     "offsets": "offsets", "flags": "flags", "dr": "dr", "failover": "failover",
     "failback": "failover", "bot": "bot", "config": "config_cmd", "alerts": "alerts",
     "schemas": "schemas", "connect": "connect", "doctor": "doctor", "completion": "completion",
+    "usage": "usage", "policy": "policy",
 }
 _GLOBAL_WITH_VALUE = {"--config", "-c", "--cluster", "-b", "--bootstrap"}
 
