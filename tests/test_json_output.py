@@ -17,6 +17,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -70,6 +71,7 @@ SOURCE_ONLY = {
     "connect restart", "connect pause", "connect resume", "connect stop", "connect delete",
     "alerts run", "dlq replay", "dlq show", "failover execute", "failover resume",
     "failback plan", "failback execute", "failback resume", "failback status",
+    "policy fix",  # the embedded broker cannot change topic configs: nothing to print
 }
 
 
@@ -176,7 +178,7 @@ class Case:
 
 #: commands with subcommands: "flags get" is the command, not "flags"
 MULTI = {"alerts", "audit", "config", "connect", "dlq", "dr", "failover", "failback", "flags",
-         "offsets", "schemas"}
+         "offsets", "schemas", "usage", "policy"}
 
 TOPIC, GROUP, PAIR = "{topic}", "{group}", "{pair}"
 #: AVRO holds a record written by confluent-kafka's Avro serializer under SUBJECT
@@ -218,6 +220,10 @@ CASES = [
     Case("flags", "eval", FLAG, "--user", "u1", "--user", "ü2", "--json"),
     Case("flags", "delete", DOOMED, "--yes", "--json"),
     Case("doctor", "--json"),
+    Case("usage", "--json"),
+    Case("usage", "record", "--json"),
+    Case("usage", "report", "--month", "{month}", "--json"),
+    Case("policy", "check", "--json"),
 ]
 
 
@@ -246,6 +252,10 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
         schema = home / "order.avsc"
         schema.write_text(json.dumps({"type": "record", "name": "Order", "fields": [
             {"name": "id", "type": "string"}]}))
+        data["teams"] = {"json": {"match": [known.name]}}
+        data["costs"] = {"storage_gb_month": 0.1, "ingress_gb": 0.02, "currency": "USD"}
+        data["policies"] = [{"name": "wide", "match": {"topic": known.name},
+                             "require": {"partitions": ">= 1", "retention": ">= 1d"}}]
         path.write_text(yaml.safe_dump(data))
         flag, doomed = unique("json.flag"), unique("json.doomed")
         for argv in (["create", flag], ["set", flag, "--owner", "team-a"], ["create", doomed]):
@@ -255,7 +265,8 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
             assert made.returncode == 0, made.stderr
         return {"topic": known.name, "group": group, "flag": flag, "new": unique("json.new"),
                    "doomed": doomed, "pair": w.name, "config": str(path), "avro": avro,
-                   "subject": f"{avro}-value", "schema": str(schema)}
+                   "subject": f"{avro}-value", "schema": str(schema),
+                   "month": time.strftime("%Y-%m", time.gmtime())}
 
     return asyncio.run(build())
 

@@ -1,11 +1,13 @@
 """Reads of the log itself for usage: offsets by record time, and record batches.
 
 - `offsets_at`: the first offset whose record time is at or after a moment, per partition
-  (ListOffsets with a timestamp). Tansu gap: when no record is that recent it answers
-  offset 0 with timestamp -1 (Apache Kafka answers -1 and -1); the timestamp is what says
-  "none" on both, so it is read here instead of the offset. Tansu answers at batch
-  granularity (the base offset of the batch holding the time), Apache Kafka at record
-  granularity: either is a batch boundary or finer, which is what usage needs.
+  (ListOffsets with a timestamp). Tansu gaps: when no record is that recent it answers
+  offset 0 with timestamp -1 (Apache Kafka answers -1 and -1), so the timestamp is what
+  says "none" here; and it indexes batches by the time it received them, not by their
+  record times (a record produced with an old timestamp counts as new). So where a
+  partition's log was read whole, the boundaries are taken from the batches' own record
+  times instead (`LogRead.first_at`, what Apache Kafka's time index answers); the broker's
+  answer is used where the log was sampled.
 - `read_log`: record batches of offset ranges, within a byte budget. Each partition is
   read from its log start as far as its share of the budget goes; when that does not reach
   the end, a few more Fetches sample batches spread over the rest and at the window starts,
@@ -118,6 +120,15 @@ class LogRead:
 
     def in_range(self, lo: int, hi: int) -> list[Batch]:
         return [b for b in self.batches.values() if lo <= b.base_offset < hi]
+
+    def first_at(self, ts_ms: int, end: int) -> int:
+        """The first offset whose batch holds a record time >= ts_ms (`end` when none
+        does), from the batches read: what Apache Kafka's time index answers, for a
+        partition read whole."""
+        for base in sorted(self.batches):
+            if self.batches[base].max_ts >= ts_ms:
+                return base
+        return end
 
     def batch_start(self, offset: int) -> int:
         """The base offset of the batch read that holds `offset` (else `offset`): Apache

@@ -94,6 +94,8 @@ class TeamUsage:
     """Its Slack channel, if config names one."""
     topics: int
     """Topics it owns."""
+    members: tuple[str, ...]
+    """Their names."""
     records_in: int
     """Records produced in the window."""
     bytes_in: Amount

@@ -100,7 +100,12 @@ class UsageService:
                                       {tp: b[:2] for tp, b in bounds.items()},
                                       budget=self.budget)
         for tp, offs in bounds.items():
-            snapped = [reads[tp].batch_start(o) for o in offs]
+            start, end = water[tp]
+            r = reads[tp]
+            if r.complete(start, end):  # by the batches' own record times (logread.py)
+                snapped = [r.first_at(m, end) for m in marks_ms]
+            else:
+                snapped = [r.batch_start(o) for o in offs]
             bounds[tp] = [max(snapped[:i + 1]) for i in range(len(snapped))]
         missing = [tp for tp in tps if tp not in water]
         if missing:
@@ -109,7 +114,8 @@ class UsageService:
         rows = [self._topic(t, water, bounds, reads, configs.get(t.name, ()), readers,
                             buckets) for t in chosen]
         config = self.services.config
-        order = [team] if team is not None else list(config.teams)
+        # every configured team shows (with nothing, if so), unless topics were picked
+        order = [team] if team is not None else [] if topic is not None else list(config.teams)
         teams = teams_of(rows, {n: c.channel for n, c in config.teams.items()}, order)
         return UsageReport(
             cluster=self.cluster, at=at, window=window, topics=tuple(rows), teams=teams,

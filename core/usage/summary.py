@@ -104,6 +104,7 @@ def teams_of(topics: Sequence[TopicUsage], channels: Mapping[str, str | None],
                         for i in range(width))
         out.append(TeamUsage(
             team=team, channel=channels.get(team), topics=len(mine),
+            members=tuple(t.topic for t in mine),
             records_in=sum(t.records_in for t in mine),
             bytes_in=add(t.bytes_in for t in mine),
             payload_in=add(t.payload_in for t in mine),
