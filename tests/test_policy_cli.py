@@ -18,9 +18,8 @@ from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
 from kafkaops.core.topics import NewTopicSpec
 
-from .conftest import cli_env, unique
+from .conftest import KAFKAOPS, cli_env, unique
 
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
 SEVEN_YEARS = str(7 * 365 * 86_400_000)
 UNSUPPORTED = "kafkaops: cluster 'primary' does not support changing topic configs"
 

@@ -17,9 +17,7 @@ import yaml
 
 from kafkaops.core.topics import NewTopicSpec
 
-from .conftest import cli_env, produce, unique
-
-KAFKAOPS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kafkaops")
+from .conftest import KAFKAOPS, cli_env, produce, unique
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
