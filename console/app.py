@@ -92,6 +92,10 @@ NAV: list[NavEntry] = [
              "Schema Registry: subjects, versions, diff of two versions, compatibility"),
     NavEntry("C", "Connect", "kafkaops.console.connect:ConnectScreen",
              "Kafka Connect: connectors, task states and traces, sink lag; restart, pause"),
+    NavEntry("U", "Usage", "kafkaops.console.usage:UsageScreen",
+             "Usage per team and topic: bytes in and stored, sparklines, top movers"),
+    NavEntry("P", "Compliance", "kafkaops.console.compliance:ComplianceScreen",
+             "Topic policies: violations with the value found and the fix; fix configs"),
 ]
 
 #: the screen the console opens on unless told otherwise

@@ -115,6 +115,11 @@ def cli_command(ev: AlertEvent) -> str:
         return f"kafkaops -c {s.cluster} lag --group {s.group}"
     if s.connector is not None:
         return f"kafkaops -c {s.cluster} connect status {s.connector} --connect {s.connect}"
+    if s.topic is not None and ("policy_violations" in ev.values
+                                or "policy_unknown" in ev.values):
+        return f"kafkaops -c {s.cluster} policy check --topic {s.topic}"
+    if s.topic is not None and "bytes_in_rate" in ev.values:
+        return f"kafkaops -c {s.cluster} usage --by topic --topic {s.topic}"
     if s.topic is not None:
         return f"kafkaops -c {s.cluster} topic {s.topic}"
     return f"kafkaops -c {s.cluster} cluster"
@@ -126,6 +131,9 @@ def console_command(ev: AlertEvent) -> str:
     if s.pair is not None:
         return "kafkaops console --screen dr"
     screen = ("lag" if s.group is not None else "connect" if s.connector is not None
+              else "compliance" if "policy_violations" in ev.values
+              or "policy_unknown" in ev.values
+              else "usage" if "bytes_in_rate" in ev.values
               else "topics" if s.topic is not None else "overview")
     return f"kafkaops -c {s.cluster} console --screen {screen}"
 

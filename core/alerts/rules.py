@@ -94,6 +94,14 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("heartbeat_age", "dr", "seconds", "age of the newest MirrorMaker heartbeat"),
     MetricSpec("rpo_exceeded", "dr", "bool", "the RPO estimate is above the pair's rpo"),
     MetricSpec("failed_tasks", "connector", "count", "tasks of a Connect connector FAILED"),
+    MetricSpec("policy_violations", "topic", "count",
+               "requirements of the policies in config the topic breaks"),
+    MetricSpec("policy_unknown", "topic", "count",
+               "policy requirements whose value the broker does not report"),
+    MetricSpec("bytes_in_rate", "topic", "count",
+               "bytes a second produced over the last 5 minutes (core/usage)"),
+    MetricSpec("baseline", "topic", "count",
+               "bytes a second produced over the hour before those 5 minutes"),
     MetricSpec("connector_failed", "connector", "bool",
                "the Connect connector instance itself FAILED"),
 )}
@@ -126,7 +134,18 @@ class Cmp:
     op: str
     """>, >=, <, <=, ==, !=, in."""
     value: Any
-    """float for counts and seconds, Status, bool, or a tuple of Status for `in`."""
+    """float for counts and seconds, Status, bool, a tuple of Status for `in`, or a Ref
+    to another metric (`bytes_in_rate > 3 * baseline`)."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value read from another metric of the same subject: `3 * baseline`."""
+
+    factor: float
+    """What the metric's value is multiplied by."""
+    metric: str
+    """The metric."""
 
 
 @dataclass(frozen=True)
@@ -173,9 +192,9 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
   | (?P<num>\d[\d_]*(?:\.\d+)?(?:ms|s|m|h|d)?(?![A-Za-z0-9_.]))
   | (?P<str>"[^"]*"|'[^']*')
-  | (?P<op>>=|<=|==|!=|&&|\|\||[<>=!()\[\],])
+  | (?P<op>>=|<=|==|!=|&&|\|\||[<>=!()\[\],*])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_.\-]))
-  | (?P<bad>[^\s()\[\],<>=!]+)
+  | (?P<bad>[^\s()\[\],<>=!*]+)
     """,
     re.VERBOSE,
 )
@@ -267,6 +286,8 @@ class _Parser(expr.BoolParser[Expr]):
             return tok.text.lower() == "true"
         if spec.kind == "status":
             return self.parse_status()
+        if tok.kind == "name":  # another metric: `lag > max_lag`
+            return Ref(1.0, self.parse_ref(spec).name)
         if tok.kind != "num":
             raise self.fail(f"{spec.name} is {_kind_words(spec)}: expected a number, found "
                             f"{tok.text!r}")
@@ -275,10 +296,27 @@ class _Parser(expr.BoolParser[Expr]):
         assert m is not None
         number = float(m.group(1).replace("_", ""))
         unit = m.group(2) or ""
+        if self.at("*"):  # `3 * baseline`
+            star = self.take()
+            if unit:
+                raise self.fail(f"a factor has no unit: drop {unit!r}", tok)
+            if self.tok.kind != "name":
+                raise self.fail(f"expected a metric after {number:g} *", star)
+            return Ref(number, self.parse_ref(spec).name)
         if unit and spec.kind != "seconds":
             raise self.fail(f"{spec.name} is {_kind_words(spec)}, not a duration: drop "
                             f"{unit!r}", tok)
         return number * _UNITS[unit]
+
+    def parse_ref(self, spec: MetricSpec) -> MetricSpec:
+        """A metric compared with `spec`: of the same kind and subject."""
+        tok = self.take()
+        other = _metric(tok.text, self, tok)
+        if other.kind != spec.kind or other.scope != spec.scope:
+            raise self.fail(f"{spec.name} ({_kind_words(spec)} on a {_SCOPE_WORDS[spec.scope]}) "
+                            f"cannot be compared with {other.name} ({_kind_words(other)} on a "
+                            f"{_SCOPE_WORDS[other.scope]})", tok)
+        return other
 
     def parse_status(self) -> Status:
         tok = self.tok
@@ -347,6 +385,8 @@ def metrics_of(expr: Expr) -> list[str]:
         if isinstance(e, Cmp | Truth):
             if e.metric not in out:
                 out.append(e.metric)
+            if isinstance(e, Cmp) and isinstance(e.value, Ref) and e.value.metric not in out:
+                out.append(e.value.metric)
         elif isinstance(e, NotExpr):
             walk(e.operand)
         else:
@@ -393,7 +433,13 @@ def evaluate(expr: Expr, values: Mapping[str, Any]) -> bool | None:
         return None
     if isinstance(expr, Truth):
         return bool(v)
-    return _compare(v, expr.op, expr.value)
+    want = expr.value
+    if isinstance(want, Ref):
+        other = values.get(want.metric)
+        if other is None or isinstance(other, bool | Status):
+            return None
+        want = want.factor * float(other)
+    return _compare(v, expr.op, want)
 
 
 def _compare(v: Any, op: str, want: Any) -> bool | None:
@@ -785,6 +831,8 @@ def show_value(metric: str, value: Any) -> str:
         return f"{int(value):,}"
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
     return str(value)
 
 
@@ -1197,10 +1245,14 @@ class AlertTracker:
     """
 
     def __init__(self, rules: Sequence[MetricRule], *, min_firing: float = 0.0,
-                 by: str = "") -> None:
+                 by: str = "",
+                 route: Callable[[MetricRule, Subject], str] | None = None) -> None:
         self.rules = list(rules)
         self.min_firing = min_firing
         self.by = by
+        #: the channel of an alert (default: its rule's; core/usage/alerting.py routes
+        #: policy and usage alerts to the team owning the topic)
+        self.route = route
         #: alert id -> (when its condition started to hold, its subject)
         self.pending: dict[str, tuple[float, Subject]] = {}
 
@@ -1274,7 +1326,9 @@ class AlertTracker:
                        else f"{subject.label()}: {describe(rule, values)}")
         return AlertEvent(
             type=kind, alert_id=alert_id(rule.name, subject), at=now, rule=rule.name, seq=seq,
-            severity=rule.severity, channel=rule.channel, subject=subject, when=rule.when,
+            severity=rule.severity,
+            channel=self.route(rule, subject) if self.route is not None else rule.channel,
+            subject=subject, when=rule.when,
             values={k: v for k, v in values.items()}, summary=summary, since=since,
             fired_at=None if view is None or kind == "firing" else view.fired_at,
             for_seconds=rule.for_seconds, by=self.by,

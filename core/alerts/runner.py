@@ -89,8 +89,10 @@ class AlertEvaluator:
         self.clock = clock
         self.metrics = metrics
         self.interval = float(interval if interval is not None else cfg.interval)
+        from kafkaops.core.usage.alerting import team_router
+
         self.tracker = AlertTracker(self.rules.metric, min_firing=float(cfg.min_firing),
-                                    by=self.log.by)
+                                    by=self.log.by, route=team_router(services.config))
         if metrics_clusters is None:
             metrics_clusters = list(services.config.clusters) if metrics is not None else []
         self.metrics_clusters = list(metrics_clusters)
@@ -229,7 +231,10 @@ class AlertEvaluator:
             if self.metrics is not None:
                 self.metrics.observe_lag(snap)
         if "topic" in scopes:
-            out += topic_observations(cluster, await conn.metadata())
+            from kafkaops.core.usage.alerting import topic_metrics  # policies and usage
+
+            out += await topic_metrics(self.services, cluster, self.rules.metric,
+                                       topic_observations(cluster, await conn.metadata()))
         if scopes <= {"cluster"}:
             await conn.metadata([])  # reachability only: the smallest request that answers
         return out

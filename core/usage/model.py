@@ -159,3 +159,5 @@ class UsageReport:
     """Most log bytes the measurement would read."""
     notes: tuple[str, ...] = field(default_factory=tuple)
     """What could not be measured and why, in words."""
+    previous: float = 0.0
+    """Length of the window before, in seconds (0: the same as `window`)."""

@@ -54,11 +54,13 @@ class UsageService:
         return team_of(self.services.config.teams, topic)
 
     async def measure(self, window: float, *, topic: str | None = None,
-                      team: str | None = None, buckets: int = 0,
-                      groups: bool = True) -> UsageReport:
+                      team: str | None = None, buckets: int = 0, groups: bool = True,
+                      previous: float | None = None) -> UsageReport:
         """Usage over the `window` seconds ending now, of every topic (or those matching the
-        `topic` glob, or owned by `team`). `buckets`: also count records per slice."""
-        if not 0 < window <= MAX_WINDOW:
+        `topic` glob, or owned by `team`). `buckets`: also count records per slice.
+        `previous`: length of the window before it (default: the same as `window`)."""
+        previous = window if previous is None else previous
+        if not 0 < window <= MAX_WINDOW or not 0 < previous <= MAX_WINDOW:
             raise KafkaOpsError(f"window must be more than 0 and at most 31 days "
                                 f"(got {window:g} s)")
         buckets = max(0, min(buckets, MAX_BUCKETS))
@@ -72,7 +74,7 @@ class UsageService:
         at = self.clock()
         now_ms = int(at * 1000)
         win_ms = int(window * 1000)
-        marks_ms = [now_ms - 2 * win_ms, now_ms - win_ms]
+        marks_ms = [now_ms - win_ms - int(previous * 1000), now_ms - win_ms]
         marks_ms += [now_ms - win_ms + win_ms * i // buckets for i in range(1, buckets)]
         water: dict[TopicPartition, tuple[int, int]] = {}
         configs: dict[str, tuple[ConfigEntry, ...]] = {}
@@ -120,7 +122,7 @@ class UsageService:
         return UsageReport(
             cluster=self.cluster, at=at, window=window, topics=tuple(rows), teams=teams,
             movers=movers(rows, teams), fetches=stats.fetches, bytes_read=stats.bytes_read,
-            budget=self.budget, notes=tuple(notes))
+            budget=self.budget, notes=tuple(notes), previous=previous)
 
     async def _readers(self) -> dict[str, tuple[str, ...]]:
         snap = await (await self.services.lag(self.cluster)).snapshot(time_lag=False)

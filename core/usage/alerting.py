@@ -1,0 +1,103 @@
+"""Alert rules on usage, and alerts routed to the team that owns their topic.
+
+    - name: cost-spike
+      match: {topic: "*"}
+      when: "bytes_in_rate > 3 * baseline"
+      for: 10m
+      channel: "#platform"                 # the topic's team channel when it has one
+
+`bytes_in_rate`: bytes a second produced into the topic over the last RATE_WINDOW;
+`baseline`: bytes a second over the BASELINE_WINDOW before that. Both come from the log
+itself (core/usage/service.py) within a small byte budget, so a large cluster gets
+estimates. A baseline that retention cut short (its records are gone) is unknown, and an
+unknown metric neither fires nor resolves an alert.
+
+Routing: an alert of a rule on these metrics or on policies (core/policy/alerting.py)
+goes to the Slack channel of the team that owns its topic (teams: in config), when that
+team names one; else to the rule's channel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kafkaops.core.usage.teams import team_channel
+
+if TYPE_CHECKING:
+    from kafkaops.core.alerts import MetricRule, Observation, Subject
+    from kafkaops.core.config import Config
+    from kafkaops.core.services import Services
+
+METRICS = frozenset({"bytes_in_rate", "baseline"})
+#: rules reading these metrics go to the topic's team channel
+TEAM_ROUTED = METRICS | {"policy_violations", "policy_unknown"}
+RATE_WINDOW = 300.0
+BASELINE_WINDOW = 3600.0
+#: log bytes one evaluation reads at most to size records
+BUDGET = 4 * 1024 * 1024
+
+
+async def rate_values(services: Services, cluster: str) -> dict[str, dict[str, Any]]:
+    """topic -> {bytes_in_rate, baseline} (None where unknown)."""
+    from kafkaops.core.usage.service import UsageService
+
+    report = await UsageService(services, cluster, budget=BUDGET).measure(
+        RATE_WINDOW, previous=BASELINE_WINDOW, groups=False)
+    out: dict[str, dict[str, Any]] = {}
+    for t in report.topics:
+        rate = t.bytes_in.value
+        base = None if t.window_cut else t.bytes_in_previous.value
+        out[t.topic] = {
+            "bytes_in_rate": None if rate is None or math.isinf(t.bytes_in.error)
+            else rate / RATE_WINDOW,
+            "baseline": None if base is None or math.isinf(t.bytes_in_previous.error)
+            else base / BASELINE_WINDOW,
+        }
+    return out
+
+
+def wanted(rules: Iterable[MetricRule]) -> set[str]:
+    """The policy and usage metrics the topic rules read."""
+    from kafkaops.core.alerts import metrics_of
+
+    return {m for r in rules if r.scope == "topic" for m in metrics_of(r.expr)} & TEAM_ROUTED
+
+
+async def topic_metrics(services: Services, cluster: str, rules: Sequence[MetricRule],
+                        observations: Sequence[Observation]) -> list[Observation]:
+    """The topic observations with the policy and usage metrics the rules read added."""
+    from kafkaops.core.alerts import Observation
+    from kafkaops.core.policy.alerting import METRICS as POLICY_METRICS
+    from kafkaops.core.policy.alerting import policy_values
+
+    need = wanted(rules)
+    if not need:
+        return list(observations)
+    extra: dict[str, dict[str, Any]] = {}
+    blank = dict.fromkeys(need)
+    if need & POLICY_METRICS:
+        for topic, values in (await policy_values(services, cluster)).items():
+            extra.setdefault(topic, {}).update(values)
+    if need & METRICS:
+        for topic, values in (await rate_values(services, cluster)).items():
+            extra.setdefault(topic, {}).update(values)
+    return [Observation(o.subject, {**o.values, **blank, **extra.get(o.subject.topic or "", {})})
+            for o in observations]
+
+
+def team_router(config: Config) -> Callable[[MetricRule, Subject], str]:
+    """The channel an alert goes to: its topic's team channel for rules on policies and
+    usage (when the team names one), else the rule's channel."""
+    from kafkaops.core.alerts import metrics_of
+
+    teams = config.teams
+
+    def route(rule: MetricRule, subject: Subject) -> str:
+        if (rule.scope == "topic" and subject.topic is not None
+                and set(metrics_of(rule.expr)) & TEAM_ROUTED):
+            return team_channel(teams, subject.topic) or rule.channel
+        return rule.channel
+
+    return route
