@@ -86,7 +86,7 @@ def render_check(report: PolicyReport) -> str:
 
 
 async def fix_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from kafkaops.core.audit import local_actor
+    from kafkaops.core.audit.log import local_actor
     from kafkaops.core.policy.service import PolicyService
 
     _require_policies(ctx)

@@ -20,8 +20,8 @@ from textual.worker import Worker, WorkerState
 
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
-from kafkaops.core.audit import local_actor
-from kafkaops.core.audit_trails import note_refusal
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.audit.trails import note_refusal
 from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.policy.model import Finding, FixPlan, PolicyReport
 from kafkaops.core.policy.service import ACTION, PolicyService

@@ -16,7 +16,7 @@ import yaml
 
 from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import KAFKAOPS, cli_env, unique
 

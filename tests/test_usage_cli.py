@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import KAFKAOPS, cli_env, produce, unique
 

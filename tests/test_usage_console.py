@@ -17,7 +17,7 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.usage import UsageScreen, sparkline
 from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .conftest import produce, unique
 from .test_messages_console import screen_text, wait_until

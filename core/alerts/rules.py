@@ -286,8 +286,8 @@ class _Parser(expr.BoolParser[Expr]):
             return tok.text.lower() == "true"
         if spec.kind == "status":
             return self.parse_status()
-        if tok.kind == "name":  # another metric: `lag > max_lag`
-            return Ref(1.0, self.parse_ref(spec).name)
+        if tok.kind == "name" and ALIASES.get(tok.text.lower(), tok.text.lower()) in METRICS:
+            return Ref(1.0, self.parse_ref(spec).name)  # another metric: `lag > max_lag`
         if tok.kind != "num":
             raise self.fail(f"{spec.name} is {_kind_words(spec)}: expected a number, found "
                             f"{tok.text!r}")

@@ -1,4 +1,4 @@
-"""Alert rules on policies: the metrics the alert evaluator (core/alert_runner.py) reads for
+"""Alert rules on policies: the metrics the alert evaluator (core/alerts/runner.py) reads for
 a topic, from one check of the cluster.
 
     - name: policy-violations

@@ -3,7 +3,7 @@
 `check()` reads metadata and every topic's configs (two requests, whatever the number of
 topics) and runs the pure rules (rules.py). `plan_fix()` turns a topic's config violations
 into a plan read from the configs now; `apply_fix()` runs it through the audited path
-(core/audit.record_change: refused on a read-only cluster, intent and outcome recorded),
+(core/audit/log.py record_change: refused on a read-only cluster, intent and outcome recorded),
 re-reading the configs first so a plan made stale by another change is not applied.
 
 Changing topic configs needs the broker's AlterConfigs API. The embedded broker (Tansu) has
@@ -24,7 +24,7 @@ from kafkaops.core.errors import Conflict, KafkaOpsError, NotFound, NothingToCha
 from kafkaops.core.policy.model import ConfigChange, FixPlan, PolicyReport, TopicFacts
 from kafkaops.core.policy.rules import check, compile_policies
 from kafkaops.core.records import ConfigEntry
-from kafkaops.core.topics import TopicService
+from kafkaops.core.topics.service import TopicService
 from kafkaops.core.usage.teams import team_of
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class PolicyService:
         """Apply a plan (audited). NothingToChange when it has no change (nothing written);
         Refused on a read-only cluster; Conflict when the topic's configs changed since the
         plan; ConfigChangeUnsupported where the broker cannot change topic configs."""
-        from kafkaops.core.audit import record_change
+        from kafkaops.core.audit.log import record_change
 
         if not plan.changes:
             raise NothingToChange(f"topic {plan.topic}: no topic config to change")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.usage.teams import team_channel
 
 if TYPE_CHECKING:
-    from kafkaops.core.alerts import MetricRule, Observation, Subject
+    from kafkaops.core.alerts.rules import MetricRule, Observation, Subject
     from kafkaops.core.config import Config
     from kafkaops.core.services import Services
 
@@ -60,7 +60,7 @@ async def rate_values(services: Services, cluster: str) -> dict[str, dict[str, A
 
 def wanted(rules: Iterable[MetricRule]) -> set[str]:
     """The policy and usage metrics the topic rules read."""
-    from kafkaops.core.alerts import metrics_of
+    from kafkaops.core.alerts.rules import metrics_of
 
     return {m for r in rules if r.scope == "topic" for m in metrics_of(r.expr)} & TEAM_ROUTED
 
@@ -68,7 +68,7 @@ def wanted(rules: Iterable[MetricRule]) -> set[str]:
 async def topic_metrics(services: Services, cluster: str, rules: Sequence[MetricRule],
                         observations: Sequence[Observation]) -> list[Observation]:
     """The topic observations with the policy and usage metrics the rules read added."""
-    from kafkaops.core.alerts import Observation
+    from kafkaops.core.alerts.rules import Observation
     from kafkaops.core.policy.alerting import METRICS as POLICY_METRICS
     from kafkaops.core.policy.alerting import policy_values
 
@@ -90,7 +90,7 @@ async def topic_metrics(services: Services, cluster: str, rules: Sequence[Metric
 def team_router(config: Config) -> Callable[[MetricRule, Subject], str]:
     """The channel an alert goes to: its topic's team channel for rules on policies and
     usage (when the team names one), else the rule's channel."""
-    from kafkaops.core.alerts import metrics_of
+    from kafkaops.core.alerts.rules import metrics_of
 
     teams = config.teams
 

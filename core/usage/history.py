@@ -197,7 +197,7 @@ async def record(services: Services, cluster: str | None = None, *,
                  report: UsageReport | None = None) -> Sample:
     """Measure now (over SAMPLE_WINDOW) and write the sample; refused on a read-only
     cluster (the sample would be written to it)."""
-    from kafkaops.core.mm2_io import COMPACTED, Writer, ensure_topics
+    from kafkaops.core.kafka.topicio import COMPACTED, Writer, ensure_topics
     from kafkaops.core.usage.service import UsageService
 
     cluster = cluster or services.cluster_name
@@ -215,7 +215,7 @@ async def record(services: Services, cluster: str | None = None, *,
 
 async def read(services: Services, cluster: str | None = None) -> History:
     """Every sample kept on the cluster's usage topic."""
-    from kafkaops.core.mm2_io import read_partition
+    from kafkaops.core.kafka.topicio import read_partition
 
     cluster = cluster or services.cluster_name
     conn = await services.connection(cluster)

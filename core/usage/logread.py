@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from kafkaops.core.kafka import KafkaConnection
+from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.usage.batches import Batch, read_batches
 
@@ -166,7 +166,7 @@ async def read_log(conn: KafkaConnection,
 
     async def fetch(points: dict[TopicPartition, list[tuple[int, int]]]) -> None:
         nonlocal fetches, got
-        from kafkaops.core.wire import LagFetch
+        from kafkaops.core.kafka.wire import LagFetch
 
         async def ask(node: int, tps: list[TopicPartition]) -> dict[TopicPartition, bytes]:
             nonlocal fetches

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.records import ConfigEntry, TopicMetadata, TopicPartition
-from kafkaops.core.topics import TopicService
+from kafkaops.core.topics.service import TopicService
 from kafkaops.core.usage.batches import estimate, merge
 from kafkaops.core.usage.logread import DEFAULT_BUDGET, LogRead, offsets_at, read_log
 from kafkaops.core.usage.model import TopicUsage, UsageReport
