@@ -47,8 +47,9 @@ async def test_config_check_names_the_rule_that_does_not_parse(tmp_path: Path,
         first = out.stderr.splitlines()[0]
         assert first == (f"kafkaops: {path}: alerts.rules[1] (orders-behind): when: unknown "
                          "metric 'lag_secs'; did you mean 'lag_seconds'? (known: "
-                         "connector_failed, data_loss, dr_lag, dr_lag_seconds, failed_tasks, "
-                         "heartbeat_age, lag, lag_seconds, members, offline_partitions, "
+                         "baseline, bytes_in_rate, connector_failed, data_loss, dr_lag, "
+                         "dr_lag_seconds, failed_tasks, heartbeat_age, lag, lag_seconds, "
+                         "members, offline_partitions, policy_unknown, policy_violations, "
                          "rpo_exceeded, status, under_replicated_partitions, unreachable) "
                          "(column 1)")
 
