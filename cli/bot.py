@@ -68,6 +68,11 @@ async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
         alerts = BotAlerts(services, bot.client)  # rules, event rules, Slack notifier
         alerts.start_in_background()  # keeps trying while the alerts cluster is down
+        from kafkaops.core.usage.history import UsageRecorder
+
+        recorder = UsageRecorder(services)  # hourly samples for `kafkaops usage report`
+        if services.config.costs is not None:
+            await recorder.start()
         try:
             if isinstance(transport, HttpTransport):
                 where = (f"HTTP on {transport.url}{EVENTS_PATH} "
@@ -80,6 +85,7 @@ async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
             await stop.wait()
             sys.stderr.write("kafkaops bot: stopping\n")
         finally:
+            await recorder.stop()
             await alerts.stop()
             await transport.stop()
     return 0

@@ -94,6 +94,10 @@ def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     # checkpoints), so DR status and failover work in the demo with no JVM
     demo.parts.append(DemoReplicator(lambda: demo.services, "main"))
     demo.parts.append(DemoFlags(lambda: demo.services))
+    # hourly usage samples (the first a minute in), for `kafkaops usage report`
+    from kafkaops.core.usage.history import UsageRecorder
+
+    demo.parts.append(UsageRecorder(lambda: demo.services))
     # a Schema Registry (the demo/test one) and framed Avro and Protobuf on two topics;
     # both clusters name the registry, so the console decodes them
     from kafkaops.demo.schema_traffic import DemoSchemaTraffic

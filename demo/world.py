@@ -716,7 +716,33 @@ def demo_config_data(bootstraps: Mapping[str, str],
     if len(names) >= 2:
         data["dr"] = {"pairs": [{"name": "main", "primary": names[0], "secondary": names[1],
                                  "groups": [g.group_id for g in DEMO_GROUPS]}]}
+    data.update(DEMO_OWNERSHIP)
     return data
+
+
+#: teams, prices and policies for the Usage (U) and Compliance (P) screens: every demo topic
+#: has an owner but the MirrorMaker and kafkaops ones; iac.changes breaks iac-retention
+#: (min.insync.replicas 1, and one replica: not fixable by a config change) and
+#: orders.events breaks orders-retention (7d, fixable, except that the embedded broker
+#: cannot change topic configs)
+DEMO_OWNERSHIP: dict[str, Any] = {
+    "teams": {
+        "payments": {"match": ["orders.*", "cdc.shop.*"], "channel": "#payments-oncall"},
+        "platform": {"match": ["logs.*", "metrics.*", "k8s.*"]},
+        "delivery": {"match": ["cicd.*", "iac.*", "config.*"]},
+        "finops": {"match": ["finops.*"]},
+    },
+    "costs": {"storage_gb_month": 0.10, "ingress_gb": 0.02, "currency": "USD"},
+    "policies": [
+        {"name": "iac-retention", "match": {"topic": "iac.*"},
+         "require": {"retention": ">= 7y", "cleanup_policy": "delete",
+                     "min_insync_replicas": ">= 2"}},
+        {"name": "logs-compressed", "match": {"topic": "logs.*"},
+         "require": {"compression_type": ["lz4", "snappy", "zstd"]}},
+        {"name": "orders-retention", "match": {"topic": "orders.*"},
+         "require": {"retention": ">= 14d"}},
+    ],
+}
 
 
 def write_demo_config(path: str | os.PathLike[str], bootstraps: Mapping[str, str],

@@ -15,12 +15,15 @@ are parsed with bounds (core/untrusted.py), and a sample that does not parse is 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import logging
 import math
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +36,8 @@ from kafkaops.core.untrusted import UntrustedData, parse_json
 if TYPE_CHECKING:
     from kafkaops.core.services import Services
     from kafkaops.core.usage.model import UsageReport
+
+log = logging.getLogger("kafkaops.usage")
 
 TOPIC = "_kafkaops.usage"
 VERSION = 1
@@ -243,3 +248,57 @@ async def read(services: Services, cluster: str | None = None) -> History:
             newest[s.hour] = s
     return History(tuple(sorted(newest.values(), key=lambda s: s.at)), rejected,
                    tuple(reasons), info.exists, key is not None)
+
+
+class UsageRecorder:
+    """Keeps the hourly samples: the first `first_after` seconds after start, then every
+    `every` seconds, one sample of each cluster that may be written (a read-only cluster
+    keeps none: nothing is written to it). Run by the bot and the demo; several replicas
+    recording the same hour leave one sample after compaction."""
+
+    def __init__(self, services: Services | Callable[[], Services | None], *,
+                 every: float = SAMPLE_WINDOW, first_after: float = 60.0) -> None:
+        self._services = services
+        self.every = every
+        self.first_after = first_after
+        self._task: asyncio.Task[None] | None = None
+        #: samples written, and the last error in words (for logs and tests)
+        self.written = 0
+        self.error = ""
+
+    def _get(self) -> Services | None:
+        s = self._services
+        return s() if callable(s) else s
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="usage-recorder")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(self.first_after)
+        while True:
+            services = self._get()
+            if services is not None:
+                try:
+                    await self.record_all(services)
+                except Exception as e:  # a background loop: log, and try next hour
+                    self.error = f"{type(e).__name__}: {e}"
+                    log.exception("usage history: no sample this hour")
+            await asyncio.sleep(self.every)
+
+    async def record_all(self, services: Services) -> None:
+        for name, cfg in services.config.clusters.items():
+            if cfg.read_only:
+                continue
+            try:
+                await record(services, name)
+                self.written += 1
+            except KafkaOpsError as e:
+                self.error = f"cluster {name!r}: {e}"
+                log.warning("usage history: no sample of cluster %r this hour: %s", name, e)
