@@ -11,8 +11,8 @@ explicitly) is "unknown": listed, and never taken as compliant.
 
 Exit codes (for CI): check: 0 every topic complies, 1 a violation or an unknown value
 (`--allow-unknown`: unknowns alone exit 0), 2 bad usage or config (no policies);
-fix: 0 done or nothing to change, 1 failed (the cluster cannot change topic configs),
-2 bad usage, 3 the topic's configs changed since the plan.
+fix: 0 done or nothing to change, 1 failed (the broker refused the change), 2 bad usage,
+3 the topic's configs changed since the plan.
 """
 
 from __future__ import annotations
@@ -112,8 +112,4 @@ async def fix_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def render_plan(plan: FixPlan) -> str:
-    text = plan.describe()
-    if plan.keep:
-        text += ("\n  kept as they are (sent again: AlterConfigs replaces every override): "
-                 + ", ".join(f"{k}={v}" for k, v in sorted(plan.keep.items())))
-    return text
+    return plan.describe()

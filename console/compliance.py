@@ -40,9 +40,6 @@ def fix_text(plan: FixPlan) -> Text:
     for f in plan.not_fixable:
         text.append(f"  not a config change: {f.rule}: {printable(f.fix_command)}\n",
                     style="dim")
-    if plan.keep:
-        text.append("\nKept as they are: " + ", ".join(
-            f"{k}={printable(v)}" for k, v in sorted(plan.keep.items())) + "\n", style="dim")
     text.append("\nWritten to the audit trail.", style="dim")
     return text
 

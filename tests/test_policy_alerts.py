@@ -1,15 +1,19 @@
 """Alerts on policies and cost spikes: a non-compliant topic fires one alert in its team's
-channel through the real evaluator, notifier and local Slack, and clears when the topic is
-made compliant; a topic no team with a channel owns goes to the rule's channel; a producer
-that suddenly writes far more than its hour before fires `bytes_in_rate > 3 * baseline`.
+channel through the real evaluator, notifier and local Slack, and resolves once
+`kafkaops policy fix` has made it compliant; a topic no team with a channel owns goes to
+the rule's channel; a producer that suddenly writes far more than its hour before fires
+`bytes_in_rate > 3 * baseline`.
 And the pure parts: comparing a metric with another, routing by team."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaProducer
 
 from kafkaops.core.alerts.rules import (
@@ -29,7 +33,7 @@ from kafkaops.core.topics.service import NewTopicSpec
 from kafkaops.core.usage.alerting import team_router
 from tests.alerts_support import all_text, more_evaluations, posts, replicas, updates
 from tests.bot_harness import bot_config_data
-from tests.conftest import produce, unique
+from tests.conftest import KAFKAOPS, cli_env, produce, unique
 from tests.slack_server import SlackServer
 
 SEVEN_YEARS = str(7 * 365 * 86_400_000)
@@ -92,20 +96,8 @@ async def create(config_data: dict, name: str, configs: dict[str, str]) -> None:
         await (await s.topics()).create_topics([NewTopicSpec(name, 1, configs=configs)])
 
 
-async def recreate(config_data: dict, name: str, configs: dict[str, str]) -> None:
-    async with Services(parse_config(config_data, "<t>")) as s:
-        await (await s.connection()).admin.delete_topics([name])
-    for _ in range(100):  # until the broker has forgotten the old one
-        try:
-            await create(config_data, name, configs)
-            return
-        except Exception:  # noqa: BLE001 - still being deleted
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} could not be created again")
-
-
 async def test_a_non_compliant_topic_is_one_alert_in_its_teams_channel_until_fixed(
-        config_data: dict) -> None:
+        config_data: dict, tmp_path: Path) -> None:
     tag = unique("pa")
     mine, stray = f"iac.{tag}", f"iac.{tag}-stray"
     channel = f"#platform-{tag}"
@@ -141,9 +133,14 @@ async def test_a_non_compliant_topic_is_one_alert_in_its_teams_channel_until_fix
             assert not any(f"iac.{tag}-fine" in all_text(c)
                            for c in slack.calls_to("chat.postMessage"))
 
-            # fixed: the embedded broker cannot change configs, so the topic is recreated
-            # with the policy's values
-            await recreate(config_data, mine, good)
+            # fixed from the CLI
+            cfg = tmp_path / "policy.yaml"
+            cfg.write_text(yaml.safe_dump({**config_data, "policies": data["policies"]}))
+            fixed = await asyncio.to_thread(
+                subprocess.run, [KAFKAOPS, "--config", str(cfg), "policy", "fix", mine, "--yes"],
+                capture_output=True, text=True, env=cli_env(), timeout=90,
+                stdin=subprocess.DEVNULL)
+            assert fixed.returncode == 0, fixed.stderr
             (upd,) = await slack.wait_for(
                 "chat.update", lambda c: c.params.get("channel") == channel, within=60)
             assert "RESOLVED" in all_text(upd)

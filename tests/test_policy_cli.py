@@ -1,8 +1,9 @@
 """`kafkaops policy` through the installed command against the real broker: a topic made
 non-compliant by the test shows with its rule, value and fix command and exit 1; a value
 the broker does not report is UNKNOWN; the fix is planned right, refused without a
-terminal or on a read-only cluster, and on the embedded broker (no AlterConfigs) ends in a
-clear error that is audited and changes nothing; recreating the topic compliant clears it."""
+terminal or on a read-only cluster, and applied (IncrementalAlterConfigs: only the configs
+the policies want change) it clears the violation, audited; a plan made stale by another
+change is refused; recreating the topic compliant clears it too."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from kafkaops.core.topics.service import NewTopicSpec
 from .conftest import KAFKAOPS, cli_env, unique
 
 SEVEN_YEARS = str(7 * 365 * 86_400_000)
-UNSUPPORTED = "kafkaops: cluster 'primary' does not support changing topic configs"
 
 
 def policies(tag: str) -> list[dict]:
@@ -119,18 +119,50 @@ async def test_the_fix_plan_is_right_and_without_a_terminal_nothing_changes(
     assert await audit(config_data, "primary", name) == []
 
 
-async def test_the_embedded_broker_cannot_change_configs_said_audited_unchanged(
+async def test_fixing_from_the_cli_clears_it_audited_and_leaves_other_configs(
         bad_iac, config_data, tmp_path):
     tag, name = bad_iac
     cfg = write(tmp_path, config_data, tag)
     done = await kafkaops(cfg, "fix", name, "--yes", "--reason", "audit finding 12")
-    assert done.returncode == 1
-    assert done.stderr.startswith(UNSUPPORTED)
-    assert "nothing was changed" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"changed topic {name} on primary: retention.ms={SEVEN_YEARS}"
     (row,) = await audit(config_data, "primary", name)
-    assert row[:2] == ("topic.config", "error") and "does not support changing" in row[2]
+    assert row == ("topic.config", "ok", "")
     check = await kafkaops(cfg, "check", "--topic", name)
-    assert check.returncode == 1 and "86400000 (1d)" in check.stdout
+    assert check.returncode == 0, check.stdout
+    assert "every topic complies" in check.stdout
+    # only retention.ms changed: the topic's other overrides are as they were
+    async with Services(parse_config(config_data, "<t>")) as s:
+        configs = await (await s.topics()).configs([name], None)
+    assert {c.name: c.value for c in configs[name]} == {
+        "retention.ms": SEVEN_YEARS, "cleanup.policy": "delete", "min.insync.replicas": "1"}
+    again = await kafkaops(cfg, "fix", name, "--yes")
+    assert again.returncode == 0 and "nothing to change: nothing was written" in again.stderr
+    assert len(await audit(config_data, "primary", name)) == 1
+
+
+async def test_a_plan_made_stale_by_another_change_is_refused_and_changes_nothing(
+        bad_iac, config_data):
+    from kafkaops.core.audit.log import local_actor
+    from kafkaops.core.errors import Conflict
+    from kafkaops.core.kafka.alterconfigs import IncrementalAlterConfigs
+    from kafkaops.core.policy.service import PolicyService
+
+    tag, name = bad_iac
+    data = json.loads(json.dumps(config_data))
+    data["policies"] = policies(tag)
+    async with Services(parse_config(data, "<t>")) as s:
+        svc = PolicyService(s)
+        plan = await svc.plan_fix(name)
+        conn = await s.connection()  # someone else sets retention to two days meanwhile
+        await conn.client.send(conn.client.get_random_node(),
+                               IncrementalAlterConfigs({name: {"retention.ms": "172800000"}}))
+        with pytest.raises(Conflict, match="changed since the plan"):
+            await svc.apply_fix(plan, actor=local_actor(), face="cli")
+        configs = await (await s.topics()).configs([name], ["retention.ms"])
+    assert [c.value for c in configs[name]] == ["172800000"]
+    assert [r[:2] for r in await audit(config_data, "primary", name)] == [
+        ("topic.config", "refused")]
 
 
 async def test_recreating_the_topic_compliant_clears_it(bad_iac, config_data, tmp_path):

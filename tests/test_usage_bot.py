@@ -1,8 +1,7 @@
 """`/kafka usage` and `/kafka policy ...` through the bot's real HTTP endpoint and the local
 Slack: a team's bytes and sparkline for anyone; a violation with its fix; a fix only with
-topic.write, after Confirm, ending on the embedded broker in the clear "does not support
-changing topic configs" (audited with the Slack user, nothing changed); bad input changes
-nothing."""
+topic.write, after Confirm, applied (audited with the Slack user) and then checked clean;
+bad input changes nothing."""
 
 from __future__ import annotations
 
@@ -82,7 +81,7 @@ async def test_a_violation_with_its_fix(rb: RunningBot, world: World) -> None:
     assert "kafkaops -c" not in shown  # Slack's words, not the CLI's
 
 
-async def test_fix_needs_topic_write_then_confirm_and_ends_in_a_clear_error(
+async def test_fix_needs_topic_write_then_confirm_and_clears_the_violation(
         rb: RunningBot, world: World) -> None:
     denied = await reply(rb, f"policy fix {world.iac}", user="U0BOB")
     assert "Denied: topic.write" in denied.text
@@ -95,15 +94,16 @@ async def test_fix_needs_topic_write_then_confirm_and_ends_in_a_clear_error(
     (done,) = await rb.slack.wait_for(
         "response_url", lambda c: c.path.endswith(click_url.rsplit("/", 1)[1])
         and "running…" not in c.text, within=60)
-    assert "does not support changing topic configs" in done.text
-    assert "127.0.0.1" not in done.text  # no broker address leaks into Slack
+    assert done.text.startswith(
+        f"Changed topic {world.iac} on primary: retention.ms={SEVEN_YEARS}\n")
     records = await (await rb.bot.services.audit()).records()
     rows = [(r.actor, r.face, r.action, r.result) for r in records if r.target == world.iac]
-    assert ("U0ALICE", "slack", "topic.config", "error") in rows
+    assert ("U0ALICE", "slack", "topic.config", "ok") in rows
     assert ("U0BOB", "slack", "topic.write", "refused") in rows
-    # nothing changed
+    # checked again: compliant
     shown = blocks_text(await reply(rb, f"policy check --topic {world.iac}"))
-    assert "found *86400000 (1d)*" in shown
+    assert "Policies on primary: 0 violations, 0 unknown" in shown
+    assert "Every topic complies (1 topic(s) under 1 policies)." in shown
 
 
 async def test_a_compliant_topic_asks_nothing(rb: RunningBot, world: World) -> None:

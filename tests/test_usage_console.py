@@ -1,7 +1,7 @@
 """The Usage (U) and Compliance (P) screens with Pilot against the embedded broker: a team's
 row with its bytes and sparkline, the window key, a non-compliant topic with its rule and
-value, the fix planned and confirmed (the embedded broker cannot change configs: said),
-Cancel, and the read-only refusal on an audit trail."""
+value, the fix planned, cancelled, then confirmed and applied (the violation goes, audited),
+at 200x50 and 100x30, and the read-only refusal on an audit trail."""
 
 from __future__ import annotations
 
@@ -85,11 +85,12 @@ async def test_usage_shows_the_team_with_bytes_and_a_sparkline(world: World, siz
                 "last 6h"), "the 6h window")
 
 
-async def test_compliance_shows_the_violation_and_the_fix_ends_in_a_clear_error(
-        world: World) -> None:
+@pytest.mark.parametrize("size", [(200, 50), (100, 30)])
+async def test_compliance_shows_the_violation_and_the_fix_clears_it(world: World,
+                                                                    size) -> None:
     async with Services(world.config) as services:
         app = KafkaOpsApp(services)
-        async with app.run_test(size=(200, 50)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await pilot.press("P")
             await wait_until(pilot, lambda: isinstance(app.screen, ComplianceScreen) and any(
                 r[0] == world.iac for r in rows(app.screen, "compliance-findings")),
@@ -114,13 +115,20 @@ async def test_compliance_shows_the_violation_and_the_fix_ends_in_a_clear_error(
             await pilot.press("F")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the plan")
             await pilot.press("tab", "enter")  # to the yes button, deliberately
-            await wait_until(pilot, lambda: "fix failed" in text_of(screen, "compliance-result"),
+            await wait_until(pilot, lambda: "fixed" in text_of(screen, "compliance-result"),
                              "the outcome")
-            assert ("cluster 'primary' does not support changing topic configs"
-                    in text_of(screen, "compliance-result"))
+            assert text_of(screen, "compliance-result") == (
+                f"fixed {world.iac}: retention.ms={SEVEN_YEARS}")
+            # checked again: the violation is gone and nothing else is left
+            await wait_until(pilot, lambda: "every topic complies" in text_of(
+                screen, "compliance-summary"), "the check after the fix")
+            assert rows(screen, "compliance-findings") == []
         records = await (await services.audit()).records()
         assert [(r.action, r.face, r.result) for r in records if r.target == world.iac] == [
-            ("topic.config", "console", "error")]
+            ("topic.config", "console", "ok")]
+        configs = await (await services.topics()).configs([world.iac], None)
+        assert {c.name: c.value for c in configs[world.iac]} == {
+            "retention.ms": SEVEN_YEARS, "cleanup.policy": "delete"}
 
 
 async def test_compliance_fix_is_refused_on_a_read_only_cluster(world: World,

@@ -6,12 +6,11 @@ into a plan read from the configs now; `apply_fix()` runs it through the audited
 (core/audit/log.py record_change: refused on a read-only cluster, intent and outcome recorded),
 re-reading the configs first so a plan made stale by another change is not applied.
 
-Changing topic configs needs the broker's AlterConfigs API. The embedded broker (Tansu) has
-none: there the fix ends in ConfigChangeUnsupported, audited as an error, and nothing
-changes. aiokafka offers the classic AlterConfigs only, which replaces the whole set of a
-topic's overrides, so the plan sends the topic's other overrides (configs whose source is
-the topic itself) again with the change; a sensitive override, whose value the broker will
-not show, cannot be sent again, and the fix is refused rather than lose it.
+Configs are changed with IncrementalAlterConfigs (core/kafka/alterconfigs.py): only the
+configs of the plan change. Brokers older than Kafka 2.3 lack it; there the classic
+AlterConfigs replaces the whole set of a topic's overrides, so the plan also holds the
+topic's other overrides (configs whose source is the topic itself), sent again with the
+change. A broker with neither ends in ConfigChangeUnsupported, audited as an error.
 """
 
 from __future__ import annotations
@@ -20,7 +19,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kafkaops.core.errors import Conflict, KafkaOpsError, NotFound, NothingToChange, Refused
+from kafkaops.core.errors import (
+    ClusterUnreachable,
+    KafkaOpsError,
+    NotFound,
+    NothingToChange,
+    Refused,
+    StaleVersion,
+)
 from kafkaops.core.policy.model import ConfigChange, FixPlan, PolicyReport, TopicFacts
 from kafkaops.core.policy.rules import check, compile_policies
 from kafkaops.core.records import ConfigEntry
@@ -28,6 +34,7 @@ from kafkaops.core.topics.service import TopicService
 from kafkaops.core.usage.teams import team_of
 
 if TYPE_CHECKING:
+    from kafkaops.core.kafka.connection import KafkaConnection
     from kafkaops.core.services import Services
 
 ACTION = "topic.config"
@@ -105,8 +112,9 @@ class PolicyService:
     async def apply_fix(self, plan: FixPlan, *, actor: str, face: str,
                         reason: str | None = None) -> FixPlan:
         """Apply a plan (audited). NothingToChange when it has no change (nothing written);
-        Refused on a read-only cluster; Conflict when the topic's configs changed since the
-        plan; ConfigChangeUnsupported where the broker cannot change topic configs."""
+        Refused on a read-only cluster; StaleVersion (a Conflict, audited as refused) when
+        the topic's configs changed since the plan; ConfigChangeUnsupported where the
+        broker cannot change topic configs."""
         from kafkaops.core.audit.log import record_change
 
         if not plan.changes:
@@ -115,7 +123,7 @@ class PolicyService:
         async def apply() -> FixPlan:
             now = await self.plan_fix(plan.topic)
             if (now.changes, dict(now.keep)) != (plan.changes, dict(plan.keep)):
-                raise Conflict(f"topic {plan.topic}: its configs changed since the plan; "
+                raise StaleVersion(f"topic {plan.topic}: its configs changed since the plan; "
                                "plan again")
             await alter_topic_configs(self.services, self.cluster, plan)
             return plan
@@ -130,26 +138,57 @@ class PolicyService:
 
 
 async def alter_topic_configs(services: Services, cluster: str, plan: FixPlan) -> None:
-    """Set the plan's configs on its topic, with its other overrides sent again."""
-    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    """Set the plan's configs on its topic: IncrementalAlterConfigs (only those configs
+    change); where the brokers lack it (Kafka before 2.3), the classic AlterConfigs with the
+    topic's other overrides sent again."""
     from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
+
+    from kafkaops.core.kafka.alterconfigs import IncrementalAlterConfigs, errors_of
 
     conn = await services.connection(cluster)
     if services.cluster_config(cluster).read_only:  # record_change checked; never write
         raise Refused(f"cluster {cluster!r} is read-only")
-    configs = dict(plan.keep) | {c.config: c.after for c in plan.changes}
+    changes = {c.config: c.after for c in plan.changes}
     try:
-        responses = await conn.admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, plan.topic, configs)])
+        node = conn.client.get_random_node()
+        if node is None:
+            raise ClusterUnreachable(f"cluster {cluster!r}: no broker known", cluster=cluster)
+        response = await conn.client.send(node, IncrementalAlterConfigs({plan.topic: changes}))
+        refused = errors_of(response)
     except (IncompatibleBrokerVersion, NotImplementedError):
-        raise ConfigChangeUnsupported(
-            f"cluster {cluster!r} does not support changing topic configs (its brokers do "
-            "not offer the AlterConfigs API): nothing was changed; change the topic's "
-            "configs with the cluster's own tools, or recreate the topic with them") from None
+        refused = await _alter_classic(conn, cluster, plan.topic, dict(plan.keep) | changes)
     except (KafkaError, OSError) as e:
         raise conn.unreachable(e) from None
+    if plan.topic in refused:
+        raise KafkaOpsError(f"cannot change configs of topic {plan.topic!r}: "
+                            f"{refused[plan.topic][1]}")
+
+
+async def _alter_classic(conn: KafkaConnection, cluster: str, topic: str,
+                         configs: dict[str, str]) -> dict[str, tuple[int, str]]:
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
+
+    now = await TopicService(conn).configs([topic], None)
+    hidden = sorted(c.name for c in now.get(topic, ()) if c.source == "topic" and c.value is None)
+    if hidden:  # AlterConfigs would drop them: they cannot be sent again
+        raise Refused(f"topic {topic!r}: its brokers offer only AlterConfigs, which replaces "
+                      f"every override, and {', '.join(hidden)} is sensitive (its value is "
+                      "not shown, so it cannot be sent again): nothing was changed")
+    try:
+        responses = await conn.admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
+    except (IncompatibleBrokerVersion, NotImplementedError):
+        raise ConfigChangeUnsupported(
+            f"cluster {cluster!r} does not support changing topic configs (its brokers "
+            "offer neither IncrementalAlterConfigs nor AlterConfigs): nothing was changed; "
+            "change the topic's configs with the cluster's own tools") from None
+    except (KafkaError, OSError) as e:
+        raise conn.unreachable(e) from None
+    out: dict[str, tuple[int, str]] = {}
     for resp in responses:
         for res in resp.to_object().get("resources", []):
             if res.get("error_code"):
-                msg = res.get("error_message") or f"error code {res['error_code']}"
-                raise KafkaOpsError(f"cannot change configs of topic {plan.topic!r}: {msg}")
+                out[topic] = (res["error_code"],
+                              res.get("error_message") or f"error code {res['error_code']}")
+    return out
