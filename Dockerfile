@@ -20,9 +20,10 @@ ENV PYTHONUNBUFFERED=1 \
     KAFKAOPS_CONFIG=/etc/kafkaops/config.yaml \
     KAFKAOPS_HEALTH_URL=http://127.0.0.1:3001/healthz
 
-# the locked dependencies, each checked against its hash, then the wheel itself
-COPY dist/requirements.txt dist/kafkaops-*-py3-none-any.whl /tmp/dist/
-RUN python -m pip install --require-hashes --only-binary=:all: -r /tmp/dist/requirements.txt \
+# the locked dependencies of core and the bot and schema extras (no console, no demo), each
+# checked against its hash, then the wheel itself
+COPY dist/requirements-bot.txt dist/kafkaops-*-py3-none-any.whl /tmp/dist/
+RUN python -m pip install --require-hashes --only-binary=:all: -r /tmp/dist/requirements-bot.txt \
  && python -m pip install --no-deps /tmp/dist/kafkaops-*-py3-none-any.whl \
  && rm -rf /tmp/dist \
  && groupadd --system --gid 10001 kafkaops \

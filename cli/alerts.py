@@ -30,7 +30,14 @@ import sys
 import time
 from typing import Any
 
-from kafkaops.cli.common import Context, add_json, print_json, print_json_lines, table
+from kafkaops.cli.common import (
+    Context,
+    add_json,
+    need_extra,
+    print_json,
+    print_json_lines,
+    table,
+)
 from kafkaops.core.alerts.rules import AlertEvent, show_value
 from kafkaops.core.alerts.runner import Evaluation
 from kafkaops.core.lag.status import age
@@ -175,6 +182,8 @@ async def run_cmd(args: argparse.Namespace, ctx: Context) -> int:
     from kafkaops.core.alerts.log import AlertLog
     from kafkaops.core.alerts.runner import AlertEvaluator
 
+    if args.metrics_port is not None and not args.once:
+        need_extra("bot", "`kafkaops alerts run --metrics-port`")  # aiohttp serves /metrics
     services = ctx.services()
     async with services:
         log = AlertLog(services)

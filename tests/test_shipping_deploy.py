@@ -117,16 +117,17 @@ def test_the_image_is_slim_python_in_the_supported_range_running_as_a_non_root_u
 def test_the_image_installs_the_wheel_over_the_locked_hashed_requirements() -> None:
     d = dockerfile()
     (copy,) = d.copies
-    assert copy[:-1] == ["dist/requirements.txt", "dist/kafkaops-*-py3-none-any.whl"]
+    assert copy[:-1] == ["dist/requirements-bot.txt", "dist/kafkaops-*-py3-none-any.whl"]
     install = " ".join(d.runs)
-    assert "pip install --require-hashes --only-binary=:all: -r /tmp/dist/requirements.txt" \
+    assert "pip install --require-hashes --only-binary=:all: -r /tmp/dist/requirements-bot.txt" \
         in install
     assert "pip install --no-deps /tmp/dist/kafkaops-*-py3-none-any.whl" in install
     # ./dev build writes both files; .dockerignore sends nothing else to the builder
     dev = (ROOT / "dev").read_text()
-    assert "--output-file dist/requirements.txt" in dev and "--no-dev" in dev
+    assert "--extra bot \\\n      --extra schema --output-file dist/requirements-bot.txt" in dev
+    assert "--no-dev" in dev
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert ignored[ignored.index("*"):] == ["*", "!dist/requirements.txt",
+    assert ignored[ignored.index("*"):] == ["*", "!dist/requirements-bot.txt",
                                             "!dist/kafkaops-*-py3-none-any.whl"]
 
 

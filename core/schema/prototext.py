@@ -52,7 +52,7 @@ def readable(schema: str, schema_type: str) -> str:
     if schema_type == "PROTOBUF" and looks_serialized(schema):
         try:
             return serialized_to_text(schema)
-        except ValueError:
+        except (ValueError, ImportError):  # ImportError: installed without [schema]
             return schema
     return schema
 

@@ -38,6 +38,12 @@ class Mismatch(Exception):
     """The bytes do not fit the schema (or are not a valid frame); the text says how."""
 
 
+def _needs_schema_extra(what: str, module: str) -> Mismatch:
+    """The reason a record stays raw when kafkaops was installed without [schema]."""
+    return Mismatch(f"decoding {what} needs the schema extra (kafkaops[schema]): "
+                    f"{module} is not installed")
+
+
 def framed_id(raw: bytes | None) -> int | None:
     """The schema id when `raw` is Confluent-framed (magic 0 and room for an id), else None."""
     if raw is None or len(raw) < FRAME or raw[0] != MAGIC:
@@ -90,7 +96,10 @@ def _avro_json(value: Any) -> Any:
 def avro_reader(schema: str, named: Sequence[str] = ()) -> Reader:
     """A reader for Avro `schema`; `named` are the texts of the schemas it refers to,
     referenced ones first (as the registry's references resolve them)."""
-    from fastavro import parse_schema, schemaless_reader
+    try:
+        from fastavro import parse_schema, schemaless_reader
+    except ImportError:
+        raise _needs_schema_extra("Avro", "fastavro") from None
 
     named_schemas: dict[str, Any] = {}
     try:
@@ -143,8 +152,11 @@ def json_reader() -> Reader:
 
 def descriptor_from_registry(text: str, name: str = "schema.proto") -> Any:
     """A FileDescriptorProto from a registry's `?format=serialized` answer (base64)."""
-    from google.protobuf import descriptor_pb2
-    from google.protobuf.message import DecodeError
+    try:
+        from google.protobuf import descriptor_pb2
+        from google.protobuf.message import DecodeError
+    except ImportError:
+        raise _needs_schema_extra("Protobuf", "protobuf") from None
 
     try:
         data = base64.b64decode(text, validate=True)
