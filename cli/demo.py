@@ -223,6 +223,8 @@ def connection_help(demo: Demo) -> str:
         f"  kafkaops --config {cfg} topics",
         f"  kafkaops --config {cfg} topic orders.events",
         f"  kafkaops --config {cfg} -c {names[-1]} cluster",
+        f"  kafkaops --config {cfg} usage --by team",
+        f"  kafkaops --config {cfg} policy check",
         f"  kafkaops -b {b[names[0]]} topics --json",
         *(["", (_connect(demo).describe())] if _connect(demo) is not None else []),
         *([f"  kafkaops --config {cfg} connect list"]

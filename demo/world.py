@@ -721,13 +721,15 @@ def demo_config_data(bootstraps: Mapping[str, str],
 
 
 #: teams, prices and policies for the Usage (U) and Compliance (P) screens: every demo topic
-#: has an owner but the MirrorMaker and kafkaops ones; iac.changes breaks iac-retention
-#: (min.insync.replicas 1, and one replica: not fixable by a config change) and
-#: orders.events breaks orders-retention (7d, fixable, except that the embedded broker
-#: cannot change topic configs)
+#: (and the schema traffic's) has an owner but the MirrorMaker and kafkaops ones;
+#: iac.changes breaks iac-retention (min.insync.replicas 1, and one replica: not fixable by
+#: a config change), orders.events breaks orders-retention (7d: `policy fix` sets 14d) and
+#: cdc-durability asks for min.insync.replicas, which cdc.shop.orders does not set (unknown)
 DEMO_OWNERSHIP: dict[str, Any] = {
     "teams": {
-        "payments": {"match": ["orders.*", "cdc.shop.*"], "channel": "#payments-oncall"},
+        "payments": {"match": ["orders.*", "cdc.shop.*", "payments.*"],
+                     "channel": "#payments-oncall"},
+        "logistics": {"match": ["shipments.*"]},
         "platform": {"match": ["logs.*", "metrics.*", "k8s.*"]},
         "delivery": {"match": ["cicd.*", "iac.*", "config.*"]},
         "finops": {"match": ["finops.*"]},
@@ -741,6 +743,8 @@ DEMO_OWNERSHIP: dict[str, Any] = {
          "require": {"compression_type": ["lz4", "snappy", "zstd"]}},
         {"name": "orders-retention", "match": {"topic": "orders.*"},
          "require": {"retention": ">= 14d"}},
+        {"name": "cdc-durability", "match": {"topic": "cdc.*"},
+         "require": {"min_insync_replicas": ">= 2"}},
     ],
 }
 

@@ -145,8 +145,25 @@ async def test_the_recorder_keeps_a_sample_of_each_writable_cluster(config_data:
 
 
 def test_the_demo_config_gives_every_demo_topic_an_owner() -> None:
+    from kafkaops.demo.schema_traffic import AVRO_TOPIC, PROTOBUF_TOPIC
     from kafkaops.demo.world import DEMO_TOPICS, demo_config_data
 
     config = parse_config(demo_config_data({"primary": "127.0.0.1:1", "dr": "127.0.0.1:2"}))
     assert config.costs is not None and config.policies
-    assert [t.name for t in DEMO_TOPICS if team_of(config.teams, t.name) == UNOWNED] == []
+    names = [t.name for t in DEMO_TOPICS] + [AVRO_TOPIC, PROTOBUF_TOPIC]
+    assert [n for n in names if team_of(config.teams, n) == UNOWNED] == []
+
+
+def test_a_team_without_topics_bills_zero_at_the_same_precision() -> None:
+    from kafkaops.core.config import CostsConfig, TeamConfig
+    from kafkaops.core.usage.chargeback import bill, csv_rows
+
+    sample = history.Sample("primary", T1, "t", (history.TopicSample(
+        "logs.a", 1, 10, 0, 2e9, 0.0, 10, 2e9),), True)
+    teams = {"idle": TeamConfig(match=["nothing.*"]), "platform": TeamConfig(match=["logs.*"])}
+    b = bill([sample], "2026-11", cluster="primary", teams=teams,
+             costs=CostsConfig(storage_gb_month=0.1, ingress_gb=0.02, currency="USD"))
+    rows = {(r[0], r[3]): r for r in csv_rows(b)[1:]}
+    idle = rows[("team", "idle")]
+    assert idle[7] == "0.000000000" and idle[9] == "0.000000" and idle[13] == "0.000000"
+    assert rows[("total", "")][9] == rows[("team", "platform")][9]

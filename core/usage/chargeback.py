@@ -183,7 +183,8 @@ def _grown(prev: TopicSample | None, cur: TopicSample) -> int:
 
 def _total(kind: str, team: str, rows: Sequence[BillRow]) -> BillRow:
     def s(field: str) -> Decimal:
-        return sum((getattr(r, field) for r in rows), Decimal(0))
+        exp = MONEY if field.endswith("_cost") else QTY  # a team with no topic: 0.000000
+        return sum((getattr(r, field) for r in rows), Decimal(0)).quantize(exp)
 
     return BillRow(kind, team, "", None, s("stored_gb_avg"), s("storage_gb_month"),
                    s("storage_cost"), s("ingress_gb"), s("ingress_cost"), s("total_cost"),
