@@ -131,6 +131,26 @@ async def test_many_groups_in_a_handful_of_requests(conn, bootstrap, topic):
     assert "FindCoordinator" not in again.requests and again.requests["Fetch"] == 1
 
 
+async def test_record_timestamps_read_in_small_fetches_of_one_topic(conn, bootstrap):
+    """Every lagging partition's age comes from a Fetch of at most 16 partitions of a single
+    topic: on Tansu a Fetch's cost grows faster than its partitions, and mixing topics in
+    one costs it a metadata lookup per topic (docs/benchmarks.md, lag). 40 partitions of
+    each of two topics: 3 Fetches per topic for the ages, plus the one for the ends."""
+    a = await make_topic(bootstrap, {p: 2 for p in range(40)})
+    b = await make_topic(bootstrap, {p: 2 for p in range(40)})
+    ga = await stopped_group(bootstrap, a.name, {p: 0 for p in range(40)})
+    gb = await stopped_group(bootstrap, b.name, {p: 1 for p in range(40)})
+    snap = await LagService(conn).snapshot([ga, gb])
+    for group, topic, offset in ((ga, a, 0), (gb, b, 1)):
+        g = snap.group(group)
+        assert g is not None and len(g.partitions) == 40
+        for p in g.partitions:
+            assert p.lag == 2 - offset
+            assert p.lag_seconds == pytest.approx(
+                snap.taken_at - topic.ts(offset) / 1000, abs=0.002), (group, p.partition)
+    assert snap.requests["Fetch"] == 1 + 3 + 3, snap.requests
+
+
 async def test_every_group_listed_when_none_named(conn, bootstrap, topic):
     group = await stopped_group(bootstrap, topic.name, {0: 1})
     snap = await LagService(conn).snapshot()
