@@ -71,7 +71,9 @@ async def bot_cmd(args: argparse.Namespace, ctx: Context) -> int:
         alerts.start_in_background()  # keeps trying while the alerts cluster is down
         from kafkaops.core.usage.history import UsageRecorder
 
-        recorder = UsageRecorder(services)  # hourly samples for `kafkaops usage report`
+        # hourly samples for `kafkaops usage report`, the first soon after start (a
+        # restart in the same hour leaves one sample after compaction)
+        recorder = UsageRecorder(services, first_after=5.0)
         if services.config.costs is not None:
             await recorder.start()
         try:

@@ -144,6 +144,49 @@ async def test_the_recorder_keeps_a_sample_of_each_writable_cluster(config_data:
     assert kept.signed
 
 
+async def test_the_bot_keeps_signed_samples_of_writable_clusters(config_data: dict,
+                                                                 tmp_path: Path) -> None:
+    import signal
+    import socket
+
+    from tests.slack_server import BOT_TOKEN, SIGNING_SECRET, SlackServer
+
+    topic = unique("orders.bot")
+    async with Services(parse_config(config_data, "<setup>")) as services:
+        await (await services.topics()).create_topics([NewTopicSpec(topic, 1)])
+    data = json.loads(json.dumps(config_data))
+    data["clusters"]["dr"]["read_only"] = True
+    data["costs"] = {"storage_gb_month": 0.10, "ingress_gb": 0.02, "currency": "USD"}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with SlackServer() as slack:
+        data["slack"] = {"mode": "http", "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET,
+                         "api_url": slack.api_url, "http": {"host": "127.0.0.1", "port": port}}
+        cfg = tmp_path / "bot.yaml"
+        cfg.write_text(yaml.safe_dump(data))
+        proc = await asyncio.create_subprocess_exec(
+            KAFKAOPS, "--config", str(cfg), "bot", stderr=asyncio.subprocess.DEVNULL,
+            env=cli_env())
+        by = f"{socket.gethostname()}:{proc.pid}"
+        mine: list[history.Sample] = []
+        try:
+            async with Services(parse_config(config_data, "<read>")) as services:
+                for _ in range(600):  # the first sample comes a few seconds after start
+                    kept = await history.read(services, "primary")
+                    mine = [s for s in kept.samples if s.by == by]
+                    if mine:
+                        break
+                    await asyncio.sleep(0.1)
+                assert mine, "the bot kept no usage sample"
+                assert kept.signed and topic in [t.topic for t in mine[0].topics]
+                dr = await history.read(services, "dr")
+                assert [s for s in dr.samples if s.by == by] == []  # read-only: none
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
 def test_the_demo_config_gives_every_demo_topic_an_owner() -> None:
     from kafkaops.demo.schema_traffic import AVRO_TOPIC, PROTOBUF_TOPIC
     from kafkaops.demo.world import DEMO_TOPICS, demo_config_data
