@@ -25,11 +25,12 @@ FIRST = ["demo", "console", "topics"]
 #: tests/test_cli_main.py checks this table against what the modules register.
 COMMANDS = {
     "demo": "demo", "console": "console", "cluster": "topics", "topics": "topics",
-    "topic": "topics", "tail": "tail", "dlq": "dlq", "audit": "audit", "lag": "lag",
+    "topic": "topic_admin", "tail": "tail", "dlq": "dlq", "audit": "audit", "lag": "lag",
     "offsets": "offsets", "flags": "flags", "dr": "dr", "failover": "failover",
     "failback": "failover", "bot": "bot", "config": "config_cmd", "alerts": "alerts",
     "schemas": "schemas", "connect": "connect", "doctor": "doctor", "completion": "completion",
     "usage": "usage", "policy": "policy",
+    "produce": "produce", "group": "group", "brokers": "brokers",
 }
 _GLOBAL_WITH_VALUE = {"--config", "-c", "--cluster", "-b", "--bootstrap"}
 

@@ -1,5 +1,6 @@
 """`kafkaops cluster`, `kafkaops topics`, `kafkaops topic NAME`: the CLI twins of the
-console's overview, topic list and topic detail."""
+console's overview, topic list and topic detail (`topic` is registered with the topic
+changes, in topic_admin.py)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--internal", action="store_true", help="include internal topics (_...)")
     p.add_argument("filter", nargs="?", help="only topics whose name contains this text")
     p.set_defaults(func=topics_cmd)
-
-    p = sub.add_parser("topic", help="one topic: partitions, leaders, ISR, offsets, configs")
-    add_json(p)
-    p.add_argument("name")
-    p.set_defaults(func=topic_cmd)
 
 
 async def cluster_cmd(args: argparse.Namespace, ctx: Context) -> int:

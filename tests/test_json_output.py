@@ -26,8 +26,11 @@ import pytest
 import yaml
 
 from kafkaops.cli.main import build_parser
+from kafkaops.core.config import ClusterConfig
+from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.lag.status import Status
 from kafkaops.core.records import json_bytes
+from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from kafkaops.core.untrusted import printable_json_bytes
 
 from .conftest import KAFKAOPS, cli_env, produce, unique
@@ -72,6 +75,9 @@ SOURCE_ONLY = {
     "alerts run", "dlq replay", "dlq show", "failover execute", "failover resume",
     "failback plan", "failback execute", "failback resume", "failback status",
     "policy fix",  # the embedded broker cannot change topic configs: nothing to print
+    # the embedded broker does not offer CreatePartitions; the output is run_change's, as
+    # for the other topic changes run below
+    "topic add-partitions",
 }
 
 
@@ -178,17 +184,28 @@ class Case:
 
 #: commands with subcommands: "flags get" is the command, not "flags"
 MULTI = {"alerts", "audit", "config", "connect", "dlq", "dr", "failover", "failback", "flags",
-         "offsets", "schemas", "usage", "policy"}
+         "offsets", "schemas", "usage", "policy", "topic", "group"}
 
 TOPIC, GROUP, PAIR = "{topic}", "{group}", "{pair}"
 #: AVRO holds a record written by confluent-kafka's Avro serializer under SUBJECT
 AVRO, SUBJECT, SCHEMA = "{avro}", "{subject}", "{schema}"
 #: FLAG exists at versions 1 and 2; NEW does not exist; DOOMED exists (and is deleted)
 FLAG, NEW, DOOMED = "{flag}", "{new}", "{doomed}"
+#: NEW_TOPIC does not exist; SPARE exists, empty (and is deleted); SPARE_GROUP is stopped
+#: (and is deleted); SINK is a topic to produce to
+NEW_TOPIC, SPARE, SPARE_GROUP, SINK = "{new_topic}", "{spare}", "{spare_group}", "{sink}"
 CASES = [
     Case("cluster", "--json"),
     Case("topics", "--json"),
-    Case("topic", TOPIC, "--json"),
+    Case("topic", "describe", TOPIC, "--json"),
+    Case("topic", "create", NEW_TOPIC, "-p", "2", "--topic-config", "retention.ms=3600000",
+         "--yes", "--json"),
+    Case("topic", "alter-config", SPARE, "--set", "retention.ms=3600000", "--yes", "--json"),
+    Case("topic", "delete", SPARE, "--yes", "--json"),
+    Case("produce", SINK, "--key", "k", "--value", "v", "--yes", "--json", lines=True),
+    Case("group", "describe", GROUP, "--json"),
+    Case("group", "delete", SPARE_GROUP, "--dry-run", "--json"),
+    Case("brokers", "--configs", "--json"),
     Case("tail", TOPIC, "--from-offset", "0", "--limit", "3", "--json", lines=True),
     Case("tail", TOPIC, "--from-offset", "0", "--to-end", "--json", lines=True),
     Case("tail", AVRO, "--from-offset", "0", "--limit", "1", "--json", lines=True),
@@ -243,6 +260,11 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
         avro = unique("avro")
         await produce_values(bootstrap, avro, avro_values(registry_url, avro, [order(1)]))
         group = await stopped_group(bootstrap, known.name, {0: 3, 1: 4})
+        spare_group = await stopped_group(bootstrap, known.name, {0: 1})
+        spare, sink = unique("json.spare"), unique("json.sink")
+        async with KafkaConnection("setup", ClusterConfig(bootstrap)) as conn:
+            await TopicService(conn).create_topics([NewTopicSpec(spare, 1),
+                                                    NewTopicSpec(sink, 1)])
         data = with_registry(w.config_data(config_data), registry_url)
         data["alerts"] = {"topic": unique("_alerts"), "group": unique("alerts"),
                           "rules": [{"name": "behind", "match": {"group": group},
@@ -266,7 +288,9 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
         return {"topic": known.name, "group": group, "flag": flag, "new": unique("json.new"),
                    "doomed": doomed, "pair": w.name, "config": str(path), "avro": avro,
                    "subject": f"{avro}-value", "schema": str(schema),
-                   "month": time.strftime("%Y-%m", time.gmtime())}
+                   "month": time.strftime("%Y-%m", time.gmtime()),
+                   "new_topic": unique("json.topic"), "spare": spare,
+                   "spare_group": spare_group, "sink": sink}
 
     return asyncio.run(build())
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import ssl
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -272,6 +272,26 @@ class KafkaConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    @contextlib.asynccontextmanager
+    async def producer(self, **options: Any) -> AsyncIterator[Any]:
+        """A started aiokafka producer with this cluster's settings (and `options`), stopped
+        on the way out whatever happens. It never creates a topic by asking for its
+        metadata (see `reader_clients`): a record for a topic deleted meanwhile fails
+        instead of recreating the topic with default settings."""
+        from aiokafka import AIOKafkaProducer
+        from aiokafka.errors import KafkaError
+
+        with reader_clients():
+            producer = AIOKafkaProducer(**client_options(self.name, self.config), **options)
+            try:
+                await start_or_close(producer)
+            except (KafkaError, OSError) as e:
+                raise self.unreachable(e) from None
+        try:
+            yield producer
+        finally:
+            await stop_quietly(producer)
 
     async def ping(self) -> None:
         """One small request (Metadata for no topic) to any broker: ClusterUnreachable when
