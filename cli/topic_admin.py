@@ -71,10 +71,10 @@ def _positive(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "topic", help="one topic (topic NAME), or change one: create, delete, alter-config, "
-        "add-partitions",
-        description="Show a topic (`kafkaops topic NAME`, or `topic describe NAME` for a "
-        "topic named like a verb), or change one. Changes show their plan first.")
+        "topic", help="one topic: partitions, leaders, ISR, offsets, configs; or create, "
+        "delete, alter-config, add-partitions",
+        epilog="`kafkaops topic NAME` shows a topic; `topic describe NAME` shows a topic "
+        "named like one of the verbs. Changes show their plan first.")
     tsub = p.add_subparsers(dest="topic_command", metavar="{" + ",".join(VERBS) + "} | NAME",
                             required=True, parser_class=type(p), action=_VerbOrTopic)
 

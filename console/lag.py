@@ -250,10 +250,12 @@ class GroupLagScreen(DataScreen):
     SPARK_WIDTH = 60
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "reset_offsets", "Reset offsets"),
+        Binding("X", "delete_group", "Delete group", show=False),
         Binding("escape", "back", "Back"),
     ]
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("o", "reset the group's offsets on the highlighted partition's topic (plan first)"),
+        ("X", "delete this group when it has no members (plan first)"),
         ("esc", "back to every group"),
     )
     COLUMNS: ClassVar[tuple[tuple[str, bool], ...]] = (
@@ -391,6 +393,17 @@ class GroupLagScreen(DataScreen):
                 self.refresh_data()
 
         self.app.push_screen(OffsetResetScreen(self.group, topic), done)
+
+    def action_delete_group(self) -> None:
+        from kafkaops.console.admin import delete_group
+
+        def done(result: object) -> None:
+            if result is not None and self.app.screen is self:
+                self.app.pop_screen()  # the group is gone: back to every group
+            else:
+                self.refresh_data()
+
+        self.app.push_screen(delete_group(self.group), done)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -137,9 +137,16 @@ class MessagesScreen(DataScreen):
         Binding("g", "jump", "Jump"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("v", "cycle_view", "View"),
+        Binding("p", "compose", "Produce"),
+        Binding("e", "edit_copy", "Edit copy"),
+        Binding("Y", "copy_json", "Copy JSON"),
         Binding("escape", "back", "Back"),
     ]
-    HELP_KEYS = (("enter / ↑↓", "show a record in the detail pane"),)
+    HELP_KEYS = (
+        ("enter / ↑↓", "show a record in the detail pane"),
+        ("Y", "copy the highlighted record as JSON to the clipboard (OSC 52: works over SSH)"),
+        ("e", "open the highlighted record in the compose dialog to produce an edited copy"),
+    )
 
     def __init__(self, topic: str, *, partitions: list[int] | None = None,
                  start: StartAt | None = None, buffer_records: int = 5000) -> None:
@@ -285,6 +292,40 @@ class MessagesScreen(DataScreen):
         self.view_mode = VIEW_MODES[(VIEW_MODES.index(self.view_mode) + 1) % len(VIEW_MODES)]
         self._show_detail()
         self._show_info()
+
+    def action_compose(self) -> None:
+        from kafkaops.console.compose import ComposeScreen
+
+        self.app.push_screen(ComposeScreen(self.topic))
+
+    def action_edit_copy(self) -> None:
+        from kafkaops.console.compose import ComposeScreen
+
+        if self._selected is None:
+            self.set_status("no record highlighted: nothing to edit", "error", hold=5)
+            return
+        try:
+            dialog = ComposeScreen.from_message(self._selected)
+        except KafkaOpsError as e:
+            self.set_status(str(e), "error", hold=10)
+            return
+        self.app.push_screen(dialog)
+
+    def action_copy_json(self) -> None:
+        """The highlighted record as `tail --json` writes it (pretty), to the clipboard:
+        Textual sends it to the terminal as OSC 52, so it lands on the clipboard of the
+        machine the terminal runs on, over SSH too."""
+        from kafkaops.core.messages import message_json
+        from kafkaops.core.records import json_bytes
+
+        m = self._selected
+        if m is None:
+            self.set_status("no record highlighted: nothing to copy", "error", hold=5)
+            return
+        text = json_bytes(message_json(m), pretty=True).decode("utf-8")
+        self.app.copy_to_clipboard(text)
+        self.set_status(f"copied partition {m.partition} offset {m.offset} as JSON "
+                        f"({len(text.encode('utf-8')):,} bytes) to the clipboard", hold=5)
 
     def action_filter(self) -> None:
         box = self.query_one("#tail-filter", Input)

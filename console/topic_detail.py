@@ -51,7 +51,14 @@ class TopicDetailScreen(DataScreen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("backspace", "app.pop_screen", "Back", show=False),
         Binding("m", "messages", "Messages"),
+        Binding("p", "produce", "Produce"),
+        Binding("e", "alter_config", "Configs"),
+        Binding("plus", "add_partitions", "Partitions", key_display="+"),
+        Binding("X", "delete_topic", "Delete", show=False),
     ]
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("X", "delete this topic (plan first; type its name to confirm)"),
+    )
 
     def __init__(self, topic: str) -> None:
         super().__init__()
@@ -62,6 +69,32 @@ class TopicDetailScreen(DataScreen):
         from kafkaops.console.messages import MessagesScreen
 
         self.app.push_screen(MessagesScreen(self.topic))
+
+    def action_produce(self) -> None:
+        from kafkaops.console.compose import ComposeScreen
+
+        self.app.push_screen(ComposeScreen(self.topic), lambda _: self.refresh_data())
+
+    def action_alter_config(self) -> None:
+        from kafkaops.console.admin import alter_config
+
+        self.app.push_screen(alter_config(self.topic), lambda _: self.refresh_data())
+
+    def action_add_partitions(self) -> None:
+        from kafkaops.console.admin import add_partitions
+
+        self.app.push_screen(add_partitions(self.topic), lambda _: self.refresh_data())
+
+    def action_delete_topic(self) -> None:
+        from kafkaops.console.admin import delete_topic
+
+        def done(result: object) -> None:
+            if result is not None and self.app.screen is self:
+                self.app.pop_screen()  # the topic is gone: back to the list
+            else:
+                self.refresh_data()
+
+        self.app.push_screen(delete_topic(self.topic), done)
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"[b]{escape(self.topic)}[/]", id="detail-summary")

@@ -120,11 +120,15 @@ class TopicsScreen(DataScreen):
         Binding("S", "sort_reverse", "Reverse"),
         Binding("i", "toggle_internal", "Internal"),
         Binding("m", "messages", "Messages"),
+        Binding("n", "create_topic", "New topic"),
+        Binding("p", "produce", "Produce"),
+        Binding("X", "delete_topic", "Delete", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("enter", "open the highlighted topic: partitions, offsets, configs"),
         ("m", "tail the highlighted topic's messages"),
+        ("X", "delete the highlighted topic (plan first; type its name to confirm)"),
         ("click", "a column header sorts by it; again reverses"),
         ("esc", "clear the search"),
     )
@@ -324,6 +328,25 @@ class TopicsScreen(DataScreen):
             return
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         self.app.push_screen(MessagesScreen(str(row_key.value)))
+
+    def action_create_topic(self) -> None:
+        from kafkaops.console.admin import create_topic
+
+        self.app.push_screen(create_topic(), lambda _: self.refresh_data())
+
+    def action_produce(self) -> None:
+        from kafkaops.console.compose import ComposeScreen
+
+        topic = self.highlighted_topic()
+        if topic is not None:
+            self.app.push_screen(ComposeScreen(topic), lambda _: self.refresh_data())
+
+    def action_delete_topic(self) -> None:
+        from kafkaops.console.admin import delete_topic
+
+        topic = self.highlighted_topic()
+        if topic is not None:
+            self.app.push_screen(delete_topic(topic), lambda _: self.refresh_data())
 
     @on(DataTable.RowSelected, "#topics")
     def _open_topic(self, event: DataTable.RowSelected) -> None:

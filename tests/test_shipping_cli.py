@@ -98,7 +98,8 @@ def test_fish_completes_a_subcommand_with_its_help(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "topic\tone topic: partitions, leaders, ISR, offsets, configs",
+        "topic\tone topic: partitions, leaders, ISR, offsets, configs; or create, delete, "
+        "alter-config, add-partitions",
         "topics\tlist topics with partitions, configs and end offsets"]
 
 

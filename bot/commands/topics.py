@@ -1,5 +1,8 @@
 """`/kafka topics [FILTER]` and `/kafka topic NAME`: the bot's twins of the CLI's
-`kafkaops topics` and `kafkaops topic`."""
+`kafkaops topics` and `kafkaops topic`; `/kafka topic config TOPIC KEY=VALUE ... [--delete
+KEY]` changes topic configs (permission topic.write): the plan (a diff against what the
+broker reports) is the Confirm prompt, and Confirm applies exactly that plan (core/admin),
+audited with the Slack user."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from kafkaops.bot.render.topics import render_topic, render_topics
 
 if TYPE_CHECKING:
     from kafkaops.bot.app import Bot
+    from kafkaops.bot.confirm import Execution
     from kafkaops.bot.router import Invocation
     from kafkaops.core.services import Services
 
@@ -24,6 +28,17 @@ def _topic_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
 
 
+#: the permission topic changes from Slack need
+TOPIC_WRITE = "topic.write"
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("topic", metavar="TOPIC")
+    p.add_argument("settings", nargs="*", metavar="KEY=VALUE")
+    p.add_argument("--delete", action="append", default=[], metavar="KEY",
+                   help="back to the broker default")
+
+
 def register(bot: Bot, services: Services) -> None:
     bot.command(
         "topics",
@@ -35,6 +50,14 @@ def register(bot: Bot, services: Services) -> None:
         summary="one topic: partitions, leaders, ISR, offsets, configs",
         arguments=_topic_args,
     )(topic)
+    bot.command(
+        "topic config",
+        summary="change topic configs: KEY=VALUE ..., --delete KEY (diff first, Confirm)",
+        arguments=_config_args,
+        action=TOPIC_WRITE,
+        examples=("topic config orders retention.ms=86400000",),
+    )(topic_config)
+    bot.confirmable(TOPIC_WRITE, run_topic_change)
 
 
 async def topics(inv: Invocation) -> Message:
@@ -50,3 +73,35 @@ async def topics(inv: Invocation) -> Message:
 async def topic(inv: Invocation) -> Message:
     detail = await (await inv.topics()).topic_detail(inv.args.name)
     return render_topic(inv.cluster, detail)
+
+
+async def topic_config(inv: Invocation) -> Message:
+    from kafkaops.bot.render.admin import render_admin_plan, render_nothing_to_change
+    from kafkaops.core.admin.plans import TOPIC_CONFIG, refusal_words
+    from kafkaops.core.admin.rules import parse_assignments
+    from kafkaops.core.admin.topic_admin import TopicAdmin
+    from kafkaops.core.errors import NothingToChange
+
+    a = inv.args
+    sets = parse_assignments(a.settings, "KEY=VALUE")
+    inv.services.require_writable(inv.cluster, refusal_words(TOPIC_CONFIG, a.topic))
+    try:
+        plan = await TopicAdmin(inv.services, inv.cluster).plan_alter_config(
+            a.topic, sets, a.delete)
+    except NothingToChange as e:
+        return render_nothing_to_change(str(e))
+    return await inv.confirm(TOPIC_WRITE, target=a.topic, summary=render_admin_plan(plan),
+                             params={"plan": plan.to_jsonable()})
+
+
+async def run_topic_change(ex: Execution) -> Message:
+    from kafkaops.bot.render.admin import render_admin_result
+    from kafkaops.core.admin.apply import apply_plan
+    from kafkaops.core.admin.plans import TOPIC_CONFIG, AdminPlan
+    from kafkaops.core.errors import UsageError
+
+    plan = AdminPlan.from_jsonable(ex.params["plan"])
+    if plan.cluster != ex.cluster or plan.action != TOPIC_CONFIG:
+        raise UsageError(f"not a topic config change on cluster {ex.cluster!r}")
+    return render_admin_result(await apply_plan(ex.services, plan, actor=ex.confirmer,
+                                                face="slack"))
