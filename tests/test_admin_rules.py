@@ -143,3 +143,44 @@ def test_a_plan_survives_json_and_reads_as_a_diff() -> None:
     assert plan.summary() == ("Change configs of topic 'orders' on cluster 'primary': "
                               f"retention.ms 3600000 -> 1, cleanup.policy {UNREPORTED} -> "
                               "compact")
+
+
+def test_growing_a_topic_warns_about_key_ordering() -> None:
+    from kafkaops.core.admin.topic_admin import partitions_plan
+
+    plan = partitions_plan("primary", "orders", 3, 6, 1200, False)
+    assert plan.changes == (Change("partitions", "3", "6"),)
+    assert plan.state == ("3 partitions, 1,200 messages kept",)
+    [warning] = plan.warnings
+    assert warning.startswith("records with a key go to partition hash(key) mod the "
+                              "partition count")
+    assert "Warning: records with a key" in plan.text()
+
+
+def test_broker_configs_mark_defaults_only_where_the_broker_says_so() -> None:
+    from kafkaops.cli.brokers import render
+    from kafkaops.core.admin.brokers import Broker, broker_config
+    from kafkaops.core.records import BrokerInfo
+
+    entries = [
+        {"config_names": "log.retention.hours", "config_value": "168", "config_source": 5,
+         "is_sensitive": False, "read_only": True},
+        {"config_names": "num.partitions", "config_value": "6", "config_source": 4,
+         "is_sensitive": False, "read_only": True},
+        {"config_names": "ssl.key.password", "config_value": None, "config_source": 4,
+         "is_sensitive": True, "read_only": True},
+        {"config_names": "old.style", "config_value": "x", "is_default": True},
+    ]
+    configs = tuple(broker_config(e) for e in entries)
+    assert [(c.name, c.value, c.source, c.is_default) for c in configs] == [
+        ("log.retention.hours", "168", "default", True),
+        ("num.partitions", "6", "broker (static)", False),
+        ("ssl.key.password", None, "broker (static)", False),
+        ("old.style", "x", "default", True)]
+    text = render("primary", [Broker(BrokerInfo(1, "kafka-1", 9092, "r1", True), configs),
+                              Broker(BrokerInfo(111, "tansu", 9092), ())])
+    assert "broker 1: 4 configs, 2 at their default (marked *)" in text
+    assert "* log.retention.hours  168" in text
+    assert "  num.partitions       6" in text
+    assert "(hidden: sensitive)" in text
+    assert "broker 111: reports no configs" in text

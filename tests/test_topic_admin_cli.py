@@ -243,3 +243,17 @@ async def test_what_cannot_be_done_is_exit_1_and_changes_nothing(
     assert out.returncode == 1
     assert out.stderr == f"kafkaops: {message.format(topic=shared, missing=missing)}\n"
     assert await state(services, shared) == before
+
+
+async def test_brokers_with_configs_say_what_the_broker_reports(config_file: Path) -> None:
+    out = await kafkaops(config_file, "brokers", "--configs")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "cluster primary: 1 broker"
+    assert lines[3].split()[:2] == ["111", "127.0.0.1"] and lines[3].split()[-1] == "yes"
+    # Tansu answers DescribeConfigs for its broker with no configs: nothing is made up
+    assert lines[-1] == ("broker 111: reports no configs (the broker answers DescribeConfigs "
+                         "with an empty list; nothing is shown as a default)")
+    doc = json.loads((await kafkaops(config_file, "brokers", "--json")).stdout)
+    assert [(b["node_id"], b["controller"], "configs" in b) for b in doc] == [
+        (111, True, False)]

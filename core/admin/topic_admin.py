@@ -244,13 +244,7 @@ class TopicAdmin:
                 f"this cluster does not support adding partitions: cluster {self.cluster!r} "
                 "does not offer CreatePartitions. Nothing was changed.")
         messages = await self._messages(conn, topic)
-        return AdminPlan(
-            action=TOPIC_PARTITIONS, cluster=self.cluster, target=name,
-            title=f"Add partitions to topic {name!r} on cluster {self.cluster!r}",
-            state=(f"{_count(now, 'partition')}, {_count(messages, 'message')} kept",),
-            changes=(Change("partitions", str(now), str(total)),),
-            params={"topic": name, "from": now, "to": total},
-            warnings=(ORDERING_WARNING,), read_only=self._read_only())
+        return partitions_plan(self.cluster, name, now, total, messages, self._read_only())
 
     # ------------------------------------------------------------ apply
 
@@ -373,6 +367,18 @@ class TopicAdmin:
                 return topic
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def partitions_plan(cluster: str, name: str, now: int, total: int, messages: int | None,
+                    read_only: bool) -> AdminPlan:
+    """The plan to grow `name` from `now` to `total` partitions."""
+    return AdminPlan(
+        action=TOPIC_PARTITIONS, cluster=cluster, target=name,
+        title=f"Add partitions to topic {name!r} on cluster {cluster!r}",
+        state=(f"{_count(now, 'partition')}, {_count(messages, 'message')} kept",),
+        changes=(Change("partitions", str(now), str(total)),),
+        params={"topic": name, "from": now, "to": total},
+        warnings=(ORDERING_WARNING,), read_only=read_only)
 
 
 def _alter_configs_request() -> Any:
