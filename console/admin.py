@@ -298,7 +298,7 @@ class ChangeScreen(ModalScreen["AdminResult | None"]):
     @work(exclusive=True, group="admin-change")
     async def _apply_worker(self, plan: AdminPlan) -> None:
         from kafkaops.core.admin.apply import apply_plan
-        from kafkaops.core.audit import local_actor
+        from kafkaops.core.audit.log import local_actor
 
         try:
             result = await apply_plan(self.services, plan, actor=local_actor(),
@@ -332,8 +332,8 @@ class ChangeScreen(ModalScreen["AdminResult | None"]):
         self._busy = False
         e = message.error
         if isinstance(e, Refused) and e.cluster is not None and not e.audited:
-            from kafkaops.core.audit import local_actor
-            from kafkaops.core.audit_trails import note_refusal
+            from kafkaops.core.audit.log import local_actor
+            from kafkaops.core.audit.trails import note_refusal
 
             self.run_worker(note_refusal(self.services, e, actor=local_actor(),
                                          face="console", action=self.action,

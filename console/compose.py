@@ -31,7 +31,7 @@ from kafkaops.core.admin.plans import PRODUCE
 from kafkaops.core.admin.produce import Ack, OutRecord, ProduceSpec
 from kafkaops.core.admin.rules import parse_headers
 from kafkaops.core.errors import KafkaOpsError, Refused, UsageError
-from kafkaops.core.messages import Message as Record
+from kafkaops.core.messages.service import Message as Record
 from kafkaops.core.services import Services
 from kafkaops.core.untrusted import is_printable, printable
 
@@ -260,7 +260,7 @@ class ComposeScreen(ModalScreen["Ack | None"]):
     @work(exclusive=True, group="compose")
     async def _send_worker(self, spec: ProduceSpec, record: OutRecord) -> None:
         from kafkaops.core.admin.produce import ProduceService
-        from kafkaops.core.audit import local_actor
+        from kafkaops.core.audit.log import local_actor
 
         acks: list[Ack] = []
         try:
@@ -287,8 +287,8 @@ class ComposeScreen(ModalScreen["Ack | None"]):
         self._busy = False
         e = message.error
         if isinstance(e, Refused) and e.cluster is not None and not e.audited:
-            from kafkaops.core.audit import local_actor
-            from kafkaops.core.audit_trails import note_refusal
+            from kafkaops.core.audit.log import local_actor
+            from kafkaops.core.audit.trails import note_refusal
 
             self.run_worker(note_refusal(self.services, e, actor=local_actor(),
                                          face="console", action=PRODUCE, target=self.topic),

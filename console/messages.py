@@ -315,7 +315,7 @@ class MessagesScreen(DataScreen):
         """The highlighted record as `tail --json` writes it (pretty), to the clipboard:
         Textual sends it to the terminal as OSC 52, so it lands on the clipboard of the
         machine the terminal runs on, over SSH too."""
-        from kafkaops.core.messages import message_json
+        from kafkaops.core.messages.service import message_json
         from kafkaops.core.records import json_bytes
 
         m = self._selected

@@ -20,7 +20,7 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.lag import GroupLagScreen
 from kafkaops.console.messages import MessagesScreen
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 
 from .admin_support import audit_rows, outcome, tail_json, topics_json
 from .conftest import produce, unique

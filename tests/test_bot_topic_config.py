@@ -11,7 +11,7 @@ import pytest
 
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.core.services import Services
-from kafkaops.core.topics import NewTopicSpec
+from kafkaops.core.topics.service import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import unique
 from tests.slack_server import button_click
