@@ -1,7 +1,7 @@
 """`/kafka usage` and `/kafka policy ...` through the bot's real HTTP endpoint and the local
 Slack: a team's bytes and sparkline for anyone; a violation with its fix; a fix only with
 topic.write, after Confirm, applied (audited with the Slack user) and then checked clean;
-bad input changes nothing."""
+a read-only cluster refuses the fix before any prompt (audited); bad input changes nothing."""
 
 from __future__ import annotations
 
@@ -129,3 +129,22 @@ async def test_malformed_input_is_answered_in_the_ack(rb: RunningBot, text: str,
 async def test_an_unknown_team_is_said_and_nothing_runs(rb: RunningBot) -> None:
     msg = await reply(rb, "usage --team ghosts")
     assert "--team 'ghosts': no such team" in msg.text
+
+
+async def test_fix_on_a_read_only_cluster_is_refused_without_a_prompt(
+        config_data: dict, world: World) -> None:
+    data = json.loads(json.dumps(config_data))
+    data["clusters"]["primary"]["read_only"] = True
+    data["teams"] = {world.team: {"match": [f"*.{world.tag}"]}}
+    data["policies"] = [{"name": "iac-retention", "match": {"topic": world.iac},
+                         "require": {"retention": ">= 7y"}}]
+    async with running_bot(data, permissions={"topic.write": ["oncall"]}) as ro:
+        msg = await reply(ro, f"policy fix {world.iac}", user="U0ALICE")
+        assert "cluster 'primary' is read-only" in msg.text
+        assert CONFIRM_ACTION_ID not in (msg.action_values or {})
+        trail = await (await ro.bot.services.audit("dr")).records()
+    assert [(r.actor, r.face, r.action, r.result) for r in trail
+            if r.target == world.iac] == [("U0ALICE", "slack", "topic.write", "refused")]
+    async with Services(parse_config(config_data, "<t>")) as s:
+        configs = await (await s.topics()).configs([world.iac], ["retention.ms"])
+    assert [c.value for c in configs[world.iac]] == ["86400000"]

@@ -126,6 +126,35 @@ async def test_a_forged_sample_is_left_out_and_said(config_data: dict, tmp_path:
     assert Decimal(row["ingress_gb"]) == 0 and Decimal(row["storage_gb_month"]) == 0
 
 
+async def test_a_replayed_genuine_sample_is_left_out_and_said(config_data: dict,
+                                                              tmp_path: Path) -> None:
+    tag = unique("rp")
+    cfg = write(tmp_path, config_data, tag)
+    config = parse_config(yaml.safe_load(cfg.read_text()), str(cfg))
+    at = datetime(2026, 9, 7, 3, 0, tzinfo=UTC).timestamp()
+    async with Services(config) as services:
+        await (await services.topics()).create_topics([NewTopicSpec(f"orders.{tag}", 1)])
+        genuine = await sample_at(services, at)
+        _, value = history.encode(genuine, history.signing_key(services))
+        # the same signed value under the key of the next hour (to bill an hour twice), and
+        # a signed sample of the dr cluster replayed onto primary's topic
+        dr = history.Sample("dr", at, genuine.by, genuine.topics, True)
+        dr_key, dr_value = history.encode(dr, history.signing_key(services))
+        async with Writer(await services.connection()) as w:
+            await w.send(history.TOPIC, [(f"primary|{history.hour_of(at + 3600)}".encode(),
+                                          value), (dr_key, dr_value)])
+        kept = await history.read(services, "primary")
+    assert [s.hour for s in kept.samples if s.at == at] == [history.hour_of(at)]
+    assert not [s for s in kept.samples if s.hour == history.hour_of(at + 3600)]
+    done = await kafkaops(cfg, "report", "--month", "2026-09", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "sample(s) left out: offset " in done.stderr  # with other tests' forgeries
+    assert done.stderr.count("its key does not name its cluster and hour") == 2
+    billed = json.loads(done.stdout)
+    # the one genuine sample, standing for its hour (and 5 minutes' grace), no more
+    assert (billed["samples"], billed["hours_sampled"]) == (1, "1.08")
+
+
 async def test_no_sample_in_the_month_exits_1(config_data: dict, tmp_path: Path) -> None:
     done = await kafkaops(write(tmp_path, config_data, "x"), "report", "--month", "1999-01")
     assert done.returncode == 1
