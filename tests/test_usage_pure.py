@@ -132,6 +132,9 @@ def test_sums_add_values_and_errors_as_independent() -> None:
     assert add([Amount(1.0, 0, "log", "a"), Amount.unknown("no batch")]).value is None
     assert shown(Amount(4_560_000.0, 136_800.0, "log", "")) == "4.56 MB ±3%"
     assert shown(Amount(4_560_000.0, 0, "log", "")) == "4.56 MB"
+    # a small interval is still an interval: never "±0%"
+    assert shown(Amount(4_560_000.0, 13_680.0, "log", "")) == "4.56 MB ±0.3%"
+    assert shown(Amount(4_560_000.0, 45.0, "log", "")) == "4.56 MB ±<0.1%"
 
 
 def usage(topic: str, team: str, now: float, before: float) -> TopicUsage:

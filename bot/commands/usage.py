@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 #: the permission a policy fix needs (the one topic config changes share)
 ACTION = "topic.write"
+#: the confirmable kind of a policy fix (`topic config` has its own under topic.write)
+FIX_KIND = "policy.fix"
 SLICES = 12
 
 
@@ -72,7 +74,7 @@ def register(bot: Bot, services: Services) -> None:
                 arguments=check_args)(policy_check)
     bot.command("policy fix", summary="change a topic's configs to what the policies require",
                 arguments=fix_args, action=ACTION)(policy_fix)
-    bot.confirmable(ACTION, run_policy_fix)
+    bot.confirmable(FIX_KIND, run_policy_fix, permission=ACTION)
 
 
 async def usage_show(inv: Invocation) -> Message:
@@ -103,7 +105,7 @@ async def policy_fix(inv: Invocation) -> Message:
     plan = await PolicyService(inv.services, inv.cluster).plan_fix(inv.args.name)
     if not plan.changes:
         return render_nothing_to_fix(plan)
-    return await inv.confirm(ACTION, target=plan.topic, summary=render_fix_plan(plan),
+    return await inv.confirm(FIX_KIND, target=plan.topic, summary=render_fix_plan(plan),
                              params={"topic": plan.topic,
                                      "set": {c.config: c.after for c in plan.changes}})
 

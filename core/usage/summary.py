@@ -159,4 +159,7 @@ def shown(amount: Amount) -> str:
         return text
     if math.isinf(amount.error):
         return f"{text} ±?"
-    return f"{text} ±{amount.error / amount.value:.0%}"
+    share = amount.error / amount.value
+    if share < 0.001:
+        return f"{text} ±<0.1%"  # an estimate still, however close
+    return f"{text} ±{share:.1%}" if share < 0.01 else f"{text} ±{share:.0%}"
