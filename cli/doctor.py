@@ -240,8 +240,8 @@ async def slack_checks(config: Config) -> list[Check]:
         started = time.monotonic()
         answer = await _slack_call(http, url, "auth.test", token)
         if isinstance(answer, str):
-            out.append(Check("slack", "bot token", "fail",
-                             f"auth.test at {url}: {answer} — check slack.bot_token (xoxb-...)"))
+            out.append(Check("slack", "bot token", "fail", f"auth.test at {url}: {answer}"
+                             + _if_refused(answer, " — check slack.bot_token (xoxb-...)")))
         else:
             team, team_id = answer.get("team", "?"), answer.get("team_id", "?")
             if slack.team_id and slack.team_id != team_id:
@@ -284,10 +284,17 @@ async def _slack_mode_check(config: Config, http: Any, url: str) -> Check:
     answer = await _slack_call(http, url, "apps.connections.open", app_token)
     if isinstance(answer, str):
         return Check("slack", "app token", "fail",
-                     f"apps.connections.open at {url}: {answer} — check slack.app_token "
-                     "(xapp-..., with the connections:write scope)")
+                     f"apps.connections.open at {url}: {answer}" + _if_refused(
+                         answer, " — check slack.app_token (xapp-..., with the "
+                         "connections:write scope)"))
     return Check("slack", "app token", "ok", "Socket Mode connections can be opened",
                  round(time.monotonic() - started, 3))
+
+
+def _if_refused(answer: str, hint: str) -> str:
+    """The token hint, only when Slack answered and refused the token (a network failure
+    already says what to check)."""
+    return hint if answer.startswith("refused") else ""
 
 
 async def _slack_call(http: Any, url: str, method: str, token: str) -> dict[str, Any] | str:

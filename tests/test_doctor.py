@@ -199,6 +199,22 @@ async def test_a_bad_slack_token_is_one_line_naming_what_to_fix(
     assert "xoxb-revoked" not in "\n".join(lines) + err
 
 
+async def test_slack_out_of_reach_is_one_line_naming_the_url_not_the_token(
+        tmp_path: Path, config_data: dict) -> None:
+    async with SlackServer() as slack:
+        api_url = slack.api_url
+    # the local Slack is gone: nothing listens at its address any more
+    cfg = write(tmp_path, {**config_data, "slack": {
+        "mode": "http", "bot_token": "${SLACK_BOT_TOKEN}",
+        "signing_secret": "${SLACK_SIGNING_SECRET}", "api_url": api_url}})
+    code, lines, err = await doctor(cfg, env=slack_env())
+    assert code == 1, err
+    line = one_line(lines, "slack", "bot token")
+    assert line.startswith(f"FAIL  slack     bot token: auth.test at {api_url}: cannot reach "
+                           "Slack's Web API ("), line
+    assert line.endswith("); check slack.api_url and the network"), line
+
+
 async def test_socket_mode_checks_the_app_token_and_the_workspace(
         tmp_path: Path, config_data: dict) -> None:
     async with SlackServer() as slack:
