@@ -143,9 +143,9 @@ async def test_fixing_from_the_cli_clears_it_audited_and_leaves_other_configs(
 
 async def test_a_plan_made_stale_by_another_change_is_refused_and_changes_nothing(
         bad_iac, config_data):
+    from kafkaops.core.admin import wire
     from kafkaops.core.audit.log import local_actor
     from kafkaops.core.errors import Conflict
-    from kafkaops.core.kafka.alterconfigs import IncrementalAlterConfigs
     from kafkaops.core.policy.service import PolicyService
 
     tag, name = bad_iac
@@ -155,8 +155,8 @@ async def test_a_plan_made_stale_by_another_change_is_refused_and_changes_nothin
         svc = PolicyService(s)
         plan = await svc.plan_fix(name)
         conn = await s.connection()  # someone else sets retention to two days meanwhile
-        await conn.client.send(conn.client.get_random_node(),
-                               IncrementalAlterConfigs({name: {"retention.ms": "172800000"}}))
+        await wire.alter_configs_incremental(conn, conn.client.get_random_node(), name,
+                                             {"retention.ms": "172800000"}, [])
         with pytest.raises(Conflict, match="changed since the plan"):
             await svc.apply_fix(plan, actor=local_actor(), face="cli")
         configs = await (await s.topics()).configs([name], ["retention.ms"])

@@ -168,8 +168,8 @@ class FixPlan:
     not_fixable: tuple[Finding, ...]
     """Findings no config change fixes (partitions, replicas, `!=`), with what to do."""
     keep: Mapping[str, str]
-    """The topic's other explicitly set configs, sent again with the change (AlterConfigs
-    replaces the whole set of a topic's overrides)."""
+    """The topic's other configs set on the topic: a plan is stale (refused) when they
+    changed before it is applied."""
 
     def describe(self) -> str:
         """The plan in words, one change a line."""

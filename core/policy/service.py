@@ -6,11 +6,11 @@ into a plan read from the configs now; `apply_fix()` runs it through the audited
 (core/audit/log.py record_change: refused on a read-only cluster, intent and outcome recorded),
 re-reading the configs first so a plan made stale by another change is not applied.
 
-Configs are changed with IncrementalAlterConfigs (core/kafka/alterconfigs.py): only the
-configs of the plan change. Brokers older than Kafka 2.3 lack it; there the classic
-AlterConfigs replaces the whole set of a topic's overrides, so the plan also holds the
-topic's other overrides (configs whose source is the topic itself), sent again with the
-change. A broker with neither ends in ConfigChangeUnsupported, audited as an error.
+Configs are changed with the admin requests (core/admin/wire.py): IncrementalAlterConfigs,
+so only the configs of the plan change. Brokers older than Kafka 2.3 lack it; there the
+classic AlterConfigs replaces the whole set of a topic's overrides, so the others are sent
+again with the change, and only where the broker shows them all. Otherwise the fix ends
+in ConfigChangeUnsupported, audited as an error.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kafkaops.core.errors import (
-    ClusterUnreachable,
     KafkaOpsError,
     NotFound,
     NothingToChange,
@@ -34,7 +33,6 @@ from kafkaops.core.topics.service import TopicService
 from kafkaops.core.usage.teams import team_of
 
 if TYPE_CHECKING:
-    from kafkaops.core.kafka.connection import KafkaConnection
     from kafkaops.core.services import Services
 
 ACTION = "topic.config"
@@ -138,57 +136,33 @@ class PolicyService:
 
 
 async def alter_topic_configs(services: Services, cluster: str, plan: FixPlan) -> None:
-    """Set the plan's configs on its topic: IncrementalAlterConfigs (only those configs
-    change); where the brokers lack it (Kafka before 2.3), the classic AlterConfigs with the
-    topic's other overrides sent again."""
-    from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
-
-    from kafkaops.core.kafka.alterconfigs import IncrementalAlterConfigs, errors_of
+    """Set the plan's configs on its topic through the admin requests (core/admin/wire.py):
+    IncrementalAlterConfigs, which changes only those configs; where the brokers lack it
+    (Kafka before 2.3), the classic AlterConfigs with the topic's other overrides sent
+    again, but only where the broker reports every config (else some would be lost)."""
+    from kafkaops.core.admin import wire
+    from kafkaops.core.admin.rules import reports_defaults, set_on_topic
 
     conn = await services.connection(cluster)
     if services.cluster_config(cluster).read_only:  # record_change checked; never write
         raise Refused(f"cluster {cluster!r} is read-only")
+    node = wire.controller(conn, await conn.metadata([plan.topic]))
     changes = {c.config: c.after for c in plan.changes}
-    try:
-        node = conn.client.get_random_node()
-        if node is None:
-            raise ClusterUnreachable(f"cluster {cluster!r}: no broker known", cluster=cluster)
-        response = await conn.client.send(node, IncrementalAlterConfigs({plan.topic: changes}))
-        refused = errors_of(response)
-    except (IncompatibleBrokerVersion, NotImplementedError):
-        refused = await _alter_classic(conn, cluster, plan.topic, dict(plan.keep) | changes)
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
-    if plan.topic in refused:
-        raise KafkaOpsError(f"cannot change configs of topic {plan.topic!r}: "
-                            f"{refused[plan.topic][1]}")
+    if await wire.supports(conn, wire.IncrementalAlterConfigs, node):
+        await wire.alter_configs_incremental(conn, node, plan.topic, changes, [])
+        return
+    from aiokafka.protocol.admin import AlterConfigsRequest
 
-
-async def _alter_classic(conn: KafkaConnection, cluster: str, topic: str,
-                         configs: dict[str, str]) -> dict[str, tuple[int, str]]:
-    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-    from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
-
-    now = await TopicService(conn).configs([topic], None)
-    hidden = sorted(c.name for c in now.get(topic, ()) if c.source == "topic" and c.value is None)
-    if hidden:  # AlterConfigs would drop them: they cannot be sent again
-        raise Refused(f"topic {topic!r}: its brokers offer only AlterConfigs, which replaces "
-                      f"every override, and {', '.join(hidden)} is sensitive (its value is "
-                      "not shown, so it cannot be sent again): nothing was changed")
-    try:
-        responses = await conn.admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
-    except (IncompatibleBrokerVersion, NotImplementedError):
+    configs = (await TopicService(conn).configs([plan.topic], None)).get(plan.topic, ())
+    rows = [(c.name, c.value, c.source) for c in configs]
+    on_topic = set_on_topic(rows)
+    if (not reports_defaults(n for n, _, _ in rows) or None in on_topic.values()
+            or not await wire.supports(conn, AlterConfigsRequest, node)):
         raise ConfigChangeUnsupported(
-            f"cluster {cluster!r} does not support changing topic configs (its brokers "
-            "offer neither IncrementalAlterConfigs nor AlterConfigs): nothing was changed; "
-            "change the topic's configs with the cluster's own tools") from None
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
-    out: dict[str, tuple[int, str]] = {}
-    for resp in responses:
-        for res in resp.to_object().get("resources", []):
-            if res.get("error_code"):
-                out[topic] = (res["error_code"],
-                              res.get("error_message") or f"error code {res['error_code']}")
-    return out
+            f"cluster {cluster!r} cannot change this topic's configs safely: it offers "
+            "neither IncrementalAlterConfigs nor AlterConfigs, or only AlterConfigs, which "
+            "replaces every config of the topic while the broker does not show them all. "
+            "Nothing was changed.")
+    await wire.alter_configs_whole(conn, node, plan.topic,
+                                   {k: v for k, v in on_topic.items() if v is not None}
+                                   | changes)
