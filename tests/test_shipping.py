@@ -265,6 +265,20 @@ async def test_without_the_schema_extra_framed_records_show_raw_with_the_reason(
         assert got["value"] is None and base64.b64decode(got["value_base64"]) == raw
     assert json.loads(json_schema["value"]) == {"status": "ok"}  # JSON Schema needs no extra
 
+    # producing framed values needs it too: one line, exit 2, nothing written
+    json_topic = unique("j")
+    json_values(registry_url, json_topic, [{"status": "ok"}])
+    for subject, kind, module in ((f"{topic}-value", "Avro", "fastavro"),
+                                  (f"{json_topic}-value", "JSON Schema", "jsonschema")):
+        done = run(installed, "kafkaops", "--config", str(cfg), "produce", topic, "--schema",
+                   subject, "--value", "{}", "--yes", cwd=tmp_path)
+        assert (done.returncode, done.stderr) == (
+            2, f"kafkaops: --schema {subject}: writing {kind} needs the schema extra "
+               f"(kafkaops[schema]): {module} is not installed\n")
+    done = run(installed, "kafkaops", "--config", str(cfg), "tail", topic, "--from-beginning",
+               "--to-end", "--json", cwd=tmp_path)
+    assert len(done.stdout.splitlines()) == 3
+
 
 async def test_the_flags_sdk_reads_a_flag_in_a_plain_install(
         installed: Install, services: Services, bootstrap: str, tmp_path: Path) -> None:

@@ -29,6 +29,12 @@ MAGIC = b"\x00"
 MAX_REFERENCE_DEPTH = 16
 
 
+def _needs_schema_extra(subject: str, kind: str, module: str) -> UsageError:
+    """kafkaops installed without [schema]: nothing is produced, one line says why."""
+    return UsageError(f"--schema {subject}: writing {kind} needs the schema extra "
+                      f"(kafkaops[schema]): {module} is not installed")
+
+
 @dataclass(frozen=True)
 class ValueEncoder:
     """Encodes JSON values with one registered schema."""
@@ -93,7 +99,10 @@ async def _references(registry: RegistryClient, refs: Sequence[Any],
 
 def _avro_writer(subject: str, reg: RegisteredSchema,
                  named: Sequence[tuple[str, str]]) -> Callable[[Any, bytes], bytes]:
-    from fastavro import parse_schema, schemaless_writer
+    try:
+        from fastavro import parse_schema, schemaless_writer
+    except ImportError:
+        raise _needs_schema_extra(subject, "Avro", "fastavro") from None
 
     named_schemas: dict[str, Any] = {}
     try:
@@ -200,9 +209,12 @@ def _branch(union: list[Any], value: Any, named: dict[str, Any]) -> Any:
 
 def _json_writer(subject: str, reg: RegisteredSchema,
                  named: Sequence[tuple[str, str]]) -> Callable[[Any, bytes], bytes]:
-    import jsonschema
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT7
+    try:
+        import jsonschema
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT7
+    except ImportError:
+        raise _needs_schema_extra(subject, "JSON Schema", "jsonschema") from None
 
     try:
         schema = json.loads(reg.schema)
