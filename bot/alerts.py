@@ -1,9 +1,9 @@
 """Alerts in the bot: the Slack notifier, and the alerting parts `kafkaops bot` runs.
 
-`BotAlerts(services, client)` starts, sharing one AlertLog (core/alerts/log.py):
-- the evaluator (core/alerts/runner.py): metric rules every alerts.interval, events to
+`BotAlerts(services, client)` starts, sharing one AlertLog (core/alert_log.py):
+- the evaluator (core/alert_runner.py): metric rules every alerts.interval, events to
   `_kafkaops.alerts`; it also feeds the lag /metrics shows;
-- one EventWatcher per event rule (core/alerts/events.py);
+- one EventWatcher per event rule (core/alert_events.py);
 - the AlertDispatcher: this replica's share of the notifier consumer group, delivering
   through `SlackNotifier`.
 
@@ -33,7 +33,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from kafkaops.bot.render.alerts import render_action
+from kafkaops.bot.render.alerts import render_action, render_thread
 from kafkaops.core.alerts.events import EventWatcher
 from kafkaops.core.alerts.log import (
     HEARTBEAT_MS,
@@ -67,26 +67,37 @@ CHANNEL_SPACING = 1.0
 
 
 class SlackNotifier:
-    """Delivers alert actions with chat.postMessage / chat.update (core's Notifier)."""
+    """Delivers alert actions with chat.postMessage / chat.update (core's Notifier): the
+    alert's own message, and what happens to it as replies in its thread (a re-fire or a
+    markedly worse value also to the channel: `reply_broadcast`)."""
 
     def __init__(self, client: AsyncWebClient, *, metrics: MetricsRegistry | None = None,
-                 spacing: float = CHANNEL_SPACING) -> None:
+                 spacing: float = CHANNEL_SPACING, command: str = "/kafka") -> None:
         self.client = client
         self.metrics = metrics
         self.spacing = spacing
+        self.command = command
         self._last: dict[str, float] = {}
 
     async def deliver(self, action: Action) -> Delivery:
-        body = render_action(action)
+        body = render_action(action, command=self.command)
         msg = action.message
-        if action.kind in ("refire", "resolve") and msg is not None:
+        if action.kind in ("refire", "change", "resolve") and msg is not None:
             try:
                 resp = await self._call("chat.update", channel=msg.channel, ts=msg.ts, **body)
-                return Delivery(str(resp.get("channel") or msg.channel),
-                                str(resp.get("ts") or msg.ts))
             except _Gone:
                 log.info("alert %s: its message %s is gone; posting a new one",
                          action.alert_id, msg.ts)
+            else:
+                delivery = Delivery(str(resp.get("channel") or msg.channel),
+                                    str(resp.get("ts") or msg.ts))
+                # the thread reply last: the update is idempotent, so a retry after a
+                # failed reply updates again and replies once
+                reply = render_thread(action)
+                if reply is not None:
+                    await self._call("chat.postMessage", channel=delivery.channel,
+                                     thread_ts=delivery.ts, **reply)
+                return delivery
         resp = await self._call("chat.postMessage", channel=action.event.channel, **body)
         return Delivery(str(resp.get("channel") or action.event.channel), str(resp["ts"]))
 
@@ -151,7 +162,8 @@ class BotAlerts:
         self.rules = compile_rules(services.config)
         self.log = AlertLog(services)
         metrics = services.metrics
-        self.notifier = SlackNotifier(client, metrics=metrics, spacing=spacing)
+        self.notifier = SlackNotifier(client, metrics=metrics, spacing=spacing,
+                                      command=services.config.slack.command)
         self.evaluator = AlertEvaluator(services, log_=self.log, rules=self.rules, clock=clock,
                                         metrics=metrics)
         self.watchers = [

@@ -302,8 +302,15 @@ class RoleConfig:
 class AlertRuleConfig:
     name: str
     """Unique rule name; appears in the alert."""
-    channel: str
-    """Slack channel id or #name."""
+    channel: str | None = None
+    """Slack channel id or #name (required unless `team:` names a team with a channel)."""
+    owner: str | list[str] | None = None
+    """Who to @mention when it fires: a Slack user group (S0123 or <!subteam^S0123>)
+    and/or users (U0123 or <@U0123>); default: the owner of the team it is routed to."""
+    runbook: str | None = None
+    """Link to the runbook (https://...), shown as a button on the alert."""
+    team: str | None = None
+    """Post to this team's channel (a name under `teams:`)."""
     match: dict[str, str] | None = None
     """Metric rules: glob patterns on cluster, group, topic."""
     when: str | None = None
@@ -340,7 +347,8 @@ class AlertsConfig:
     and reopened every evaluation."""
     renotify_interval: Duration = Duration(1800.0)
     """An alert that fires again within this time of its last Slack message updates that
-    message ("fired again, 3 times") instead of posting a new one."""
+    message ("fired again, 3 times") and replies in its thread, also to the channel (so
+    people are notified), instead of posting a new message."""
     event_window: Duration = Duration(10.0)
     """Matches of an event rule are gathered this long into one message with a count."""
 
@@ -360,6 +368,9 @@ class TeamConfig:
     first team, in config order, with a pattern that matches it; else it is unowned."""
     channel: str | None = None
     """Slack channel (id or #name) the team's alerts go to."""
+    owner: str | list[str] | None = None
+    """Who to @mention on the team's alerts: a Slack user group (S0123 or <!subteam^S0123>)
+    and/or users (U0123 or <@U0123>)."""
 
 
 @dataclass(frozen=True)
@@ -695,6 +706,34 @@ def _check_references(config: Config) -> None:
     from kafkaops.core.alerts.rules import check_rules  # alerts.py reads this module's types
 
     check_rules(config)  # ConfigError naming the rule and what does not parse
+
+
+#: a Slack user group or user as config may name it, bare or as Slack writes a mention
+_MENTION = re.compile(r"^(?:<!subteam\^(S[A-Z0-9]{2,})(?:\|[^<>]*)?>"
+                      r"|<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>|([SUW][A-Z0-9]{2,}))$")
+#: a Slack channel id (C0123ABCD; G for private, D for direct) or a #name as Slack writes it
+CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._\-]{0,79}|[CGD][A-Z0-9]{2,})$")
+
+
+def owner_ids(value: str | list[str] | None, where: str) -> tuple[str, ...]:
+    """The Slack IDs an `owner` names (S... user groups, U.../W... users), in order, each
+    once. ConfigError for anything else: a mention must name an ID, since Slack turns
+    only IDs into notifications (`@oncall` as text notifies nobody)."""
+    items = [value] if isinstance(value, str) else list(value or [])
+    out: list[str] = []
+    for i, raw in enumerate(items):
+        for word in str(raw).replace(",", " ").split():
+            m = _MENTION.match(word)
+            if m is None:
+                at = f"{where}[{i}]" if isinstance(value, list) else where
+                raise ConfigError(
+                    f"{at}: {_clip(repr(word))} is not a Slack user group or user: give an "
+                    "ID such as S0123ONCALL (user group) or U0123ALICE (user), or "
+                    "<!subteam^S0123ONCALL>")
+            ident = next(g for g in m.groups() if g)
+            if ident not in out:
+                out.append(ident)
+    return tuple(out)
 
 
 def _check_registry(reg: SchemaRegistryConfig, where: str) -> None:

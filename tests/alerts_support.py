@@ -126,9 +126,54 @@ def all_text(call: Call) -> str:
 
 
 def posts(slack: SlackServer, channel: str) -> list[Call]:
-    return [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == channel]
+    """New messages in a channel (not replies in a thread)."""
+    return [c for c in slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == channel and not c.params.get("thread_ts")]
+
+
+def thread_replies(slack: SlackServer, channel: str, ts: str | None = None) -> list[Call]:
+    """Replies in the threads of a channel (of the message `ts`, when given)."""
+    return [c for c in slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == channel and c.params.get("thread_ts")
+            and (ts is None or c.params["thread_ts"] == ts)]
 
 
 def updates(slack: SlackServer, channel: str | None = None) -> list[Call]:
     return [c for c in slack.calls_to("chat.update")
             if channel is None or c.params.get("channel") == channel]
+
+
+class BotRep:
+    """A bot's own alerting as a replica (for more_evaluations() and quiet())."""
+
+    def __init__(self, alerts: BotAlerts) -> None:
+        self.alerts = alerts
+        self.services = alerts.services
+
+    @property
+    def evaluations(self) -> int:
+        return int(self.alerts.services.metrics.value("kafkaops_alert_evaluations_total") or 0)
+
+
+@asynccontextmanager
+async def bot_with_alerts(config_data: dict[str, Any], rules: list[dict[str, Any]], *,
+                          teams: dict[str, Any] | None = None, **alerts: Any,
+                          ) -> AsyncIterator[tuple[Any, BotAlerts]]:
+    """The bot on its HTTP listener (tests/bot_harness.py) with its alerting running:
+    (RunningBot, BotAlerts)."""
+    from tests.bot_harness import running_bot
+
+    data = {**config_data, "alerts": {
+        "interval": "500ms", "min_firing": "0s", "topic": unique("_alerts"),
+        "group": unique("kafkaops-alerts"), "rules": rules, **alerts}}
+    if teams is not None:
+        data["teams"] = teams
+    async with running_bot(data) as rb:
+        ba = BotAlerts(rb.bot.services, rb.bot.client, session_timeout_ms=SESSION_MS,
+                       heartbeat_ms=HEARTBEAT_MS, spacing=0.0)
+        await ba.start()
+        try:
+            await ba.wait_ready(60)
+            yield rb, ba
+        finally:
+            await ba.stop()

@@ -76,7 +76,9 @@ def test_firing_alert() -> None:
                          "lag_seconds 6m52s")
     assert p["attachments"][0]["color"] == "#D72B3F"
     assert "Rule: `lag_seconds &gt; 300`" in text and "(for: 2m)" in text
-    assert "`kafkaops -c primary lag --group orders-billing`" in text
+    # the next step in Slack's own words, never a terminal command
+    assert "`/kafka lag orders-billing --cluster primary`" in text
+    assert "kafkaops " not in text
 
 
 def test_refire_updates_say_how_often() -> None:
@@ -126,5 +128,5 @@ def test_alert_list(count: int) -> None:
     if count == 0:
         assert text.startswith("No alerts firing.")
     else:
-        assert "45 alert(s) firing" in text and "… 5 more" in text
+        assert "45 alerts firing" in text and "… 5 more" in text
         assert all(len(b["text"]["text"]) <= 3000 for b in p["blocks"])

@@ -5,12 +5,18 @@ notifier consumer group) and the local Slack server recording every Web API call
   replicas evaluating and notifying; catching up turns that same message into "resolved";
 - Slack answering 429 with Retry-After delays the message but does not lose it;
 - an event rule turns a matching record into one message with the configured text, and a
-  burst into one message with a count.
+  burst into one message with a count;
+- an alert @mentions its owner and links its runbook; what happens to it afterwards
+  (acknowledged, resolved, fired again, much worse, snoozed) is a reply in its thread
+  saying who and when, a re-fire and a worsening also sent to the channel (they notify);
+- alerts about a team's topics go to the team's channel.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
@@ -20,17 +26,21 @@ from kafkaops.core.config import ClusterConfig
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from tests.alerts_support import (
+    BotRep,
     alerts_config,
     all_text,
+    bot_with_alerts,
     more_evaluations,
     posts,
     quiet,
     replicas,
+    thread_replies,
     updates,
     wait_until,
 )
 from tests.conftest import produce, unique
-from tests.slack_server import SlackServer
+from tests.offsets_support import commit_as_consumer, make_known_topic, stopped_group
+from tests.slack_server import Call, SlackServer, button_click
 
 
 async def new_topic(bootstrap: str, partitions: int = 1) -> str:
@@ -83,7 +93,8 @@ async def test_a_group_falling_behind_is_posted_once_by_two_replicas_and_resolve
             assert json.loads(buttons["kafkaops.alert.lag"]) == {"cluster": "primary",
                                                                  "group": group}
             assert buttons["kafkaops.alert.snooze"].startswith("a-")
-            assert f"kafkaops -c primary lag --group {group}" in text
+            assert f"`/kafka lag {group} --cluster primary`" in text  # Slack's own words
+            assert "kafkaops " not in text
 
             # both replicas keep evaluating the same firing condition: still one message
             await wait_until(lambda: all(
@@ -100,6 +111,10 @@ async def test_a_group_falling_behind_is_posted_once_by_two_replicas_and_resolve
             text = all_text(upd)
             assert "RESOLVED after" in text and rule["name"] in text
             assert upd.params["attachments"][0]["color"] == "#2EB67D"
+            # and the thread says so, without notifying the channel again
+            (done,) = await slack.wait_for(
+                "chat.postMessage", lambda c: c.params.get("thread_ts") == posted_ts, within=30)
+            assert "*Resolved after" in all_text(done) and "reply_broadcast" not in done.params
             await more_evaluations(reps, 3)
             assert len(posts(slack, "C0ORDERS")) == 1 and len(updates(slack)) == 1
 
@@ -243,3 +258,139 @@ async def test_the_replica_that_takes_over_closes_the_message_the_other_posted(
             assert upd.params["ts"] == posted_ts and "RESOLVED" in all_text(upd)
             await quiet([other])
             assert len(posts(slack, "C0ORDERS")) == 1
+
+
+# ---------------------------------------------------------------- threads, owners, buttons
+
+
+def _buttons(call: Any) -> dict[str, dict[str, Any]]:
+    return {e["action_id"]: e for b in call.params["attachments"][0]["blocks"]
+            if b["type"] == "actions" for e in b["elements"]}
+
+
+async def _click(rb: Any, action_id: str, value: str, user: str, ts: str) -> str:
+    url = rb.slack.response_url()
+    status, _ = await rb.click(button_click(action_id, value, response_url=url, user=user,
+                                            channel="C0ORDERS", message_ts=ts,
+                                            is_ephemeral=False))
+    assert status == 200
+    return all_text(await rb.reply(url))
+
+
+def _in_thread(slack: SlackServer, ts: str, words: str) -> Callable[[Call], bool]:
+    return lambda c: c.params.get("thread_ts") == ts and words in all_text(c)
+
+
+async def test_an_alert_mentions_its_owner_links_its_runbook_and_keeps_its_story_in_its_thread(
+    config_data: dict, bootstrap: str
+) -> None:
+    """Acknowledge, resolve, fire again (notifying the channel), snooze: each one a reply in
+    the alert's thread saying who and when; the message itself kept up to date."""
+    known = await make_known_topic(bootstrap)
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})  # 23 behind
+    rule = {"name": unique("stopped"), "match": {"group": group}, "when": "lag > 10",
+            "channel": "C0ORDERS", "owner": "<!subteam^S0ONCALL>",
+            "runbook": "https://runbooks.example/consumer-lag"}
+    async with bot_with_alerts(config_data, [rule]) as (rb, alerts):
+        slack = rb.slack
+        (post,) = await slack.wait_for(
+            "chat.postMessage", lambda c: c.params.get("channel") == "C0ORDERS", within=30)
+        root = _answer_ts(slack, post)
+        # the owner is @mentioned where notifications read, and the runbook is a link button
+        assert post.params["text"].endswith("<!subteam^S0ONCALL>")
+        assert "Owner: <!subteam^S0ONCALL>" in all_text(post)
+        buttons = _buttons(post)
+        assert buttons["kafkaops.alert.runbook"]["url"] == rule["runbook"]
+        assert {"kafkaops.alert.ack", "kafkaops.alert.lag", "kafkaops.alert.snooze"} <= set(
+            buttons)
+        alert_id = buttons["kafkaops.alert.ack"]["value"]
+
+        # Acknowledge (anyone): who is on it, on the message and in its thread
+        said = await _click(rb, "kafkaops.alert.ack", alert_id, "U0CAROL", root)
+        assert f"You are on `{alert_id}`" in said
+        (acked,) = await slack.wait_for("chat.update", lambda c: c.params.get("ts") == root)
+        assert ":eyes: <@U0CAROL> is on it (acknowledged since <!date^" in all_text(acked)
+        assert "kafkaops.alert.ack" not in _buttons(acked)  # someone is on it already
+        (reply,) = await slack.wait_for("chat.postMessage",
+                                        _in_thread(slack, root, "acknowledged at"))
+        assert "<@U0CAROL> acknowledged at <!date^" in all_text(reply)
+        assert "reply_broadcast" not in reply.params
+        records = await (await rb.bot.services.audit()).records()
+        assert [(r.actor, r.action, r.result) for r in records if r.target == alert_id] == [
+            ("U0CAROL", "alert.ack", "ok")]
+
+        # it resolves: the message turns green (still naming who was on it), the thread
+        # says after how long
+        await commit_as_consumer(bootstrap, group, known.name, {0: 30, 1: 30})
+        (green,) = await slack.wait_for("chat.update", lambda c: "RESOLVED" in all_text(c),
+                                        within=30)
+        assert green.params["ts"] == root and "<@U0CAROL> is on it" in all_text(green)
+        (done,) = await slack.wait_for("chat.postMessage",
+                                       _in_thread(slack, root, "Resolved after"), within=30)
+        assert "reply_broadcast" not in done.params
+
+        # it fires again within renotify_interval: the same message is updated, and the
+        # thread gets a reply that is also sent to the channel, so people are notified
+        await commit_as_consumer(bootstrap, group, known.name, {0: 12, 1: 25})
+        (again,) = await slack.wait_for("chat.postMessage",
+                                        _in_thread(slack, root, "Fired again"), within=30)
+        assert again.params["reply_broadcast"] is True
+        assert "(2nd time in" in all_text(again) and "<!subteam^S0ONCALL>" in all_text(again)
+        (upd,) = await slack.wait_for("chat.update",
+                                      lambda c: "fired again: 2 times" in all_text(c))
+        assert upd.params["ts"] == root
+        assert ":eyes:" not in all_text(upd)  # an acknowledgement was for the last episode
+
+        # snooze: who and until when, in the thread
+        said = await _click(rb, "kafkaops.alert.snooze.4h", alert_id, "U0ALICE", root)
+        assert f"Snoozed `{alert_id}` until" in said
+        (zzz,) = await slack.wait_for("chat.postMessage",
+                                      _in_thread(slack, root, "snoozed it until"))
+        assert "<@U0ALICE> snoozed it until <!date^" in all_text(zzz)
+        await quiet([BotRep(alerts)])  # type: ignore[list-item]
+        assert len(posts(slack, "C0ORDERS")) == 1  # everything else went to the thread
+        assert len(thread_replies(slack, "C0ORDERS", root)) == 4
+
+
+async def test_a_firing_alert_that_gets_much_worse_says_so_in_its_thread_and_notifies(
+    config_data: dict, bootstrap: str
+) -> None:
+    known = await make_known_topic(bootstrap)
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})  # 23 behind
+    rule = {"name": unique("behind"), "match": {"group": group}, "when": "lag > 10",
+            "channel": "C0ORDERS"}
+    async with bot_with_alerts(config_data, [rule]) as (rb, alerts):
+        slack = rb.slack
+        (post,) = await slack.wait_for(
+            "chat.postMessage", lambda c: c.params.get("channel") == "C0ORDERS", within=30)
+        root = _answer_ts(slack, post)
+        await more_evaluations([BotRep(alerts)], 3)  # a steady lag says nothing new
+        assert thread_replies(slack, "C0ORDERS") == []
+
+        await commit_as_consumer(bootstrap, group, known.name, {0: 0, 1: 0})  # 60 behind
+        (worse,) = await slack.wait_for("chat.postMessage",
+                                        _in_thread(slack, root, "*Worse*"), within=30)
+        assert worse.params["reply_broadcast"] is True
+        assert "lag *60* (was lag *23* when it fired)" in all_text(worse)
+        (upd,) = await slack.wait_for("chat.update", lambda c: c.params.get("ts") == root)
+        assert "lag *60*" in all_text(upd)
+        await quiet([BotRep(alerts)])  # type: ignore[list-item]
+        assert len(thread_replies(slack, "C0ORDERS", root)) == 1  # once per doubling
+
+
+async def test_alerts_about_a_teams_topics_go_to_the_teams_channel_and_mention_its_owner(
+    config_data: dict, bootstrap: str
+) -> None:
+    known = await make_known_topic(bootstrap)
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
+    teams = {"payments": {"match": [known.name[:4] + "*"], "channel": "#payments-oncall",
+                          "owner": ["S0PAYMENTS", "<@U0ALICE>"]},
+             "other": {"match": ["nothing.*"], "channel": "#other"}}
+    rule = {"name": unique("behind"), "match": {"group": group}, "when": "lag > 10",
+            "channel": "C0ORDERS"}
+    async with bot_with_alerts(config_data, [rule], teams=teams) as (rb, _):
+        (post,) = await rb.slack.wait_for(
+            "chat.postMessage", lambda c: "lag" in all_text(c), within=30)
+        assert post.params["channel"] == "#payments-oncall"
+        assert post.params["text"].endswith("<!subteam^S0PAYMENTS> <@U0ALICE>")
+        assert posts(rb.slack, "C0ORDERS") == []

@@ -65,7 +65,7 @@ async def test_a_failed_task_alerts_once_with_buttons_and_resolves_in_place(
             assert the_rule["name"] in text and "CRITICAL" in text
             assert f"connector {bad} (Connect ingest) on primary" in text
             assert "failed_tasks *1*" in text
-            assert f"kafkaops -c primary connect status {bad} --connect ingest" in text
+            assert f"/kafka connect {bad} --connect ingest --cluster primary" in text
             buttons = {e["action_id"]: e["value"] for b in post.params["attachments"][0]["blocks"]
                        if b["type"] == "actions" for e in b["elements"]}
             target = {"cluster": "primary", "connect": "ingest", "connector": bad}

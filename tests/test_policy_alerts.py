@@ -30,7 +30,6 @@ from kafkaops.core.alerts.runner import AlertEvaluator
 from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
 from kafkaops.core.topics.service import NewTopicSpec
-from kafkaops.core.usage.alerting import team_router
 from tests.alerts_support import all_text, more_evaluations, posts, replicas, updates
 from tests.bot_harness import bot_config_data
 from tests.conftest import KAFKAOPS, cli_env, produce, unique
@@ -73,19 +72,21 @@ def config_with(base: dict, rules: list[dict], **extra: object) -> dict:
 def test_policy_and_usage_alerts_go_to_the_team_channel(config_data: dict) -> None:
     config = parse_config(config_with(config_data, [
         {"name": "spike", "when": "bytes_in_rate > 3 * baseline", "channel": "C0COSTS"},
-        {"name": "offline", "when": "offline_partitions > 0", "channel": "C0TOPICS"},
+        {"name": "offline", "when": "offline_partitions > 0", "channel": "C0TOPICS",
+         "team": "platform"},
         {"name": "policies", "when": "policy_violations > 0", "channel": "C0POLICY"},
     ]))
-    route = team_router(config)
     spike, offline, policies = compile_rules(config).metric
     orders = Subject(cluster="primary", topic="orders.events")
     logs = Subject(cluster="primary", topic="logs.app")          # platform names no channel
     other = Subject(cluster="primary", topic="misc")              # nobody's
-    assert [route(spike, s) for s in (orders, logs, other)] == ["#payments", "C0COSTS",
-                                                                 "C0COSTS"]
-    assert route(policies, orders) == "#payments"
-    assert route(offline, orders) == "C0TOPICS"  # other rules keep their channel
-    tracker = AlertTracker([policies], route=route)
+    assert [spike.route(s)[0] for s in (orders, logs, other)] == ["#payments", "C0COSTS",
+                                                                   "C0COSTS"]
+    assert policies.route(orders)[0] == "#payments"
+    # a rule naming its team goes there whatever the topic: the rule's channel, as the
+    # platform team names none
+    assert offline.route(orders)[0] == "C0TOPICS"
+    tracker = AlertTracker([policies])
     events, _ = tracker.step(0.0, [Observation(orders, {"policy_violations": 2})],
                              observed={"primary"}, book=AlertBook())
     assert [(e.type, e.channel) for e in events] == [("firing", "#payments")]
@@ -122,7 +123,7 @@ async def test_a_non_compliant_topic_is_one_alert_in_its_teams_channel_until_fix
             text = all_text(post)
             assert rule["name"] in text and f"topic {mine} on primary" in text
             assert "policy_violations *1*" in text
-            assert f"kafkaops -c primary policy check --topic {mine}" in text
+            assert f"/kafka policy --topic {mine} --cluster primary" in text
             # the topic nobody's channel owns goes to the rule's channel; the good one nowhere
             (fallback,) = await slack.wait_for(
                 "chat.postMessage", lambda c: c.params.get("channel") == "C0FALLBACK",

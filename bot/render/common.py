@@ -163,6 +163,11 @@ def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10)
 
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 flag`, `2 flags`, `1,204 records`."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
 def human_seconds(seconds: float | None) -> str:
     """A duration as on-call people say it: 45s, 12m 5s, 3h 20m, 2d 4h; '-' when unknown."""
     if seconds is None:

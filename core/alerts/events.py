@@ -198,7 +198,7 @@ class EventGrouper:
             severity=self.rule.severity, channel=self.rule.channel,
             subject=_subject(self.rule), text=examples[0][0] if examples else "",
             count=g.count, examples=examples, first_at=g.first_at, last_at=g.last_at,
-            by=self.by,
+            by=self.by, owner=self.rule.owner, runbook=self.rule.runbook,
         )
 
     def sent(self, now: float) -> None:

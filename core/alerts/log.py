@@ -582,6 +582,9 @@ def delivered_events(action: Action, delivery: Delivery, *, at: float,
     if action.kind == "refire":
         assert msg is not None
         return [rec("firing", msg.posted_at, msg.times + 1)]
+    if action.kind == "change":
+        assert msg is not None
+        return [rec(f"changed:{ev.step}", msg.posted_at, msg.times)]
     if action.kind == "resolve":
         assert msg is not None
         return [rec("resolved", msg.posted_at, msg.times)]

@@ -485,6 +485,16 @@ class MetricRule:
     """Glob patterns on cluster, group, topic or pair; a missing key matches everything."""
     for_seconds: float
     """The condition must hold this long before the alert fires."""
+    owner: tuple[str, ...] = ()
+    """Slack IDs to @mention (S... user groups, U... users); else the routed team's."""
+    runbook: str = ""
+    """Link to the runbook ("" when none)."""
+    routes: tuple[Route, ...] = ()
+    """Teams alerts are routed by (`team:` given: that one team only)."""
+
+    def route(self, subject: Subject, topics: Sequence[str] = ()) -> tuple[str, tuple[str, ...]]:
+        """(channel, owner) of an alert about `subject` (`topics`: a group's topics)."""
+        return route(self.routes, self.channel, self.owner, subject, topics)
 
     @property
     def per_topic(self) -> bool:
@@ -519,6 +529,44 @@ class EventRule:
     """Template of the notice text: {field} references."""
     max_per_minute: int
     """At most this many Slack messages a minute; further matches are grouped and counted."""
+    owner: tuple[str, ...] = ()
+    """Slack IDs to @mention on its notices."""
+    runbook: str = ""
+    """Link to the runbook ("" when none)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """A team under `teams:` as alerts are routed: alerts about its topics go to its
+    channel and @mention its owner (when the rule names no owner)."""
+
+    team: str
+    """Team name."""
+    patterns: tuple[str, ...]
+    """Glob patterns on topic names."""
+    channel: str | None
+    """Its channel (None: the rule's own)."""
+    owner: tuple[str, ...]
+    """Its owner's Slack IDs."""
+    forced: bool = False
+    """The rule named this team with `team:`: it applies whatever the topic."""
+
+    def owns(self, subject: Subject, topics: Sequence[str]) -> bool:
+        if self.forced:
+            return True
+        names = [subject.topic] if subject.topic is not None else list(topics)
+        return any(fnmatch.fnmatchcase(t, p) for t in names for p in self.patterns)
+
+
+def route(routes: Sequence[Route], channel: str, owner: tuple[str, ...], subject: Subject,
+          topics: Sequence[str] = ()) -> tuple[str, tuple[str, ...]]:
+    """Where an alert goes and whom it @mentions: the first team that owns its topic (or
+    one of its group's topics) routes it to the team's channel and owner; the rule's own
+    channel and owner otherwise (the rule's owner always wins over the team's)."""
+    for r in routes:
+        if r.owns(subject, topics):
+            return r.channel or channel, owner or r.owner
+    return channel, owner
 
 
 @dataclass(frozen=True)
@@ -529,9 +577,9 @@ class Rules:
     """Event rules, in config order."""
 
 
-#: a channel id (C0123ABCD; G for private, D for direct) or a #name as Slack writes it
-_CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._\-]{0,79}|[CGD][A-Z0-9]{2,})$")
 DEFAULT_MESSAGE = "{value}"
+#: longest runbook link (Slack's limit on a button's url)
+MAX_RUNBOOK = 3000
 
 
 def compile_rules(config: Config) -> Rules:
@@ -556,6 +604,10 @@ def check_rules(config: Config) -> None:
         raise ConfigError(
             f"{config.source}: alerts.cluster: no cluster named {name!r} under clusters: "
             f"(configured: {', '.join(config.clusters) or 'none'})")
+    from kafkaops.core.config import owner_ids
+
+    for team, t in config.teams.items():
+        owner_ids(t.owner, f"{config.source}: teams.{team}.owner")
     compile_rules(config)
     # An alerts cluster that is read-only is refused when alerts are published (AlertLog),
     # not here: a read-only production cluster must not stop `kafkaops topics` from working.
@@ -572,17 +624,50 @@ def alerts_cluster(config: Config) -> str:
     return next(iter(config.clusters), "")
 
 
-def _common(rule: AlertRuleConfig, where: str) -> None:
+@dataclass(frozen=True)
+class _Common:
+    channel: str
+    owner: tuple[str, ...]
+    runbook: str
+    routes: tuple[Route, ...]
+
+
+def _common(rule: AlertRuleConfig, config: Config, where: str) -> _Common:
+    """What every rule has: a name, where it posts (its channel, its team), whom it
+    @mentions, its runbook."""
+    from kafkaops.core.config import CHANNEL, owner_ids
+
     if not rule.name.strip():
         raise ConfigError(f"{where}: name: give the rule a name")
-    if not _CHANNEL.match(rule.channel):
+    if rule.channel is not None and not CHANNEL.match(rule.channel):
         raise ConfigError(
             f"{where}: channel: {rule.channel!r} is neither a Slack channel id (C0123ABCD) "
             "nor a #channel-name")
+    owner = owner_ids(rule.owner, f"{where}: owner")
+    runbook = rule.runbook or ""
+    if runbook and (not re.match(r"^https?://[^\s<>|]+$", runbook) or len(runbook) > MAX_RUNBOOK):
+        raise ConfigError(f"{where}: runbook: expected an http:// or https:// link (no spaces, "
+                          f"at most {MAX_RUNBOOK} characters), got {runbook[:80]!r}")
+    routes = tuple(Route(name, tuple(t.match), t.channel,
+                         owner_ids(t.owner, f"{config.source}: teams.{name}.owner"))
+                   for name, t in config.teams.items())
+    if rule.team is not None:
+        team = config.teams.get(rule.team)
+        if team is None:
+            raise ConfigError(f"{where}: team: no team named {rule.team!r} under teams: "
+                              f"(configured: {', '.join(config.teams) or 'none'})")
+        if team.channel is None and rule.channel is None:
+            raise ConfigError(f"{where}: team: team {rule.team!r} has no channel; give the "
+                              "rule a channel: or the team one")
+        routes = tuple(dataclasses.replace(r, forced=True) for r in routes if r.team == rule.team)
+    elif rule.channel is None:
+        raise ConfigError(f"{where}: channel: required (a Slack channel id or #name), or name "
+                          "a team with a channel under teams: (team: NAME)")
+    return _Common(rule.channel or "", owner, runbook, routes)
 
 
 def _metric_rule(rule: AlertRuleConfig, config: Config, where: str) -> MetricRule:
-    _common(rule, where)
+    common = _common(rule, config, where)
     for key in ("filter", "message"):
         if getattr(rule, key) is not None:
             raise ConfigError(f"{where}: {key}: applies to event rules (with watch:), not to "
@@ -623,15 +708,16 @@ def _metric_rule(rule: AlertRuleConfig, config: Config, where: str) -> MetricRul
 
         check_connector_rule(match, config, where, metrics_of(expr))
     return MetricRule(
-        name=rule.name, channel=rule.channel, severity=rule.severity, when=rule.when,
+        name=rule.name, channel=common.channel, severity=rule.severity, when=rule.when,
         expr=expr, scope=scope, match=match, for_seconds=float(rule.for_),
+        owner=common.owner, runbook=common.runbook, routes=common.routes,
     )
 
 
 def _event_rule(rule: AlertRuleConfig, config: Config, where: str) -> EventRule:
     from kafkaops.core.expr.filter import FilterError, compile_filter
 
-    _common(rule, where)
+    common = _common(rule, config, where)
     if rule.match is not None:
         raise ConfigError(f"{where}: match: applies to metric rules (with when:); an event "
                           "rule names its topic in watch: {cluster, topic}")
@@ -666,10 +752,15 @@ def _event_rule(rule: AlertRuleConfig, config: Config, where: str) -> EventRule:
     if rule.max_per_minute < 1:
         raise ConfigError(f"{where}: max_per_minute: must be at least 1 (got "
                           f"{rule.max_per_minute})")
+    channel, owner = route(common.routes, common.channel, common.owner,
+                           Subject(cluster=cluster, topic=topic))
+    if not channel:
+        raise ConfigError(f"{where}: channel: required: no team with a channel owns "
+                          f"{topic!r}")
     return EventRule(
-        name=rule.name, channel=rule.channel, severity=rule.severity, cluster=cluster,
+        name=rule.name, channel=channel, severity=rule.severity, cluster=cluster,
         topic=topic, filter_text=rule.filter, filter=flt, message=message,
-        max_per_minute=rule.max_per_minute,
+        max_per_minute=rule.max_per_minute, owner=owner, runbook=common.runbook,
     )
 
 
@@ -756,6 +847,8 @@ class Observation:
     """What was measured."""
     values: Mapping[str, Any]
     """Metric name -> value this time (None: not known)."""
+    topics: tuple[str, ...] = ()
+    """A consumer group's topics (routes its alert to the team that owns them)."""
 
 
 def alert_id(rule: str, subject: Subject) -> str:
@@ -778,7 +871,8 @@ def group_observations(snapshot: LagSnapshot, *, per_topic: bool) -> list[Observ
             out.append(Observation(
                 Subject(cluster=snapshot.cluster, group=g.group),
                 {"lag": g.lag, "lag_seconds": g.lag_seconds, "status": g.status,
-                 "members": members, "data_loss": g.data_loss}))
+                 "members": members, "data_loss": g.data_loss},
+                tuple(t.topic for t in g.topics)))
             continue
         for t in g.topics:
             loss = any(p.topic == t.topic and p.state.value == "data loss" for p in g.partitions)
@@ -851,18 +945,20 @@ def _json_value(v: Any) -> Any:
 
 # ---------------------------------------------------------------- events on the topic
 
-EventType = Literal["firing", "resolved", "notice", "delivered", "snoozed"]
-EVENT_TYPES = ("firing", "resolved", "notice", "delivered", "snoozed")
+EventType = Literal["firing", "resolved", "notice", "delivered", "snoozed", "acked",
+                    "changed"]
+EVENT_TYPES = ("firing", "resolved", "notice", "delivered", "snoozed", "acked", "changed")
 
 
 @dataclass(frozen=True)
 class AlertEvent:
-    """One record on `_kafkaops.alerts` (key: alert_id). The evaluator writes firing and
-    resolved, event rules write notice, the notifier writes delivered once Slack accepted a
-    message, and a snooze button writes snoozed."""
+    """One record on `_kafkaops.alerts` (key: alert_id). The evaluator writes firing,
+    changed (a firing alert got markedly worse) and resolved, event rules write notice, the
+    notifier writes delivered once Slack accepted a message, and the alert's buttons write
+    snoozed and acked."""
 
     type: EventType
-    """firing | resolved | notice | delivered | snoozed."""
+    """firing | changed | resolved | notice | delivered | snoozed | acked."""
     alert_id: str
     """Stable alert id (alert_id()) or notice id; the record key."""
     at: float
@@ -919,6 +1015,12 @@ class AlertEvent:
     `seq`) holds it until that firing episode resolves."""
     error: str = ""
     """delivered: set when Slack refused the message for good (it is not retried)."""
+    owner: tuple[str, ...] = ()
+    """firing, notice: Slack IDs to @mention (user groups S..., users U...)."""
+    runbook: str = ""
+    """firing, notice: the rule's runbook link."""
+    step: int = 0
+    """changed: how many times this firing episode got markedly worse (1, 2, ...)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"v": 1}
@@ -932,6 +1034,8 @@ class AlertEvent:
                 v = {k: _json_value(x) for k, x in v.items()}
             elif f.name == "examples":
                 v = [list(x) for x in v]
+            elif f.name == "owner":
+                v = list(v)
             out[f.name] = v
         return out
 
@@ -960,6 +1064,10 @@ class AlertEvent:
                 v = tuple((str(t), int(n)) for t, n in v)
             elif k == "values":
                 v = dict(v) if isinstance(v, dict) else {}
+            elif k == "owner":
+                v = tuple(str(x) for x in v[:20]) if isinstance(v, list) else ()
+            elif k == "step":
+                v = v if isinstance(v, int) and not isinstance(v, bool) else 0
             kwargs[k] = v
         return cls(**kwargs)
 
@@ -1015,6 +1123,14 @@ class AlertView:
     """Snoozed until the firing episode with this seq resolves (instead of a time)."""
     snoozed_by: str = ""
     """Who snoozed it (the Slack user), while it is snoozed."""
+    acked_by: str = ""
+    """Who acknowledged this firing episode (the Slack user): who is on it."""
+    acked_at: float | None = None
+    """When."""
+    change: AlertEvent | None = None
+    """The newest `changed` event of this firing episode (it got markedly worse)."""
+    change_offset: int | None = None
+    """Its offset."""
 
     def snoozed(self, now: float) -> bool:
         """Whether no new Slack message is sent for it now."""
@@ -1039,7 +1155,7 @@ class NoticeView:
     """Posted (or refused for good)."""
 
 
-ActionKind = Literal["post", "refire", "resolve", "post_resolved", "notice"]
+ActionKind = Literal["post", "refire", "change", "resolve", "post_resolved", "notice"]
 
 
 @dataclass(frozen=True)
@@ -1048,11 +1164,12 @@ class Action:
 
     kind: ActionKind
     """post: a new firing message; refire: update the alert's recent message (it fired
-    again within the renotify interval); resolve: update the firing message to resolved;
-    post_resolved: one message for an alert that fired and resolved before it was posted;
-    notice: an event rule's notice."""
+    again within the renotify interval); change: the firing alert got markedly worse
+    (event is the `changed` one, firing the episode's); resolve: update the firing message
+    to resolved; post_resolved: one message for an alert that fired and resolved before it
+    was posted; notice: an event rule's notice."""
     event: AlertEvent
-    """The event to show (firing, resolved or notice)."""
+    """The event to show (firing, changed, resolved or notice)."""
     firing: AlertEvent | None
     """The episode's firing event (for resolve: when it fired, what it said)."""
     message: MessageRef | None
@@ -1060,6 +1177,10 @@ class Action:
     offset: int | None
     """Offset of the event that made this work: nothing at or after it is committed until
     the work is done."""
+    acked_by: str = ""
+    """Who acknowledged the episode (shown on its message), "" when nobody did."""
+    acked_at: float | None = None
+    """When."""
 
     @property
     def alert_id(self) -> str:
@@ -1105,6 +1226,20 @@ class AlertBook:
             lifted = view.snoozed_seq is None and view.snoozed_until is None
             view.snoozed_by = "" if lifted else ev.by
             return True
+        if ev.type in ("acked", "changed"):
+            view = self.alerts.get(ev.alert_id)
+            if view is None or view.state != "firing" or ev.seq != view.seq:
+                return False  # about an episode that is over (or not read yet)
+            if ev.type == "acked":
+                view.acked_by, view.acked_at = ev.by, ev.at
+                return True
+            cur = view.change
+            if cur is not None and ev.step <= cur.step:
+                if ev.step == cur.step and view.change_offset is None and offset is not None:
+                    view.change_offset = offset  # our own event read back
+                return False  # a duplicate from another evaluator replica
+            view.change, view.change_offset = ev, offset
+            return True
         return False
 
     def _state(self, ev: AlertEvent, offset: int | None) -> bool:
@@ -1121,6 +1256,9 @@ class AlertBook:
                 view.offset = offset  # our own event read back: now it has an offset
             return False
         view.state = ev.type  # type: ignore[assignment]
+        if ev.seq != view.seq:
+            view.acked_by, view.acked_at = "", None
+            view.change, view.change_offset = None, None
         view.seq = ev.seq
         view.event = ev
         view.offset = offset
@@ -1179,10 +1317,15 @@ class AlertBook:
         for v in self.alerts.values():
             snoozed = v.snoozed(now)
             if v.state == "firing":
-                if ("firing", v.seq) in v.delivered or snoozed:
-                    continue
                 msg = v.message
-                if msg is not None and msg.seq < v.seq and now - msg.posted_at < renotify:
+                if ("firing", v.seq) in v.delivered or snoozed:
+                    change = v.change
+                    if (change is not None and not snoozed and msg is not None
+                            and msg.seq == v.seq
+                            and (f"changed:{change.step}", v.seq) not in v.delivered):
+                        out.append(Action("change", change, v.firing, msg, v.change_offset,
+                                          v.acked_by, v.acked_at))
+                elif msg is not None and msg.seq < v.seq and now - msg.posted_at < renotify:
                     out.append(Action("refire", v.event, v.event, msg, v.offset))
                 else:
                     out.append(Action("post", v.event, v.event, None, v.offset))
@@ -1191,7 +1334,8 @@ class AlertBook:
                     continue
                 msg = v.message
                 if ("firing", v.seq) in v.delivered and msg is not None and msg.seq == v.seq:
-                    out.append(Action("resolve", v.event, v.firing, msg, v.offset))
+                    out.append(Action("resolve", v.event, v.firing, msg, v.offset, v.acked_by,
+                                      v.acked_at))
                 elif ("firing", v.seq) not in v.delivered and not snoozed and new(v.offset):
                     out.append(Action("post_resolved", v.event, v.firing, None, v.offset))
         for n in self.notices.values():
@@ -1245,14 +1389,10 @@ class AlertTracker:
     """
 
     def __init__(self, rules: Sequence[MetricRule], *, min_firing: float = 0.0,
-                 by: str = "",
-                 route: Callable[[MetricRule, Subject], str] | None = None) -> None:
+                 by: str = "") -> None:
         self.rules = list(rules)
         self.min_firing = min_firing
         self.by = by
-        #: the channel of an alert (default: its rule's; core/usage/alerting.py routes
-        #: policy and usage alerts to the team owning the topic)
-        self.route = route
         #: alert id -> (when its condition started to hold, its subject)
         self.pending: dict[str, tuple[float, Subject]] = {}
 
@@ -1280,7 +1420,15 @@ class AlertTracker:
                 if holds is True:
                     since = self.pending.setdefault(aid, (now, o.subject))[0]
                     if not firing and now - since >= rule.for_seconds:
-                        ev = self._event(rule, "firing", o.subject, values, now, view, since)
+                        ev = self._event(rule, "firing", o.subject, values, now, view, since,
+                                         topics=o.topics)
+                    elif firing and view is not None and view.firing is not None:
+                        ref = view.change or view.firing
+                        if worse(rule.expr, ref.values, values):
+                            ev = dataclasses.replace(
+                                view.firing, type="changed", at=now, values=dict(values),
+                                summary=f"{o.subject.label()}: {describe(rule, values)}",
+                                step=(view.change.step if view.change else 0) + 1, by=self.by)
                 elif holds is False:
                     self.pending.pop(aid, None)
                     if firing and view is not None and now - view.fired_at >= self.min_firing:
@@ -1288,7 +1436,7 @@ class AlertTracker:
                 if ev is not None:
                     book.apply(ev)
                     events.append(ev)
-                    firing = ev.type == "firing"
+                    firing = ev.type in ("firing", "changed")
                 held = self.pending.get(aid)
                 results.append(RuleResult(
                     rule.name, aid, o.subject, holds, values, describe(rule, values),
@@ -1315,7 +1463,8 @@ class AlertTracker:
 
     def _event(self, rule: MetricRule, kind: Literal["firing", "resolved"], subject: Subject,
                values: Mapping[str, Any], now: float, view: AlertView | None,
-               since: float | None, *, gone: bool = False) -> AlertEvent:
+               since: float | None, *, gone: bool = False,
+               topics: Sequence[str] = ()) -> AlertEvent:
         if kind == "firing":
             seq = (view.seq if view is not None else 0) + 1
             summary = f"{subject.label()}: {describe(rule, values)} ({rule.when})"
@@ -1324,15 +1473,58 @@ class AlertTracker:
             seq = view.seq
             summary = (f"{subject.label()}: no longer reported (deleted?)" if gone
                        else f"{subject.label()}: {describe(rule, values)}")
+        if kind == "resolved" and view is not None and view.firing is not None:
+            channel, owner = view.firing.channel, view.firing.owner  # where it was posted
+        else:
+            channel, owner = rule.route(subject, topics)
         return AlertEvent(
             type=kind, alert_id=alert_id(rule.name, subject), at=now, rule=rule.name, seq=seq,
-            severity=rule.severity,
-            channel=self.route(rule, subject) if self.route is not None else rule.channel,
-            subject=subject, when=rule.when,
+            severity=rule.severity, channel=channel, subject=subject, when=rule.when,
             values={k: v for k, v in values.items()}, summary=summary, since=since,
             fired_at=None if view is None or kind == "firing" else view.fired_at,
-            for_seconds=rule.for_seconds, by=self.by,
+            for_seconds=rule.for_seconds, by=self.by, owner=owner, runbook=rule.runbook,
         )
+
+
+#: how much worse a firing alert's value must get before its thread is told again
+WORSE_FACTOR = 2.0
+
+
+def worse(expr: Expr, before: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
+    """Whether a firing alert got markedly worse since `before` (the values last told):
+    a count or duration the condition bounds from below (`lag > 1000`) at least doubled,
+    one it bounds from above (`members < 2`) at least halved, or a status more severe.
+    Doubling keeps a steadily growing lag to a few messages, not one per evaluation."""
+    for metric, op in _directions(expr):
+        a, b = before.get(metric), now.get(metric)
+        if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
+            continue
+        if METRICS[metric].kind == "status":
+            try:
+                if Status.parse(str(getattr(b, "value", b))).severity > Status.parse(
+                        str(getattr(a, "value", a))).severity:
+                    return True
+            except ValueError:
+                continue
+            continue
+        try:
+            x, y = float(a), float(b)
+        except (TypeError, ValueError):
+            continue
+        if op in (">", ">=") and x > 0 and y >= x * WORSE_FACTOR:
+            return True
+        if op in ("<", "<=") and y <= x / WORSE_FACTOR and y < x:
+            return True
+    return False
+
+
+def _directions(expr: Expr) -> list[tuple[str, str]]:
+    """(metric, operator) of each comparison in a condition that is not negated."""
+    if isinstance(expr, Cmp):
+        return [(expr.metric, expr.op)]
+    if isinstance(expr, BoolExpr):
+        return [d for e in expr.operands for d in _directions(e)]
+    return []
 
 
 def _fits(rule: MetricRule, o: Observation) -> bool:

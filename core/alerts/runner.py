@@ -89,10 +89,8 @@ class AlertEvaluator:
         self.clock = clock
         self.metrics = metrics
         self.interval = float(interval if interval is not None else cfg.interval)
-        from kafkaops.core.usage.alerting import team_router
-
         self.tracker = AlertTracker(self.rules.metric, min_firing=float(cfg.min_firing),
-                                    by=self.log.by, route=team_router(services.config))
+                                    by=self.log.by)
         if metrics_clusters is None:
             metrics_clusters = list(services.config.clusters) if metrics is not None else []
         self.metrics_clusters = list(metrics_clusters)

@@ -5,6 +5,7 @@
       when: "bytes_in_rate > 3 * baseline"
       for: 10m
       channel: "#platform"                 # the topic's team channel when it has one
+                                           # (core/alerts/rules.py routes every alert so)
 
 `bytes_in_rate`: bytes a second produced into the topic over the last RATE_WINDOW;
 `baseline`: bytes a second over the BASELINE_WINDOW before that. Both come from the log
@@ -12,27 +13,24 @@ itself (core/usage/service.py) within a small byte budget, so a large cluster ge
 estimates. A baseline that retention cut short (its records are gone) is unknown, and an
 unknown metric neither fires nor resolves an alert.
 
-Routing: an alert of a rule on these metrics or on policies (core/policy/alerting.py)
-goes to the Slack channel of the team that owns its topic (teams: in config), when that
-team names one; else to the rule's channel.
+Routing is core/alerts/rules.py's, as for every alert: to the Slack channel of the team
+that owns the topic (teams: in config) when that team names one, else to the rule's
+channel, @mentioning the rule's owner or else the team's.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.core.usage.teams import team_channel
-
 if TYPE_CHECKING:
-    from kafkaops.core.alerts.rules import MetricRule, Observation, Subject
-    from kafkaops.core.config import Config
+    from kafkaops.core.alerts.rules import MetricRule, Observation
     from kafkaops.core.services import Services
 
 METRICS = frozenset({"bytes_in_rate", "baseline"})
-#: rules reading these metrics go to the topic's team channel
-TEAM_ROUTED = METRICS | {"policy_violations", "policy_unknown"}
+#: the topic metrics this module and core/policy/alerting.py add to observations
+ADDED_METRICS = METRICS | {"policy_violations", "policy_unknown"}
 RATE_WINDOW = 300.0
 BASELINE_WINDOW = 3600.0
 #: log bytes one evaluation reads at most to size records
@@ -62,7 +60,7 @@ def wanted(rules: Iterable[MetricRule]) -> set[str]:
     """The policy and usage metrics the topic rules read."""
     from kafkaops.core.alerts.rules import metrics_of
 
-    return {m for r in rules if r.scope == "topic" for m in metrics_of(r.expr)} & TEAM_ROUTED
+    return {m for r in rules if r.scope == "topic" for m in metrics_of(r.expr)} & ADDED_METRICS
 
 
 async def topic_metrics(services: Services, cluster: str, rules: Sequence[MetricRule],
@@ -85,19 +83,3 @@ async def topic_metrics(services: Services, cluster: str, rules: Sequence[Metric
             extra.setdefault(topic, {}).update(values)
     return [Observation(o.subject, {**o.values, **blank, **extra.get(o.subject.topic or "", {})})
             for o in observations]
-
-
-def team_router(config: Config) -> Callable[[MetricRule, Subject], str]:
-    """The channel an alert goes to: its topic's team channel for rules on policies and
-    usage (when the team names one), else the rule's channel."""
-    from kafkaops.core.alerts.rules import metrics_of
-
-    teams = config.teams
-
-    def route(rule: MetricRule, subject: Subject) -> str:
-        if (rule.scope == "topic" and subject.topic is not None
-                and set(metrics_of(rule.expr)) & TEAM_ROUTED):
-            return team_channel(teams, subject.topic) or rule.channel
-        return rule.channel
-
-    return route
