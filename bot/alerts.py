@@ -1,9 +1,9 @@
 """Alerts in the bot: the Slack notifier, and the alerting parts `kafkaops bot` runs.
 
-`BotAlerts(services, client)` starts, sharing one AlertLog (core/alert_log.py):
-- the evaluator (core/alert_runner.py): metric rules every alerts.interval, events to
+`BotAlerts(services, client)` starts, sharing one AlertLog (core/alerts/log.py):
+- the evaluator (core/alerts/runner.py): metric rules every alerts.interval, events to
   `_kafkaops.alerts`; it also feeds the lag /metrics shows;
-- one EventWatcher per event rule (core/alert_events.py);
+- one EventWatcher per event rule (core/alerts/events.py);
 - the AlertDispatcher: this replica's share of the notifier consumer group, delivering
   through `SlackNotifier`.
 

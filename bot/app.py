@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -29,7 +31,7 @@ from kafkaops.bot import audit, errors
 from kafkaops.bot.confirm import DEFAULT_TTL, Confirmations, Decision, Executor
 from kafkaops.bot.guard import Refusal, WorkspaceCheck, count_refusal, request_key
 from kafkaops.bot.permissions import Permissions
-from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.common import PAGE_ACTION, RUN_ACTION, Message
 from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID
 from kafkaops.bot.render.replies import (
     render_denied,
@@ -39,13 +41,23 @@ from kafkaops.bot.render.replies import (
     with_requester,
 )
 from kafkaops.bot.respond import Responder
-from kafkaops.bot.router import ArgSpec, Handler, Immediate, Invocation, Parsed, Router
+from kafkaops.bot.router import (
+    ArgSpec,
+    Handler,
+    Immediate,
+    Invocation,
+    Parsed,
+    Router,
+    tokenize,
+)
 from kafkaops.core.audit.trails import refusal_trails
+from kafkaops.core.capabilities import in_slack_words
 from kafkaops.core.confirmations import RequestLedger
 from kafkaops.core.errors import (
     ClusterUnreachable,
     ConfigError,
     KafkaOpsError,
+    NotFound,
     Refused,
     UsageError,
 )
@@ -100,6 +112,11 @@ class Bot:
         self.app.use(self.workspace.middleware(self.refused))
         self.ledger = _ledger(services)
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._timers: set[asyncio.Task[None]] = set()
+        #: subcommand -> (prefill(words) -> dict or None, opener(trigger_id, prefill,
+        #: channel, request)): typed without what the command needs, it opens a form
+        self.forms: dict[str, tuple[Callable[[list[str]], dict[str, str] | None],
+                                    Callable[..., Awaitable[None]]]] = {}
         # requests being acknowledged now; work spawned after an ack waits until there are
         # none, so a burst of commands is acked before any of their work takes the loop
         self._acking = 0
@@ -112,8 +129,16 @@ class Bot:
     # ------------------------------------------------------------ requests
 
     def public(self, problem: BaseException | str, what: str = "") -> str:
-        """A problem as Slack may see it (short reason, error id); the log gets the rest."""
-        return errors.public(problem, config=self.config, what=what)
+        """A problem as Slack may see it (short reason, error id, commands in Slack's
+        words); the log gets the rest."""
+        return in_slack_words(errors.public(problem, config=self.config, what=what),
+                              self.command_name)
+
+    def plain(self, problem: BaseException | str) -> str:
+        """A mistake of the person's own (a name not found) as Slack may see it: short, in
+        Slack's words, no error id (there is nothing for the operator to look up)."""
+        return in_slack_words(errors.scrub(str(problem), errors.hidden_values(self.config)),
+                              self.command_name)
 
     def refused(self, r: Refusal, remote: str) -> None:
         """A request refused before any action: logged once and counted in /metrics."""
@@ -198,9 +223,34 @@ class Bot:
         finally:
             self._inflight.discard(task)  # type: ignore[arg-type]
 
+    def reply_sent(self, msg: Message, responder: Responder) -> None:
+        """After a slash command's reply went out: a confirmation prompt is replaced by
+        "expired" through the command's response_url when its time is up and nobody used it
+        (its buttons would look live otherwise). Only this replica knows where the prompt
+        went; a restart forgets it, and a click on it then still says it expired. (A prompt
+        a button posted as a new message can only be replaced by a click on it.)"""
+        pid = prompt_id(msg)
+        if pid is None:
+            return
+        delay = max(0.0, self.confirmations.ttl) + 1.0
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await self.confirmations.expire(self, pid, responder)
+            except Exception as e:  # the prompt keeps its buttons; a click still expires it
+                log.warning("could not mark confirmation %s expired: %s", pid, e)
+
+        task = asyncio.create_task(later(), name="confirmation-expiry")
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
     async def drain(self, within: float = 30.0) -> None:
         """Let work acknowledged to Slack finish (a confirmed change is not cut short);
-        what is still running after `within` seconds is cancelled."""
+        what is still running after `within` seconds is cancelled. Prompts waiting to be
+        marked expired are left as they are (a click on one still says it expired)."""
+        for timer in list(self._timers):
+            timer.cancel()
         tasks = [t for t in self._inflight if t is not asyncio.current_task()]
         if not tasks:
             return
@@ -222,16 +272,20 @@ class Bot:
         arguments: ArgSpec | None = None,
         action: str | None = None,
         examples: Sequence[str] = (),
+        names: tuple[str, str] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator adding a subcommand: `@bot.command("topic", summary=..., arguments=...)`.
 
         `arguments(parser)` declares its argparse arguments; `action` names the permission
-        needed to run it at all (risky commands), checked before the handler runs.
+        needed to run it at all (risky commands), checked before the handler runs; `names`
+        = (kind, argument): that argument names a group, topic or flag, and a name that is
+        not found is answered with the closest ones (bot/suggest.py).
         """
 
         def deco(fn: Handler) -> Handler:
             self.router.add(
-                name, fn, summary=summary, arguments=arguments, action=action, examples=examples
+                name, fn, summary=summary, arguments=arguments, action=action,
+                examples=examples, names=names,
             )
             return fn
 
@@ -321,13 +375,20 @@ class Bot:
                 return render_denied(cmd.action, decision.reason), False
         inv = Invocation(
             cmd, parsed.args, text, user, user_name, channel, parsed.public, cluster,
-            parsed.cluster is not None, self.services, self,
+            parsed.cluster is not None, self.services, self, parsed.page, parsed.words,
         )
         try:
             async with asyncio.timeout(HANDLER_TIMEOUT):
                 msg = await cmd.handler(inv)
         except UsageError as e:
             return render_usage(str(e), [cmd.usage]), False
+        except NotFound as e:
+            named = getattr(parsed.args, cmd.names[1], None) if cmd.names else None
+            if cmd.names and isinstance(named, str) and named:
+                from kafkaops.bot.suggest import not_found
+
+                return await not_found(inv, cmd.names[0], named, self.plain(e)), False  # type: ignore[arg-type]
+            return render_error(self.public(e, command_text)), False
         except Refused as e:  # a guardrail before any change (read-only cluster): audited
             if not e.audited:
                 await self.audit(**refused, result="refused", error=str(e),
@@ -357,6 +418,8 @@ class Bot:
 
         async def ack_command(ack: Any, command: dict[str, Any],
                               request: AsyncBoltRequest) -> None:
+            if await self._open_form(ack, command, request):
+                return
             parsed = router.parse(command.get("text", ""))
             if isinstance(parsed, Immediate):
                 await ack(response_type="ephemeral", **parsed.message.to_slack())
@@ -393,6 +456,7 @@ class Bot:
             except Exception as e:  # the permission check itself failed unexpectedly
                 msg, public = render_error(self.public(e, text)), False
             await responder.reply(msg, public=public)
+            self.reply_sent(msg, responder)
 
         run_once = self.once(run_command, acts=acts)
         app.command(self.command_name)(ack_command)
@@ -422,6 +486,84 @@ class Bot:
 
         app.action(CONFIRM_ACTION_ID)(ack=ack_click, lazy=[self.once(click("confirm"))])
         app.action(CANCEL_ACTION_ID)(ack=ack_click, lazy=[self.once(click("cancel"))])
+
+        async def on_run(body: dict[str, Any]) -> None:
+            await self.run_click(body, page=False)
+
+        async def on_page(body: dict[str, Any]) -> None:
+            await self.run_click(body, page=True)
+
+        app.action(re.compile(rf"^{re.escape(RUN_ACTION)}\.(menu\.)?\d+$"))(
+            ack=ack_click, lazy=[self.once(on_run)])
+        app.action(re.compile(rf"^{re.escape(PAGE_ACTION)}\.(next|prev)$"))(
+            ack=ack_click, lazy=[self.once(on_page)])
+
+    async def _open_form(self, ack: Any, command: dict[str, Any],
+                         request: AsyncBoltRequest) -> bool:
+        """A subcommand typed without what it needs, that has a form (`offsets reset`):
+        the form opens instead of a usage error."""
+        trigger = command.get("trigger_id")
+        if not self.forms or not trigger:
+            return False
+        try:
+            words = tokenize(command.get("text", ""))
+        except UsageError:
+            return False
+        for prefill, opener in self.forms.values():
+            found = prefill(words)
+            if found is not None:
+                await ack()
+                await opener(str(trigger), found, str(command.get("channel_id", "")), request)
+                return True
+        return False
+
+    async def run_click(self, body: dict[str, Any], *, page: bool) -> None:
+        """A button (or menu item) that runs a command: for whoever clicked, exactly as if
+        they had typed it (their permissions; a change asks for Confirm), answered to them
+        alone. Next / Previous replace the listing when it was theirs alone."""
+        action = (body.get("actions") or [{}])[0]
+        text = str(action.get("value") or (action.get("selected_option") or {}).get("value")
+                   or "")
+        user_obj = body.get("user") or {}
+        user = str(user_obj.get("id", ""))
+        container = body.get("container") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id")
+                      or "")
+        responder = Responder(
+            self.client, response_url=body.get("response_url"), channel=channel, user=user,
+            message_ts=container.get("message_ts"),
+            original_ephemeral=bool(container.get("is_ephemeral", False)))
+        msg = await self.answer(text, user=user, user_name=str(user_obj.get("username", "")),
+                                channel=channel)
+        if page and container.get("is_ephemeral"):
+            await responder.replace(msg)
+        else:
+            await responder.ephemeral(msg)
+
+    async def answer(self, text: str, *, user: str, user_name: str, channel: str,
+                     public: bool = False) -> Message:
+        """What `/kafka TEXT` answers this user (help and usage errors included); `public`:
+        as a reply others see (it says who asked)."""
+        parsed = self.router.parse(text)
+        if isinstance(parsed, Immediate):
+            return parsed.message
+        try:
+            msg, _ = await self.execute(dataclasses.replace(parsed, public=public), user=user,
+                                        user_name=user_name, channel=channel, text=text)
+        except Exception as e:  # the permission check itself failed unexpectedly
+            msg = render_error(self.public(e, text))
+        return msg
+
+
+def prompt_id(msg: Message) -> str | None:
+    """The confirmation a reply asks for (the value of its Confirm button), if any."""
+    for b in msg.blocks:
+        if b.get("type") == "actions" and str(b.get("block_id", "")).startswith(
+                "kafkaops.confirm."):
+            for e in b.get("elements", []):
+                if e.get("action_id") == CONFIRM_ACTION_ID:
+                    return str(e.get("value", "")) or None
+    return None
 
 
 def _target(name: str, args: Any) -> str:

@@ -47,12 +47,12 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kafkaops.bot.audit import plain
-from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.common import Block, Message
 from kafkaops.bot.render.confirm import (
     render_already_used,
     render_cancelled,
@@ -275,10 +275,11 @@ class Confirmations:
         channel: str,
         cluster: str,
         command_text: str,
+        extra: Sequence[Block] = (),
     ) -> Message:
         """Keep the request (shared through Kafka when a cluster can hold it) and return
-        the prompt. The request is on the topic before the prompt is posted, so a click
-        on any replica finds it."""
+        the prompt (`extra`: buttons next to Confirm and Cancel). The request is on the
+        topic before the prompt is posted, so a click on any replica finds it."""
         if kind not in self.kinds:
             raise KeyError(f"no confirmable action {kind!r}; register it with bot.confirmable()")
         now = self.clock()
@@ -312,6 +313,7 @@ class Confirmations:
             requester=requester,
             cluster=cluster,
             expires_at=rec.expires_at,
+            extra=extra,
         )
 
     # ------------------------------------------------------------ a click
@@ -349,6 +351,9 @@ class Confirmations:
         if forged or not hmac.compare_digest(request_digest(p, self.key), digest):
             await self._tampered(bot, p, forged, user, decision, responder, store.cluster)
             return
+        if p.state == "expired":  # the prompt still showed live buttons: it no longer does
+            await responder.replace(self._expired(p))
+            return
         if p.state != "pending":
             await responder.ephemeral(_already(p))
             return
@@ -361,9 +366,9 @@ class Confirmations:
                                 error=f"confirmation expired (asked for more than "
                                       f"{int(self.ttl // 60)} min before the click)",
                                 cluster=p.cluster, context={**context, "confirmed_by": None})
-                await responder.replace(
-                    render_expired(p.action, p.target, p.command_text, int(self.ttl // 60))
-                )
+                await responder.replace(self._expired(p))
+            elif q.state == "expired":
+                await responder.replace(self._expired(q))
             else:
                 await responder.ephemeral(_already(q))
             return
@@ -417,6 +422,31 @@ class Confirmations:
             render_outcome(result, kind=p.action, requester=p.requester, confirmer=user,
                            at=self.clock())
         )
+
+    def _expired(self, p: Confirmation) -> Message:
+        return render_expired(p.action, p.target, p.command_text, int(self.ttl // 60))
+
+    async def expire(self, bot: Bot, pid: str, responder: Responder) -> None:
+        """Time is up for a prompt nobody used: mark it expired (audited, no confirmer) and
+        replace it, so it no longer shows live buttons. Nothing happens when it was used
+        (its click replaced it already)."""
+        pid = pid.rpartition(_DIGEST_SEP)[0] or pid
+        store = self.store_of(pid)
+        if store is None:
+            return
+        p = await store.get(pid)
+        if p is None or p.state != "pending":
+            return
+        won, _ = await store.claim(p, "expired", "", self.clock())
+        if not won:
+            return  # clicked meanwhile
+        await bot.audit(actor=p.requester, action=p.action, target=p.target,
+                        params=dict(p.params), result="expired",
+                        error=f"confirmation expired: nobody confirmed it within "
+                              f"{int(self.ttl // 60)} min",
+                        cluster=p.cluster,
+                        context={**_context(p, p.requester), "confirmed_by": None})
+        await responder.replace(self._expired(p))
 
     async def _tampered(self, bot: Bot, p: Confirmation, offsets: list[int], user: str,
                         decision: Decision, responder: Responder, kept_on: str | None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from kafkaops.bot.render.common import who
 from kafkaops.core.config import Config, RoleConfig
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def decide(
                     f"{user} is in user group {group} of role {name}",
                 )
     reason = (
-        f"<@{user}> is not in a role allowed to run {action} "
+        f"{who(user)} is not in a role allowed to run {action} "
         f"(allowed: {', '.join(allowed_roles)}); ask whoever runs the bot to add you "
         f"to one of these roles in its config"
     )

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from kafkaops.bot.render.common import Message
-from kafkaops.bot.render.replies import render_help, render_usage
+from kafkaops.bot.render.replies import (
+    HelpEntry,
+    render_help,
+    render_help_topic,
+    render_unknown_topic,
+    render_usage,
+)
+from kafkaops.core.capabilities import CAPABILITIES, TOPICS, Capability, literal, most_used
 from kafkaops.core.errors import UsageError
 from kafkaops.core.services import Services
 from kafkaops.core.topics.service import TopicService
@@ -30,6 +37,9 @@ if TYPE_CHECKING:
 #: options any subcommand takes; they may appear anywhere before a `--`
 PUBLIC_FLAG = "--public"
 CLUSTER_FLAGS = ("--cluster", "-c")
+PAGE_FLAG = "--page"
+#: the most pages a listing may be asked for (each is a Slack request of its own)
+MAX_PAGE = 1000
 
 #: quotes phones and desktop clients substitute when people type ' and "
 _APOSTROPHE = re.compile(r"(?<=\w)['\u2019](?=\w)")
@@ -64,6 +74,16 @@ class Subcommand:
     """Permission needed to run it at all (e.g. flag.write); None: anyone in the workspace."""
     examples: tuple[str, ...] = ()
     """Example argument strings for help."""
+    capabilities: tuple[Capability, ...] = ()
+    """What it does, from the table of capabilities (core/capabilities.py)."""
+    names: tuple[str, str] | None = None
+    """(kind, argument): the argument names a group, topic or flag; a name core does not
+    find is answered with the closest names (bot/suggest.py)."""
+
+    @property
+    def topic(self) -> str:
+        """The help topic it is listed under."""
+        return self.capabilities[0].topic if self.capabilities else self.name.split()[0]
 
     @property
     def usage(self) -> str:
@@ -97,6 +117,15 @@ class Invocation:
     """Core services."""
     bot: Bot
     """The bot, for confirmations and permissions."""
+    page: int = 1
+    """--page N: which page of a long listing (1: the first)."""
+    words: tuple[str, ...] = ()
+    """The subcommand and its arguments as typed, without the global options."""
+
+    def again(self, page: int) -> str:
+        """The command text that shows another page of this reply (a Next button's)."""
+        extra = ["--cluster", self.cluster] if self.cluster_given else []
+        return shlex.join([*self.words, *extra, PAGE_FLAG, str(page)])
 
     async def topics(self) -> TopicService:
         return await self.services.topics(self.cluster)
@@ -135,6 +164,10 @@ class Parsed:
     """--public given."""
     cluster: str | None
     """--cluster given, else None (the default cluster)."""
+    page: int = 1
+    """--page N given, else 1."""
+    words: tuple[str, ...] = ()
+    """The subcommand and its arguments, without the global options."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +199,7 @@ class Router:
         arguments: ArgSpec | None = None,
         action: str | None = None,
         examples: Sequence[str] = (),
+        names: tuple[str, str] | None = None,
     ) -> Subcommand:
         words = name.split()
         if not 1 <= len(words) <= 2 or name in self.commands or words[0] == "help":
@@ -175,7 +209,8 @@ class Router:
         )
         if arguments is not None:
             arguments(parser)
-        cmd = Subcommand(name, summary, handler, parser, action, tuple(examples))
+        caps = tuple(c for c in CAPABILITIES if c.slack and literal(c.slack) == name)
+        cmd = Subcommand(name, summary, handler, parser, action, tuple(examples), caps, names)
         self.commands[name] = cmd
         return cmd
 
@@ -189,13 +224,12 @@ class Router:
 
     def _parse(self, text: str) -> Parsed | Immediate:
         tokens = tokenize(text)
-        tokens, public, cluster = self._global_options(tokens)
+        tokens, public, cluster, page = self._global_options(tokens)
         if not tokens or tokens[0] in ("help", "-h", "--help"):
-            topic = tokens[1] if len(tokens) > 1 else None
-            return Immediate(render_help(self.command_name, self._listing(topic)))
+            return self._help(" ".join(tokens[1:3]) or None)
         cmd, rest = self.find(tokens)
         args = cmd.parser.parse_args(rest)
-        return Parsed(cmd, args, public, cluster)
+        return Parsed(cmd, args, public, cluster, page, tuple(tokens))
 
     def find(self, tokens: Sequence[str]) -> tuple[Subcommand, list[str]]:
         """The subcommand the tokens name (two-word names first) and its argument tokens."""
@@ -215,10 +249,12 @@ class Router:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise UsageError(f"unknown subcommand {tokens[0]!r}{hint}")
 
-    def _global_options(self, tokens: list[str]) -> tuple[list[str], bool, str | None]:
+    def _global_options(self, tokens: list[str]
+                        ) -> tuple[list[str], bool, str | None, int]:
         rest: list[str] = []
         public = False
         cluster: str | None = None
+        page = 1
         i = 0
         while i < len(tokens):
             t = tokens[i]
@@ -227,6 +263,13 @@ class Router:
                 break
             if t == PUBLIC_FLAG:
                 public = True
+            elif t == PAGE_FLAG or t.startswith(PAGE_FLAG + "="):
+                value = t.split("=", 1)[1] if "=" in t else (
+                    tokens[i + 1] if i + 1 < len(tokens) else "")
+                i += 0 if "=" in t else 1
+                if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+                    raise UsageError(f"{PAGE_FLAG} needs a page number from 1 to {MAX_PAGE}")
+                page = int(value)
             elif t in CLUSTER_FLAGS or t.startswith("--cluster="):
                 if "=" in t:
                     cluster = t.split("=", 1)[1]
@@ -241,22 +284,65 @@ class Router:
             else:
                 rest.append(t)
             i += 1
-        return rest, public, cluster
+        return rest, public, cluster, page
 
     # ------------------------------------------------------------ help
 
-    def _listing(self, topic: str | None) -> list[tuple[str, str]]:
-        cmds = [
-            c
-            for c in self.commands.values()
-            if topic is None or c.name.split()[0] == topic or c.name == topic
-        ] or list(self.commands.values())
-        return [(c.usage, c.summary) for c in cmds]
+    def topics(self) -> list[str]:
+        """Help topics, in the table's order, then those of subcommands not in it."""
+        have = {c.topic for c in self.commands.values()}
+        return [t for t in TOPICS if t in have] + sorted(have - set(TOPICS))
+
+    def _help(self, asked: str | None) -> Immediate:
+        """`help`: the five things people do most, with examples; `help TOPIC` the rest."""
+        if asked is None:
+            top = [c for c in most_used() if literal(c.slack or "") in self.commands]
+            return Immediate(render_help(self.command_name, [self._entry(c) for c in top],
+                                         self.topics()))
+        topic = self._topic_of(asked)
+        if topic is None:
+            close = difflib.get_close_matches(asked, self.topics() + sorted(self.commands), n=1)
+            return Immediate(render_unknown_topic(self.command_name, asked, self.topics(),
+                                                  close[0] if close else None), is_error=True)
+        cmds = [c for c in self.commands.values() if c.topic == topic]
+        entries: list[HelpEntry] = []
+        for cmd in cmds:
+            if cmd.capabilities:
+                entries += [self._entry(c) for c in cmd.capabilities]
+            else:
+                entries.append(HelpEntry(cmd.usage, cmd.summary, tuple(
+                    f"{self.command_name} {cmd.name} {e}".strip() for e in cmd.examples)))
+        return Immediate(render_help_topic(self.command_name, topic, entries,
+                                           [c.usage for c in cmds]))
+
+    def _entry(self, cap: Capability) -> HelpEntry:
+        from kafkaops.core.capabilities import fill
+
+        return HelpEntry(f"{self.command_name} {fill(cap.slack or '', {})}", cap.summary,
+                         tuple(f"{self.command_name} {e}" for e in cap.examples))
+
+    def _topic_of(self, asked: str) -> str | None:
+        """The topic `asked` names: a topic, a subcommand, or a subcommand's first word."""
+        words = asked.lower()
+        if words in self.topics():
+            return words
+        for name in (words, words.split()[0]):
+            if name in self.commands:
+                return self.commands[name].topic
+            group = [c for c in self.commands.values() if c.name.split()[0] == name]
+            if group:
+                return group[0].topic
+        if words.rstrip("s") in self.topics():  # "flag" for "flags", "schemas" for "schema"
+            return words.rstrip("s")
+        if words + "s" in self.topics():
+            return words + "s"
+        return None
 
     def _usages_for(self, text: str) -> list[str]:
-        """Usage lines that fit what was typed: its subcommand (or group), else every one."""
+        """Usage lines that fit what was typed: its subcommand (or group), else those of the
+        subcommand it most looks like, else only where help is (never every usage line)."""
         try:
-            tokens, _, _ = self._global_options(tokenize(text))
+            tokens = [t for t in tokenize(text) if not t.startswith("-")]
         except UsageError:
             tokens = []
         if tokens:
@@ -268,7 +354,12 @@ class Router:
             group = [c.usage for c in self.commands.values() if c.name.split()[0] == tokens[0]]
             if group:
                 return group
-        return [f"{self.command_name} help"] + [c.usage for c in self.commands.values()]
+            firsts = sorted({c.name.split()[0] for c in self.commands.values()})
+            close = difflib.get_close_matches(tokens[0], firsts, n=1)
+            if close:
+                return [c.usage for c in self.commands.values()
+                        if c.name.split()[0] == close[0]][:6]
+        return [f"{self.command_name} help"]
 
 
 def tokenize(text: str) -> list[str]:

@@ -79,11 +79,27 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _epilog() -> str:
+    """What people do most, in the CLI's words and the console's keys (from the one table of
+    capabilities, core/capabilities.py)."""
+    from kafkaops.core.capabilities import most_used, say
+
+    lines = ["what people do most (the console's key in brackets):"]
+    for cap in most_used():
+        cli = say(cap.key, "cli") or ""
+        key = f"  [{cap.console}]" if cap.console else ""
+        lines.append(f"  {cli:<34} {cap.summary}{key}")
+    lines.append("the Slack bot answers the same as /kafka ... (/kafka help)")
+    return "\n".join(lines)
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with argv naming a known command, only that command's module is loaded."""
     parser = _Parser(
         prog="kafkaops",
         description="The on-call console for Kafka: topics, messages, lag, flags, DR.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument(

@@ -47,10 +47,10 @@ def _c(key: str, topic: str, summary: str, cli: str | None, slack: str | None,
 
 
 CAPABILITIES: tuple[Capability, ...] = (
-    _c("lag", "lag", "consumer groups needing attention, worst first", "lag", "lag", "l",
-       "lag", "lag --match billing", rank=1),
+    _c("lag", "lag", "consumer groups needing attention, worst first; one group's partitions",
+       "lag", "lag", "l", "lag", "lag billing-service", rank=1),
     _c("lag.group", "lag", "one group: each partition's lag in records and seconds, status",
-       "lag --group {group}", "lag {group}", "l, then enter", "lag billing-service", rank=1),
+       "lag --group {group}", "lag {group}", "l, then enter", "lag billing-service"),
     _c("alerts", "alerts", "alerts firing now, who is on them, snoozes", "alerts list",
        "alerts", "!", "alerts", rank=2),
     _c("status", "status", "every cluster: brokers, offline and under-replicated partitions",
@@ -58,13 +58,17 @@ CAPABILITIES: tuple[Capability, ...] = (
     _c("flag.toggle", "flags", "switch a flag on or off, after Confirm",
        "flags toggle {flag} [--{state}]", "flag toggle {flag} [--{state}]", "f, then space",
        "flag toggle checkout.new-payment-flow --off --reason 'incident 42'", rank=4),
-    _c("dlq.list", "dlq", "dead-letter topics: counts and reasons, with Replay", "dlq list",
+    _c("dlq.list", "dlq", "dead-letter topics: counts and reasons grouped", "dlq list",
        "dlq list", "d", "dlq list", rank=5),
     _c("topics", "topics", "topics with partitions, retention and messages", "topics",
        "topics [{filter}]", "t", "topics orders"),
     _c("topic", "topics", "one topic: partitions, leaders, ISR, offsets, configs",
        "topic {topic}", "topic {topic}", "t, then enter", "topic orders.events"),
-    _c("tail", "topics", "a topic's records as they arrive", "tail {topic}", None, "m"),
+    _c("topic.config", "topics", "change a topic's configs: the diff first, then Confirm",
+       "topic alter-config {topic} --set {setting}", "topic config {topic} {setting}",
+       "t, then enter, then e", "topic config orders.events retention.ms=86400000"),
+    _c("tail", "topics", "a topic's records as they arrive", "tail {topic}", None,
+       "t, then m"),
     _c("offsets.reset", "offsets", "move a stopped group to earliest, latest, a time, an offset",
        "offsets reset {group} --topic {topic} [--to-time {time}]",
        "offsets reset {group} --topic {topic} [--to-time {time}]", "l, then o",
@@ -72,24 +76,24 @@ CAPABILITIES: tuple[Capability, ...] = (
     _c("flags", "flags", "every flag: state, rollout, owner, version", "flags list",
        "flag list", "f", "flag list"),
     _c("flag.get", "flags", "one flag's full state", "flags get {flag}", "flag get {flag}",
-       "f, then enter", "flag get checkout.new-payment-flow"),
+       "f", "flag get checkout.new-payment-flow"),
     _c("flag.history", "flags", "a flag's changes, newest first", "flags history {flag}",
-       "flag history {flag}", "f, then h"),
-    _c("flag.eval", "flags", "what given users get from a flag", "flags eval {flag} {user}",
+       "flag history {flag}", "f, then enter"),
+    _c("flag.eval", "flags", "what given users get from a flag", "flags eval {flag} --user {user}",
        "flag eval {flag} {user}", None, "flag eval checkout.new-payment-flow customer-42"),
     _c("flag.rollout", "flags", "set the percentage of users who get a flag",
-       "flags rollout {flag} {percent}", "flag rollout {flag} {percent}", "f, then r",
+       "flags rollout {flag} {percent}", "flag rollout {flag} {percent}", "f, then p",
        "flag rollout checkout.new-payment-flow 25"),
     _c("flag.set", "flags", "change the value served when a flag is on",
-       "flags set {flag} --value {value}", "flag set {flag} {value}", "f, then e"),
+       "flags set {flag} {value}", "flag set {flag} {value}", None),
     _c("flag.rollback", "flags", "restore a flag as it was at an earlier version",
-       "flags rollback {flag} {version}", "flag rollback {flag} {version}", "f, then h"),
+       "flags rollback {flag} {version}", "flag rollback {flag} {version}", "f, then b"),
     _c("flag.create", "flags", "a new flag (it starts off)", "flags create {flag}", None, None),
     _c("flag.delete", "flags", "delete a flag", "flags delete {flag}", None, None),
     _c("dlq.show", "dlq", "a dead-letter topic's records with origin and reason",
        "dlq show {topic}", "dlq show {topic}", "d, then enter", "dlq show orders.events.dlq"),
     _c("dlq.replay", "dlq", "put dead letters back on their origin topic, after Confirm",
-       "dlq replay {topic}", "dlq replay {topic}", "d, then r",
+       "dlq replay {topic}", "dlq replay {topic}", "d, then R",
        "dlq replay orders.events.dlq --filter 'reason ~ \"timeout\"'"),
     _c("dr", "dr", "DR pairs: active cluster, RPO, heartbeat, replication lag",
        "dr status [--pair {pair}]", "dr [--pair {pair}]", "D", "dr"),
@@ -113,7 +117,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     _c("audit", "audit", "who changed what, when, from where (every cluster's trail)",
        "audit list", "audit [{n}]", "a", "audit 20"),
     _c("audit.verify", "audit", "check the audit trail's signatures and sequence",
-       "audit verify", "audit verify", None),
+       "audit verify", "audit verify", "a, then v"),
     _c("connect", "connect", "Kafka Connect: every connector with state and sink lag",
        "connect list", "connect", "C", "connect"),
     _c("connect.status", "connect", "one connector: tasks and each failed task's trace",
@@ -221,6 +225,10 @@ def in_slack_words(text: str, command: str = "/kafka") -> str:
         if found is not None:
             cap, values = found
             if cap.slack is not None:
+                fixed = literal(cap.cli or "").split()
+                read = [w for w in words if w != "--dry-run"]
+                if len(read) < len(fixed):  # a group of commands (`kafkaops failback`)
+                    return f"`{command} {' '.join(literal(cap.slack).split()[:len(read)])}`"
                 rest = f" {values['rest']}" if values.get("rest") else ""
                 return f"`{command} {fill(cap.slack, values)}{rest}`"
         return f"`kafkaops {m.group(1)}` (in a terminal)"

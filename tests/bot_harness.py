@@ -20,6 +20,7 @@ from tests.slack_server import (
     BOT_TOKEN,
     SIGNING_SECRET,
     SlackServer,
+    event_body,
     form_body,
     interaction_body,
     post_signed,
@@ -92,6 +93,11 @@ class RunningBot:
     async def click(self, payload: dict[str, Any]) -> tuple[int, str]:
         return await post_signed(self.session, self.events_url, interaction_body(payload))
 
+    async def event(self, event: dict[str, Any]) -> tuple[int, str]:
+        """Send a signed Events API request (JSON) carrying `event`."""
+        return await post_signed(self.session, self.events_url, event_body(event),
+                                 headers={"Content-Type": "application/json"})
+
     async def reply(self, response_url: str, count: int = 1):  # noqa: ANN201 - list[Call]
         """The message(s) the bot posted to a response_url, waiting for them."""
         calls = await self.slack.wait_for_response(response_url, count=count)
@@ -108,6 +114,7 @@ async def running_bot(
     setup: Callable[[Bot], None] | None = None,
     slack_keys: dict[str, Any] | None = None,
     source: str = "<bot test>",
+    confirm_ttl: float | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The bot on a free port; `slack_keys` are added to config `slack:`, `source` is the
     config's file name as messages would show it."""
@@ -118,6 +125,8 @@ async def running_bot(
         cfg = parse_config(data, source)
         async with Services(cfg) as services:
             kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
+            if confirm_ttl is not None:
+                kwargs["confirm_ttl"] = confirm_ttl
             bot = build_bot(services, **kwargs)
             if setup is not None:
                 setup(bot)
@@ -128,3 +137,5 @@ async def running_bot(
                     yield RunningBot(bot, transport, slack, session)
             finally:
                 await transport.stop()
+            # every message the bot sent reads on a phone: no code line wider than that
+            assert slack.wide_code == [], f"code wider than a phone shows: {slack.wide_code}"

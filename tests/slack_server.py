@@ -2,8 +2,9 @@
 
 One aiohttp server on 127.0.0.1 (a free port), in the test's own event loop:
 - `POST|GET /api/<method>`: the Web API methods the bot uses (auth.test, chat.postMessage,
-  chat.postEphemeral, chat.update, usergroups.users.list, apps.connections.open), with
-  Slack's `{"ok": false, "error": ...}` answers for a bad token or an unknown group;
+  chat.postEphemeral, chat.update, usergroups.users.list, apps.connections.open,
+  views.open, views.update, views.publish), with Slack's `{"ok": false, "error": ...}`
+  answers for a bad token, an unknown group, a view without blocks or over 100 of them;
 - `POST /response/<id>`: response_url endpoints (make one with `response_url()`; make
   them answer 404 `expired_url` with `expire_response_urls = True`);
 - `GET /link`: a Socket Mode WebSocket. apps.connections.open returns its ws:// URL; the
@@ -21,6 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -78,6 +80,36 @@ class Call:
                 out[e["action_id"]] = e.get("value", "")
         return out
 
+    @property
+    def accessories(self) -> dict[str, str]:
+        """action_id -> value of every section's button (an overflow menu: its options'
+        values, one per line)."""
+        out = {}
+        for b in self.blocks:
+            acc = b.get("accessory") or {}
+            if "action_id" in acc:
+                out[acc["action_id"]] = acc.get("value") or "\n".join(
+                    o.get("value", "") for o in acc.get("options", []))
+        return out
+
+
+#: the widest line a code block of the bot's may have (bot/render/common.py CODE_WIDTH)
+CODE_WIDTH = 60
+_CODE = re.compile(r"```(.*?)```", re.S)
+
+
+def wide_code_lines(params: Any, width: int = CODE_WIDTH) -> list[str]:
+    """Lines of ``` code blocks anywhere in a message wider than `width` (as Slack shows
+    them: &lt; &gt; &amp; are one character)."""
+    out = []
+    for text in _texts(params):
+        for block in _CODE.findall(text):
+            for line in block.split("\n"):
+                shown = line.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                if len(shown) > width:
+                    out.append(shown)
+    return out
+
 
 def _texts(node: Any) -> Any:
     if isinstance(node, dict):
@@ -104,6 +136,9 @@ class SlackServer:
         #: user group ID -> member user IDs, as usergroups.users.list answers
         self.usergroups: dict[str, list[str]] = dict(usergroups or {})
         self.calls: list[Call] = []
+        #: (method, lines) of every message whose code blocks have a line wider than a
+        #: phone shows (CODE_WIDTH): bot tests assert there is none
+        self.wide_code: list[tuple[str, list[str]]] = []
         self.expire_response_urls = False
         self.received_ws: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
@@ -113,6 +148,7 @@ class SlackServer:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._ts = 1700000000
+        self._views = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -179,6 +215,9 @@ class SlackServer:
         return await self.wait_for("response_url", lambda c: c.path == path, count=count)
 
     async def _record(self, call: Call) -> None:
+        wide = wide_code_lines(call.params)
+        if wide:
+            self.wide_code.append((call.method, wide))
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
@@ -243,6 +282,31 @@ class SlackServer:
             return {"ok": False, "error": "message_not_found"}
         return {"ok": True, "channel": params.get("channel"), "ts": params["ts"],
                 "text": params.get("text", "")}
+
+    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or not view.get("blocks") or len(view["blocks"]) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        self._views += 1
+        vid = params.get("view_id") or f"V{self._views:08d}"
+        return {"ok": True, "view": {**view, "id": vid}}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return self._view(params)
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("view_id"):
+            return {"ok": False, "error": "not_found"}
+        return self._view(params)
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view(params)
 
     def _usergroup_users(self, params: dict[str, Any]) -> dict[str, Any]:
         group = params.get("usergroup")
@@ -334,6 +398,9 @@ _API: dict[str, Callable[[SlackServer, dict[str, Any]], dict[str, Any]]] = {
     "chat.postEphemeral": SlackServer._post_ephemeral,
     "chat.update": SlackServer._update,
     "usergroups.users.list": SlackServer._usergroup_users,
+    "views.open": SlackServer._views_open,
+    "views.update": SlackServer._views_update,
+    "views.publish": SlackServer._views_publish,
     "apps.connections.open": SlackServer._connections_open,
 }
 
@@ -425,6 +492,47 @@ def button_click(
                 "action_ts": f"{time.time():.6f}",
             }
         ],
+    }
+
+
+def event_body(event: dict[str, Any], *, team: str = TEAM_ID, app: str = APP_ID) -> bytes:
+    """An Events API request (JSON): an app_home_opened, an app_mention, ..."""
+    return json.dumps({
+        "token": "legacy-verification-token", "team_id": team, "api_app_id": app,
+        "event": event, "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+        "event_time": int(time.time()), "authorizations": [
+            {"team_id": team, "user_id": BOT_USER_ID, "is_bot": True}],
+    }).encode()
+
+
+def message_shortcut(callback_id: str, text: str, *, response_url: str, user: str = "U0ALICE",
+                     channel: str = "C0INCIDENT", team: str = TEAM_ID, app: str = APP_ID
+                     ) -> dict[str, Any]:
+    """A message_action payload: a message shortcut used on someone's message."""
+    return {
+        "type": "message_action", "callback_id": callback_id, "api_app_id": app,
+        "token": "legacy-verification-token",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{team}",
+        "team": {"id": team, "domain": "kafkaops-test"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "channel": {"id": channel, "name": "incident"},
+        "message": {"type": "message", "user": "U0CAROL", "ts": "1700000099.000100",
+                    "text": text},
+        "message_ts": "1700000099.000100", "response_url": response_url,
+    }
+
+
+def view_submission(view: dict[str, Any], values: dict[str, dict[str, Any]], *,
+                    user: str = "U0ALICE", team: str = TEAM_ID, app: str = APP_ID
+                    ) -> dict[str, Any]:
+    """A view_submission payload: `view` as the bot opened it, `values` by block id (the
+    element's state, e.g. {"type": "static_select", "selected_option": {"value": "g"}})."""
+    return {
+        "type": "view_submission", "api_app_id": app, "token": "legacy-verification-token",
+        "team": {"id": team, "domain": "kafkaops-test"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{team}",
+        "view": {**view, "state": {"values": {b: {"value": v} for b, v in values.items()}}},
     }
 
 

@@ -128,5 +128,9 @@ def test_alert_list(count: int) -> None:
     if count == 0:
         assert text.startswith("No alerts firing.")
     else:
-        assert "45 alerts firing" in text and "… 5 more" in text
-        assert all(len(b["text"]["text"]) <= 3000 for b in p["blocks"])
+        assert "45 alerts firing" in text and "1–10 of 45 alerts" in text
+        assert all(len(b["text"]["text"]) <= 3000 for b in p["blocks"] if b["type"] == "section")
+        # ten a page, each with Acknowledge (nobody is on them yet)
+        rows = [b for b in p["blocks"] if "accessory" in b]
+        assert len(rows) == 10
+        assert {r["accessory"]["action_id"] for r in rows} == {"kafkaops.alert.ack"}

@@ -166,14 +166,14 @@ async def test_usergroup_member_confirms_once_others_are_refused_replays_do_noth
     # and the trail is readable from Slack, newest first
     _, _, url = await rb.command("audit 50")
     shown = (await rb.reply(url)).text
-    # table rows start with their time (MM-DD HH:MM:SS); the reply's fallback line ("50
-    # audit records on primary; newest: ...") names the topic too when it is the newest
-    row_start = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d ")
-    rows = [ln for ln in shown.splitlines() if row_start.match(ln) and topic in ln]
-    carol = next(ln for ln in rows if "U0CAROL" in ln)
-    mallory = next(ln for ln in rows if "U0MALLORY" in ln)
+    # two lines a record, newest first: what and its result; when, who, from where
+    rows = [ln for ln in shown.split("\n*") if f"`{topic}`" in ln]
+    carol = next(r for r in rows if "<@U0CAROL>" in r)
+    mallory = next(r for r in rows if "<@U0MALLORY>" in r)
     assert rows.index(carol) < rows.index(mallory)
-    assert carol.split()[2:] == ["primary", "U0CAROL", "slack", "demo.write", topic, "ok", "ok"]
+    assert carol.startswith(f"demo.write* `{topic}` · ok\n")
+    assert re.search(r"\n\d\d-\d\d \d\d:\d\d:\d\d UTC · <@U0CAROL> \(slack\) · primary$",
+                     carol)
     assert "refused: not allowed to confirm this request: U0MALLORY is not in a role" in mallory
 
 
@@ -206,8 +206,11 @@ async def test_expired_confirmation_does_nothing_and_says_so(
     assert "expired (older than 10 min). Nothing was changed" in expired.text
     assert f"run `/kafka demo write {topic} hello` again" in expired.text
     assert await records(rb, topic) == 0
+    # a later click on it (its buttons were still showing) replaces it as well: expired,
+    # with no button left to click
     later = await click(rb, CONFIRM_ACTION_ID, pid, user="U0ALICE")
-    assert "already expired" in later.text
+    assert "expired (older than 10 min). Nothing was changed" in later.text
+    assert later.params["replace_original"] is True and later.action_values == {}
     assert await records(rb, topic) == 0
 
 

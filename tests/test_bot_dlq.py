@@ -51,14 +51,17 @@ async def count(rb: RunningBot, topic: str) -> int:
 async def test_list_and_show_dead_letters(rb: RunningBot, bootstrap: str) -> None:
     origin = await dead_letters(rb, bootstrap, 3)
     _, _, url = await rb.command("dlq list", user="U0BOB")
-    listing = (await rb.reply(url)).text
-    row = next(ln for ln in listing.splitlines() if ln.startswith(f"{origin}.dlq"))
-    assert row.split()[1:4] == [origin, "3", "0"]
-    assert "PriceMissing" in row
+    listing = await rb.reply(url)
+    row = next(b for b in listing.blocks
+               if b["type"] == "section" and f"*{origin}.dlq*" in b["text"]["text"])
+    assert row["text"]["text"].startswith(f"*{origin}.dlq* → `{origin}` · 3 records\n")
+    assert "PriceMissing" in row["text"]["text"]
+    assert row["accessory"]["text"]["text"] == "Replay"
+    assert row["accessory"]["value"] == f"dlq replay {origin}.dlq --cluster primary"
     _, _, url = await rb.command(f"dlq show {origin}.dlq -n 2", user="U0BOB")
     shown = (await rb.reply(url)).text
-    assert "0:0" in shown and "0:1" in shown and "0:2" not in shown
-    assert f"{origin} 0:100" in shown
+    assert "`0:0`" in shown and "`0:1`" in shown and "`0:2`" not in shown
+    assert f"`0:0` from `{origin}[0] @100`" in shown
 
 
 async def test_replay_is_denied_without_the_role(rb: RunningBot, bootstrap: str) -> None:

@@ -25,12 +25,14 @@ from typing import Any
 import pytest
 import yaml
 
+from kafkaops.bot.commands.dr import FULL_PLAN_ACTION, full_plan_button
 from kafkaops.bot.render.common import MAX_BLOCKS, MAX_HEADER_TEXT, MAX_SECTION_TEXT, Message
 from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID, render_prompt
 from kafkaops.bot.render.dr import (
     render_conflict,
     render_dr_status,
     render_plan,
+    render_prompt_summary,
     render_refused,
     render_result,
     render_resume_summary,
@@ -38,6 +40,7 @@ from kafkaops.bot.render.dr import (
     slash,
     verdict,
 )
+from kafkaops.bot.render.views import message_view
 from kafkaops.core.dr.control import ControlStore
 from kafkaops.core.dr.failover import (
     FailoverPlan,
@@ -124,7 +127,7 @@ def _status(**kw: Any) -> DrStatus:
         ),
         "max_lag_messages": 50, "max_lag_seconds": 95.0, "source_reachable": True,
         "target_reachable": True,
-        "problems": ("1 records in primary.checkpoints.internal are not MM2 records",),
+        "problems": ("1 record in primary.checkpoints.internal is not an MM2 record",),
         "failover": RunSummary("20261125T101500-ab12cd34", "failback", "dr", "primary",
                                "completed", T0 - 86_400, "U0CAROL", 2, 2),
         "generated_at": T0,
@@ -196,6 +199,10 @@ def _plan(**kw: Any) -> FailoverPlan:
 STALE = Precheck("heartbeat", "fail", "newest heartbeat in 'primary.heartbeats' on 'dr' is "
                  "10.0m old, beyond the RPO of 60s: MM2 may be down; data written since may "
                  "be lost")
+WARN_LAG = Precheck("replication lag", "warn", "topic 'orders' is 40 records behind on 'dr' "
+                    "(12s): they will be read again or lost")
+WARN_MEMBERS = Precheck("groups stopped", "warn", "group 'orders-service' still has 2 members "
+                        "on 'primary': stop them before the failover")
 READ_ONLY = Precheck("target writable", "fail", "cluster 'dr' is read-only (read_only: true in "
                      "config.yaml): offsets and the active cluster cannot be written there",
                      overridable=False)
@@ -224,11 +231,19 @@ def _result(**kw: Any) -> FailoverResult:
 
 
 def _prompt(plan: FailoverPlan, force: bool = False) -> Message:
+    """The prompt as `failover execute` posts it: the summary, Confirm, Full plan."""
     return render_prompt(
         pending_id="pZ3x-opaque-id", kind=plan.direction, target=plan.pair,
-        summary=render_plan(plan, prompt=True, force=force), requester="U0ALICE",
+        summary=render_prompt_summary(plan, force=force), requester="U0ALICE",
         cluster=plan.target, expires_at=T0 + 600,
+        extra=[full_plan_button(plan.pair, plan.direction)],
     )
+
+
+def _modal(msg: Message) -> Message:
+    """A view's blocks as a message (for the same checks)."""
+    view = message_view("Failover plan", msg)
+    return Message(view["title"]["text"], tuple(view["blocks"]))
 
 
 DR_CASES: dict[str, Callable[[], Message]] = {
@@ -247,6 +262,10 @@ DR_CASES: dict[str, Callable[[], Message]] = {
     "dr_failover_plan": lambda: render_plan(_plan()),
     "dr_failover_prompt_forced": lambda: _prompt(
         _plan(prechecks=(*_plan().prechecks, STALE)), force=True),
+    "dr_failover_prompt_warnings": lambda: _prompt(_plan(prechecks=(
+        *_plan().prechecks, WARN_LAG, WARN_MEMBERS))),
+    "dr_failover_full_plan_modal": lambda: _modal(render_plan(
+        _plan(prechecks=(*_plan().prechecks, WARN_LAG)), prompt=True)),
     "dr_failover_refused": lambda: render_refused(
         _plan(prechecks=(*_plan().prechecks, STALE)), force=False),
     "dr_failover_refused_read_only": lambda: render_refused(
@@ -324,11 +343,35 @@ def test_a_plan_with_hundreds_of_groups_still_fits_a_confirmation_and_says_so() 
     plan = _plan(groups=groups, steps=steps)
     prompt = _prompt(plan)
     within_slack_limits(prompt)
-    text = json.dumps(prompt.to_slack())
-    assert "more groups not shown" in text and "more rows not shown" in text
-    # the buttons and the verdict survive whatever was cut
+    # the prompt is a summary whatever the plan's size: Confirm stays in view
     assert prompt.blocks[-1]["type"] == "actions"
-    assert "pre-checks passed" in text
+    assert "Moves 400 consumer groups; about *800* records read again" in json.dumps(
+        prompt.to_slack())
+    assert lines_before(prompt, "Confirm") <= 15
+    # the full plan (its modal) holds what fits and says what it left out
+    modal = _modal(render_plan(plan, prompt=True))
+    assert len(modal.blocks) <= 100
+    text = json.dumps(modal.to_slack())
+    assert "more groups not shown" in text and "no pre-check failed; 1 warned" in text
+
+
+def test_the_prompt_says_each_warning_once_at_the_top_and_confirm_is_in_view() -> None:
+    plan = _plan(prechecks=(*_plan().prechecks, WARN_LAG, WARN_MEMBERS))
+    warned = [c for c in plan.prechecks if c.status == "warn"]
+    assert len(warned) == 3  # the base plan warns about a group too
+    prompt = _prompt(plan)
+    first = prompt.blocks[1]["text"]["text"]  # after the header
+    assert first.startswith(":warning: *3 warnings*\n")
+    shown = json.dumps(prompt.to_slack())
+    for w in warned:
+        assert shown.count(f"*{w.name}*") == 1
+    assert "pre-checks passed" not in shown  # never above (or beside) a warning
+    assert lines_before(prompt, "Confirm") <= 15
+    # a plan with many warnings lists five and counts the rest
+    many = tuple(Precheck(f"lag of topic {i}", "warn", "behind") for i in range(9))
+    prompt = _prompt(_plan(prechecks=(*_plan().prechecks, *many)))
+    assert prompt.blocks[1]["text"]["text"].endswith("\n… 5 more in the full plan")
+    assert lines_before(prompt, "Confirm") <= 15
 
 
 def test_many_pairs_are_listed_in_one_line_each_when_they_do_not_fit() -> None:
@@ -395,11 +438,33 @@ async def confirmed(rb: RunningBot, prompt: Call, user: str) -> Call:
     return final
 
 
-def row(text: str, first: str) -> list[str]:
-    """The cells of the code-block line starting with `first`."""
-    lines = [ln.split() for ln in text.splitlines() if ln.split()[:1] == [first]]
-    assert len(lines) == 1, (first, text)
-    return lines[0]
+def row(text: str, first: str) -> str:
+    """The line of a listing that starts with `first` (and the line under it, when it is
+    indented: a row's second line)."""
+    lines = text.split("\n")
+    found = [i for i, ln in enumerate(lines) if ln.startswith(first)]
+    assert len(found) == 1, (first, text)
+    i = found[0]
+    more = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].startswith("      ") else ""
+    return lines[i] + ("\n" + more if more else "")
+
+
+def lines_before(msg: Call | Message, words: str) -> int:
+    """How many lines a reader scrolls through before `words` (a phone: each line of each
+    block's text; a row of fields or buttons is one line)."""
+    n = 0
+    blocks = msg.blocks if isinstance(msg, Call) else msg.to_slack()["blocks"]
+    for b in blocks:
+        texts = ([b["text"]["text"]] if isinstance(b.get("text"), dict) else
+                 [e.get("text", {}).get("text", "") if isinstance(e.get("text"), dict)
+                  else e.get("text", "") for e in b.get("elements", [])])
+        for t in texts:
+            for ln in t.split("\n"):
+                if words in ln:
+                    return n
+                if b["type"] not in ("actions", "context") or ln is t.split("\n")[0]:
+                    n += 1
+    raise AssertionError(f"{words!r} not in {msg.text}")
 
 
 async def dr_offsets(clusters: Any, w: World, group: str | None = None) -> dict[int, int | None]:
@@ -463,16 +528,19 @@ async def test_dr_status_shows_the_numbers_kafkaops_dr_status_json_shows(
 
     text = reply.text
     [t_cli] = cli["topics"]
-    assert row(text, topic) == [
-        t_cli["topic"], t_cli["remote_topic"], str(t_cli["partitions"]),
-        str(t_cli["source_end"]), str(t_cli["target_end"]), str(t_cli["lag_messages"]),
-        fmt_age(t_cli["lag_seconds"]), t_cli["state"],
-    ] == [topic, remote, "2", "25", "20", "5", "3.0h", "behind"]
+    assert row(text, f"`{topic}`") == (
+        f"`{t_cli['topic']}` → `{t_cli['remote_topic']}` · *{t_cli['state']}*\n"
+        f"      lag {t_cli['lag_messages']} ({fmt_age(t_cli['lag_seconds'])}) · ends "
+        f"{t_cli['source_end']} → {t_cli['target_end']} · {t_cli['partitions']} partitions"
+    ) == (f"`{topic}` → `{remote}` · *behind*\n"
+          "      lag 5 (3.0h) · ends 25 → 20 · 2 partitions")
     [g_cli] = cli["groups"]
-    assert row(text, group) == [
-        g_cli["group"], str(g_cli["partitions"]), fmt_age(g_cli["age_seconds"]),
-        fmt_age(g_cli["oldest_partition_age_seconds"]), "yes",
-    ] == [group, "2", "4.0h", "4.0h", "yes"]
+    assert row(text, f"*{group}*") == (
+        f"*{g_cli['group']}* · {g_cli['partitions']} partitions · checkpoint "
+        f"{fmt_age(g_cli['age_seconds'])} old (oldest partition "
+        f"{fmt_age(g_cli['oldest_partition_age_seconds'])}) · moves on failover"
+    ) == (f"*{group}* · 2 partitions · checkpoint 4.0h old (oldest partition 4.0h) · "
+          "moves on failover")
     assert (cli["active"], cli["epoch"], cli["rpo_ok"], cli["heartbeat_ok"]) == (
         "primary", 0, False, False)
     assert "active cluster *primary* (epoch 0)" in text
@@ -483,7 +551,7 @@ async def test_dr_status_shows_the_numbers_kafkaops_dr_status_json_shows(
     assert f"{cli['max_lag_messages']} records · {fmt_age(cli['max_lag_seconds'])}" in text
     assert ":red_circle:" in text
     # without --pair: every configured pair (here the one)
-    assert row(everything.text, topic) == row(text, topic)
+    assert row(everything.text, f"`{topic}`") == row(text, f"`{topic}`")
 
 
 async def test_failover_plan_shows_checks_translated_offsets_and_steps(
@@ -496,18 +564,17 @@ async def test_failover_plan_shows_checks_translated_offsets_and_steps(
         core = await FailoverService(w.services).plan(w.name)
         text = reply.text
         assert f"Failover plan for pair {w.name}" in text and reply.action_values == {}
-        assert "pre-checks passed" in text
+        assert "every pre-check passed" in text
         for c in core.prechecks:
             assert f":white_check_mark: *{c.name}*" in text
         [g] = core.groups
         for p in g.partitions:
-            line = [ln.split() for ln in text.splitlines()
-                    if ln.split()[:3] == [g.group, p.topic, str(p.partition)]]
-            assert len(line) == 1, text
-            cells = line[0]
-            assert cells[3] == str(p.source_offset)
-            assert cells[4] == f"{p.checkpoint[0]}-&gt;{p.checkpoint[1]}"  # type: ignore[index]
-            assert (cells[6], cells[8]) == (str(p.offset), str(p.reprocess))
+            assert p.checkpoint is not None
+            (line,) = [ln for ln in text.split("\n")
+                       if ln.startswith(f"      `{p.topic}[{p.partition}]`")]
+            assert (f"source {p.source_offset} → commit *{p.offset}* (checkpoint "
+                    f"{p.checkpoint[0]}→{p.checkpoint[1]}, ") in line
+            assert line.endswith(f" · re-read {p.reprocess}")
         # MM2's translation of 15 and 5, and the records partition 0 reads again
         assert [(p.offset, p.reprocess) for p in g.partitions] == [(13, 2), (5, 0)]
         assert "about *2* records read again" in text
@@ -527,10 +594,16 @@ async def test_execute_shows_the_plan_and_confirm_commits_mm2_translation_as_the
             prompt = await ask(rb, f"failover execute --pair {w.name}", user="U0ALICE")
             assert {CONFIRM_ACTION_ID, CANCEL_ACTION_ID} <= set(prompt.action_values)
             assert f"Confirm failover: {w.name}" in prompt.text
-            assert "pre-checks passed" in prompt.text and "*Steps*" in prompt.text
-            commits = [ln.split()[6] for ln in prompt.text.splitlines()
-                       if ln.split()[:1] == [w.groups[0]]]
-            assert commits == ["13", "5"]  # the COMMIT column, partitions 0 and 1
+            # a short summary: what moves, how much is read again, the RPO; Confirm in view
+            assert "`dr` becomes active instead of `primary` (epoch 0 → 1)" in prompt.text
+            assert "Moves 1 consumer group; about *2* records read again" in prompt.text
+            assert "RPO target " in prompt.text and "every pre-check passed" in prompt.text
+            assert lines_before(prompt, "Confirm") <= 15
+            assert "*Steps*" not in prompt.text  # the full plan is one click away
+            # Full plan: a modal with every group's offsets and each step
+            modal = await full_plan(rb, prompt, "U0ALICE")
+            assert "*Steps*" in modal and "source 15 → commit *13*" in modal
+            assert "source 5 → commit *5*" in modal
             assert await dr_offsets(clusters, w) == {0: None, 1: None}
 
             # someone in no role cannot confirm it for Alice; nothing runs
@@ -739,3 +812,20 @@ async def test_bad_input_gets_the_usage_line_in_the_ack(
     shown = json.dumps(body)
     assert problem.format(pair=name) in body["text"], shown
     assert "Nothing was run" in shown and "Usage" in shown
+
+
+async def full_plan(rb: RunningBot, prompt: Call, user: str) -> str:
+    """Click a prompt's Full plan button: the text of the modal it fills in."""
+    from tests.slack_server import _texts
+
+    before = len(rb.slack.calls_to("views.update"))
+    url = rb.slack.response_url()
+    status, _ = await rb.click(button_click(FULL_PLAN_ACTION, prompt.action_values[
+        FULL_PLAN_ACTION], response_url=url, user=user))
+    assert status == 200
+    opened = rb.slack.calls_to("views.open")[-1]
+    assert "Reading the plan" in json.dumps(opened.params)
+    updates = await rb.slack.wait_for("views.update", count=before + 1)
+    view = updates[-1].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    return "\n".join(_texts(view["blocks"]))

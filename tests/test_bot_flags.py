@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,12 +57,27 @@ async def confirm(rb: RunningBot, pid: str, user: str) -> str:
 async def test_list_and_get_show_the_flag(rb: RunningBot) -> None:
     key = await new_flag(rb, description="new checkout flow")
     _, _, url = await rb.command("flag list", user="U0BOB")
-    listing = (await rb.reply(url)).text
-    row = next(ln for ln in listing.splitlines() if ln.startswith(key))
-    assert row.split()[1:4] == ["off", "100%", "true"]
+    reply = await rb.reply(url)
+    row = next(ln for ln in reply.text.splitlines() if f"*{key}*" in ln)
+    assert f"*{key}* · *off* · v1" in row
+    assert "value `true` · owner payments · " in reply.text
+    # ⋯ on the flag: turn it on, roll it out, its history (each asks for Confirm when run)
+    menu = rb_menu(reply, key)
+    assert menu[:2] == [f"flag toggle {key} --on --cluster primary",
+                        f"flag rollout {key} 10 --cluster primary"]
     _, _, url = await rb.command(f"flag get {key}", user="U0BOB")
-    got = (await rb.reply(url)).text
-    assert f"*{key}* is *off*" in got and "new checkout flow" in got and "*Owner*\npayments" in got
+    got = await rb.reply(url)
+    assert f"*{key}* is *off*" in got.text and "new checkout flow" in got.text
+    assert "*Owner*\npayments" in got.text
+    assert f"flag toggle {key} --on --cluster primary" in got.action_values.values()
+
+
+def rb_menu(reply: Any, key: str) -> list[str]:
+    """The commands of the ⋯ menu of a flag's row."""
+    for b in reply.blocks:
+        if b["type"] == "section" and f"*{key}*" in b["text"]["text"]:
+            return [o["value"] for o in b["accessory"]["options"]]
+    raise AssertionError(f"no row for {key}")
 
 
 async def test_user_without_the_role_cannot_toggle(rb: RunningBot) -> None:

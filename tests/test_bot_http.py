@@ -51,9 +51,15 @@ async def test_topics_lists_matching_topics_with_their_message_counts(
     _, _, url = await rb.command(f"topics {prefix}")
     reply = await rb.reply(url)
     assert f"2 topics matching `{prefix}`" in reply.text
-    rows = {ln.split()[0]: ln.split() for ln in reply.text.splitlines() if ln.startswith(prefix)}
-    assert rows[f"{prefix}-orders"][5] == "3"  # MESSAGES column
-    assert rows[f"{prefix}-payments"][5] == "1"
+    # one short section per topic, two lines: its shape, what it keeps; and a Details button
+    rows = {b["text"]["text"].split("*")[1]: b["text"]["text"].split("\n")
+            for b in reply.blocks if b["type"] == "section" and "accessory" in b}
+    assert rows[f"{prefix}-orders"][0].endswith(" partitions · RF 1 · healthy")
+    assert rows[f"{prefix}-orders"][1].startswith("3 messages kept · ")
+    assert rows[f"{prefix}-payments"][1].startswith("1 message kept · ")
+    details = {v for k, v in reply.accessories.items() if k.startswith("kafkaops.run.")}
+    assert details == {f"topic {prefix}-orders --cluster primary",
+                       f"topic {prefix}-payments --cluster primary"}
 
 
 async def test_topic_shows_partitions_and_offsets(rb: RunningBot, bootstrap: str) -> None:
@@ -63,7 +69,7 @@ async def test_topic_shows_partitions_and_offsets(rb: RunningBot, bootstrap: str
     reply = await rb.reply(url)
     assert f"Topic {name}" in reply.text
     part_rows = [ln.split() for ln in reply.text.splitlines() if ln.strip().startswith("0 ")]
-    assert part_rows == [["0", "111", "111", "111", "0", "2", "2"]]
+    assert part_rows == [["0", "111", "111", "0", "2", "2"]]  # P LEADER ISR EARLIEST LATEST N
 
 
 async def test_unknown_topic_is_a_clear_ephemeral_error(rb: RunningBot) -> None:
@@ -91,7 +97,7 @@ async def test_cluster_option_picks_another_cluster(rb: RunningBot) -> None:
 @pytest.mark.parametrize(
     ("text", "problem", "usage"),
     [
-        ("frobnicate", "unknown subcommand 'frobnicate'", "/kafka status"),
+        ("frobnicate", "unknown subcommand 'frobnicate'", "/kafka help"),
         ("topis", "unknown subcommand 'topis'; did you mean 'topics'?", "/kafka topics"),
         ("topic", "the following arguments are required: NAME", "/kafka topic NAME"),
         ("topics a b", "unrecognized arguments: b", "/kafka topics [--internal] [FILTER]"),
@@ -116,13 +122,22 @@ async def test_malformed_command_gets_usage_in_the_ack_and_runs_nothing(
     assert rb.slack.calls_to("response_url", url[len(rb.slack.url) - 1 :]) == []
 
 
-async def test_help_lists_every_subcommand_in_the_ack(rb: RunningBot) -> None:
+async def test_help_shows_the_five_things_people_do_most_in_the_ack(rb: RunningBot) -> None:
     status, ack, _ = await rb.command("help")
     body = json.loads(ack)
+    entries = [b["text"]["text"] for b in body["blocks"]
+               if b["type"] == "section" and b["text"]["text"].startswith("`/kafka ")]
+    assert [e.split("`")[1] for e in entries] == [
+        "/kafka lag", "/kafka alerts", "/kafka status", "/kafka flag toggle FLAG",
+        "/kafka dlq list"]
+    assert all("\n_e.g._ `/kafka " in e for e in entries)  # each with an example
     text = json.dumps(body["blocks"])
-    for usage in ("/kafka status", "/kafka topics [--internal] [FILTER]", "/kafka topic NAME"):
-        assert f"`{usage}`" in text
-    assert "--public" in text
+    assert "`/kafka help TOPIC`" in text and "--public" in text
+    assert "kafkaops " not in text  # Slack's own words only
+    # the rest is under its topic
+    _, ack, _ = await rb.command("help dlq")
+    text = json.dumps(json.loads(ack)["blocks"])
+    assert "`/kafka dlq replay TOPIC`" in text and "/kafka dlq show [--filter EXPR]" in text
 
 
 async def test_forged_signature_and_stale_timestamp_get_401_and_no_slack_call(

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.offsets_support import (
     make_known_topic,
     stopped_group,
 )
+from tests.slack_server import Call
 
 
 @pytest.fixture
@@ -35,8 +38,18 @@ async def known(bootstrap: str) -> KnownTopic:
 
 
 
-def table_rows(text: str, first: str) -> list[list[str]]:
-    return [ln.split() for ln in text.splitlines() if ln.startswith(first)]
+def partition_rows(text: str, topic: str) -> dict[int, list[str]]:
+    """partition -> [committed, end, lag] from a group's reply (two lines a partition)."""
+    found = re.findall(rf"`{re.escape(topic)}\[(\d+)\]` lag \*([\d,]+)\*[^\n]*\n\s+"
+                       r"committed ([\d,]+) of ([\d,]+)", text)
+    return {int(p): [c.replace(",", ""), e.replace(",", ""), lag.replace(",", "")]
+            for p, lag, c, e in found}
+
+
+def group_rows(reply: Call, common: str) -> list[tuple[list[str], dict[str, Any]]]:
+    """(the words of its first line, its button) of each group's section."""
+    return [(b["text"]["text"].split("\n")[0].split(), b["accessory"]) for b in reply.blocks
+            if b["type"] == "section" and f"*{common}" in b["text"]["text"]]
 
 
 async def test_group_lag_matches_the_true_end_minus_committed(
@@ -45,7 +58,7 @@ async def test_group_lag_matches_the_true_end_minus_committed(
     group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
     _, _, url = await rb.command(f"lag {group}")
     reply = await rb.reply(url)
-    rows = {int(r[1]): r[2:5] for r in table_rows(reply.text, known.name)}
+    rows = partition_rows(reply.text, known.name)
     assert rows[0] == ["12", "30", "18"]
     assert rows[1] == ["25", "30", "5"]
     # no members and records left unread: STOP, from the very first snapshot
@@ -76,10 +89,16 @@ async def test_overview_puts_stopped_groups_first_and_counts_statuses(
     _, _, url = await rb.command(f"lag --match {common}")
     reply = await rb.reply(url)
     assert f"3 groups matching `{common}`: 2 STOP, 1 OK · worst first" in reply.text
-    rows = [r for r in table_rows(reply.text, common)]
-    assert [r[0] for r in rows] == [stopped, behind, caught_up]  # worst first
-    assert rows[0][1:5] == ["STOP", "Empty", "0", "58"]
-    assert rows[2][1:5] == ["OK", "Empty", "0", "0"]
+    rows = group_rows(reply, common)
+    assert [r[0][1] for r in rows] == [f"*{stopped}*", f"*{behind}*", f"*{caught_up}*"]
+    assert rows[0][0][2:7] == ["·", "*STOP*", "·", "lag", "58"]
+    assert rows[2][0][2:7] == ["·", "*OK*", "·", "lag", "0"]
+    # the next action on each: a stopped group that is behind can be reset; others looked at
+    assert rows[0][1]["action_id"] == "kafkaops.reset.open" and rows[0][1]["text"]["text"] == (
+        "Plan reset")
+    assert json.loads(rows[0][1]["value"]) == {"cluster": "primary", "group": stopped}
+    assert rows[2][1]["text"]["text"] == "Details"
+    assert rows[2][1]["value"] == f"lag {caught_up} --cluster primary"
 
 
 async def test_unknown_group_is_a_clear_error(rb: RunningBot) -> None:

@@ -1,4 +1,5 @@
-"""The Slack app manifest we ship matches what the bot does: its command, its scopes."""
+"""The Slack app manifest we ship matches what the bot does: its command, its scopes, the
+events it listens to, its message shortcut and its Home tab."""
 
 from __future__ import annotations
 
@@ -24,3 +25,20 @@ def test_manifest_names_the_default_command_and_the_scopes_the_bot_uses() -> Non
     uses_usergroups = "usergroups.users.list" in (
         MANIFEST.parent / "permissions.py").read_text()
     assert uses_usergroups
+
+
+def test_manifest_subscribes_to_every_event_and_shortcut_the_bot_listens_to() -> None:
+    import re
+
+    from kafkaops.bot.commands.home import INVESTIGATE
+
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    code = "\n".join(p.read_text() for p in MANIFEST.parent.rglob("*.py"))
+    events = set(re.findall(r'\.event\("([a-z_]+)"\)', code))
+    assert events == {"app_home_opened", "app_mention"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == events
+    shortcuts = manifest["features"]["shortcuts"]
+    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", INVESTIGATE)]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert "app_mentions:read" in scopes  # app_mention events need it

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from kafkaops.bot.render.alerts import render_alert_list
 from kafkaops.bot.render.audit import render_audit, render_verify
 from kafkaops.bot.render.common import (
     MAX_BLOCKS,
@@ -24,18 +26,57 @@ from kafkaops.bot.render.common import (
     section,
 )
 from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
-from kafkaops.bot.render.dlq import render_dlq_list, render_replay_plan, render_replayed
-from kafkaops.bot.render.flags import render_flag, render_flag_change, render_flag_list
+from kafkaops.bot.render.connect import render_connect_list, render_connector
+from kafkaops.bot.render.dlq import (
+    render_dlq_list,
+    render_dlq_show,
+    render_replay_plan,
+    render_replayed,
+)
+from kafkaops.bot.render.flags import (
+    render_evaluations,
+    render_flag,
+    render_flag_change,
+    render_flag_history,
+    render_flag_list,
+    short,
+)
 from kafkaops.bot.render.lag import render_group_lag, render_lag_overview
 from kafkaops.bot.render.offsets import render_reset_plan, render_reset_result
-from kafkaops.bot.render.replies import render_denied, render_help, render_usage
+from kafkaops.bot.render.replies import (
+    HelpEntry,
+    render_denied,
+    render_error,
+    render_help,
+    render_help_topic,
+    render_unknown_topic,
+    render_usage,
+    with_requester,
+)
+from kafkaops.bot.render.schema import render_schema
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
+from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, Subject
 from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import Listing, TrailRead
-from kafkaops.core.dlq.service import DeadLetterTopic, ReasonGroup, ReplayItem, ReplayResult
-from kafkaops.core.flags.service import FlagState, Rule, Variant
+from kafkaops.core.connect.model import (
+    ConnectListing,
+    Connector,
+    SinkLag,
+    TaskStatus,
+    WorkerInfo,
+)
+from kafkaops.core.dlq.service import (
+    DeadLetter,
+    DeadLetterTopic,
+    Origin,
+    ReasonGroup,
+    ReplayItem,
+    ReplayResult,
+)
+from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, Rule, Variant
 from kafkaops.core.lag.service import GroupLag, GroupMember, LagSnapshot, PartitionLag
 from kafkaops.core.lag.status import PartitionState, Status, Trend
+from kafkaops.core.messages.service import Message as MessageRecord
 from kafkaops.core.offsets.service import (
     CommittedCheck,
     PartitionReset,
@@ -51,6 +92,9 @@ from kafkaops.core.records import (
     TopicDetail,
     TopicSummary,
 )
+from kafkaops.core.schema.browse import SubjectDetail
+from kafkaops.core.schema.records import CompatibilityLevel, RegisteredSchema
+from tests.slack_server import _texts, wide_code_lines  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 UPDATE = os.environ.get("KAFKAOPS_UPDATE_FIXTURES") == "1"
@@ -329,6 +373,88 @@ LAG = LagSnapshot(
     requests={"Metadata": 1, "OffsetFetch": 1},
 )
 
+T_ALERTS = 1_800_003_600.0
+
+
+def _msg(body: dict[str, object]) -> Message:
+    return Message(str(body["text"]), tuple(body["blocks"]))  # type: ignore[arg-type]
+
+
+def _alerts() -> AlertBook:
+    book = AlertBook()
+    for i in range(12):
+        aid = f"a-{i:020x}"
+        book.apply(AlertEvent(
+            type="firing", alert_id=aid, at=1_800_000_000.0 + i * 60, rule="orders-behind",
+            seq=1, severity="critical" if i % 3 == 0 else "warning",
+            subject=Subject(cluster="primary", group=f"orders-{i}"),
+            values={"lag": 1000 + i, "lag_seconds": 300.0 + i}), i)
+    book.apply(AlertEvent(type="acked", alert_id="a-" + "0" * 20, at=1_800_000_100.0, seq=1,
+                          by="U0CAROL"), 20)
+    book.apply(AlertEvent(type="snoozed", alert_id=f"a-{1:020x}", at=1_800_000_200.0, seq=1,
+                          until=1_800_007_200.0, by="U0ALICE"), 21)
+    return book
+
+
+ALERTS = _alerts()
+LETTERS = [
+    DeadLetter(
+        MessageRecord("payments.dlq", 0, 17, 1_800_000_000_000, b"k", b'{"order": 17}'),
+        Origin("payments", 0, 5_512), "com.acme.PriceMissing", "no price for order 17",
+        "PriceMissing: no price for order #"),
+    DeadLetter(
+        MessageRecord("payments.dlq", 2, 4, 1_800_000_060_000, None,
+                      b'{"order": 4, "note": "' + b"x" * 200 + b'"}'),
+        Origin("payments-eu"), "java.util.concurrent.TimeoutException",
+        "upstream took 5003ms", "Timeout: upstream took #ms"),
+]
+
+
+def _change(op: str, version: int, by: str, at: str, state: FlagState, reason: str = ""
+            ) -> FlagChange:
+    return FlagChange(offset=version, key=state.key, op=op, outcome="applied",
+                      expects=version - 1, version=version, write_id=f"w{version}", by=by,
+                      at=at, reason=reason, note="", state=state, current_version=7,
+                      current_by="U0CAROL")
+
+
+HISTORY = [
+    _change("create", 1, "ops@host-1", "2026-11-01T09:00:00Z",
+            dataclasses.replace(FLAG, version=1, enabled=False, rollout=100.0)),
+    _change("rollout", 7, "U0CAROL", "2026-11-25T14:03:05Z", FLAG, "incident 42"),
+]
+EVALS = [Evaluation("price-test", "customer-42", "b", "variant", "weight 3 of 4"),
+         Evaluation("price-test", "customer-7", {"banner": "\U0001f6a7 works"}, "default",
+                    stale=True)]
+CONNECT = ConnectListing(
+    "primary", "ingest", "http://connect:8083", 1_800_000_000.0,
+    WorkerInfo("http://connect:8083", "3.9.0", "abc", "lkc-7f3a"),
+    (
+        Connector("s3-sink", "sink", "RUNNING", "10.0.0.5:8083", None, (
+            TaskStatus(0, "FAILED", "10.0.0.5:8083",
+                       "org.apache.kafka.connect.errors.ConnectException: Exiting "
+                       "WorkerSinkTask due to unrecoverable exception.\n\tat org.apache.kafka."
+                       "connect.runtime.WorkerSinkTask.deliverMessages(WorkerSinkTask.java:"
+                       "632)\nCaused by: java.nio.file.NoSuchFileException: /data/out/part-0"),
+            TaskStatus(1, "RUNNING", "10.0.0.6:8083")), {}, "io.confluent.S3SinkConnector",
+                  "connect-s3-sink"),
+        Connector("pg-source", "source", "RUNNING", "10.0.0.6:8083", None, (
+            TaskStatus(0, "RUNNING", "10.0.0.6:8083"),), {},
+                  "io.debezium.PostgresConnector"),
+    ),
+    {"s3-sink": SinkLag("connect-s3-sink", 1_204, 95.0, "WARN")},
+)
+SUBJECT = SubjectDetail(
+    "orders-value", (1, 2, 3),
+    RegisteredSchema(42, json.dumps({
+        "type": "record", "name": "Order", "namespace": "com.acme.orders",
+        "doc": "An order as the checkout service writes it; every field is documented in "
+               "the data catalogue under orders.",
+        "fields": [{"name": "id", "type": "string"}, {"name": "amount", "type": "double"}]}),
+        "AVRO", (), "orders-value", 3),
+    CompatibilityLevel("BACKWARD", "subject"),
+)
+
 CASES: dict[str, Message] = {
     "status_healthy_and_unreachable": render_status(
         [
@@ -364,11 +490,25 @@ CASES: dict[str, Message] = {
     "topic_detail": render_topic("primary", DETAIL),
     "help": render_help(
         "/kafka",
-        [
-            ("/kafka status", "clusters, brokers, offline and under-replicated partitions"),
-            ("/kafka topic NAME", "one topic"),
-        ],
+        [HelpEntry("/kafka lag", "consumer groups needing attention, worst first",
+                   ("/kafka lag", "/kafka lag billing-service")),
+         HelpEntry("/kafka status", "every cluster: brokers, offline and under-replicated "
+                   "partitions", ("/kafka status",))],
+        ["lag", "status", "flags", "dlq"],
     ),
+    "help_topic": render_help_topic(
+        "/kafka", "dlq",
+        [HelpEntry("/kafka dlq list", "dead-letter topics: counts and reasons, with Replay",
+                   ("/kafka dlq list",)),
+         HelpEntry("/kafka dlq replay TOPIC", "put dead letters back on their origin topic, "
+                   "after Confirm", ("/kafka dlq replay orders.events.dlq",))],
+        ["/kafka dlq list", "/kafka dlq replay [--filter EXPR] [--to TOPIC] TOPIC"],
+    ),
+    "help_unknown_topic": render_unknown_topic("/kafka", "flgs", ["lag", "flags", "dlq"],
+                                               "flags"),
+    "topics_page_2": render_topics(
+        "primary", [summary(f"team-{i:02d}.events") for i in range(25)], name_filter="team",
+        page=2, again=lambda n: f"topics team --page {n}"),
     "usage_error": render_usage(
         "unknown subcommand 'topis'; did you mean 'topics'?",
         ["/kafka topics [--internal] [FILTER]"],
@@ -456,7 +596,21 @@ CASES: dict[str, Message] = {
         )
     ),
     "lag_overview": render_lag_overview(LAG),
-    "lag_group": render_group_lag(LAG, BILLING),
+    "lag_group": render_group_lag(LAG, BILLING, again=lambda n: f"lag billing --page {n}"),
+    "lag_overview_page_1_of_2": render_lag_overview(
+        dataclasses.replace(LAG, groups=tuple(
+            glag(f"svc-{i:02d}", (plag("orders", 0, 10, 10 + i, Status.OK, secs=float(i)),),
+                 Status.OK) for i in range(13))),
+        again=lambda n: f"lag --page {n}"),
+    "dlq_show": render_dlq_show("payments.dlq", LETTERS, {(0, 17)}, scanned=(2_000, 9_000)),
+    "flag_history": render_flag_history("checkout-v2", HISTORY, start=12),
+    "flag_evaluations": render_evaluations("price-test", EVALS),
+    "alerts_firing": _msg(render_alert_list(ALERTS.firing(), T_ALERTS,
+                                            again=lambda n: f"alerts --page {n}")),
+    "connect_list": render_connect_list(CONNECT),
+    "connect_detail": render_connector("ingest", "primary", CONNECT.connectors[0],
+                                       None, None),
+    "schema": render_schema("primary", "http://registry:8081", SUBJECT),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
     ),
@@ -501,13 +655,18 @@ def test_fixture_cases_are_within_slack_limits(name: str) -> None:
     assert_within_slack_limits(CASES[name])
 
 
-def test_a_huge_topic_list_stays_within_limits_and_says_what_was_left_out() -> None:
+def test_a_huge_topic_list_shows_ten_and_pages_through_the_rest() -> None:
     topics = [summary(f"team-{i:04d}.events.{'x' * 40}") for i in range(3000)]
-    msg = render_topics("primary", topics, name_filter=None)
+    msg = render_topics("primary", topics, name_filter=None, page=2,
+                        again=lambda n: f"topics --page {n}")
     assert_within_slack_limits(msg)
-    shown = sum(1 for ln in json.dumps(msg.to_slack()).split("\\n") if ln.startswith("team-"))
-    last = msg.blocks[-1]["text"]["text"]
-    assert f"… {3000 - shown:,} more rows not shown" in last
+    rows = [b for b in msg.blocks if "accessory" in b]
+    assert len(rows) == 10 and "*team-0010.events." in rows[0]["text"]["text"]
+    shown = json.dumps(msg.to_slack(), ensure_ascii=False)
+    assert "11–20 of 3,000 topics" in shown
+    buttons = {e["text"]["text"]: e["value"] for b in msg.blocks if b["type"] == "actions"
+               for e in b["elements"]}
+    assert buttons == {"Previous": "topics --page 1", "Next 10": "topics --page 3"}
 
 
 def test_a_very_long_topic_name_is_clipped_not_rejected() -> None:
@@ -536,3 +695,94 @@ def test_text_from_outside_is_escaped() -> None:
 )
 def test_human_seconds(seconds: float | None, shown: str) -> None:
     assert human_seconds(seconds) == shown
+
+
+# ---------------------------------------------------------------- what reads on a phone
+
+
+def _every_reply() -> dict[str, Message]:
+    """Every stored reply: this module's, DR's and the alerts' (as messages)."""
+    from kafkaops.bot.render.alerts import render_action
+    from tests.test_alerts_render import FIRING, RESOLVED
+    from tests.test_bot_dr import DR_CASES
+
+    out = dict(CASES)
+    out.update({k: v() for k, v in DR_CASES.items()})
+    for name, body in (("alert_firing", render_action(Action("post", FIRING, FIRING, None,
+                                                                 1))),
+                       ("alert_resolved", render_action(Action("resolve", RESOLVED, FIRING,
+                                                                   None, 1)))):
+        blocks = body["attachments"][0]["blocks"]
+        out[name] = Message(body["text"], tuple(blocks))
+    return out
+
+
+REPLIES = _every_reply()
+
+
+@pytest.mark.parametrize("name", sorted(REPLIES))
+def test_no_reply_has_a_code_line_wider_than_a_phone_shows(name: str) -> None:
+    assert wide_code_lines(REPLIES[name].to_slack()) == []
+
+
+@pytest.mark.parametrize("name", sorted(REPLIES))
+def test_no_reply_has_the_text_slips_people_noticed(name: str) -> None:
+    shown = "\n".join(_texts(REPLIES[name].to_slack()))
+    assert ".." not in shown.replace("...", "")  # "Nothing was changed.."
+    assert "<@>" not in shown  # an empty user as a mention
+    assert not re.search(r"\\u[0-9a-f]{4}", shown)  # unicode as JSON escapes
+    assert not re.search(r"(?<![\d,.])1 (flags|records|groups|topics|partitions|alerts|"
+                         r"members|changes|users|warnings|messages|connectors)\b", shown)
+    assert not re.search(r"[a-z] (Trying|Nothing) ", shown)  # "are up Trying again"
+    assert "kafkaops lag" not in shown and "kafkaops flags" not in shown  # Slack's words
+
+
+@pytest.mark.parametrize("name", sorted(REPLIES))
+def test_listings_show_at_most_ten_rows(name: str) -> None:
+    rows = [b for b in REPLIES[name].to_slack().get("blocks", [])
+            if b.get("type") == "section" and "accessory" in b]
+    assert len(rows) <= 10
+
+
+def test_nothing_was_changed_is_said_once_with_one_full_stop() -> None:
+    denied = render_denied("flag.write", "ask whoever runs the bot to add you.")
+    assert "add you. Nothing was changed." in denied.blocks[0]["text"]["text"]
+    failed = render_error("the topic was deleted. Nothing was changed.")
+    assert failed.text == "Failed: the topic was deleted. Nothing was changed."
+
+
+def test_a_retriable_error_is_two_sentences() -> None:
+    msg = render_error("no broker of cluster 'dr' is up", retriable=True)
+    assert msg.text == "Failed: no broker of cluster 'dr' is up. Trying again later may help."
+
+
+def test_counts_of_one_are_singular() -> None:
+    msg = render_flag_list("primary", [FLAG], tag=None)
+    assert msg.text == "1 flag on primary, 1 on"
+    assert "1 flag ·" in json.dumps(msg.to_slack(), ensure_ascii=False)
+
+
+def test_an_unknown_user_is_said_so_never_an_empty_mention() -> None:
+    prompt = render_prompt(pending_id="p", kind="flag.write", target="x",
+                           summary=Message("x"), requester="", cluster="primary",
+                           expires_at=1_800_000_600)
+    shown = json.dumps(prompt.to_slack())
+    assert "<@>" not in shown and "requested by an unknown user" in shown
+    assert "requested by an unknown user" in json.dumps(
+        with_requester(Message("x"), "", "/kafka status").to_slack())
+
+
+def test_unicode_values_read_as_themselves() -> None:
+    assert short({"banner": "\U0001f6a7 works"}) == '{"banner": "\U0001f6a7 works"}'
+    shown = json.dumps(render_evaluations("price-test", EVALS).to_slack(), ensure_ascii=False)
+    assert "\U0001f6a7" in shown and "\\ud83d" not in shown
+
+
+def test_a_public_prompt_says_who_asked_once() -> None:
+    prompt = render_prompt(pending_id="p", kind="flag.write", target="x",
+                           summary=Message("x"), requester="U0CAROL", cluster="primary",
+                           expires_at=1_800_000_600)
+    public = with_requester(prompt, "U0CAROL", "/kafka flag toggle x --public")
+    assert json.dumps(public.to_slack()).count("requested by") == 1
+    status = with_requester(Message("ok"), "U0CAROL", "/kafka status --public")
+    assert json.dumps(status.to_slack()).count("requested by <@U0CAROL>") == 1

@@ -4,6 +4,7 @@ two-word subcommands, and a usage error (never an exception) for anything malfor
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
@@ -87,8 +88,9 @@ def test_well_formed_commands(
 @pytest.mark.parametrize(
     ("text", "problem", "usages"),
     [
-        ("bogus", "unknown subcommand 'bogus'", 5),
-        ("stauts", "unknown subcommand 'stauts'; did you mean 'status'?", 5),
+        # an unknown subcommand gets the usage of what it looks like, never all of them
+        ("bogus", "unknown subcommand 'bogus'", ["/kafka help"]),
+        ("stauts", "unknown subcommand 'stauts'; did you mean 'status'?", ["/kafka status"]),
         ("flag", "flag needs a subcommand: use one of list, set", 2),
         ("flag sett x", "unknown flag subcommand 'sett': use one of list, set", 2),
         ("flag set x", "the following arguments are required: --reason", 1),
@@ -98,31 +100,58 @@ def test_well_formed_commands(
             1,
         ),
         ("flag set x --reason r --roll 5", "unrecognized arguments: --roll 5", 1),
-        ("status --cluster", "--cluster needs a cluster name", 5),
-        ("status -c moon", "no cluster named 'moon' (configured: primary, dr)", 5),
-        ("topics 'open", "cannot read the command: no closing quotation", 5),
+        ("status --cluster", "--cluster needs a cluster name", ["/kafka status"]),
+        ("status -c moon", "no cluster named 'moon' (configured: primary, dr)",
+         ["/kafka status"]),
+        ("topics 'open", "cannot read the command: no closing quotation", ["/kafka help"]),
+        ("topics --page 0", "--page needs a page number from 1 to 1000",
+         ["/kafka topics [FILTER]"]),
+        ("topics --page", "--page needs a page number from 1 to 1000", 1),
     ],
 )
-def test_malformed_commands_are_usage_errors(text: str, problem: str, usages: int) -> None:
+def test_malformed_commands_are_usage_errors(text: str, problem: str,
+                                             usages: int | list[str]) -> None:
     parsed = router().parse(text)
     assert isinstance(parsed, Immediate) and parsed.is_error
     shown = parsed.message.blocks[0]["text"]["text"]
     assert problem in shown
-    assert shown.count("\n`/kafka") == usages
+    if isinstance(usages, list):
+        assert shown.split("*Usage*\n", 1)[1].split("\n") == [f"`{u}`" for u in usages]
+    else:
+        assert shown.count("\n`/kafka") == usages
 
 
-@pytest.mark.parametrize("text", ["", "help", "--help", "help flag", "--public help"])
-def test_help_is_answered_without_running_anything(text: str) -> None:
+@pytest.mark.parametrize("text", ["", "help", "--help", "--public help"])
+def test_help_shows_what_people_do_most_with_examples_and_the_topics(text: str) -> None:
     parsed = router().parse(text)
     assert isinstance(parsed, Immediate) and not parsed.is_error
-    assert "/kafka flag set [--rollout PCT] --reason REASON NAME" in parsed.message.text
+    shown = json.dumps(parsed.message.to_slack())
+    assert "`/kafka status`" in shown and "_e.g._" in shown
+    assert "`/kafka help TOPIC`" in shown and "`flags`" in shown and "`topics`" in shown
+    assert "flag set" not in shown  # the rest is under its topic
 
 
-def test_help_on_a_group_lists_only_that_group() -> None:
-    parsed = router().parse("help flag")
-    assert isinstance(parsed, Immediate)
-    assert "/kafka flag list" in parsed.message.text
-    assert "/kafka status" not in parsed.message.text
+@pytest.mark.parametrize("text", ["help flag", "help flags", "help flag set", "--help flag"])
+def test_help_on_a_topic_lists_it_with_every_option(text: str) -> None:
+    parsed = router().parse(text)
+    assert isinstance(parsed, Immediate) and not parsed.is_error
+    shown = parsed.message.text + json.dumps(parsed.message.to_slack())
+    assert "/kafka flag set [--rollout PCT] --reason REASON NAME" in shown
+    assert "/kafka flag list" in shown
+    assert "/kafka status" not in shown
+
+
+def test_an_unknown_help_topic_says_which_it_looks_like() -> None:
+    parsed = router().parse("help flgs")
+    assert isinstance(parsed, Immediate) and parsed.is_error
+    shown = parsed.message.blocks[0]["text"]["text"]
+    assert "No help topic `flgs`. Did you mean `/kafka help flags`?" in shown
+
+
+def test_page_is_a_global_option() -> None:
+    parsed = router().parse("topics ord --page 3 --cluster dr")
+    assert isinstance(parsed, Parsed)
+    assert (parsed.page, parsed.cluster, parsed.words) == (3, "dr", ("topics", "ord"))
 
 
 @pytest.mark.parametrize("name", ["status", "help", "a b c", ""])

@@ -95,7 +95,7 @@ def register(bot: Bot, services: Services) -> None:
 
 async def alerts(inv: Invocation) -> Message:
     book = await AlertLog(inv.services).read_book()
-    body = render_alert_list(book.firing(), time.time())
+    body = render_alert_list(book.firing(), time.time(), page=inv.page, again=inv.again)
     return Message(body["text"], tuple(body["blocks"]))
 
 

@@ -47,7 +47,8 @@ async def audit(inv: Invocation) -> Message:
     listing = await list_trails(inv.services, clusters, limit=n)
     trails = [t if t.error is None else dataclasses.replace(
         t, error=inv.bot.public(t.error, f"audit trail of {t.cluster}")) for t in listing.trails]
-    return render_audit(dataclasses.replace(listing, trails=trails))
+    return render_audit(dataclasses.replace(listing, trails=trails), page=inv.page,
+                        again=inv.again)
 
 
 async def verify(inv: Invocation) -> Message:

@@ -94,7 +94,7 @@ def register(bot: Bot, services: Services) -> None:
 async def connect_show(inv: Invocation) -> Message:
     async with ConnectService(inv.services, inv.cluster, inv.args.connect) as svc:
         if inv.args.name is None:
-            return render_connect_list(await svc.listing())
+            return render_connect_list(await svc.listing(), page=inv.page, again=inv.again)
         c, lag, lag_error = await svc.detail(inv.args.name)
         return render_connector(svc.name, svc.cluster, c, lag, lag_error)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.common import PAGE_SIZE, Message
 from kafkaops.bot.render.dlq import (
     render_dlq_list,
     render_dlq_show,
@@ -58,12 +58,14 @@ def register(bot: Bot, services: Services) -> None:
         "dlq show",
         summary="a dead-letter topic's records with origin and reason",
         arguments=show_args,
+        names=("topic", "topic"),
     )(dlq_show)
     bot.command(
         "dlq replay",
         summary="put dead letters back on their origin topic (once)",
         arguments=replay_args,
         action=ACTION,
+        names=("topic", "topic"),
     )(dlq_replay)
     bot.confirmable(ACTION, run_replay)
 
@@ -71,7 +73,7 @@ def register(bot: Bot, services: Services) -> None:
 async def dlq_list(inv: Invocation) -> Message:
     topics = await DeadLetterService(inv.services, inv.cluster).list_topics()
     suffixes = ", ".join(inv.services.config.dead_letters.suffixes)
-    return render_dlq_list(inv.cluster, topics, suffixes)
+    return render_dlq_list(inv.cluster, topics, suffixes, page=inv.page, again=inv.again)
 
 
 async def dlq_show(inv: Invocation) -> Message:
@@ -79,10 +81,13 @@ async def dlq_show(inv: Invocation) -> Message:
         raise UsageError(f"--limit N: N must be between 1 and {MAX_SHOW}")
     where = _filter(inv.args.filter)
     svc = DeadLetterService(inv.services, inv.cluster)
-    letters = await svc.letters(inv.args.topic, where=where, limit=inv.args.limit,
+    # a later page reads on past --limit (up to MAX_SHOW)
+    limit = inv.args.limit if inv.page == 1 else min(MAX_SHOW, max(inv.args.limit,
+                                                                   inv.page * PAGE_SIZE))
+    letters = await svc.letters(inv.args.topic, where=where, limit=limit,
                                 max_scan=MAX_SCAN)
     return render_dlq_show(inv.args.topic, letters, await svc.replayed_positions(inv.args.topic),
-                           scanned=svc.scanned)
+                           scanned=svc.scanned, page=inv.page, again=inv.again)
 
 
 async def dlq_replay(inv: Invocation) -> Message:

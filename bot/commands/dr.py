@@ -9,7 +9,9 @@ seconds), per group checkpoint age. Anyone may read it.
 permission (checked, and a denial audited, by the bot before the handler runs).
 - plan: pre-checks, each group's translated offsets and records read again, the groups
   that cannot be moved, and the steps. Changes nothing.
-- execute: the plan with Confirm / Cancel. A failed pre-check refuses at once with the
+- execute: a short summary with Confirm / Cancel in view (each warning once, at the top;
+  what moves, how much is read again, the RPO) and a Full plan button opening a modal
+  with every group's offsets and each step. A failed pre-check refuses at once with the
   reasons (and --force overrides only what core allows: never a read-only or unreachable
   target), audited as refused, nothing changed. On Confirm core executes with the plan's
   fingerprint (a plan that changed since the prompt is a conflict that changes nothing) and
@@ -23,30 +25,36 @@ permission (checked, and a denial audited, by the bot before the handler runs).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.bot.errors import public
-from kafkaops.bot.render.common import Message
+from kafkaops.bot.render.common import Message, button
 from kafkaops.bot.render.dr import (
     render_conflict,
     render_dr_status,
     render_no_run,
     render_nothing_to_resume,
     render_plan,
+    render_prompt_summary,
     render_refused,
     render_refused_on_confirm,
     render_result,
     render_resume_summary,
     render_stopped,
 )
+from kafkaops.bot.render.replies import render_denied, render_error
+from kafkaops.bot.render.views import loading_view, message_view
 from kafkaops.core.dr.control import Direction
 from kafkaops.core.dr.failover import FailoverResult, FailoverService
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, NotFound, Refused
 
 if TYPE_CHECKING:
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
     from kafkaops.bot.app import Bot
     from kafkaops.bot.confirm import Execution
     from kafkaops.bot.router import Invocation
@@ -59,6 +67,8 @@ ACTION = "failover"
 #: confirmable kinds: a failover, a failback, and resuming either
 RESUME = "failover.resume"
 DIRECTIONS = ("failover", "failback")
+#: the Full plan button of a failover's prompt: a modal with the whole plan
+FULL_PLAN_ACTION = "kafkaops.failover.plan"
 
 
 def _pair_type(names: Sequence[str]) -> Callable[[str], str]:
@@ -125,6 +135,25 @@ def register(bot: Bot, services: Services) -> None:
     bot.confirmable("failback", run_execute, permission=ACTION)
     bot.confirmable(RESUME, run_resume, permission=ACTION)
 
+    async def ack_full_plan(ack: Any, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        """Open the modal within Slack's 3 s for a trigger_id, then plan after the ack."""
+        await ack()
+        try:
+            opened = await bot.client.views_open(
+                trigger_id=str(body.get("trigger_id", "")),
+                view=loading_view("Full plan", "the plan"))
+        except Exception as e:  # an expired trigger_id, Slack down: nothing was asked
+            log.warning("could not open the full plan: %s", e)
+            return
+        view_id = str((opened.get("view") or {}).get("id", ""))
+
+        async def fill(b: dict[str, Any]) -> None:
+            await _fill_full_plan(bot, b, view_id)
+
+        bot.spawn(bot.once(fill)(body, request), "full failover plan")
+
+    bot.app.action(FULL_PLAN_ACTION)(ack_full_plan)
+
 
 def _direction(inv: Invocation) -> Direction:
     """failover or failback: the first word of the subcommand."""
@@ -141,7 +170,7 @@ def _command_text(inv: Invocation) -> str:
 async def dr_status(inv: Invocation) -> Message:
     svc = DrService(inv.services)
     statuses = [await svc.status(inv.args.pair)] if inv.args.pair else await svc.statuses()
-    return render_dr_status(statuses, command=inv.bot.command_name)
+    return render_dr_status(statuses, command=inv.bot.command_name, page=inv.page)
 
 
 async def failover_plan(inv: Invocation) -> Message:
@@ -191,7 +220,8 @@ async def failover_execute(inv: Invocation) -> Message:
     return await inv.bot.confirmations.request(
         direction,
         target=plan.pair,
-        summary=render_plan(plan, command=command, prompt=True, force=force),
+        summary=render_prompt_summary(plan, command=command, force=force),
+        extra=[full_plan_button(plan.pair, direction)],
         params={
             "pair": plan.pair,
             "direction": direction,
@@ -205,6 +235,42 @@ async def failover_execute(inv: Invocation) -> Message:
         cluster=plan.target,
         command_text=_command_text(inv),
     )
+
+
+def full_plan_button(pair: str, direction: str) -> dict[str, Any]:
+    value = json.dumps({"pair": pair, "direction": direction}, separators=(",", ":"))
+    return button("Full plan", FULL_PLAN_ACTION, value)
+
+
+async def _fill_full_plan(bot: Bot, body: dict[str, Any], view_id: str) -> None:
+    """The whole plan, as of now, in the modal the Full plan button opened; for whoever
+    clicked it, if they hold the `failover` permission (the plan names every group)."""
+    user = str((body.get("user") or {}).get("id", ""))
+    raw = str(((body.get("actions") or [{}])[0]).get("value", ""))
+    names = [p.name for p in bot.config.dr.pairs]
+    try:
+        v = json.loads(raw)
+        pair, direction = v["pair"], v["direction"]
+        ok = pair in names and direction in DIRECTIONS
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        msg = render_error("this button names no DR pair of this bot's config; nothing was read")
+    else:
+        decision = await bot.permissions.check(user, ACTION)
+        if not decision.allowed:
+            msg = render_denied(ACTION, decision.reason)
+        else:
+            try:
+                plan = await FailoverService(bot.services).plan(pair, direction=direction)
+                msg = render_plan(plan, command=bot.command_name, prompt=True)
+            except Exception as e:
+                msg = render_error(bot.public(e, f"full plan of {pair}"))
+    try:
+        await bot.client.views_update(view_id=view_id, view=message_view(
+            f"{str(direction if ok else 'DR').capitalize()} plan", msg))
+    except Exception as e:
+        log.warning("could not show the full plan in its modal: %s", e)
 
 
 async def _latest(svc: FailoverService, pair: str) -> FailoverResult | None:

@@ -89,35 +89,36 @@ def register(bot: Bot, services: Services) -> None:
     bot.command(
         "flag list", summary="every flag: state, rollout, owner, version", arguments=list_args
     )(flag_list)
-    bot.command("flag get", summary="one flag's full state", arguments=_name)(flag_get)
-    bot.command("flag history", summary="a flag's changes, newest first", arguments=_name)(
-        flag_history
-    )
+    flag = ("flag", "name")
+    bot.command("flag get", names=flag, summary="one flag's full state", arguments=_name
+                )(flag_get)
+    bot.command("flag history", names=flag, summary="a flag's changes, newest first",
+                arguments=_name)(flag_history)
     bot.command(
-        "flag eval",
+        "flag eval", names=flag,
         summary="what given users get from a flag, as the SDK decides",
         arguments=eval_args,
     )(flag_eval)
     bot.command(
-        "flag toggle",
+        "flag toggle", names=flag,
         summary="switch a flag on or off (flip without --on/--off)",
         arguments=toggle_args,
         action=ACTION,
     )(flag_toggle)
     bot.command(
-        "flag rollout",
+        "flag rollout", names=flag,
         summary="set the percentage of users who get the flag",
         arguments=rollout_args,
         action=ACTION,
     )(flag_rollout)
     bot.command(
-        "flag set",
+        "flag set", names=flag,
         summary="change the value served when the flag is on",
         arguments=set_args,
         action=ACTION,
     )(flag_set)
     bot.command(
-        "flag rollback",
+        "flag rollback", names=flag,
         summary="restore a flag as it was at an earlier version",
         arguments=rollback_args,
         action=ACTION,
@@ -132,7 +133,8 @@ async def flag_list(inv: Invocation) -> Message:
     flags = await (await inv.services.flags(inv.cluster)).list_flags()
     if inv.args.tag:
         flags = [f for f in flags if inv.args.tag in f.tags]
-    return render_flag_list(inv.cluster, flags, tag=inv.args.tag)
+    return render_flag_list(inv.cluster, flags, tag=inv.args.tag, page=inv.page,
+                            again=inv.again)
 
 
 async def flag_get(inv: Invocation) -> Message:
@@ -143,7 +145,8 @@ async def flag_get(inv: Invocation) -> Message:
 async def flag_history(inv: Invocation) -> Message:
     svc = await inv.services.flags(inv.cluster)
     changes = await svc.history(check_key(inv.args.name))
-    return render_flag_history(inv.args.name, changes, start=svc.history_start)
+    return render_flag_history(inv.args.name, changes, start=svc.history_start, page=inv.page,
+                               again=inv.again, command=inv.bot.command_name)
 
 
 async def flag_eval(inv: Invocation) -> Message:

@@ -30,6 +30,7 @@ def register(bot: Bot, services: Services) -> None:
         "lag",
         summary="groups needing attention, worst first; GROUP: its partitions, lag and status",
         arguments=_args,
+        names=("group", "group"),
     )(lag)
 
 
@@ -38,11 +39,12 @@ async def lag(inv: Invocation) -> Message:
     if inv.args.group is None:
         if inv.args.match:
             names = [g for g in await svc.list_groups() if inv.args.match in g]
-            return render_lag_overview(await svc.snapshot(names), match=inv.args.match)
-        return render_lag_overview(await svc.snapshot())
+            return render_lag_overview(await svc.snapshot(names), match=inv.args.match,
+                                       page=inv.page, again=inv.again)
+        return render_lag_overview(await svc.snapshot(), page=inv.page, again=inv.again)
     if inv.args.match:
         raise UsageError("give GROUP or --match TEXT, not both")
     snap = await svc.snapshot([inv.args.group], missing_ok=False)
     group = snap.group(inv.args.group)
     assert group is not None  # missing_ok=False raised NotFound otherwise
-    return render_group_lag(snap, group)
+    return render_group_lag(snap, group, page=inv.page, again=inv.again)

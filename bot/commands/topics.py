@@ -49,6 +49,7 @@ def register(bot: Bot, services: Services) -> None:
         "topic",
         summary="one topic: partitions, leaders, ISR, offsets, configs",
         arguments=_topic_args,
+        names=("topic", "name"),
     )(topic)
     bot.command(
         "topic config",
@@ -66,13 +67,14 @@ async def topics(inv: Invocation) -> Message:
     wanted = [t for t in rows if not inv.args.filter or inv.args.filter in t.name]
     shown = [t for t in wanted if inv.args.internal or not t.internal]
     return render_topics(
-        inv.cluster, shown, name_filter=inv.args.filter, hidden_internal=len(wanted) - len(shown)
+        inv.cluster, shown, name_filter=inv.args.filter, hidden_internal=len(wanted) - len(shown),
+        page=inv.page, again=inv.again,
     )
 
 
 async def topic(inv: Invocation) -> Message:
     detail = await (await inv.topics()).topic_detail(inv.args.name)
-    return render_topic(inv.cluster, detail)
+    return render_topic(inv.cluster, detail, page=inv.page, again=inv.again)
 
 
 async def topic_config(inv: Invocation) -> Message:

@@ -60,6 +60,8 @@ def register(bot: Bot, services: Services) -> None:
         p.add_argument("--topic", metavar="PATTERN")
 
     def check_args(p: argparse.ArgumentParser) -> None:
+        # `policy check` (the CLI's words) is the same command as `policy`
+        p.add_argument("check", nargs="?", choices=("check",), help=argparse.SUPPRESS)
         p.add_argument("--topic", metavar="NAME")
 
     def fix_args(p: argparse.ArgumentParser) -> None:
@@ -70,8 +72,6 @@ def register(bot: Bot, services: Services) -> None:
                 examples=("", "--by topic --team payments", "--window 24h"))(usage_show)
     bot.command("policy", summary="topics that break the policies in config, with the fix",
                 arguments=check_args, examples=("", "--topic iac.changes"))(policy_check)
-    bot.command("policy check", summary="topics that break the policies in config",
-                arguments=check_args)(policy_check)
     bot.command("policy fix", summary="change a topic's configs to what the policies require",
                 arguments=fix_args, action=ACTION)(policy_fix)
     bot.confirmable(FIX_KIND, run_policy_fix, permission=ACTION)

@@ -1,4 +1,4 @@
-"""Alerts and event notices in Slack. Pure functions of core's alert records (core/alerts.py).
+"""Alerts and event notices in Slack. Pure functions of core's alert records (core/alerts/rules.py).
 
 A firing alert is one message in its rule's channel (or its team's), in the severity's
 colour, saying what is wrong, since when, who owns it (its owner @mentioned), who is on it
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +35,11 @@ from kafkaops.bot.render.common import (
     context,
     esc,
     human_seconds,
+    page_of,
+    pager,
     plural,
     printable_tree,
+    row,
     section,
     who,
 )
@@ -401,32 +405,28 @@ def _plain_values(ev: AlertEvent) -> str:
     return ", ".join(f"{k} {show_value(k, _status(k, v))}" for k, v in ev.values.items())
 
 
-def render_alert_list(firing: list[AlertView], now: float) -> dict[str, Any]:
-    """`/kafka alerts`: what is firing now, oldest first."""
+def render_alert_list(firing: list[AlertView], now: float, *, page: int = 1,
+                      again: Callable[[int], str] | None = None) -> dict[str, Any]:
+    """`/kafka alerts`: what is firing now, oldest first, ten to a page; who is on each (or
+    an Acknowledge button), who snoozed it until when."""
     if not firing:
         return {"text": "No alerts firing.",
                 "blocks": [section(":white_check_mark: No alerts firing.")]}
-    lines = []
-    for v in firing[:40]:
+    shown, _ = page_of(firing, page)
+    blocks: list[Block] = [section(f"*{plural(len(firing), 'alert')} firing*, oldest first")]
+    for v in shown:
         ev = v.firing or v.event
         sev = ev.severity if ev.severity in COLORS else "warning"
-        snoozed = ""
+        notes = [f"for {human_seconds(now - v.fired_at)}"]
+        if v.acked_by:
+            notes.append(f"{who(v.acked_by)} is on it")
         if v.snoozed(now):
             till = "it resolves" if v.snoozed_until is None else when(v.snoozed_until)
-            snoozed = f" · snoozed until {till}" + (
-                f" by {who(v.snoozed_by)}" if v.snoozed_by else "")
-        acked = f" · {who(v.acked_by)} is on it" if v.acked_by else ""
-        lines.append(f"{EMOJI[sev]} *{esc(ev.rule)}* · {esc(ev.subject.label())}: "
-                     f"{_values(ev)} · for {human_seconds(now - v.fired_at)}{acked}{snoozed}")
-    more = f"\n… {len(firing) - 40} more" if len(firing) > 40 else ""
-    text = f"{plural(len(firing), 'alert')} firing"
-    chunks: list[Block] = []
-    buf: list[str] = []
-    for ln in lines:
-        if sum(len(x) + 1 for x in buf) + len(ln) > 2800:
-            chunks.append(section("\n".join(buf)))
-            buf = []
-        buf.append(ln)
-    if buf:
-        chunks.append(section("\n".join(buf) + more))
-    return {"text": text, "blocks": [section(f"*{text}*"), *chunks]}
+            notes.append(f"snoozed until {till}"
+                         + (f" by {who(v.snoozed_by)}" if v.snoozed_by else ""))
+        text = (f"{EMOJI[sev]} *{esc(ev.rule)}* · {esc(ev.subject.label())}\n"
+                f"{_values(v.change or ev)} · {' · '.join(notes)}")
+        blocks.append(row(text, None if v.acked_by else button(
+            "Acknowledge", ACK_ACTION, v.alert_id)))
+    blocks += pager(len(firing), page, again, noun="alerts")
+    return {"text": f"{plural(len(firing), 'alert')} firing", "blocks": blocks}

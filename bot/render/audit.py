@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-from kafkaops.bot.render.common import Block, Message, code_sections, context, esc, header, section
-from kafkaops.bot.render.common import text_table as table
+from kafkaops.bot.render.common import (
+    Block,
+    Message,
+    clip,
+    context,
+    esc,
+    header,
+    page_of,
+    pager,
+    plural,
+    section,
+    who,
+)
 from kafkaops.core.audit.log import VerifyReport
 from kafkaops.core.audit.trails import Listing, mark
 
@@ -14,7 +26,8 @@ def _utc(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%m-%d %H:%M:%S")
 
 
-def render_audit(listing: Listing) -> Message:
+def render_audit(listing: Listing, *, page: int = 1,
+                 again: Callable[[int], str] | None = None) -> Message:
     """The newest records of every trail read, newest first, each with the cluster it is
     about and what verification says of it (CHECK: ok, FORGED, REPLAYED, ...); which
     trails were read, and which did not answer."""
@@ -28,41 +41,38 @@ def render_audit(listing: Listing) -> Message:
     for t in listing.trails:
         if t.skipped:
             offsets = ", ".join(str(o) for o, _ in t.skipped[:10])
-            notes.append(f":rotating_light: {len(t.skipped)} record(s) on *{esc(t.cluster)}*'s "
-                         f"trail are not audit records at all (offset {offsets}).")
+            what = ("is not an audit record" if len(t.skipped) == 1 else
+                    "are not audit records")
+            notes.append(f":rotating_light: {plural(len(t.skipped), 'record')} on "
+                         f"*{esc(t.cluster)}*'s trail {what} at all (offset {offsets}).")
     if not listing.verified:
         notes.append("Not verified: the bot's config sets no audit.signing_key.")
     if listing.problems:
-        notes.append(f":rotating_light: *{listing.problems} record(s) failed verification* "
-                     "(see CHECK): written without the signing key, altered or replayed. "
+        notes.append(f":rotating_light: *{plural(listing.problems, 'record')} failed "
+                     "verification* "
+                     "(marked :rotating_light:): written without the signing key, altered or "
+                     "replayed. "
                      "`/kafka audit verify` says what is wrong with each.")
     if not records:
         return Message(
             f"no audit records on {', '.join(topics)} ({', '.join(t.cluster for t in read)})",
             (section(f"No audit records on {where}."), *(section(n) for n in notes)),
         )
-    rows = [
-        (
-            _utc(r.time),
-            r.cluster,
-            r.actor,
-            r.face,
-            r.action,
-            r.target,
-            mark(r, listing.verified),
-            r.result if r.result == "ok" else f"{r.result}: {r.error or ''}".strip(),
-        )
-        for r in reversed(records)  # newest first: what happened last is what matters now
-    ]
-    lines = table(["TIME (UTC)", "CLUSTER", "ACTOR", "FACE", "ACTION", "TARGET", "CHECK",
-                   "RESULT"], rows)
+    newest_first = list(reversed(records))  # what happened last is what matters now
+    shown, _ = page_of(newest_first, page)
     blocks: list[Block] = [
         header("Audit trail" if len(read) == 1 else "Audit trails"),
-        context(f"newest {len(records)} record{'s' if len(records) != 1 else ''} on {where}, "
-                "newest first · `kafkaops audit list` has them all"),
+        context(f"{plural(len(records), 'record')} on {where}, newest first"),
         *(section(n) for n in notes),
-        *code_sections(lines, max_blocks=6),
     ]
+    for r in shown:
+        check = mark(r, listing.verified)
+        flag = "" if check in ("ok", "", "-") else f" · :rotating_light: *{esc(check)}*"
+        result = esc(r.result if r.result == "ok" else f"{r.result}: {r.error or ''}".strip())
+        blocks.append(section(
+            f"*{esc(r.action)}* `{esc(clip(r.target, 60))}` · {clip(result, 200)}{flag}\n"
+            f"{_utc(r.time)} UTC · {who(r.actor)} ({esc(r.face)}) · {esc(r.cluster)}"))
+    blocks += pager(len(newest_first), page, again, noun="records")
     newest = records[-1]
     bad = f"; {listing.problems} failed verification" if listing.problems else ""
     return Message(
@@ -87,14 +97,14 @@ def render_verify(report: VerifyReport, *, cluster: str) -> Message:
             f"audit trail OK on {cluster}: {report.records} records",
             (section(f":white_check_mark: *Audit trail verified.* {summary}"),),
         )
-    lines = [
-        f"partition {p.partition} offset {p.offset}: {p.kind}: {p.message}"
-        for p in report.problems
-    ]
+    lines = [f"`{p.partition}:{p.offset}` *{esc(p.kind)}*: {esc(clip(p.message, 150))}"
+             for p in report.problems[:10]]
+    if len(report.problems) > 10:
+        lines.append(f"… {len(report.problems) - 10:,} more")
     blocks: list[Block] = [
         section(f":rotating_light: *Audit trail FAILED verification:* "
-                f"{len(report.problems)} bad record(s). {summary}"),
-        *code_sections(["BAD RECORDS", *lines], max_blocks=5),
+                f"{plural(len(report.problems), 'bad record')}. {summary}"),
+        section("\n".join(lines)),
     ]
     return Message(
         f"audit trail FAILED on {cluster}: {len(report.problems)} bad records", tuple(blocks)

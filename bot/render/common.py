@@ -64,12 +64,29 @@ def esc(text: object) -> str:
         "<", "&lt;").replace(">", "&gt;")
 
 
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{4,}$")
 
 
-def who(actor: str) -> str:
-    """An actor as mrkdwn: a Slack user ID becomes a mention, anything else (user@host) text."""
+def who(actor: str | None) -> str:
+    """An actor as mrkdwn: a Slack user ID becomes a mention, anything else (user@host) text;
+    nobody known (an empty ID) is said so, never an empty mention `<@>`."""
+    if not actor:
+        return "an unknown user"
     return f"<@{actor}>" if _SLACK_USER.match(actor) else esc(actor)
+
+
+def clause(text: str) -> str:
+    """Text that more will follow in the same sentence: without its closing full stop."""
+    text = text.rstrip()
+    while text.endswith(".") and not text.endswith("…"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def sentence(text: str) -> str:
+    """Text as one sentence: one closing full stop (or its own ? ! …), never two."""
+    text = clause(text)
+    return text if text.endswith(("?", "!", "…")) else text + "."
 
 
 def clip(text: str, limit: int, marker: str = "…") -> str:
@@ -125,6 +142,96 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> B
 
 
 
+#: rows a listing shows at once: what reads on a phone without scrolling past the point
+PAGE_SIZE = 10
+#: the widest line a code block may have: wider ones wrap on a phone and a table is lost
+CODE_WIDTH = 60
+#: buttons that run a command for whoever clicks them: `kafkaops.run.<n>` (unique within a
+#: message), overflow menus `kafkaops.run.menu.<n>`; the value is the command's words
+RUN_ACTION = "kafkaops.run"
+#: Next / Previous of a listing: the same, replacing the listing when it is the clicker's
+PAGE_ACTION = "kafkaops.page"
+#: Slack's limits on a button's value and an overflow option's value
+MAX_VALUE = 2000
+MAX_OPTION_VALUE = 150
+
+
+def run_button(text: str, command: str, n: int = 0, *, style: str | None = None
+               ) -> Block | None:
+    """A button running `command` (the words after the slash command) for whoever clicks
+    it, exactly as if they had typed it: their permissions, a Confirm for a change. None
+    when the command is longer than Slack lets a button carry."""
+    if len(command) > MAX_VALUE:
+        return None
+    return button(text, f"{RUN_ACTION}.{n}", command, style)
+
+
+def run_menu(options: Sequence[tuple[str, str]], n: int = 0) -> Block | None:
+    """An overflow menu (⋯) of commands, each run for whoever picks it; None when none fit
+    (an option's value is at most 150 characters)."""
+    items = [{"text": {"type": "plain_text", "text": clip(label, 75), "emoji": True},
+              "value": command} for label, command in options
+             if len(command) <= MAX_OPTION_VALUE][:5]
+    if not items:
+        return None
+    return {"type": "overflow", "action_id": f"{RUN_ACTION}.menu.{n}", "options": items}
+
+
+def row(mrkdwn: str, accessory: Block | None = None) -> Block:
+    """One item of a listing: a section (two short lines read best on a phone) with an
+    optional button for its next action."""
+    block = section(mrkdwn)
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def page_of(items: Sequence[Any], page: int, size: int = PAGE_SIZE) -> tuple[list[Any], int]:
+    """The items of page `page` (1-based) and the index of its first item."""
+    start = max(0, (page - 1) * size)
+    return list(items[start:start + size]), start
+
+
+def pager(total: int, page: int, again: Any = None, *, noun: str = "rows",
+          size: int = PAGE_SIZE) -> list[Block]:
+    """Where a page is in the listing ("11–20 of 45 groups") and Previous / Next buttons
+    that ask for the neighbouring page (`again(n)`: the command text of page n; None: no
+    buttons, the words say `--page N`)."""
+    if total <= size and page == 1:
+        return []
+    pages = max(1, -(-total // size))
+    first = (page - 1) * size + 1
+    last = min(total, page * size)
+    where = (f"{first:,}–{last:,} of {total:,} {noun}" if first <= total
+             else f"no page {page}: {total:,} {noun} fill {pages} page{'s' * (pages != 1)}")
+    buttons = []
+    if again is not None:
+        if page > 1:
+            buttons.append(button("Previous", f"{PAGE_ACTION}.prev",
+                                   again(min(page - 1, pages))))
+        if page < pages:
+            buttons.append(button(f"Next {min(size, total - page * size)}", f"{PAGE_ACTION}.next",
+                                  again(page + 1)))
+    out: list[Block] = [context(where + ("" if buttons or page >= pages else
+                                         f" · `--page {page + 1}` for more"))]
+    if buttons:
+        out.append({"type": "actions", "block_id": "kafkaops.page", "elements": buttons})
+    return out
+
+
+def wrap_code(lines: Sequence[str], width: int = CODE_WIDTH) -> list[str]:
+    """Lines for a code block, each at most `width` characters: a longer one goes on in
+    the lines after it, indented (a phone would wrap it anyway, where the reader loses it)."""
+    out: list[str] = []
+    for ln in lines:
+        ln = ln.rstrip()
+        while len(ln) > width:
+            out.append(ln[:width])
+            ln = "  " + ln[width:]
+        out.append(ln)
+    return out
+
+
 def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10) -> list[Block]:
     """Lines in ``` sections, split so each stays under Slack's 3,000 characters.
 
@@ -134,7 +241,7 @@ def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10)
     """
     if not lines:
         return []
-    head, body = lines[0], list(lines[1:])
+    head, body = clip(lines[0].rstrip(), CODE_WIDTH), wrap_code(lines[1:])
     budget = MAX_SECTION_TEXT - len("```\n\n```") - len(head) - 1 - 80  # room for `more`
     chunks: list[list[str]] = [[]]
     size = 0

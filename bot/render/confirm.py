@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from kafkaops.bot.render.common import Block, Message, button, context, esc, header, section
+from collections.abc import Sequence
+
+from kafkaops.bot.render.common import (
+    Block,
+    Message,
+    button,
+    context,
+    esc,
+    header,
+    section,
+    sentence,
+    who,
+)
 
 CONFIRM_ACTION_ID = "kafkaops.confirm"
 CANCEL_ACTION_ID = "kafkaops.cancel"
@@ -25,13 +37,15 @@ def render_prompt(
     requester: str,
     cluster: str,
     expires_at: float,
+    extra: Sequence[Block] = (),
 ) -> Message:
-    """Summary of the change, then Confirm / Cancel; the buttons carry only an opaque id."""
+    """Summary of the change, then Confirm / Cancel (and `extra` buttons, e.g. Full plan);
+    the Confirm and Cancel buttons carry only an opaque id."""
     blocks: list[Block] = [
         header(f"Confirm {kind}: {target}"),
         *summary.blocks,
         context(
-            f"requested by <@{requester}> · cluster `{esc(cluster)}` · "
+            f"requested by {who(requester)} · cluster `{esc(cluster)}` · "
             f"expires at {_when(expires_at)} · only the requester or a permitted role "
             "can confirm"
         ),
@@ -41,6 +55,7 @@ def render_prompt(
             "elements": [
                 button("Confirm", CONFIRM_ACTION_ID, pending_id, style="danger"),
                 button("Cancel", CANCEL_ACTION_ID, pending_id),
+                *extra,
             ],
         },
     ]
@@ -51,7 +66,7 @@ def render_running(kind: str, target: str, confirmer: str) -> Message:
     return Message(
         f"{kind} {target}: confirmed, running…",
         (section(f":hourglass_flowing_sand: *{esc(kind)}* `{esc(target)}`: confirmed by "
-                 f"<@{confirmer}>, running…"),),
+                 f"{who(confirmer)}, running…"),),
     )
 
 
@@ -59,12 +74,12 @@ def render_outcome(
     result: Message, *, kind: str, requester: str, confirmer: str, at: float
 ) -> Message:
     """The executor's reply, with who asked and who confirmed; replaces the prompt."""
-    who = f"requested by <@{requester}>"
+    by = f"requested by {who(requester)}"
     if confirmer != requester:
-        who += f" · confirmed by <@{confirmer}>"
+        by += f" · confirmed by {who(confirmer)}"
     else:
-        who += " and confirmed"
-    return Message(result.text, (*result.blocks, context(f"{esc(kind)} · {who} · {_when(at)}")))
+        by += " and confirmed"
+    return Message(result.text, (*result.blocks, context(f"{esc(kind)} · {by} · {_when(at)}")))
 
 
 def render_failed(kind: str, target: str, problem: str, *, confirmer: str) -> Message:
@@ -72,7 +87,7 @@ def render_failed(kind: str, target: str, problem: str, *, confirmer: str) -> Me
         f"{kind} {target} failed: {problem}",
         (
             section(f":x: *{esc(kind)}* `{esc(target)}` failed: {esc(problem)}"),
-            context(f"confirmed by <@{confirmer}>"),
+            context(f"confirmed by {who(confirmer)}"),
         ),
     )
 
@@ -81,7 +96,7 @@ def render_cancelled(kind: str, target: str, by: str) -> Message:
     return Message(
         f"{kind} {target} cancelled; nothing was changed",
         (section(f":heavy_multiplication_x: *{esc(kind)}* `{esc(target)}` cancelled by "
-                 f"<@{by}>. Nothing was changed."),),
+                 f"{who(by)}. Nothing was changed."),),
     )
 
 
@@ -98,7 +113,7 @@ def render_already_used(kind: str, target: str, outcome: str, by: str, at: float
     return Message(
         f"This confirmation was already used ({outcome}); nothing was done again",
         (section(f":repeat: This confirmation of *{esc(kind)}* `{esc(target)}` was already "
-                 f"{outcome} by <@{by}> at {_when(at)}. Nothing was done again."),),
+                 f"{outcome} by {who(by)} at {_when(at)}. Nothing was done again."),),
     )
 
 
@@ -126,6 +141,7 @@ def render_unknown_confirmation() -> Message:
 def render_not_yours(kind: str, requester: str, reason: str) -> Message:
     return Message(
         f"You may not confirm this {kind}; nothing was done",
-        (section(f":no_entry: Only <@{requester}> or a member of a role allowed to run "
-                 f"*{esc(kind)}* can confirm or cancel this. {reason}. Nothing was done."),),
+        (section(f":no_entry: Only {who(requester)} or a member of a role allowed to run "
+                 f"*{esc(kind)}* can confirm or cancel this. {sentence(reason)} Nothing was "
+                 "done."),),
     )

@@ -5,21 +5,27 @@ the buttons an alert about a connector carries. Pure functions of core/connect's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import shlex
+from collections.abc import Callable, Mapping
 
 from kafkaops.bot.render.common import (
     MAX_SECTION_TEXT,
     Block,
     Message,
     button,
+    clause,
     clip,
-    code_sections,
     context,
     esc,
     header,
     human_seconds,
+    page_of,
+    pager,
+    plural,
+    row,
+    run_button,
     section,
-    text_table,
+    wrap_code,
 )
 from kafkaops.core.connect.model import (
     ChangePlan,
@@ -52,34 +58,48 @@ def _lag(c: Connector, lag: SinkLag | None) -> str:
     return f"{lag.lag:,} {lag.status}"
 
 
-def render_connect_list(listing: ConnectListing) -> Message:
+def render_connect_list(listing: ConnectListing, *, page: int = 1,
+                        again: Callable[[int], str] | None = None) -> Message:
+    """Connectors, failing first, ten to a page: state, tasks, sink lag, the first problem;
+    Restart (what failed, after Confirm) on a failing one, Details on the others."""
     where = f"Connect {listing.connect} (cluster {listing.cluster})"
     if not listing.connectors:
         return Message(f"no connectors on {where}",
                        (section(f"No connectors on *{esc(where)}*."),))
     failing = [c for c in listing.connectors if c.failed]
     ordered = sorted(listing.connectors, key=lambda c: (not c.failed, c.name))
-    lines = text_table(["CONNECTOR", "TYPE", "STATE", "TASKS", "SINK LAG"], [
-        (c.name, c.type, c.state, counts_text(c.task_counts), _lag(c, listing.lag.get(c.name)))
-        for c in ordered])
-    blocks: list[Block] = [header(f"Kafka Connect: {where}"),
-                           *code_sections(lines, max_blocks=5)]
-    for c in failing[:8]:
-        blocks.append(section(f"{_emoji(c)} *{esc(c.name)}*: {esc(clip(problem(c), 500))}"))
-    notes = [f"Kafka Connect {listing.worker.version} · {len(listing.workers)} worker(s)",
-             "`connect NAME` shows a connector's tasks and traces"]
+    shown, start = page_of(ordered, page)
+    blocks: list[Block] = [header(f"Kafka Connect: {where}")]
+    base = ["--connect", listing.connect, "--cluster", listing.cluster]
+    for i, c in enumerate(shown):
+        text = (f"{_emoji(c)} *{esc(c.name)}* · {esc(c.type)} · *{esc(c.state)}* · tasks "
+                f"{esc(counts_text(c.task_counts))}\nsink lag "
+                f"{esc(_lag(c, listing.lag.get(c.name)))}")
+        if c.failed:
+            text += f"\n{esc(clip(problem(c), 300))}"
+            button_ = run_button("Restart", shlex.join(["connect", "restart", c.name,
+                                                        "--failed-only", *base]), start + i,
+                                 style="danger")
+        else:
+            button_ = run_button("Details", shlex.join(["connect", c.name, *base]), start + i)
+        blocks.append(row(text, button_))
+    blocks += pager(len(ordered), page, again, noun="connectors")
+    notes = [f"Kafka Connect {listing.worker.version} · {plural(len(listing.workers), 'worker')}",
+             "Restart asks you to Confirm"]
     if listing.lag_error:
         notes.append(f"sink lag unknown: {esc(clip(listing.lag_error, 300))}")
     blocks.append(context(*notes))
-    summary = f"{len(listing.connectors)} connectors on {where}"
+    summary = f"{plural(len(listing.connectors), 'connector')} on {where}"
     if failing:
         summary += f", {len(failing)} failing: " + ", ".join(c.name for c in failing[:5])
     return Message(summary, tuple(blocks))
 
 
 def _trace_block(title: str, trace: str | None) -> Block:
+    """A trace in a code block, its lines wrapped at CODE_WIDTH (a phone wraps them anyway,
+    and would break the block's width for everything else)."""
     lines = (trace or "").rstrip().splitlines()
-    shown = "\n".join(lines[:TRACE_LINES])
+    shown = "\n".join(wrap_code(lines[:TRACE_LINES]))
     more = f"\n… {len(lines) - TRACE_LINES} more lines" if len(lines) > TRACE_LINES else ""
     body = clip(esc(shown), MAX_SECTION_TEXT - len(title) - 40)
     return section(f"{title}\n```\n{body}\n```{more}")
@@ -111,8 +131,14 @@ def render_connector(connect: str, cluster: str, c: Connector, lag: SinkLag | No
     ok = ", ".join(f"{t.id} {t.state}" for t in c.tasks if not t.trace)
     if ok:
         blocks.append(context(f"Tasks without a trace: {esc(ok)}"))
-    blocks.append(context(f"Full traces: `kafkaops connect status {esc(c.name)}` · restart: "
-                          f"`connect restart {esc(c.name)} --failed-only`"))
+    restart = run_button("Restart failed tasks", shlex.join(
+        ["connect", "restart", c.name, "--failed-only", "--connect", connect, "--cluster",
+         cluster]), 0, style="danger") if c.failed else None
+    if restart is not None:
+        blocks.append({"type": "actions", "block_id": "kafkaops.connect.next",
+                       "elements": [restart]})
+    blocks.append(context(f"Whole traces: `kafkaops connect status {esc(c.name)}` in a "
+                          "terminal"))
     text = f"{c.name}: {c.state}, tasks {counts_text(c.task_counts)}"
     if c.failed:
         text += f": {problem(c)}"
@@ -140,7 +166,7 @@ def render_connect_plan(plan: ChangePlan) -> Message:
 
 
 def render_nothing_to_change(plan: ChangePlan) -> Message:
-    text = f"Nothing to change: {plan.noop or plan.blocked}"
+    text = f"Nothing to change: {clause(plan.noop or plan.blocked or '')}"
     return Message(text, (section(f":information_source: {esc(text)}. Nothing was done."),))
 
 
@@ -159,7 +185,8 @@ def render_connect_done(result: ChangeResult) -> Message:
         lines.append(f"Task {again[0].id} FAILED again: "
                      f"{esc(clip(trace_headline(again[0].trace), 500))}")
     if result.retries:
-        lines.append(f"(retried {len(result.retries)} time(s) while Connect rebalanced)")
+        lines.append(f"(retried {plural(len(result.retries), 'time')} while Connect "
+                     "rebalanced)")
     return Message(text, (section("\n".join(lines)),))
 
 

@@ -3,23 +3,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import shlex
+from collections.abc import Callable, Collection, Sequence
 
 from kafkaops.bot.render.common import (
     Block,
     Message,
-    code_sections,
+    clip,
     context,
     esc,
     header,
+    page_of,
+    pager,
+    plural,
+    row,
+    run_button,
     section,
-    text_table,
 )
 from kafkaops.core.dlq.service import DeadLetter, DeadLetterTopic, ReplayResult
 from kafkaops.core.messages.service import preview
 
 
-def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: str) -> Message:
+def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: str, *,
+                    page: int = 1, again: Callable[[int], str] | None = None) -> Message:
+    """Dead-letter topics, fullest first, ten to a page: where they come from, how many
+    records, the top reasons; Replay (which plans and asks for Confirm) on each with
+    records still to replay."""
     if not topics:
         return Message(
             f"no dead-letter topics on {cluster}",
@@ -30,73 +39,62 @@ def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: s
                 ),
             ),
         )
-    lines = text_table(
-        ["DEAD-LETTER TOPIC", "ORIGIN", "MESSAGES", "REPLAYED", "TOP REASON"],
-        [
-            (
-                t.topic,
-                t.origin,
-                t.messages,
-                t.replayed,
-                f"{t.reasons[0].reason[:50]} ({t.reasons[0].count:,})" if t.reasons else "-",
-            )
-            for t in topics
-        ],
-        right=(2, 3),
-    )
-    blocks: list[Block] = [
-        header(f"Dead letters on {cluster}"),
-        *code_sections(lines, max_blocks=4),
-    ]
-    for t in [t for t in topics if len(t.reasons) > 1][:8]:
-        note = f" (newest {t.read:,} of {t.messages:,})" if t.read < t.messages else ""
-        reasons = "\n".join(f"{r.count:>7,}  {esc(r.reason[:90])}" for r in t.reasons[:6])
-        more = f"\n… {len(t.reasons) - 6} more reasons" if len(t.reasons) > 6 else ""
-        blocks.append(section(f"*{esc(t.topic)}* reasons{note}\n```\n{reasons}\n```{more}"))
-    blocks.append(context("replay with `dlq replay TOPIC [--filter EXPR] [--to TOPIC]`"))
+    ordered = sorted(topics, key=lambda t: (-(t.messages - t.replayed), t.topic))
+    shown, start = page_of(ordered, page)
+    blocks: list[Block] = [header(f"Dead letters on {cluster}")]
+    for i, t in enumerate(shown):
+        origin = f" → `{esc(t.origin)}`" if t.origin else " (origin unknown)"
+        replayed = f" ({t.replayed:,} replayed)" if t.replayed else ""
+        reasons = "; ".join(f"{esc(clip(r.reason, 60))} ×{r.count:,}" for r in t.reasons[:2])
+        note = f" (newest {t.read:,} read)" if t.read < t.messages else ""
+        more = f"; {len(t.reasons) - 2} more reasons" if len(t.reasons) > 2 else ""
+        text = (f"*{esc(t.topic)}*{origin} · {plural(t.messages, 'record')}{replayed}\n"
+                + (f"{reasons}{more}{note}" if reasons else "no records"))
+        todo = t.messages - t.replayed
+        accessory = run_button("Replay", shlex.join(["dlq", "replay", t.topic, "--cluster",
+                                                     cluster]), start + i)
+        blocks.append(row(text, accessory if todo > 0 else run_button(
+            "Show", shlex.join(["dlq", "show", t.topic, "--cluster", cluster]), start + i)))
+    blocks += pager(len(ordered), page, again, noun="dead-letter topics")
+    blocks.append(context("Replay shows what it would put back and asks you to Confirm; "
+                          "records replayed before are never replayed again"))
     total = sum(t.messages for t in topics)
     return Message(
-        f"{len(topics)} dead-letter topics on {cluster}, {total:,} records", tuple(blocks)
+        f"{plural(len(topics), 'dead-letter topic')} on {cluster}, "
+        f"{plural(total, 'record')}", tuple(blocks)
     )
 
 
 def render_dlq_show(
     topic: str, letters: Sequence[DeadLetter], replayed: Collection[tuple[int, int]],
-    *, scanned: tuple[int, int] | None = None,
+    *, scanned: tuple[int, int] | None = None, page: int = 1,
+    again: Callable[[int], str] | None = None,
 ) -> Message:
     partial = ""
     if scanned is not None and scanned[0] < scanned[1]:
         partial = (f"Searched the oldest {scanned[0]:,} of {scanned[1]:,} records (a Slack "
-                   "request reads no more); `kafkaops dlq show` searches them all.")
+                   "request reads no more); a terminal's `kafkaops dlq show` searches them "
+                   "all.")
     if not letters:
         return Message(
             f"no records on {topic}",
             (section(f"No matching records on `{esc(topic)}`."),
              *((context(partial),) if partial else ())),
         )
-    lines = text_table(
-        ["P:OFFSET", "ORIGIN", "REASON", "REPLAYED", "VALUE"],
-        [
-            (
-                f"{d.message.partition}:{d.message.offset}",
-                (d.origin.topic or "?")
-                + (
-                    f" {d.origin.partition}:{d.origin.offset}"
-                    if d.origin.offset is not None
-                    else ""
-                ),
-                d.reason[:40],
-                (d.message.partition, d.message.offset) in replayed,
-                preview(d.message.value, 40),
-            )
-            for d in letters
-        ],
-    )
-    return Message(
-        f"{len(letters)} records of {topic}",
-        (header(f"Dead letters in {topic}"), *code_sections(lines, max_blocks=6),
-         *((context(partial),) if partial else ())),
-    )
+    shown, _ = page_of(letters, page)
+    lines = []
+    for d in shown:
+        m = d.message
+        origin = (d.origin.topic or "?") + (
+            f"[{d.origin.partition}] @{d.origin.offset}" if d.origin.offset is not None else "")
+        done = " · :white_check_mark: replayed" if (m.partition, m.offset) in replayed else ""
+        lines.append(f"`{m.partition}:{m.offset}` from `{esc(origin)}`{done}\n"
+                     f"      {esc(clip(d.reason, 80))} · `{esc(preview(m.value, 40))}`")
+    blocks: list[Block] = [header(f"Dead letters in {topic}"), section("\n".join(lines)),
+                           *pager(len(letters), page, again, noun="records")]
+    if partial:
+        blocks.append(context(partial))
+    return Message(f"{plural(len(letters), 'record')} of {topic}", tuple(blocks))
 
 
 def _skipped(r: ReplayResult) -> list[str]:
@@ -121,12 +119,11 @@ def render_replay_plan(r: ReplayResult, cluster: str, filter_text: str | None) -
     if skipped:
         lines.append("skipping " + ", ".join(skipped))
     blocks: list[Block] = [section("\n".join(lines))]
-    rows = text_table(
-        ["FROM P:OFFSET", "TO TOPIC", "REASON"],
-        [(f"{i.partition}:{i.offset}", i.to_topic, i.reason[:60]) for i in r.items[:20]],
-    )
-    more = f"… and {r.count - 20:,} more" if r.count > 20 else ""
-    blocks += code_sections(rows, more=more, max_blocks=2)
+    lines = [f"`{i.partition}:{i.offset}` → `{esc(i.to_topic)}` · {esc(clip(i.reason, 50))}"
+             for i in r.items[:10]]
+    if r.count > 10:
+        lines.append(f"… and {r.count - 10:,} more")
+    blocks.append(section("\n".join(lines)))
     blocks.append(
         context(
             "exactly these records: dead letters arriving after this prompt are "

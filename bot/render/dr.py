@@ -18,16 +18,18 @@ from kafkaops.bot.render.common import (
     MAX_SECTION_TEXT,
     Block,
     Message,
-    code_sections,
     context,
     divider,
     esc,
     fields,
     header,
+    page_of,
+    pager,
+    plural,
     section,
-    text_table,
     who,
 )
+from kafkaops.core.capabilities import in_slack_words
 from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
 from kafkaops.core.dr.status import DrStatus, answer_text, fmt_age, rpo_verdict
 
@@ -53,9 +55,9 @@ def verdict(ok: bool | None) -> str:
 
 
 def slash(text: str, command: str) -> str:
-    """Core's advice names CLI commands (`kafkaops failover resume`); in Slack the same
-    subcommands exist behind the slash command."""
-    return text.replace("`kafkaops ", f"`{command} ")
+    """Core's advice names CLI commands (`kafkaops failover resume`); in Slack they are
+    given in Slack's words (core/capabilities.py)."""
+    return in_slack_words(text, command)
 
 
 def _num(v: int | None) -> str:
@@ -119,7 +121,7 @@ def status_line(s: DrStatus) -> str:
     )
 
 
-def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
+def _pair_blocks(s: DrStatus, command: str, page: int = 1) -> list[Block]:
     hb = next((h for h in s.heartbeats if h.age_seconds is not None), None)
     heartbeat = (
         f"{fmt_age(s.heartbeat_age_seconds)} old · *{verdict(s.heartbeat_ok)}*\n"
@@ -137,7 +139,8 @@ def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
         ("Heartbeat", heartbeat),
         (
             "Worst replication lag",
-            f"{_num(s.max_lag_messages)} records · {fmt_age(s.max_lag_seconds)}",
+            f"{_num(s.max_lag_messages)} record{'' if s.max_lag_messages == 1 else 's'} · "
+            f"{fmt_age(s.max_lag_seconds)}",
         ),
         (
             "Reachable",
@@ -163,35 +166,29 @@ def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
         fields(pairs),
     ]
     if s.topics:
-        blocks += code_sections(
-            text_table(
-                ["TOPIC", "REMOTE", "PARTITIONS", "SOURCE END", "TARGET END", "LAG",
-                 "LAG TIME", "STATE"],
-                [
-                    (t.topic, t.remote_topic, t.partitions, t.source_end, t.target_end,
-                     t.lag_messages, fmt_age(t.lag_seconds), t.state)
-                    for t in s.topics
-                ],
-                right=(2, 3, 4, 5, 6),
-            ),
-            max_blocks=3,
-        )
+        worst = sorted(s.topics, key=lambda t: (-(t.lag_seconds or 0), -(t.lag_messages or 0),
+                                                t.topic))
+        shown, _ = page_of(worst, page)
+        lines = [f"`{esc(t.topic)}` → `{esc(t.remote_topic)}` · *{esc(t.state)}*\n"
+                 f"      lag {_num(t.lag_messages)} ({fmt_age(t.lag_seconds)}) · ends "
+                 f"{_num(t.source_end)} → {_num(t.target_end)} · "
+                 f"{plural(t.partitions, 'partition')}"
+                 for t in shown]
+        blocks.append(section("*Replicated topics*, most behind first\n" + "\n".join(lines)))
+        blocks += pager(len(worst), page, None, noun="topics")
     else:
         blocks.append(section("_No replicated topics found._"))
     if s.groups:
-        blocks += code_sections(
-            text_table(
-                ["GROUP", "PARTITIONS", "CHECKPOINT AGE", "OLDEST PARTITION",
-                 "MOVES ON FAILOVER"],
-                [
-                    (g.group, g.partitions, fmt_age(g.age_seconds),
-                     fmt_age(g.oldest_partition_age_seconds), g.moves_on_failover)
-                    for g in s.groups
-                ],
-                right=(1, 2, 3),
-            ),
-            max_blocks=2,
-        )
+        oldest = sorted(s.groups, key=lambda g: (-(g.age_seconds or 0), g.group))
+        shown_g, _ = page_of(oldest, page)
+        lines = [f"*{esc(g.group)}* · {plural(g.partitions, 'partition')} · checkpoint "
+                 f"{fmt_age(g.age_seconds)} old (oldest partition "
+                 f"{fmt_age(g.oldest_partition_age_seconds)}) · "
+                 + ("moves on failover" if g.moves_on_failover else "*stays*")
+                 for g in shown_g]
+        blocks.append(section("*Consumer groups' checkpoints*, oldest first\n"
+                              + "\n".join(lines)))
+        blocks += pager(len(oldest), page, None, noun="groups")
     else:
         blocks.append(section("_No MM2 checkpoints for any group._"))
     if s.problems:
@@ -207,7 +204,8 @@ def _pair_blocks(s: DrStatus, command: str) -> list[Block]:
     return blocks
 
 
-def render_dr_status(statuses: Sequence[DrStatus], *, command: str = "/kafka") -> Message:
+def render_dr_status(statuses: Sequence[DrStatus], *, command: str = "/kafka",
+                     page: int = 1) -> Message:
     """`/kafka dr`: each pair's active cluster, RPO, heartbeat, per topic lag and per group
     checkpoint age. Pairs that do not fit in one message are listed in one line each."""
     if not statuses:
@@ -219,7 +217,7 @@ def render_dr_status(statuses: Sequence[DrStatus], *, command: str = "/kafka") -
     blocks: list[Block] = []
     left: list[DrStatus] = []
     for s in statuses:
-        pb = _pair_blocks(s, command)
+        pb = _pair_blocks(s, command, page)
         extra = 1 if blocks else 0  # the divider
         if left or len(blocks) + extra + len(pb) > MAX_BLOCKS - 2:
             left.append(s)
@@ -254,7 +252,8 @@ def _group_line(g: GroupPlan, target: str) -> str:
         else " · no checkpoint"
     )
     return (
-        f":arrow_right: *{esc(g.group)}*: offsets of {len(g.offsets)} partitions committed on "
+        f":arrow_right: *{esc(g.group)}*: offsets of {plural(len(g.offsets), 'partition')} "
+        "committed on "
         f"`{esc(target)}`, about *{reread}* records read again{cp}"
     )
 
@@ -265,29 +264,32 @@ def _commit_cell(offset: int | None, out_of_range: bool) -> str:
     return "past log end" if out_of_range else "not translated"
 
 
-def _plan_table(plan: FailoverPlan) -> list[str]:
-    lines: list[str] = text_table(
-        ["GROUP", "TOPIC ON TARGET", "P", "ON SOURCE", "CHECKPOINT", "CP AGE", "COMMIT",
-         "TARGET LOG", "RE-READ"],
-        [
-            (
-                g.group, p.topic, p.partition, p.source_offset,
-                f"{p.checkpoint[0]}->{p.checkpoint[1]}" if p.checkpoint else None,
-                fmt_age(p.checkpoint_age_seconds), _commit_cell(p.offset, p.out_of_range),
-                f"{p.target_start}..{p.target_end}" if p.target_end is not None else None,
-                p.reprocess,
-            )
-            for g in plan.groups
-            for p in g.partitions
-        ],
-        right=(2, 3, 5, 6, 8),
-    )
-    return lines
+def _partition_lines(g: GroupPlan, limit: int = 10) -> list[str]:
+    """Each partition of a moving group: what is committed on the target and why."""
+    out = []
+    for p in g.partitions[:limit]:
+        cp = (f"checkpoint {p.checkpoint[0]:,}→{p.checkpoint[1]:,}, "
+              f"{fmt_age(p.checkpoint_age_seconds)} old" if p.checkpoint else "no checkpoint")
+        log = (f" · target log {p.target_start:,}–{p.target_end:,}"
+               if p.target_end is not None and p.target_start is not None else "")
+        reread = "" if p.reprocess is None else f" · re-read {p.reprocess:,}"
+        source = "" if p.source_offset is None else f"source {p.source_offset:,} → "
+        out.append(f"      `{esc(p.topic)}[{p.partition}]` {source}commit "
+                   f"*{_commit_cell(p.offset, p.out_of_range)}* ({cp}){log}{reread}")
+    if len(g.partitions) > limit:
+        out.append(f"      … {len(g.partitions) - limit} more partitions")
+    return out
 
 
 def plan_verdict(plan: FailoverPlan, *, force: bool = False) -> str:
+    """The plan's verdict. Never says the pre-checks passed when one of them warns: the
+    warnings come first, and the verdict says there are warnings."""
     if plan.allowed:
-        return ":white_check_mark: pre-checks passed"
+        warned = [c for c in plan.prechecks if c.status == "warn"]
+        if warned:
+            return (f":warning: no pre-check failed; {len(warned)} warned "
+                    f"({esc(', '.join(c.name for c in warned))})")
+        return ":white_check_mark: every pre-check passed"
     failed = ", ".join(c.name for c in plan.failed)
     if force and plan.forceable:
         return (
@@ -299,35 +301,88 @@ def plan_verdict(plan: FailoverPlan, *, force: bool = False) -> str:
     return f":x: *pre-checks FAILED ({esc(failed)})*: execute refuses, even with `--force`"
 
 
+#: warnings a confirmation prompt lists (the rest are counted; the full plan has them all)
+PROMPT_WARNINGS = 5
+
+
+def render_prompt_summary(plan: FailoverPlan, *, force: bool = False,
+                          command: str = "/kafka") -> Message:
+    """What a failover's Confirm prompt says, short enough that Confirm is in view on a
+    phone: each warning once, at the top; what moves; how much is read again; the RPO.
+    Every group's offsets and each step are in the full plan (the Full plan button)."""
+    problems = sorted((c for c in plan.prechecks if c.status in ("fail", "warn")),
+                      key=lambda c: _SEVERITY.get(c.status, 0))
+    blocks: list[Block] = []
+    if problems:
+        head = (plan_verdict(plan, force=force) if plan.failed else
+                f":warning: *{len(problems)} warning{'s' * (len(problems) != 1)}*")
+        lines = [_check_line(c, command) for c in problems[:PROMPT_WARNINGS]]
+        if len(problems) > PROMPT_WARNINGS:
+            lines.append(f"… {len(problems) - PROMPT_WARNINGS} more in the full plan")
+        blocks.append(section("\n".join([head, *lines])))
+    moving = [g for g in plan.groups if g.action == "move"]
+    left = [g for g in plan.groups if g.action != "move"]
+    reread = sum(g.reprocess or 0 for g in moving)
+    unknown = any(g.reprocess is None for g in moving)
+    moves = (f"Moves {len(moving)} consumer group{'s' * (len(moving) != 1)}"
+             + (f", leaves {len(left)} as {'they are' if len(left) != 1 else 'it is'}"
+                if left else "")
+             + (f"; about *{reread:,}*{'+' if unknown else ''} record"
+                f"{'' if reread == 1 and not unknown else 's'} read again"
+                if moving else ""))
+    blocks.append(section(
+        f"*{esc(plan.direction)}* of pair `{esc(plan.pair)}`: `{esc(plan.target)}` becomes "
+        f"active instead of `{esc(plan.source)}` (epoch {plan.epoch} → {plan.new_epoch})\n"
+        f"{moves}\n"
+        f"RPO target {fmt_age(plan.rpo_seconds)} · replication lag "
+        f"{fmt_age(plan.replication_lag_seconds)} · heartbeat "
+        f"{fmt_age(plan.heartbeat_age_seconds)} old"))
+    if not problems:
+        blocks.append(context(":white_check_mark: every pre-check passed"))
+    blocks.append(context(
+        "Confirm runs every step of the plan, each audited with you as actor; if the plan "
+        "has changed by then, nothing runs. *Full plan*: every group's offsets and each "
+        "step."))
+    text = (f"{plan.direction} of {plan.pair}: {plan.target} becomes active instead of "
+            f"{plan.source}; {plural(len(moving), 'group')} move, about "
+            f"{plural(reread, 'record')} read again"
+            + (f"; {plural(len(problems), 'warning')}" if problems else ""))
+    return Message(text, tuple(blocks))
+
+
 def render_plan(
     plan: FailoverPlan, *, command: str = "/kafka", prompt: bool = False, force: bool = False
 ) -> Message:
     """The plan: pre-checks, per group translated offsets and records read again, groups
-    that cannot be moved, and the steps. `prompt`: it is the summary of a confirmation (the
-    prompt adds its own header and buttons)."""
+    that cannot be moved, and the steps. `prompt`: it is shown inside a prompt or a modal
+    (which has its own title and buttons)."""
     flag = f" --pair {plan.pair}"
     blocks: list[Block] = []
     if not prompt:
         blocks.append(header(f"{plan.direction.capitalize()} plan for pair {plan.pair}"))
+    # what is wrong first: failures, then warnings; the verdict after them
+    checks = sorted(plan.prechecks, key=lambda c: _SEVERITY.get(c.status, 0))
+    bad = [c for c in checks if c.status in ("fail", "warn")]
+    if bad:
+        blocks += line_sections([_check_line(c, command) for c in bad], max_blocks=3,
+                                more="pre-checks")
     blocks.append(section(
         f"*{esc(plan.direction)}* of pair `{esc(plan.pair)}`: `{esc(plan.source)}` → "
-        f"`{esc(plan.target)}` · epoch {plan.epoch} → {plan.new_epoch} · RPO "
+        f"`{esc(plan.target)}` · epoch {plan.epoch} → {plan.new_epoch}\nRPO target "
         f"{fmt_age(plan.rpo_seconds)} · heartbeat {fmt_age(plan.heartbeat_age_seconds)} old · "
         f"replication lag {fmt_age(plan.replication_lag_seconds)}\n"
         + plan_verdict(plan, force=force)
     ))
-    blocks.append(section("*Pre-checks*"))
-    # what is wrong first: failures, then warnings, then what passed
-    checks = sorted(plan.prechecks, key=lambda c: _SEVERITY.get(c.status, 0))
-    blocks += line_sections(
-        [_check_line(c, command) for c in checks], max_blocks=4, more="pre-checks"
-    )
+    passed = [c for c in checks if c.status not in ("fail", "warn")]
+    if passed:
+        blocks += line_sections([_check_line(c, command) for c in passed], max_blocks=2,
+                                more="pre-checks")
     if plan.groups:
+        items = ["\n".join([_group_line(g, plan.target),
+                             *(_partition_lines(g) if g.action == "move" else [])])
+                 for g in plan.groups]
         blocks.append(section("*Consumer groups*"))
-        blocks += line_sections(
-            [_group_line(g, plan.target) for g in plan.groups], max_blocks=3, more="groups"
-        )
-        blocks += code_sections(_plan_table(plan), max_blocks=4)
+        blocks += line_sections(items, max_blocks=6, more="groups")
         notes = [
             f"• `{esc(g.group)}` {esc(p.topic)}/{p.partition}: {esc(p.note)}"
             for g in plan.groups
@@ -361,7 +416,7 @@ def render_plan(
     if len(blocks) > budget:  # keep the verdict and the steps' context; drop middle detail
         blocks = blocks[: budget - 2] + [
             section("… more of the plan than one Slack message holds: "
-                    f"`kafkaops {plan.direction} plan{flag}` shows all of it"),
+                    f"`kafkaops {plan.direction} plan{flag}` in a terminal shows all of it"),
             blocks[-1],
         ]
     failed = ", ".join(c.name for c in plan.failed) or "none"
@@ -477,7 +532,7 @@ def render_result(
     done = sum(1 for g in r.groups if g.status == "done")
     text = (
         f"{r.direction} {r.run_id} of {r.pair}: {r.source} -> {r.target}, {r.state}; "
-        f"{done}/{len(r.groups)} groups moved; active {r.active} (epoch {r.epoch})"
+        f"{done} of {plural(len(r.groups), 'group')} moved; active {r.active} (epoch {r.epoch})"
     )
     return Message(text, tuple(blocks))
 

@@ -4,26 +4,33 @@ write's confirmation shows. Pure functions of core's flag records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafkaops.bot.render.common import (
     Block,
     Message,
-    code_sections,
+    clip,
     context,
     esc,
     fields,
     header,
+    page_of,
+    pager,
+    plural,
+    row,
+    run_button,
+    run_menu,
     section,
-    text_table,
     who,
 )
 from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, state_summary
 
 
 def short(value: Any, width: int = 30) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
+    # ensure_ascii=False: a value "🚧" reads as itself, not as \ud83d\udea7
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -36,37 +43,49 @@ def on_off(enabled: bool) -> str:
     return "on" if enabled else "off"
 
 
-def render_flag_list(cluster: str, flags: Sequence[FlagState], *, tag: str | None) -> Message:
+def flag_actions(cluster: str, f: FlagState) -> list[tuple[str, str]]:
+    """The next actions on a flag, as commands (each asks for Confirm when run)."""
+    base = ["--cluster", cluster]
+    out = [(f"Turn {on_off(not f.enabled)}",
+            shlex.join(["flag", "toggle", f.key, "--on" if not f.enabled else "--off", *base]))]
+    for pct in (10, 50, 100):
+        if f.rollout != pct:
+            out.append((f"Rollout {pct}%", shlex.join(["flag", "rollout", f.key, str(pct),
+                                                         *base])))
+    out.append(("History", shlex.join(["flag", "history", f.key, *base])))
+    return out
+
+
+def render_flag_list(cluster: str, flags: Sequence[FlagState], *, tag: str | None,
+                     page: int = 1, again: Callable[[int], str] | None = None) -> Message:
     what = f" tagged `{esc(tag)}`" if tag else ""
     if not flags:
         return Message(f"no flags on {cluster}", (section(f"No flags{what} on *{esc(cluster)}*."),))
-    lines = text_table(
-        ["FLAG", "STATE", "ROLLOUT", "VALUE", "OWNER", "VER", "LAST CHANGE"],
-        [
-            (
-                f.key + (" !" if f.critical else ""),
-                on_off(f.enabled),
-                f"{f.rollout:g}%",
-                short(f.value, 20),
-                f.owner or None,
-                f.version,
-                f"{when(f.updated_at)} {f.updated_by}".strip(),
-            )
-            for f in flags
-        ],
-        right=(2, 5),
-    )
+    shown, start = page_of(flags, page)
     blocks: list[Block] = [
         header(f"Flags on {cluster}"),
-        context(f"{len(flags)} flag{'s' if len(flags) != 1 else ''}{what} · `!` critical"),
-        *code_sections(lines, max_blocks=8),
+        context(f"{plural(len(flags), 'flag')}{what} · ⋯ on a flag: turn it on or off, roll "
+                "it out, its history (each asks you to Confirm)"),
     ]
+    for i, f in enumerate(shown):
+        mark = ":large_green_circle:" if f.enabled else ":white_circle:"
+        rollout = f" · {f.rollout:g}%" if f.enabled and f.rollout < 100 else ""
+        crit = " · :warning: critical" if f.critical else ""
+        who_ = f" by {who(f.updated_by)}" if f.updated_by else ""
+        blocks.append(row(
+            f"{mark} *{esc(f.key)}* · *{on_off(f.enabled)}*{rollout} · v{f.version}{crit}\n"
+            f"value `{esc(short(f.value, 30))}` · owner {esc(f.owner or '-')} · "
+            f"{when(f.updated_at)}{who_}",
+            run_menu(flag_actions(cluster, f), start + i)))
+    blocks += pager(len(flags), page, again, noun="flags")
     on = sum(1 for f in flags if f.enabled)
-    return Message(f"{len(flags)} flags on {cluster}, {on} on", tuple(blocks))
+    return Message(f"{plural(len(flags), 'flag')} on {cluster}, {on} on", tuple(blocks))
 
 
 def render_flag(cluster: str, s: FlagState) -> Message:
     variants = ", ".join(f"{v.name}:{v.weight}={short(v.value, 20)}" for v in s.variants)
+    buttons = [b for i, (label, cmd) in enumerate(flag_actions(cluster, s))
+               if (b := run_button(label, cmd, i))]
     blocks: list[Block] = [
         header(f"Flag {s.key}"),
         section(
@@ -87,58 +106,49 @@ def render_flag(cluster: str, s: FlagState) -> Message:
                 ("Rules", esc("; ".join(str(r) for r in s.rules) or "-")),
             ]
         ),
+        {"type": "actions", "block_id": "kafkaops.flag.next", "elements": buttons},
         context(
             f"cluster `{esc(cluster)}` · last change {when(s.updated_at)} by "
             f"{who(s.updated_by or '-')}" + (f": _{esc(s.reason)}_" if s.reason else "")
+            + " · each button asks you to Confirm"
         ),
     ]
     return Message(f"flag {s.key}: {state_summary(s)}", tuple(blocks))
 
 
 def render_flag_history(
-    key: str, changes: Sequence[FlagChange], *, limit: int = 15, start: int | None = None
+    key: str, changes: Sequence[FlagChange], *, start: int | None = None, page: int = 1,
+    again: Callable[[int], str] | None = None, command: str = "/kafka",
 ) -> Message:
-    shown = list(changes)[-limit:]
-    lines = text_table(
-        ["WHEN", "OP", "VER", "BY", "OUTCOME", "DETAIL"],
-        [
-            (
-                when(c.at),
-                c.op,
-                c.version if c.version is not None else "(deleted)",
-                c.by,
-                c.outcome,
-                c.note
-                or (
-                    (state_summary(c.state) if c.state else "")
-                    + (f" — {c.reason}" if c.reason else "")
-                ),
-            )
-            for c in reversed(shown)
-        ],
-        right=(2,),
-    )
-    notes = [f"newest first; {len(shown)} of {len(changes)} changes"]
+    newest = list(reversed(changes))
+    shown, _ = page_of(newest, page)
+    lines = []
+    for c in shown:
+        ver = "deleted" if c.version is None else f"v{c.version}"
+        detail = c.note or ((state_summary(c.state) if c.state else "")
+                            + (f" — {c.reason}" if c.reason else ""))
+        lines.append(f"*{ver}* {esc(c.op)} · {esc(c.outcome)} · {when(c.at)} by {who(c.by)}"
+                     + (f"\n      {esc(clip(detail, 120))}" if detail else ""))
+    notes = ["newest first"]
     if start:
         notes.append(f"history starts at offset {start} (older records were compacted)")
-    notes.append(f"roll back with `rollback {esc(key)} VERSION`")
+    notes.append(f"roll back with `{esc(command)} flag rollback {esc(key)} VERSION`")
     blocks: list[Block] = [
         header(f"History of {key}"),
+        section("\n".join(lines) or "No changes on the topic."),
+        *pager(len(newest), page, again, noun="changes"),
         context(" · ".join(notes)),
-        *code_sections(lines, max_blocks=6),
     ]
-    return Message(f"{len(changes)} changes of flag {key}", tuple(blocks))
+    return Message(f"{plural(len(changes), 'change')} of flag {key}", tuple(blocks))
 
 
 def render_evaluations(key: str, results: Sequence[Evaluation]) -> Message:
-    lines = text_table(
-        ["USER", "VALUE", "REASON", "DETAIL"],
-        [(e.user, short(e.value, 24), e.reason, e.detail) for e in results],
-    )
+    lines = [f"*{esc(e.user)}* gets `{esc(short(e.value, 30))}` · {esc(e.reason)}"
+             + (f" ({esc(clip(e.detail, 80))})" if e.detail else "") for e in results[:20]]
     stale = any(e.stale for e in results)
     blocks: list[Block] = [
-        section(f"*{esc(key)}* for {len(results)} user{'s' if len(results) != 1 else ''}"),
-        *code_sections(lines, max_blocks=4),
+        section(f"*{esc(key)}* for {plural(len(results), 'user')}"),
+        section("\n".join(lines)),
     ]
     if stale:
         blocks.append(context(":warning: evaluated on a state that may be out of date"))

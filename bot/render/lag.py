@@ -1,25 +1,38 @@
 """Consumer lag in Slack: the groups that need attention, and one group partition by
-partition. Pure functions of core's lag records (core/lag/service.py)."""
+partition. Pure functions of core's lag records (core/lag/service.py).
+
+Written for a phone: one short section per group (two lines), ten to a page with Next,
+each with the next action as a button (a stopped group that is behind: Plan reset, which
+opens the offset-reset form; any other: Details).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import shlex
+from collections.abc import Callable, Sequence
 
 from kafkaops.bot.render.common import (
     Block,
     Message,
-    code_sections,
+    button,
     context,
     esc,
     fields,
     header,
     human_seconds,
+    page_of,
+    pager,
+    plural,
+    row,
+    run_button,
     section,
-    text_table,
 )
 from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag
 from kafkaops.core.lag.status import PartitionState, Status
 
+#: the button that opens the offset-reset form for a group (bot/commands/offsets.py)
+RESET_ACTION = "kafkaops.reset.open"
 _EMOJI = {
     Status.OK: ":large_green_circle:",
     Status.UNKNOWN: ":white_circle:",
@@ -30,12 +43,13 @@ _EMOJI = {
     Status.ERR: ":red_circle:",
     Status.DATA_LOSS: ":rotating_light:",
 }
+Again = Callable[[int], str] | None
 
 
 def _eta(seconds: float | None, trend: object) -> str:
     if seconds is None:
-        return "not catching up" if trend is not None else "-"
-    return "caught up" if seconds == 0 else human_seconds(seconds)
+        return "not catching up" if trend is not None else "catch-up unknown"
+    return "caught up" if seconds == 0 else f"caught up in {human_seconds(seconds)}"
 
 
 def _lag(v: int | None) -> str:
@@ -50,7 +64,43 @@ def attention_order(groups: Sequence[GroupLag]) -> list[GroupLag]:
     )
 
 
-def render_lag_overview(snap: LagSnapshot, *, top: int = 15, match: str | None = None) -> Message:
+def needs_reset(g: GroupLag) -> bool:
+    """A group a reset may help: behind, and stopped (a reset needs no members)."""
+    return g.status.severity > Status.OK.severity and g.member_count == 0 and bool(g.lag)
+
+
+def reset_button(cluster: str, group: str) -> Block:
+    """Plan reset: opens the offset-reset form for the group (pickers, then the plan and
+    Confirm); the value is checked again when clicked."""
+    value = json.dumps({"cluster": cluster, "group": group}, separators=(",", ":"))
+    return button("Plan reset", RESET_ACTION, value)
+
+
+def _behind(g: GroupLag) -> str:
+    if g.lag_seconds is None:
+        return "age unknown"
+    return f"{human_seconds(g.lag_seconds)} behind"
+
+
+def _members(g: GroupLag) -> str:
+    n = g.member_count
+    return "members not reported" if n is None else plural(n, "member")
+
+
+def group_row(cluster: str, g: GroupLag, n: int, command: str) -> Block:
+    title = (f"{_EMOJI[g.status]} *{esc(g.group)}* · *{g.status.label}* · lag "
+             f"{_lag(g.lag)} · {_behind(g)}")
+    trend = g.trend.value if g.trend else "trend unknown"
+    detail = f"{esc(g.state)} · {_members(g)} · {trend} · {_eta(g.eta_seconds, g.trend)}"
+    if needs_reset(g):
+        accessory = reset_button(cluster, g.group)
+    else:
+        accessory = run_button("Details", shlex.join(["lag", g.group, "--cluster", cluster]), n)
+    return row(f"{title}\n{detail}", accessory)
+
+
+def render_lag_overview(snap: LagSnapshot, *, match: str | None = None, page: int = 1,
+                        again: Again = None, command: str = "/kafka") -> Message:
     what = f" matching `{esc(match)}`" if match else ""
     if not snap.groups:
         return Message(
@@ -58,24 +108,7 @@ def render_lag_overview(snap: LagSnapshot, *, top: int = 15, match: str | None =
             (section(f"No consumer groups{what} on *{esc(snap.cluster)}*."),),
         )
     ordered = attention_order(snap.groups)
-    shown = ordered[:top]
-    lines = text_table(
-        ["GROUP", "STATUS", "STATE", "MEMBERS", "LAG", "LAG TIME", "TREND", "CATCH-UP"],
-        [
-            (
-                g.group,
-                g.status.label,
-                g.state,
-                g.member_count,
-                _lag(g.lag),
-                human_seconds(g.lag_seconds),
-                g.trend.value if g.trend else "-",
-                _eta(g.eta_seconds, g.trend),
-            )
-            for g in shown
-        ],
-        right=(3, 4, 5),
-    )
+    shown, start = page_of(ordered, page)
     counts: dict[str, int] = {}
     for g in snap.groups:
         counts[g.status.label] = counts.get(g.status.label, 0) + 1
@@ -83,15 +116,11 @@ def render_lag_overview(snap: LagSnapshot, *, top: int = 15, match: str | None =
         f"{n} {label}"
         for label, n in sorted(counts.items(), key=lambda kv: -Status.parse(kv[0]).severity)
     )
-    more = (
-        f"… {len(ordered) - top} more groups, all in better shape; `lag GROUP` for one"
-        if len(ordered) > top
-        else ""
-    )
     blocks: list[Block] = [
         header(f"Consumer lag on {snap.cluster}"),
-        context(f"{len(snap.groups)} groups{what}: {tally} · worst first"),
-        *code_sections(lines, more=more, max_blocks=4),
+        context(f"{plural(len(snap.groups), 'group')}{what}: {tally} · worst first"),
+        *[group_row(snap.cluster, g, start + i, command) for i, g in enumerate(shown)],
+        *pager(len(ordered), page, again, noun="groups"),
         context(_window_note(snap.groups)),
     ]
     worst = ordered[0]
@@ -121,8 +150,19 @@ def _partition_state(p: PartitionLag) -> str:
     return p.status.label
 
 
-def render_group_lag(snap: LagSnapshot, g: GroupLag) -> Message:
-    members = "not reported" if g.members is None else str(len(g.members))
+def _partition_line(p: PartitionLag) -> str:
+    where = f"`{esc(p.topic)}[{p.partition}]`"
+    if p.committed is None:
+        return f"{where} no offset committed · end {_lag(p.end)}"
+    age = "" if p.lag_seconds is None else f" ({human_seconds(p.lag_seconds)})"
+    trend = f", {p.trend.value}" if p.trend else ""
+    return (f"{where} lag *{_lag(p.lag)}*{age} · {_partition_state(p)}{trend}\n"
+            f"      committed {p.committed:,} of {_lag(p.end)}")
+
+
+def render_group_lag(snap: LagSnapshot, g: GroupLag, *, page: int = 1, again: Again = None,
+                     command: str = "/kafka") -> Message:
+    """One group: its verdict, then its partitions (worst first, ten to a page)."""
     blocks: list[Block] = [
         header(f"Lag of {g.group}"),
         section(
@@ -130,7 +170,7 @@ def render_group_lag(snap: LagSnapshot, g: GroupLag) -> Message:
             f"{esc(snap.cluster)}: lag {_lag(g.lag)} records, oldest unread record "
             f"{human_seconds(g.lag_seconds)} old"
             + (
-                " · :rotating_light: records were deleted before the group read them"
+                "\n:rotating_light: records were deleted before the group read them"
                 if g.data_loss
                 else ""
             )
@@ -139,30 +179,25 @@ def render_group_lag(snap: LagSnapshot, g: GroupLag) -> Message:
         fields(
             [
                 ("Group state", esc(g.state)),
-                ("Members", members),
+                ("Members", _members(g)),
                 ("Trend", g.trend.value if g.trend else "-"),
                 ("Catch-up", _eta(g.eta_seconds, g.trend)),
             ]
         ),
     ]
-    lines = text_table(
-        ["TOPIC", "P", "COMMITTED", "END", "LAG", "LAG TIME", "STATUS", "CATCH-UP"],
-        [
-            (
-                p.topic,
-                p.partition,
-                "no offset" if p.committed is None else f"{p.committed:,}",
-                _lag(p.end),
-                _lag(p.lag),
-                human_seconds(p.lag_seconds),
-                _partition_state(p),
-                _eta(p.eta_seconds, p.trend),
-            )
-            for p in g.partitions
-        ],
-        right=(1, 2, 3, 4, 5),
-    )
-    blocks += code_sections(lines, max_blocks=6)
+    worst_first = sorted(g.partitions, key=lambda p: (-p.status.severity, -(p.lag or 0),
+                                                      p.topic, p.partition))
+    shown, _ = page_of(worst_first, page)
+    if shown:
+        blocks.append(section("\n".join(_partition_line(p) for p in shown)))
+    blocks += pager(len(worst_first), page, again, noun="partitions")
+    buttons = []
+    if needs_reset(g):
+        buttons.append(reset_button(snap.cluster, g.group))
+    refresh = run_button("Refresh", shlex.join(["lag", g.group, "--cluster", snap.cluster]), 0)
+    if refresh is not None:
+        buttons.append(refresh)
+    blocks.append({"type": "actions", "block_id": "kafkaops.lag.next", "elements": buttons})
     blocks.append(context(_window_note([g])))
     text = (
         f"{g.group}: {g.status.label}, lag {_lag(g.lag)}, "

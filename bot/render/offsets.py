@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from kafkaops.bot.render.common import Block, Message, code_sections, context, esc, section
-from kafkaops.bot.render.common import text_table as table
+from typing import Any
+
+from kafkaops.bot.render.common import (
+    PAGE_SIZE,
+    Block,
+    Message,
+    clause,
+    context,
+    esc,
+    section,
+)
 from kafkaops.core.offsets.service import ResetPlan, ResetResult
 
 
@@ -11,24 +20,19 @@ def _off(v: int | None) -> str:
     return "no offset" if v is None else f"{v:,}"
 
 
+def _partition_line(p: Any) -> str:
+    """One partition of a plan: where it is, where it goes, what that replays or skips."""
+    new = "unchanged" if p.new is None else f"*{p.new:,}*"
+    line = (f"`P{p.partition}` {_off(p.current)} → {new} · {esc(p.move)} · log "
+            f"{p.log_start:,}–{p.log_end:,}")
+    return line + (f"\n      {esc(p.note)}" if p.note else "")
+
+
 def render_reset_plan(plan: ResetPlan) -> Message:
-    lines = table(
-        ["PART", "COMMITTED", "NEW", "LOG START", "LOG END", "MOVE", "NOTE"],
-        [
-            (
-                p.partition,
-                _off(p.current),
-                "unchanged" if p.new is None else f"{p.new:,}",
-                p.log_start,
-                p.log_end,
-                p.move,
-                p.note,
-            )
-            for p in plan.partitions
-        ],
-        right=(0, 1, 2, 3, 4),
-    )
     n = len(plan.changing)
+    shown = list(plan.partitions[:PAGE_SIZE])
+    more = (f"\n… {len(plan.partitions) - PAGE_SIZE} more partitions"
+            if len(plan.partitions) > PAGE_SIZE else "")
     blocks: list[Block] = [
         section(
             f"reset group `{esc(plan.group)}` on `{esc(plan.topic)}` "
@@ -36,7 +40,7 @@ def render_reset_plan(plan: ResetPlan) -> Message:
             f"*{n}* partition{'s' if n != 1 else ''} change: replays *{plan.total_replay:,}*, "
             f"skips *{plan.total_skip:,}* record{'s' if plan.total_skip != 1 else ''}"
         ),
-        *code_sections(lines, max_blocks=4),
+        section("\n".join(_partition_line(p) for p in shown) + more),
         context(
             f"group state {esc(plan.group_state)} · on Confirm the group must still be empty "
             "and its offsets and the log as planned, or nothing is changed"
@@ -46,20 +50,16 @@ def render_reset_plan(plan: ResetPlan) -> Message:
 
 
 def render_nothing_to_reset(plan: ResetPlan) -> Message:
+    lines = [f"`P{p.partition}` {_off(p.current)}" + (f" · {esc(p.note)}" if p.note else "")
+             for p in plan.partitions[:PAGE_SIZE]]
     return Message(
         plan.summary(),
         (
             section(
-                f"{esc(plan.nothing_to_change())} (`{esc(plan.group)}` on "
+                f"{esc(clause(plan.nothing_to_change()))} (`{esc(plan.group)}` on "
                 f"`{esc(plan.topic)}`). Nothing was changed."
             ),
-            *code_sections(
-                table(
-                    ["PART", "COMMITTED", "NOTE"],
-                    [(p.partition, _off(p.current), p.note) for p in plan.partitions],
-                ),
-                max_blocks=2,
-            ),
+            section("\n".join(lines)),
         ),
     )
 
@@ -81,12 +81,9 @@ def render_reset_result(result: ResetResult) -> Message:
             f"match the plan: {esc(bad)}"
         )
     before = {p.partition: p.current for p in plan.partitions}
-    lines = table(
-        ["PART", "BEFORE", "COMMITTED NOW"],
-        [(c.partition, _off(before.get(c.partition)), _off(c.committed)) for c in result.checks],
-        right=(0, 1, 2),
-    )
+    lines = [f"`P{c.partition}` {_off(before.get(c.partition))} → committed now "
+             f"*{_off(c.committed)}*" for c in result.checks[:PAGE_SIZE]]
     return Message(
         f"group {plan.group} reset {'verified' if result.verified else 'NOT verified'}",
-        (section(head), *code_sections(lines, max_blocks=3), context("audited")),
+        (section(head), section("\n".join(lines)), context("audited")),
     )

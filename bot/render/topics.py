@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kafkaops.bot.render.common import (
@@ -15,6 +16,11 @@ from kafkaops.bot.render.common import (
     fmt,
     header,
     human_ms,
+    page_of,
+    pager,
+    plural,
+    row,
+    run_button,
     section,
     text_table,
 )
@@ -66,7 +72,7 @@ def render_status(statuses: Sequence[ClusterStatus]) -> Message:
                 f"{emoji} *{esc(ov.name)}*{ro}: {words}\n"
                 f"{plural(len(ov.brokers), 'broker')}, "
                 f"{ov.topic_count:,} topics ({ov.internal_topic_count:,} internal), "
-                f"{ov.partition_count:,} partitions"
+                f"{plural(ov.partition_count, 'partition')}"
             )
         )
         brokers = ", ".join(
@@ -89,53 +95,56 @@ def render_status(statuses: Sequence[ClusterStatus]) -> Message:
     return Message("Kafka status: " + "; ".join(summary), tuple(blocks))
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def render_topics(
     cluster: str,
     topics: Sequence[TopicSummary],
     *,
     name_filter: str | None,
     hidden_internal: int = 0,
+    page: int = 1,
+    again: Callable[[int], str] | None = None,
 ) -> Message:
+    """Topics, ten to a page: unhealthy ones first, then by name; each with its shape on
+    one line and what it keeps on the next, and a Details button."""
     what = f" matching `{esc(name_filter)}`" if name_filter else ""
     if not topics:
         text = f"No topics on {cluster}{' match ' + repr(name_filter) if name_filter else ''}."
         return Message(text, (section(f"No topics on *{esc(cluster)}*{what}."),))
-    rows = [
-        (
-            t.name,
-            t.partitions,
-            t.replication_factor,
-            human_ms(t.retention_ms),
-            t.cleanup_policy,
-            t.messages,
-            _topic_health(t),
-        )
-        for t in topics
-    ]
-    lines = text_table(
-        ["TOPIC", "PARTS", "RF", "RETENTION", "CLEANUP", "MESSAGES", "HEALTH"],
-        rows,
-        right=(1, 2, 5),
-    )
+    ordered = sorted(topics, key=lambda t: (-(t.offline_partitions * 2 + bool(t.under_replicated)),
+                                            t.name))
+    shown, start = page_of(ordered, page)
     blocks: list[Block] = [
         header(f"Topics on {cluster}"),
         context(
-            f"{len(topics):,} topic{'s' if len(topics) != 1 else ''}{what}"
-            + (f" · {hidden_internal:,} internal hidden" if hidden_internal else "")
-            + f" · `-` in RETENTION or CLEANUP: {NOT_REPORTED}"
+            f"{plural(len(topics), 'topic')}{what}"
+            + (f" · {hidden_internal:,} internal hidden (`--internal` shows them)"
+               if hidden_internal else "")
+            + " · unhealthy first"
         ),
     ]
-    bad = [t for t in topics if t.offline_partitions or t.under_replicated]
-    if bad:
-        names = ", ".join(f"`{esc(t.name)}` ({_topic_health(t)})" for t in bad[:10])
-        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-        blocks.append(section(f":warning: {names}{more}"))
-    blocks += code_sections(lines, max_blocks=8)
-    return Message(f"{len(topics)} topics on {cluster}", tuple(blocks))
+    for i, t in enumerate(shown):
+        mark = ":red_circle:" if t.offline_partitions else (
+            ":large_orange_circle:" if t.under_replicated else ":large_green_circle:")
+        keeps = ", ".join(x for x in (
+            f"retention {human_ms(t.retention_ms)}" if t.retention_ms else "",
+            esc(t.cleanup_policy) if t.cleanup_policy else "") if x) or (
+            f"retention: {NOT_REPORTED}")
+        blocks.append(row(
+            f"{mark} *{esc(t.name)}* · {plural(t.partitions, 'partition')} · RF "
+            f"{t.replication_factor} · {_health_words(t)}\n"
+            f"{_messages(t.messages)} · {keeps}",
+            run_button("Details", shlex.join(["topic", t.name, "--cluster", cluster]),
+                       start + i)))
+    blocks += pager(len(ordered), page, again, noun="topics")
+    return Message(f"{plural(len(topics), 'topic')} on {cluster}", tuple(blocks))
+
+
+def _messages(n: int | None) -> str:
+    return "messages kept: not known" if n is None else plural(n, "message") + " kept"
+
+
+def _health_words(t: TopicSummary) -> str:
+    return "healthy" if not (t.offline_partitions or t.under_replicated) else _topic_health(t)
 
 
 def _topic_health(t: TopicSummary) -> str:
@@ -147,7 +156,8 @@ def _topic_health(t: TopicSummary) -> str:
     return ", ".join(parts) or "ok"
 
 
-def render_topic(cluster: str, d: TopicDetail) -> Message:
+def render_topic(cluster: str, d: TopicDetail, *, page: int = 1,
+                 again: Callable[[int], str] | None = None) -> Message:
     s = d.summary
     blocks: list[Block] = [
         header(f"Topic {s.name}"),
@@ -164,23 +174,27 @@ def render_topic(cluster: str, d: TopicDetail) -> Message:
             ]
         ),
     ]
+    parts = sorted(d.partitions, key=lambda p: (p.leader is not None, len(p.isr) >= len(
+        p.replicas), p.partition))  # offline, then under-replicated, first
+    shown, _ = page_of(parts, page)
     lines = text_table(
-        ["PART", "LEADER", "REPLICAS", "ISR", "EARLIEST", "LATEST", "MESSAGES"],
+        ["P", "LEADER", "ISR", "EARLIEST", "LATEST", "MESSAGES"],
         [
             (
                 p.partition,
                 p.leader if p.leader is not None else "OFFLINE",
-                p.replicas,
-                p.isr,
+                ",".join(str(r) for r in p.isr) + ("" if len(p.isr) >= len(p.replicas) else
+                                                   f" of {len(p.replicas)}"),
                 p.earliest,
                 p.latest,
                 p.messages,
             )
-            for p in d.partitions
+            for p in shown
         ],
-        right=(0, 4, 5, 6),
+        right=(0, 3, 4, 5),
     )
-    blocks += code_sections(lines, max_blocks=6)
+    blocks += code_sections(lines, max_blocks=2)
+    blocks += pager(len(parts), page, again, noun="partitions")
     if d.configs:
         cfg = "\n".join(
             f"`{esc(c.name)}` = `{esc(c.value if c.value is not None else '(hidden)')}`"
@@ -192,7 +206,8 @@ def render_topic(cluster: str, d: TopicDetail) -> Message:
         blocks.append(section("*Configs*\nnone reported"))
     blocks.append(context(f"Configs not listed: {NOT_REPORTED}"))
     text = (
-        f"topic {s.name} on {cluster}: {s.partitions} partitions, RF {s.replication_factor}, "
+        f"topic {s.name} on {cluster}: {plural(s.partitions, 'partition')}, RF "
+        f"{s.replication_factor}, "
         f"{fmt(s.messages)} messages, {_topic_health(s)}"
     )
     return Message(text, tuple(blocks))

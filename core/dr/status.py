@@ -673,7 +673,9 @@ class FlowSnapshot:
         )
         for info in (cinfo, sinfo):
             if info.skipped:
-                problems.append(f"{info.skipped} records in {info.topic} are not MM2 records")
+                problems.append(f"{info.skipped} records in {info.topic} are not MM2 records"
+                                if info.skipped != 1 else
+                                f"1 record in {info.topic} is not an MM2 record")
             if info.exists and not info.complete:
                 problems.append(f"{info.topic} could not be read to its end in time")
         if target is not None and not cinfo.exists:

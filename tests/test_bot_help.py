@@ -1,0 +1,122 @@
+"""The one table of capabilities (core/capabilities.py) as a specification: each capability
+named once, its Slack words a subcommand the bot has, its CLI words a command the CLI
+parses, its console key a binding the console has; help built from it; hints given in the
+words of the face that shows them."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kafkaops.bot.app import Bot, build_bot
+from kafkaops.cli.main import build_parser
+from kafkaops.core.capabilities import (
+    BY_KEY,
+    CAPABILITIES,
+    fill,
+    in_slack_words,
+    literal,
+    most_used,
+    say,
+)
+from kafkaops.core.config import parse_config
+from kafkaops.core.services import Services
+
+#: a value for each placeholder the templates use, as a person would type it
+SAMPLES = {"group": "billing-service", "topic": "orders.events", "flag": "checkout",
+           "filter": "orders", "cluster": "dr", "state": "off", "user": "customer-42",
+           "percent": "25", "value": "true", "version": "3", "time": "1h", "pair": "main",
+           "n": "20", "connector": "s3-sink", "subject": "orders-value",
+           "setting": "retention.ms=86400000"}
+
+
+@pytest.fixture(scope="module")
+async def bot() -> AsyncIterator[Bot]:
+    cfg = parse_config({
+        "clusters": {"primary": {"bootstrap_servers": "127.0.0.1:9"},
+                     "dr": {"bootstrap_servers": "127.0.0.1:9"}},
+        "dr": {"pairs": [{"name": "main", "primary": "primary", "secondary": "dr"}]},
+        "slack": {"bot_token": "xoxb-t", "signing_secret": "s",
+                  "api_url": "http://127.0.0.1:9/api/"}}, "<help test>")
+    async with Services(cfg) as services:
+        yield build_bot(services)
+
+
+def test_each_capability_is_named_once() -> None:
+    keys = [c.key for c in CAPABILITIES]
+    assert len(keys) == len(set(keys))
+    assert [c.rank for c in most_used()] == [1, 2, 3, 4, 5]
+    assert all(c.examples for c in most_used())  # help shows each with an example
+
+
+async def test_every_subcommand_of_the_bot_is_in_the_table_and_back(bot: Bot) -> None:
+    commands = bot.router.commands
+    assert [n for n, c in commands.items() if not c.capabilities] == []
+    slack = {literal(c.slack) for c in CAPABILITIES if c.slack}
+    assert slack <= set(commands)
+
+
+@pytest.mark.parametrize("cap", [c for c in CAPABILITIES if c.slack], ids=lambda c: c.key)
+async def test_the_slack_words_and_examples_parse(bot: Bot, cap: object) -> None:
+    from kafkaops.bot.router import Parsed
+
+    for text in (fill(cap.slack, SAMPLES), *cap.examples):  # type: ignore[attr-defined]
+        parsed = bot.router.parse(text)
+        assert isinstance(parsed, Parsed), (text, parsed)
+
+
+@pytest.mark.parametrize("cap", [c for c in CAPABILITIES if c.cli], ids=lambda c: c.key)
+def test_the_cli_words_parse(cap: object) -> None:
+    words = fill(cap.cli, SAMPLES).split()  # type: ignore[attr-defined]
+    args = build_parser(words).parse_args(words)
+    assert isinstance(args, argparse.Namespace)
+
+
+def test_the_console_keys_are_bindings_the_console_has() -> None:
+    console = Path(__file__).resolve().parent.parent / "console"
+    code = "\n".join(p.read_text() for p in console.glob("*.py"))
+    bound = set(re.findall(r'Binding\("([^"]+)"', code))
+    bound |= set(re.findall(r'NavEntry\("([^"]+)"', code)) | {
+        m for m in re.findall(r'"key": "([^"]+)"', code)}
+    keys = {k.strip() for c in CAPABILITIES if c.console
+            for k in c.console.replace("then", ",").split(",") if k.strip()}
+    names = {"enter": "enter", "space": "space"}
+    missing = [k for k in keys if names.get(k, k) not in bound and k not in code]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("text", "slack"), [
+    ("`kafkaops lag` lists every group", "`/kafka lag` lists every group"),
+    ("see `kafkaops lag --group billing`", "see `/kafka lag billing`"),
+    ("check `kafkaops flags history checkout` first", "check `/kafka flag history checkout` "
+                                                      "first"),
+    ("run `kafkaops failover resume` first", "run `/kafka failover resume` first"),
+    ("`kafkaops failback` goes the other way", "`/kafka failback` goes the other way"),
+    ("`kafkaops -c dr cluster`", "`/kafka status --cluster dr`"),
+    # no such command in Slack: said to be one for a terminal
+    ("stop it first: `kafkaops connect stop s3`", "stop it first: `kafkaops connect stop s3` "
+                                                  "(in a terminal)"),
+    ("kafkaops is fine as a word", "kafkaops is fine as a word"),
+])
+def test_hints_from_core_are_given_in_slacks_words(text: str, slack: str) -> None:
+    assert in_slack_words(text) == slack
+
+
+def test_a_hint_in_each_face() -> None:
+    assert say("lag.group", "slack", group="billing") == "/kafka lag billing"
+    assert say("lag.group", "cli", group="billing") == "kafkaops lag --group billing"
+    assert say("lag.group", "console") == "l, then enter"
+    assert say("tail", "slack") is None  # not something Slack does
+    assert say("flag.toggle", "slack", command="/ops", flag="a b") == "/ops flag toggle 'a b'"
+    assert BY_KEY["status"].console == "c"
+
+
+def test_kafkaops_help_shows_what_people_do_most_in_the_cli_s_words() -> None:
+    text = build_parser().format_help()
+    tail = text.split("what people do most", 1)[1]
+    assert "kafkaops lag " in tail and "kafkaops flags toggle FLAG" in tail
+    assert "[l]" in tail and "/kafka help" in tail
