@@ -39,6 +39,7 @@ from tests.slack_server import (
     view_submission,
 )
 from tests.test_bot_dlq import dead_letters
+from tests.test_bot_flags import new_flag
 
 
 @pytest.fixture
@@ -139,6 +140,30 @@ async def test_a_misspelt_group_gets_did_you_mean_with_buttons_that_run_it(
     assert button == f"lag {group}"
     answer = await rb.reply(await click(rb, "kafkaops.run.0", button))
     assert f"*{group}* is *STOP*" in answer.text
+
+
+async def test_a_misspelt_topic_or_flag_gets_did_you_mean_too(rb: RunningBot) -> None:
+    from kafkaops.core.topics.service import NewTopicSpec
+
+    topic = unique("orders")
+    await (await rb.bot.services.topics()).create_topics([NewTopicSpec(topic, 1)])
+    typo = topic[:-1]  # the last letter lost
+    _, _, url = await rb.command(f"topic {typo}")
+    reply = await rb.reply(url)
+    assert f"Did you mean `{topic}`" in reply.text
+    assert reply.action_values["kafkaops.run.0"] == f"topic {topic}"
+    answer = await rb.reply(await click(rb, "kafkaops.run.0", f"topic {topic}"))
+    assert f"Topic {topic}" in answer.text
+
+    flag = await new_flag(rb)
+    typo = flag.replace("-", "_", 1) if "-" in flag else flag + "x"
+    _, _, url = await rb.command(f"flag toggle {typo} --off")
+    reply = await rb.reply(url)
+    assert f"Did you mean `{flag}`" in reply.text
+    # the button asks for the same change: it still goes through Confirm
+    assert reply.action_values["kafkaops.run.0"] == f"flag toggle {flag} --off"
+    prompt = await rb.reply(await click(rb, "kafkaops.run.0", f"flag toggle {flag} --off"))
+    assert CONFIRM_ACTION_ID in prompt.action_values
 
 
 # ---------------------------------------------------------------- App Home
