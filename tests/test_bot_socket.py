@@ -18,7 +18,14 @@ from kafkaops.core.errors import ConfigError
 from kafkaops.core.services import Services
 from tests.bot_harness import bot_config_data
 from tests.conftest import unique
-from tests.slack_server import SlackServer, button_click, slash_command
+from tests.slack_server import (
+    BOT_USER_ID,
+    SlackServer,
+    _texts,
+    button_click,
+    event_body,
+    slash_command,
+)
 from tests.test_bot_confirm import demo_write
 
 
@@ -132,3 +139,29 @@ async def test_refused_bot_token_is_a_clear_error(config_data: dict) -> None:
         async with Services(cfg) as services:
             with pytest.raises(ConfigError, match=r"slack.bot_token was refused .*invalid_auth"):
                 await build_bot(services).verify_token()
+
+
+async def test_a_mention_and_the_home_tab_arrive_over_the_socket(sb: SocketBot) -> None:
+    """Events API envelopes: `@kafkaops status` is answered in the mention's thread, and
+    opening the Home tab publishes the on-call view read from the clusters."""
+    body = json.loads(event_body({
+        "type": "app_mention", "user": "U0BOB", "channel": "C0INCIDENT",
+        "text": f"<@{BOT_USER_ID}> status", "ts": "1700000070.000100",
+        "event_ts": "1700000070.000100"}))
+    await sb.slack.send_envelope("events_api", body)
+    (answer,) = await sb.slack.wait_for(
+        "chat.postMessage", lambda c: c.params.get("thread_ts") == "1700000070.000100")
+    assert answer.params["channel"] == "C0INCIDENT"
+    assert "*primary*" in answer.text and "requested by <@U0BOB>" in answer.text
+
+    body = json.loads(event_body({"type": "app_home_opened", "user": "U0ALICE",
+                                  "channel": "D0HOME", "tab": "home",
+                                  "event_ts": "1700000080.000100"}))
+    await sb.slack.send_envelope("events_api", body)
+    (published,) = await sb.slack.wait_for("views.publish", within=60)
+    assert published.params["user_id"] == "U0ALICE"
+    view = published.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    shown = "\n".join(_texts(view["blocks"]))
+    assert view["type"] == "home" and "Consumer groups behind" in shown
+    assert "*primary*" in shown and "Recent changes" in shown
