@@ -40,6 +40,13 @@ SAMPLES = 8
 SAMPLE_BYTES = 32 * 1024
 #: the largest single batch read again whole when a share cut it short
 MAX_BATCH = 16 * 1024 * 1024
+#: how long a Fetch may take. Tansu 0.6 fills an answer only for as long as this (later
+#: partitions come back empty although they hold records); Apache Kafka answers at once
+#: when any record is there (min_bytes 1) and stops at the request's max_bytes. Either
+#: way, a partition answered empty below its end was not served, and is asked again.
+FETCH_WAIT_MS = 500
+#: bytes one Fetch answer may hold, over all its partitions
+FETCH_MAX_BYTES = 64 * 1024 * 1024
 
 
 async def per_leader(conn: KafkaConnection, tps: Iterable[TopicPartition],
@@ -175,7 +182,7 @@ async def read_log(conn: KafkaConnection,
                 offset, size = points[tp][0]
                 topics[tp.topic].append((tp.partition, offset, size))
             fetches += 1
-            resp = await conn.client.send(node, LagFetch(100, 1, 64 * 1024 * 1024,
+            resp = await conn.client.send(node, LagFetch(FETCH_WAIT_MS, 1, FETCH_MAX_BYTES,
                                                          list(topics.items())))
             out: dict[TopicPartition, bytes] = {}
             for topic, parts in resp.topics:
@@ -188,13 +195,19 @@ async def read_log(conn: KafkaConnection,
         while points:
             answers: dict[TopicPartition, bytes] = await per_leader(conn, list(points), ask)
             retry: dict[TopicPartition, list[tuple[int, int]]] = {}
+            unserved: dict[TopicPartition, list[tuple[int, int]]] = {}
             for tp, raw in answers.items():
                 got += len(raw)
+                if not raw and points[tp][0][0] < wanted[tp][1]:
+                    unserved[tp] = [points[tp][0]]  # not answered this time (see FETCH_WAIT_MS)
+                    continue
                 found = read_batches(raw)
                 reads[tp].add(found)
                 need = cut_batch_size(raw) if not found else None
                 if need is not None and points[tp][0][1] < need <= MAX_BATCH:
                     retry[tp] = [(points[tp][0][0], need)]
+            if len(unserved) < len(answers):  # the round served someone: ask the rest again
+                retry.update(unserved)
             points = {tp: rest[1:] for tp, rest in points.items() if len(rest) > 1}
             for tp, again in retry.items():
                 points[tp] = again + points.get(tp, [])
