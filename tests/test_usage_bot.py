@@ -77,7 +77,7 @@ async def test_a_violation_with_its_fix(rb: RunningBot, world: World) -> None:
     shown = blocks_text(await reply(rb, "policy"))
     assert f"*{world.iac}* ({world.team}) · iac-retention: `retention.ms &gt;= 7y`" in shown
     assert "found *86400000 (1d)*" in shown
-    assert f"fix: `/kafka policy fix {world.iac}` sets retention.ms=7y" in shown
+    assert f"fix: `/kafka policy fix {world.iac} --cluster primary` sets retention.ms=7y" in shown
     assert "kafkaops -c" not in shown  # Slack's words, not the CLI's
 
 
@@ -85,7 +85,8 @@ async def test_fix_needs_topic_write_then_confirm_and_clears_the_violation(
         rb: RunningBot, world: World) -> None:
     denied = await reply(rb, f"policy fix {world.iac}", user="U0BOB")
     assert "Denied: topic.write" in denied.text
-    _, _, url = await rb.command(f"policy fix {world.iac}", user="U0ALICE")
+    # the command the check suggests, as it is written there
+    _, _, url = await rb.command(f"policy fix {world.iac} --cluster primary", user="U0ALICE")
     prompt = await rb.reply(url)
     assert f"retention.ms: 86400000 → *{SEVEN_YEARS}* (iac-retention)" in blocks_text(prompt)
     click_url = rb.slack.response_url()

@@ -89,7 +89,7 @@ def render_usage(report: UsageReport, *, by: str, command: str) -> Message:
 
 def _fix_words(f: Finding, command: str) -> str:
     if f.fix is not None:
-        return (f"`{esc(command)} policy fix {esc(f.topic)}` sets "
+        return (f"`{esc(command)} policy fix {esc(f.topic)} --cluster {esc(f.cluster)}` sets "
                 f"{esc(f.fix.config)}={esc(f.fix.shown)}")
     return esc(f.fix_command)
 
