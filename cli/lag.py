@@ -5,20 +5,18 @@
 Prints one row per group and partition (committed, end, lag, lag time, status), then one
 row per group (state, members, total lag, oldest unread record, status, trend, ETA).
 
-Status needs time. Without --window one snapshot is taken, and one snapshot can only tell
-STOP (lag behind a group with no members) and DATA_LOSS (committed offset below the log
-start); the rest read OK. With --window the command takes snapshots through that time
-(one every window/5, at least a second apart) and judges WARN, ERR, STALL and REWIND too.
-A partition whose offset does not move for the whole window while records wait is STALL
-(ERR if more records arrived): keep the window above the consumers' commit interval (5 s by
-default), and know that a slow consumer which leaves a partition untouched for the whole
-window shows that partition as ERR. Lag must grow by more than 5 s of production to count
-as growing (WARN), so slow fall-behinds need windows of a minute or more. --fail-on that
-names a status only a window can show, given without --window, takes a 10 s window (and
-says so on stderr) rather than run a check that could never fail.
+Status needs time, judged by the same rules in every face (config `lag:`: window 5m,
+warm-up 30s, changes held 30s, stall 60s by default), printed under the tables. Without
+--window one snapshot is taken: too little evidence for any status, so every group reads
+"warming up" (DATA LOSS, a fact of one snapshot, excepted). With --window the command takes
+snapshots through that time (one every window/5, at least a second apart): at least the
+warm-up, after which STOP, WARN, REWIND are judged, and STALL / ERR once an offset stood
+still for the stall time. Lag must grow by more than 5 s of production to count as growing
+(WARN). --fail-on that names a judged status, given without --window, takes a window of the
+warm-up (and says so on stderr) rather than run a check that could never fail.
 
 Exit codes: 0 done; 1 a status named in --fail-on was found, a named group does not exist,
-or the cluster is unreachable; 2 bad usage.
+or the cluster is unreachable; 2 bad usage (a --window shorter than the warm-up included).
 """
 
 from __future__ import annotations
@@ -31,12 +29,23 @@ from typing import Any
 
 from kafkaops.cli.common import Context, add_json, print_json, table
 from kafkaops.core.config import Duration
+from kafkaops.core.errors import UsageError
 from kafkaops.core.kafka.connection import KafkaConnection
-from kafkaops.core.lag.service import GroupLag, LagService, LagSnapshot
-from kafkaops.core.lag.status import WINDOW_ONLY, LagPolicy, PartitionState, Status, age, eta_text
+from kafkaops.core.lag.service import GroupLag, LagService, LagSnapshot, lag_policy, status_basis
+from kafkaops.core.lag.status import (
+    WINDOW_ONLY,
+    LagPolicy,
+    PartitionState,
+    Status,
+    age,
+    eta_text,
+)
 
-#: window taken when --fail-on names a status only a window can show
+#: window taken when --fail-on names a status only a window can show and the config has
+#: no warm-up (the warm-up is taken otherwise)
 DEFAULT_WINDOW = 10.0
+#: statuses one snapshot can show
+ONE_SNAPSHOT = frozenset({Status.DATA_LOSS, Status.UNKNOWN, Status.WARMING_UP})
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,17 +54,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="consumer lag per group and partition: records, seconds, status, ETA",
         description="Consumer lag of every consumer group (or the named ones): committed "
         "offset, true log end, lag in records and in seconds (age of the next record the "
-        "group will read), and a status. One snapshot tells STOP and DATA_LOSS; --window "
-        "judges WARN, ERR, STALL and REWIND over time.",
+        "group will read), and a status. One snapshot reads 'warming up' (only DATA_LOSS is "
+        "told at once); --window, at least the warm-up of config lag:, judges the rest.",
     )
     p.add_argument("--group", "-g", action="append", metavar="GROUP",
                    help="only this consumer group (repeat for more); default: every group")
     p.add_argument("--window", type=_window, metavar="DURATION",
-                   help="take snapshots through this long (e.g. 30s, 2m) and judge status "
-                   "over them; default: one snapshot")
+                   help="take snapshots through this long (e.g. 30s, 2m; at least the "
+                   "warm-up, config lag.warmup) and judge status over them; default: one "
+                   "snapshot")
     p.add_argument("--fail-on", type=_statuses, metavar="STATUS,...",
                    help="exit 1 when any group or partition has one of these statuses "
-                   "(OK, WARN, ERR, STOP, STALL, REWIND, DATA_LOSS, UNKNOWN), e.g. ERR,STOP")
+                   "(OK, WARN, ERR, STOP, STALL, REWIND, DATA_LOSS, UNKNOWN, WARMING_UP), "
+                   "e.g. ERR,STOP")
     p.add_argument("--summary", action="store_true",
                    help="one row per group only, no partition rows")
     add_json(p)
@@ -87,16 +98,24 @@ def _statuses(text: str) -> frozenset[Status]:
 async def lag_cmd(args: argparse.Namespace, ctx: Context) -> int:
     fail_on: frozenset[Status] = args.fail_on or frozenset()
     window: float | None = args.window
+    policy = lag_policy(ctx.config)
     if window is None:
-        needs = sorted(s.value for s in fail_on & WINDOW_ONLY)
-        window = DEFAULT_WINDOW if needs else 0.0
+        needs = sorted(s.value for s in fail_on - ONE_SNAPSHOT)
+        window = 0.0
         if needs:
+            window = policy.warmup or (DEFAULT_WINDOW if fail_on & WINDOW_ONLY else 0.0)
+        if window:
             sys.stderr.write(
                 f"kafkaops: {', '.join(needs)} can only be told over time: taking snapshots "
                 f"for {age(window)} (--window sets how long)\n")
+    elif 0 < window < policy.warmup:
+        raise UsageError(
+            f"--window {age(window)} ends before the warm-up ({age(policy.warmup)}, config "
+            "lag.warmup): no status could be judged; give at least that, or 0 for one "
+            "snapshot")
     async with ctx.services() as services:
         conn = await services.connection()
-        snap = await take(conn, args.group, window)
+        snap = await take(conn, args.group, window, policy)
     if args.json:
         print_json(as_json(snap))
     else:
@@ -109,14 +128,17 @@ async def lag_cmd(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-async def take(conn: KafkaConnection, groups: list[str] | None, window: float) -> LagSnapshot:
-    """One snapshot, or snapshots through `window` seconds judged together."""
+async def take(conn: KafkaConnection, groups: list[str] | None, window: float,
+               policy: LagPolicy | None = None) -> LagSnapshot:
+    """One snapshot, or snapshots through `window` seconds judged together, by `policy`
+    (the config's, which every face uses)."""
+    policy = policy or LagPolicy()
     if window <= 0:
-        return await LagService(conn).snapshot(groups, missing_ok=False)
+        return await LagService(conn, policy=policy).snapshot(groups, missing_ok=False)
     interval = max(1.0, window / 5)
-    policy = LagPolicy(window=window + 3 * interval, stall_seconds=window,
-                       max_samples=max(12, int(window / interval) + 4))
-    svc = LagService(conn, policy=policy)
+    # keep every snapshot of this short run (the policy thins them to one per window/12)
+    keep = max(policy.max_samples, int(policy.window / interval) + 4)
+    svc = LagService(conn, policy=dataclasses.replace(policy, max_samples=keep))
     first = await svc.snapshot(groups, missing_ok=False)
     snap = first
     names = [g.group for g in first.groups] if groups is None else groups
@@ -140,12 +162,12 @@ def matching(snap: LagSnapshot, statuses: frozenset[Status]) -> list[str]:
 
 
 def basis(snap: LagSnapshot) -> str:
+    text = status_basis(snap)
     samples = max((g.samples for g in snap.groups), default=1)
-    if samples <= 1:
-        return ("status from one snapshot: only STOP and DATA LOSS can be told; "
-                "--window 30s judges WARN, ERR, STALL and REWIND too")
-    span = max(g.window_seconds for g in snap.groups)
-    return f"status over {samples} snapshots in {age(span)}"
+    if samples <= 1 and snap.groups:
+        pol = snap.policy or LagPolicy()
+        text += f"; --window {age(max(pol.warmup, 2.0))} waits for a status"
+    return text
 
 
 def render(snap: LagSnapshot, *, summary: bool = False) -> str:
@@ -204,12 +226,15 @@ def as_json(snap: LagSnapshot) -> dict[str, Any]:
         data = {name: getattr(g, name) for name in _GROUP_FIELDS}
         data["member_count"] = g.member_count
         groups.append(data)
+    pol = snap.policy or LagPolicy()
     return {
         "cluster": snap.cluster,
         "taken_at": snap.taken_at,
         "elapsed": round(snap.elapsed, 3),
         "requests": snap.requests,
         "status_basis": basis(snap),
+        "policy": {"window": pol.window, "warmup": pol.warmup, "min_samples": pol.min_samples,
+                   "hold": pol.hold, "stall_seconds": pol.stall_seconds},
         "groups": groups,
         "partitions": snap.rows(),
     }

@@ -143,8 +143,21 @@ class ConnectionState:
             "unreachable, retrying now"
 
 
+#: the footer shows the screen keys together, keys only ("c t l f d D a ! … screens"), so
+#: they fit a 100-column terminal; each key's name is its tooltip, and `?` lists them all
+NAV_GROUP = Binding.Group("screens")
+
+
 def _nav_bindings() -> list[BindingType]:
-    return [Binding(e.key, f"goto({e.mode!r})", e.title, tooltip=e.description) for e in NAV]
+    return [Binding(e.key, f"goto({e.mode!r})", e.title, tooltip=f"{e.title}: {e.description}",
+                    group=NAV_GROUP) for e in NAV]
+
+
+def _find_provider() -> Any:
+    """The palette's topic and group finder, imported when the palette first opens."""
+    from kafkaops.console.palette import FindProvider
+
+    return FindProvider
 
 
 class KafkaOpsApp(App[None]):
@@ -152,6 +165,7 @@ class KafkaOpsApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kafkaops"
+    COMMANDS = App.COMMANDS | {_find_provider}
     BINDINGS: ClassVar[list[BindingType]] = [
         *_nav_bindings(),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -237,12 +251,26 @@ class KafkaOpsApp(App[None]):
     # ------------------------------------------------------------ navigation
 
     def action_goto(self, mode: str) -> None:
-        """Open a NAV screen; pressing its key again returns to its top (closes details)."""
-        if mode == self.current_mode:
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
-            return
-        self.switch_mode(mode)
+        """Open a NAV screen at its top: its list, never the detail last opened there (a key
+        pressed on another screen means that screen's main view)."""
+        if mode != self.current_mode:
+            self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def open_topic(self, topic: str) -> None:
+        """The topic list, then the topic's detail (the palette's "Topic NAME")."""
+        from kafkaops.console.topic_detail import TopicDetailScreen
+
+        self.action_goto("topics")
+        self.push_screen(TopicDetailScreen(topic))
+
+    def open_group(self, group: str) -> None:
+        """The lag list, then the group's partitions (the palette's "Group NAME")."""
+        from kafkaops.console.lag import GroupLagScreen
+
+        self.action_goto("lag")
+        self.push_screen(GroupLagScreen(group))
 
     def action_help(self) -> None:
         from kafkaops.console.help import HelpScreen

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.message import Message
@@ -304,7 +304,9 @@ class DataScreen(Screen[None]):
     """Seconds from the end of one load to the start of the next."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh_now", "Refresh"),
+        # every screen refreshes with r (the help screen and the status line say so); the
+        # footer keeps its room for the keys that differ
+        Binding("r", "refresh_now", "Refresh", show=False),
     ]
 
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -337,6 +339,17 @@ class DataScreen(Screen[None]):
         self._status_held_until = 0.0  # see set_status(hold=...)
         self._error_text = ""  # the last failure, shown again while the next try runs
         self._load_queued = False  # a load is due on the next turn of the loop
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with the app's keys (the screens, help, quit) first: the footer shows
+        them in this order and cuts what does not fit at the right, so on a narrow terminal
+        it is a screen's own keys that are cut, never the way to the other screens."""
+        found = super().active_bindings
+        app = self.app
+        ordered = {k: v for k, v in found.items() if v.node is app}
+        ordered.update((k, v) for k, v in found.items() if v.node is not app)
+        return ordered
 
     @property
     def services(self) -> Services:

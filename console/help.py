@@ -39,7 +39,9 @@ def help_text(screen: Screen[Any]) -> Group:
     seen = set()
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if key in nav_keys or not b.show or not b.description or b.description in seen:
+        # the screen's own keys, also those the footer leaves out for room (r, S, ...)
+        own = active.node is screen
+        if key in nav_keys or not (b.show or own) or not b.description or b.description in seen:
             continue
         seen.add(b.description)
         keys.add_row(app.get_key_display(b), b.description)
@@ -47,7 +49,8 @@ def help_text(screen: Screen[Any]) -> Group:
         keys.add_row(key, what)
 
     everywhere = grid()
-    everywhere.add_row("ctrl+p", "command palette: go to a screen, refresh now, theme")
+    everywhere.add_row("ctrl+p", "command palette: go to a screen, open a topic or a consumer "
+                       "group by name, refresh now, theme")
     everywhere.add_row("?", "this help (Esc closes it)")
     everywhere.add_row("q", "quit")
 
@@ -63,9 +66,12 @@ def help_text(screen: Screen[Any]) -> Group:
         heading("Everywhere"),
         everywhere,
         Text(
-            "\nData refreshes by itself; the header says whether the cluster answers. When it "
-            "does not, the console keeps the last data it had, says how old it is, and "
-            "retries with growing pauses (r retries now)."
+            "\nData refreshes by itself; the header says whether the cluster answers (and names "
+            "any other cluster the screen reads that does not). A cluster that gives no answer "
+            "within a few seconds is unreachable: the console keeps the last data it had, says "
+            "how old it is, shows what depends on it as UNKNOWN (never OK), and retries with "
+            "growing pauses (r retries now). Lag statuses read \"warming up\" until there "
+            "are enough snapshots to judge."
         ),
     )
 

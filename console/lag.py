@@ -24,8 +24,16 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from kafkaops.console.base import DataScreen
-from kafkaops.core.lag.service import NOT_REPORTED, GroupLag, GroupMember, LagSnapshot, PartitionLag
-from kafkaops.core.lag.status import PartitionState, Status, age, eta_text
+from kafkaops.core.lag.service import (
+    NOT_REPORTED,
+    GroupLag,
+    GroupMember,
+    LagSnapshot,
+    PartitionLag,
+    group_basis,
+    status_basis,
+)
+from kafkaops.core.lag.status import LagPolicy, PartitionState, Status, age, eta_text
 from kafkaops.core.untrusted import printable
 
 STATUS_STYLE = {
@@ -37,6 +45,7 @@ STATUS_STYLE = {
     Status.ERR: "bold red",
     Status.DATA_LOSS: "bold white on red",
     Status.UNKNOWN: "dim",
+    Status.WARMING_UP: "dim italic",
 }
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -91,12 +100,6 @@ def topics_cell(g: GroupLag, limit: int = 3) -> str:
     return ", ".join(names[:limit]) + f" +{len(names) - limit}"
 
 
-def basis_text(samples: int, span: float) -> str:
-    if samples <= 1:
-        return "status from one snapshot (trend and ETA after the next refresh)"
-    return f"status over {samples} snapshots in {age(span)}"
-
-
 def member_line(m: GroupMember) -> str:
     client = m.client_id or NOT_REPORTED
     host = m.client_host or NOT_REPORTED
@@ -121,10 +124,13 @@ class LagScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Partitions"),
         Binding("s", "sort_next", "Sort"),
+        Binding("o", "reset_offsets", "Reset offsets"),
     ]
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("enter", "open the highlighted group: partitions, sparkline, members"),
         ("s", "sort by worst status, by oldest unread record, by name"),
+        ("o", "plan an offset reset of the highlighted group (its topic; with several, "
+              "pick the topic on the group's partitions)"),
     )
     COLUMNS: ClassVar[tuple[tuple[str, bool], ...]] = (
         ("Group", False), ("State", False), ("Members", True), ("Lag", True),
@@ -212,9 +218,7 @@ class LagScreen(DataScreen):
             words.append(Text(" ").join(parts))
         else:
             words.append(status_text(Status.OK) + Text(" all"))
-        samples = max(g.samples for g in snap.groups)
-        span = max(g.window_seconds for g in snap.groups)
-        words.append(basis_text(samples, span))
+        words.append(status_basis(snap))
         words.append(f"{snap.request_count} requests, {snap.elapsed:.2f}s")
         words.append(f"sorted by {SORT_WORDS[self.sort_key]} (s) · Enter: partitions")
         self.query_one("#lag-summary", Static).update(
@@ -239,6 +243,28 @@ class LagScreen(DataScreen):
         group = self.highlighted_group()
         if group is not None:
             self.app.push_screen(GroupLagScreen(group))
+
+    def action_reset_offsets(self) -> None:
+        """The offset reset dialog for the highlighted group's topic; a group on several
+        topics opens its partitions, where `o` resets the highlighted row's topic."""
+        name = self.highlighted_group()
+        g = self.snapshot.group(name) if self.snapshot is not None and name else None
+        if g is None:
+            self.notify("no group highlighted", severity="warning")
+            return
+        topics = [t.topic for t in g.topics]
+        if len(topics) == 1:
+            from kafkaops.console.offsets import OffsetResetScreen
+
+            self.app.push_screen(OffsetResetScreen(g.group, topics[0]),
+                                 lambda _result: self.refresh_data())
+            return
+        self.app.push_screen(GroupLagScreen(g.group))
+        if topics:
+            self.notify(f"{printable(g.group)} reads {len(topics)} topics: highlight a "
+                        "partition of the one to reset, then o", severity="information")
+        else:
+            self.notify("the group has no committed offsets to reset", severity="warning")
 
 
 class GroupLagScreen(DataScreen):
@@ -270,6 +296,7 @@ class GroupLagScreen(DataScreen):
         self.title = f"Group {group}"
         self.lag: GroupLag | None = None
         self.series: list[tuple[float, int | None]] = []
+        self.policy: LagPolicy | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="group-summary")
@@ -285,6 +312,7 @@ class GroupLagScreen(DataScreen):
     async def load(self) -> tuple[GroupLag | None, list[tuple[float, int | None]]]:
         svc = await self.services.lag()
         snap = await svc.snapshot([self.group])
+        self.policy = snap.policy
         return snap.group(self.group), svc.series(self.group)
 
     def show(self, data: tuple[GroupLag | None, list[tuple[float, int | None]]]) -> None:
@@ -313,7 +341,7 @@ class GroupLagScreen(DataScreen):
             Text.assemble(("status ", "dim"), status_text(g.status)),
             Text.assemble(("trend ", "dim"), g.trend.value if g.trend else "-"),
             Text.assemble(("ETA ", "dim"), eta_text(g.eta_seconds, g.lag, g.trend)),
-            Text(basis_text(g.samples, g.window_seconds), style="dim"),
+            Text(group_basis(g, self.policy), style="dim"),
         ]
         out = Text(" · ").join(parts)
         if g.data_loss:

@@ -5,10 +5,19 @@ Data: `MessageService.tail()` from core. The tail consumes in the background int
 ring buffer (core); this screen redraws from the ring at most `FRAME_EVERY` seconds, so a
 burst of thousands of records costs one redraw and key presses stay immediate. Only the rows
 shown are decoded, and only the highlighted record in full.
+
+Order: newest first, by record timestamp across every partition (a consumer returns
+partitions in blocks, so arrival order would put a record written 30 s ago above one
+written now). While the cursor is on the first row the view follows the newest record;
+moving it down pauses the view (the tail keeps reading, the info line counts what arrived)
+and `End` (or going back to the first row) returns to the newest. The detail pane always
+shows the highlighted row.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -17,6 +26,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, Static
 
 from kafkaops.console.base import DataScreen
@@ -116,6 +126,21 @@ def _value_view(raw: bytes | None, mode: ViewMode) -> Decoded:
     return Decoded("text", text, len(raw), len(raw) > 256 * 1024)
 
 
+def newest_first(msgs: Iterable[Message], n: int) -> list[Message]:
+    """The `n` records with the newest timestamps, newest first (within a partition and a
+    timestamp, the higher offset first)."""
+    return heapq.nlargest(n, msgs, key=lambda m: (m.timestamp, m.partition, m.offset))
+
+
+class TailTable(DataTable[Any]):
+    """The record list: `End` means "back to the newest record" (the first row), not the
+    table's last row."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("end", "screen.newest", "Newest", show=False),
+    ]
+
+
 def row_cells(m: Message) -> tuple[Text, Text, str, Text, Text]:
     ts = datetime.fromtimestamp(m.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
     key = text_or_none(m.key)
@@ -143,7 +168,8 @@ class MessagesScreen(DataScreen):
         Binding("escape", "back", "Back"),
     ]
     HELP_KEYS = (
-        ("enter / ↑↓", "show a record in the detail pane"),
+        ("enter / ↑↓", "show a record in the detail pane (moving down pauses the view)"),
+        ("end", "back to the newest record, following new ones"),
         ("Y", "copy the highlighted record as JSON to the clipboard (OSC 52: works over SSH)"),
         ("e", "open the highlighted record in the compose dialog to produce an edited copy"),
     )
@@ -162,6 +188,7 @@ class MessagesScreen(DataScreen):
         self._shown: dict[str, Message] = {}
         self._selected: Message | None = None
         self._follow = True
+        self._frozen_at = 0  # records appended when the view paused (for "n new")
         self._filter_text = ""
 
     # ------------------------------------------------------------ layout
@@ -173,7 +200,7 @@ class MessagesScreen(DataScreen):
         yield Input(placeholder="jump to: end, beginning, an offset (-100: from the end), 10m, "
                     "2h, 2026-11-25T14:00:00Z", id="tail-jump")
         with Horizontal(id="tail-body"):
-            yield DataTable(id="messages", cursor_type="row", zebra_stripes=True)
+            yield TailTable(id="messages", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail-pane"):
                 yield Static("select a record", id="detail")
 
@@ -215,10 +242,15 @@ class MessagesScreen(DataScreen):
         if tail is None:
             return
         stats = stats or tail.stats()
-        state = "[paused]" if stats.paused else "live"
         where = f" where {self._filter_text}" if self._filter_text else ""
         info = Text()
-        info.append(f" {state} ", style="reverse bold" if stats.paused else "bold green")
+        if stats.paused:
+            info.append(" [paused] ", style="reverse bold")
+        elif not self._follow:
+            new = self._buffer.appended - self._frozen_at
+            info.append(f" paused, {new:,} new (End: newest) ", style="reverse bold yellow")
+        else:
+            info.append(" live, newest first ", style="bold green")
         info.append(f"  from {tail.start_at.describe()}{where} · read {stats.read:,} · "
                     f"matched {stats.matched:,} · kept {len(self._buffer):,} · view "
                     f"{self.view_mode}")
@@ -227,17 +259,20 @@ class MessagesScreen(DataScreen):
         self.query_one("#tail-info", Static).update(info)
 
     def _draw(self) -> None:
-        """Redraw the table from the ring when it changed (bursts collapse into one frame)."""
-        if self.tail is None or self._buffer.version == self._drawn_version:
+        """Redraw the table from the ring when it changed (bursts collapse into one frame):
+        the newest records by timestamp, newest first, the cursor on the first. A paused
+        view (the cursor moved down) is not redrawn; its info line counts what arrived."""
+        if self.tail is None:
             return
-        if self.tail.paused:
+        if not self._follow:
+            if self._buffer.appended != self._frozen_at:
+                self._show_info()
+            return
+        if self._buffer.version == self._drawn_version or self.tail.paused:
             return
         self._drawn_version = self._buffer.version
         table: DataTable[Any] = self.query_one("#messages", DataTable)
-        msgs = self._buffer.latest(ROWS_SHOWN)
-        keep_key = None
-        if not self._follow and table.row_count:
-            keep_key = self._selected_key()
+        msgs = newest_first(self._buffer.latest(), ROWS_SHOWN)
         table.clear()
         self._shown = {}
         for m in msgs:
@@ -245,12 +280,20 @@ class MessagesScreen(DataScreen):
             self._shown[key] = m
             table.add_row(*row_cells(m), key=key)
         if table.row_count:
-            keys = list(self._shown)
-            row = keys.index(keep_key) if keep_key in self._shown else table.row_count - 1
-            if keep_key is not None and keep_key not in self._shown:
-                row = 0
-            table.move_cursor(row=row, animate=False, scroll=True)
+            table.move_cursor(row=0, animate=False, scroll=True)
+        self._show_row(0)
         self._show_info()
+
+    def _show_row(self, row: int) -> None:
+        """The detail pane shows the record of this row (the highlighted one)."""
+        table: DataTable[Any] = self.query_one("#messages", DataTable)
+        if not 0 <= row < table.row_count:
+            return
+        key = str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+        msg = self._shown.get(key)
+        if msg is not None and msg is not self._selected:
+            self._selected = msg
+            self._show_detail()
 
     def _selected_key(self) -> str | None:
         table: DataTable[Any] = self.query_one("#messages", DataTable)
@@ -263,14 +306,25 @@ class MessagesScreen(DataScreen):
 
     @on(DataTable.RowHighlighted, "#messages")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = str(event.row_key.value) if event.row_key is not None else None
-        msg = self._shown.get(key or "")
-        table: DataTable[Any] = self.query_one("#messages", DataTable)
-        # follow the newest record while the cursor is on the last row
-        self._follow = event.cursor_row >= table.row_count - 1
-        if msg is not None and msg is not self._selected:
-            self._selected = msg
-            self._show_detail()
+        # read the cursor as it is now, not as the event saw it: a redraw may have come
+        # between (the detail pane must name the row that is highlighted)
+        row = self.query_one("#messages", DataTable).cursor_row
+        # redraws put the cursor on the first row, so any other row is the user's doing:
+        # the view pauses there; back on the first row it follows the newest again
+        if row > 0 and self._follow:
+            self._follow = False
+            self._frozen_at = self._buffer.appended
+            self._show_info()
+        elif row == 0 and not self._follow:
+            self.action_newest()
+            return
+        self._show_row(row)
+
+    def action_newest(self) -> None:
+        """Back to the newest record, following new ones."""
+        self._follow = True
+        self._drawn_version = -1
+        self._draw()
 
     def _show_detail(self) -> None:
         if self._selected is not None:

@@ -117,7 +117,7 @@ class TopicsScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("s", "sort_next", "Sort"),
-        Binding("S", "sort_reverse", "Reverse"),
+        Binding("S", "sort_reverse", "Reverse", show=False),  # s says it: "sorted by ... (s, S)"
         Binding("i", "toggle_internal", "Internal"),
         Binding("m", "messages", "Messages"),
         Binding("n", "create_topic", "New topic"),

@@ -354,6 +354,20 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class LagConfig:
+    window: Duration = Duration(300.0)
+    """Snapshots a consumer group's status is judged on (every face uses the same)."""
+    warmup: Duration = Duration(30.0)
+    """A group's status reads "warming up" until its snapshots span this long (and number at
+    least 3): never WARN or STOP on too little evidence. 0s judges from the first one."""
+    hold: Duration = Duration(30.0)
+    """A status changes only when the change holds this long (no flapping). 0s: at once."""
+    stall: Duration = Duration(60.0)
+    """An offset standing still this long with records waiting is STALL (ERR when more keep
+    arriving); keep it above the consumers' commit interval."""
+
+
+@dataclass(frozen=True)
 class DeadLetterConfig:
     suffixes: list[str] = field(default_factory=lambda: [".dlq", "-dlq", ".dlt", "-dlt", ".DLT"])
     """A topic whose name ends in one of these is a dead-letter topic of the name before it."""
@@ -416,6 +430,8 @@ class Config:
     """Action (flag.write, dlq.replay, offsets.reset, failover) -> roles allowed."""
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     """Alert rules into Slack channels."""
+    lag: LagConfig = field(default_factory=LagConfig)
+    """How consumer lag status is judged."""
     dead_letters: DeadLetterConfig = field(default_factory=DeadLetterConfig)
     """How dead-letter topics are recognised."""
     teams: dict[str, TeamConfig] = field(default_factory=dict)

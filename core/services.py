@@ -110,14 +110,15 @@ class Services:
     async def lag(self, name: str | None = None) -> LagService:
         """The lag engine of a cluster (lag.py). One per cluster, so the console, alerts and
         bot judge lag status on the same window of snapshots; it survives a reconnect."""
-        from kafkaops.core.lag.service import LagService
+        from kafkaops.core.lag.service import LagService, lag_policy
 
         name = name or self.cluster_name
         conn = await self.connection(name)
         svc = self._lags.get(name)
         if svc is None or svc.conn is not conn:
             history = svc.history if svc is not None else None
-            svc = self._lags[name] = LagService(conn, history=history)
+            svc = self._lags[name] = LagService(conn, policy=lag_policy(self.config),
+                                                history=history)
         return svc
 
     def schema_registry(self, name: str | None = None) -> RegistryClient | None:

@@ -700,6 +700,19 @@ async def create_demo_topics(
     return [t.name for t in topics]
 
 
+def demo_alert_rules(cluster: str) -> list[dict[str, Any]]:
+    """Alert rules the demo's config names, so the alerts screen (and the header's count)
+    show what the lag screen shows: the stopped warehouse loader fires once its status is
+    judged STOP; a group that stalls or falls two minutes behind fires a warning."""
+    return [
+        {"name": "consumer-stopped", "match": {"cluster": cluster},
+         "when": "status == STOP", "severity": "critical", "channel": "#demo-oncall"},
+        {"name": "consumer-falling-behind", "match": {"cluster": cluster},
+         "when": "status in [ERR, STALL] or lag_seconds > 120", "severity": "warning",
+         "channel": "#demo-oncall"},
+    ]
+
+
 def demo_config_data(bootstraps: Mapping[str, str],
                      cluster_settings: Mapping[str, Mapping[str, Any]] | None = None
                      ) -> dict[str, Any]:
@@ -712,6 +725,7 @@ def demo_config_data(bootstraps: Mapping[str, str],
         "clusters": {n: {"bootstrap_servers": b, **extra.get(n, {})}
                      for n, b in bootstraps.items()},
         "audit": {"signing_key": DEMO_SIGNING_KEY},
+        "alerts": {"interval": "10s", "rules": demo_alert_rules(names[0])},
     }
     if len(names) >= 2:
         data["dr"] = {"pairs": [{"name": "main", "primary": names[0], "secondary": names[1],
@@ -1168,6 +1182,7 @@ class Demo:
     services: Services | None = None
     """Services built from the written config (what the console is handed), after start()."""
     _config_text: str | None = None
+    _alerts: Any = None  # the alert evaluator of the config's rules, after start()
 
     def __post_init__(self) -> None:
         check_rate(self.rate)
@@ -1208,9 +1223,20 @@ class Demo:
         await self.traffic.start()
         for part in self.parts:
             await part.start()
+        if any(rule.when for rule in config.alerts.rules):
+            # what `kafkaops bot` would run: evaluate the rules and publish firing/resolved
+            # alerts on the alerts topic, which the console's alerts screen reads
+            from kafkaops.core.alerts.runner import AlertEvaluator
+
+            self._alerts = AlertEvaluator(self.services)
+            await self._alerts.start()
         return self.services
 
     async def stop(self) -> None:
+        if self._alerts is not None:
+            with contextlib.suppress(Exception):
+                await self._alerts.stop()
+            self._alerts = None
         for part in reversed(self.parts):
             with contextlib.suppress(Exception):
                 await part.stop()

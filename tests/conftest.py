@@ -53,6 +53,9 @@ def config_data(clusters: EmbeddedClusters) -> dict:
             "dr": {"bootstrap_servers": clusters.bootstrap("dr")},
         },
         "audit": {"signing_key": "test-signing-key"},
+        # lag status from the first snapshot, with no hysteresis: tests of the warm-up and of
+        # the hysteresis (test_lag_warmup.py) set their own
+        "lag": {"warmup": "0s", "hold": "0s"},
     }
 
 

@@ -35,6 +35,9 @@ from .lag_support import (
 )
 
 COUNTS = {0: 30, 1: 20, 2: 10}
+#: judged from the first snapshot, no hysteresis: these tests are about the judging itself
+#: (the warm-up and the hysteresis are in test_lag_warmup.py)
+AT_ONCE = LagPolicy(warmup=0, hold=0)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,7 @@ async def test_records_were_batched_so_listoffsets_is_short(conn, topic):
 
 async def test_exact_lag_no_offset_and_time_lag(conn, bootstrap, topic):
     group = await stopped_group(bootstrap, topic.name, {0: 7, 1: 20})
-    snap = await LagService(conn).snapshot([group])
+    snap = await LagService(conn, policy=AT_ONCE).snapshot([group])
     g = snap.group(group)
     assert g is not None
     rows = [(p.partition, p.committed, p.end, p.lag, p.state) for p in g.partitions]
@@ -84,7 +87,7 @@ async def test_exact_lag_no_offset_and_time_lag(conn, bootstrap, topic):
 
 async def test_caught_up_group_is_ok_with_zero_seconds(conn, bootstrap, topic):
     group = await stopped_group(bootstrap, topic.name, dict(COUNTS))
-    g = (await LagService(conn).snapshot([group])).group(group)
+    g = (await LagService(conn, policy=AT_ONCE).snapshot([group])).group(group)
     assert g is not None
     assert [(p.lag, p.lag_seconds, p.status) for p in g.partitions] == [(0, 0.0, Status.OK)] * 3
     assert (g.lag, g.lag_seconds, g.status) == (0, 0.0, Status.OK)
@@ -92,7 +95,7 @@ async def test_caught_up_group_is_ok_with_zero_seconds(conn, bootstrap, topic):
 
 async def test_offset_beyond_the_end_is_not_lag(conn, bootstrap, topic):
     group = await stopped_group(bootstrap, topic.name, {2: 50})
-    g = (await LagService(conn).snapshot([group])).group(group)
+    g = (await LagService(conn, policy=AT_ONCE).snapshot([group])).group(group)
     assert g is not None
     p = part(g, 2)
     assert (p.committed, p.end, p.lag, p.state, p.status) == (
@@ -104,7 +107,7 @@ async def test_offset_beyond_the_end_is_not_lag(conn, bootstrap, topic):
 async def test_time_lag_inside_compressed_batches(conn, bootstrap, compression):
     t = await make_topic(bootstrap, {0: 40}, compression=compression, age_s=600)
     group = await stopped_group(bootstrap, t.name, {0: 13})
-    snap = await LagService(conn).snapshot([group])
+    snap = await LagService(conn, policy=AT_ONCE).snapshot([group])
     p = part(snap.group(group), 0)
     assert (p.lag, p.end) == (27, 40)
     assert p.lag_seconds == pytest.approx(snap.taken_at - t.ts(13) / 1000, abs=0.002)
@@ -112,13 +115,13 @@ async def test_time_lag_inside_compressed_batches(conn, bootstrap, compression):
 
 async def test_time_lag_can_be_skipped(conn, bootstrap, topic):
     group = await stopped_group(bootstrap, topic.name, {0: 7, 1: 20})
-    g = (await LagService(conn).snapshot([group], time_lag=False)).group(group)
+    g = (await LagService(conn, policy=AT_ONCE).snapshot([group], time_lag=False)).group(group)
     assert [p.lag_seconds for p in g.partitions] == [None, 0.0, None]
 
 
 async def test_many_groups_in_a_handful_of_requests(conn, bootstrap, topic):
     groups = [await stopped_group(bootstrap, topic.name, {0: k, 1: k}) for k in range(5)]
-    svc = LagService(conn)
+    svc = LagService(conn, policy=AT_ONCE)
     snap = await svc.snapshot(groups)
     # every group described in ONE DescribeGroups request (v5; aiokafka's v3 could not
     # decode three or more) and read in ONE OffsetFetch (v8)
@@ -153,7 +156,7 @@ async def test_record_timestamps_read_in_small_fetches_of_one_topic(conn, bootst
 
 async def test_every_group_listed_when_none_named(conn, bootstrap, topic):
     group = await stopped_group(bootstrap, topic.name, {0: 1})
-    snap = await LagService(conn).snapshot()
+    snap = await LagService(conn, policy=AT_ONCE).snapshot()
     g = snap.group(group)
     assert g is not None and part(g, 0).lag == 29 and g.status is Status.STOP
     assert snap.requests["ListGroups"] >= 1
@@ -162,15 +165,15 @@ async def test_every_group_listed_when_none_named(conn, bootstrap, topic):
 async def test_missing_group(conn):
     name = unique("nosuch")
     with pytest.raises(NotFound, match=name):
-        await LagService(conn).snapshot([name], missing_ok=False)
-    g = (await LagService(conn).snapshot([name])).group(name)
+        await LagService(conn, policy=AT_ONCE).snapshot([name], missing_ok=False)
+    g = (await LagService(conn, policy=AT_ONCE).snapshot([name])).group(name)
     assert g is not None and g.partitions == () and g.status is Status.UNKNOWN
 
 
 def window(stall: float = 0.5) -> LagPolicy:
     # no tolerance for commit jitter: these windows last a fraction of a second, and the
     # tolerance itself is covered by test_lag_status.py
-    return LagPolicy(window=120, stall_seconds=stall, growth_tolerance=0)
+    return LagPolicy(window=120, stall_seconds=stall, growth_tolerance=0, warmup=0, hold=0)
 
 
 async def wait_past(seconds: float, first_at: float) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kafkaops.core.lag.status import age
 
@@ -54,7 +55,10 @@ async def test_json_rows_are_end_minus_committed(config_file, bootstrap, topic):
     assert (g["group"], g["state"], g["member_count"], g["lag"], g["status"]) == (
         group, "Empty", 0, 23, "STOP")
     assert "partitions" not in g and g["topics"][0]["lag"] == 23
-    assert data["status_basis"].startswith("status from one snapshot")
+    assert data["status_basis"].startswith("status from one snapshot (window 5m00s, no "
+                                           "warm-up, changes at once)")
+    assert data["policy"] == {"window": 300.0, "warmup": 0.0, "min_samples": 3, "hold": 0.0,
+                              "stall_seconds": 60.0}
 
 
 async def test_text_tables(config_file, bootstrap, topic):
@@ -91,10 +95,18 @@ async def test_fail_on_stop_over_one_snapshot(config_file, bootstrap, topic):
     assert done.stderr == ""
 
 
-async def test_fail_on_stall_over_a_window(config_file, bootstrap):
+def lag_config(tmp_path: Path, config_data: dict, **lag: str) -> Path:
+    """A config file with its own `lag:` rules."""
+    path = tmp_path / "lag.yaml"
+    path.write_text(yaml.safe_dump({**config_data, "lag": lag}))
+    return path
+
+
+async def test_fail_on_stall_over_a_window(config_data, tmp_path, bootstrap):
     t = await make_topic(bootstrap, {0: 10})
+    cfg = lag_config(tmp_path, config_data, warmup="0s", hold="0s", stall="2s")
     async with live_group(bootstrap, t.name, {0: 4}) as live:
-        done = await kafkaops(config_file, "-g", live.group, "--window", "2s",
+        done = await kafkaops(cfg, "-g", live.group, "--window", "2s",
                               "--fail-on", "STALL", "--json")
     assert done.returncode == 1, done.stderr
     assert f"{live.group} STALL" in done.stderr
@@ -131,3 +143,32 @@ async def test_window_status_without_window_takes_one(config_file):
 async def test_bad_usage(config_file, args, message):
     done = await kafkaops(config_file, *args)
     assert done.returncode == 2 and message in done.stderr and done.stdout == ""
+
+
+async def test_one_snapshot_is_warming_up_and_a_window_judges(config_data, tmp_path, bootstrap,
+                                                               topic):
+    """With a warm-up (30s by default, 3s here) one snapshot judges nothing: STOP, like WARN,
+    waits for snapshots over the warm-up; DATA LOSS would not."""
+    stopped = await stopped_group(bootstrap, topic.name, {0: 7})
+    cfg = lag_config(tmp_path, config_data, warmup="3s", hold="30s")
+    done = await kafkaops(cfg, "-g", stopped, "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {r["status"] for r in data["partitions"]} == {"WARMING_UP", "UNKNOWN"}
+    assert data["groups"][0]["status"] == "WARMING_UP"
+    assert data["status_basis"] == (
+        "warming up: 1 snapshot in 0s; a status needs 3 over 3s (window 5m00s, warm-up 3s, "
+        "changes held 30s); --window 3s waits for a status")
+    text = await kafkaops(cfg, "-g", stopped)
+    assert "warming up" in text.stdout and "STOP" not in text.stdout
+
+    # --fail-on STOP takes the warm-up's window by itself, then judges
+    done = await kafkaops(cfg, "-g", stopped, "--fail-on", "STOP")
+    assert "STOP can only be told over time: taking snapshots for 3s" in done.stderr
+    assert done.returncode == 1 and f"--fail-on matched: {stopped} STOP" in done.stderr
+    assert "status over" in done.stdout and "warm-up 3s" in done.stdout
+
+    # a window that ends before the warm-up could judge nothing: refused
+    done = await kafkaops(cfg, "-g", stopped, "--window", "2s")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--window 2s ends before the warm-up (3s, config lag.warmup)" in done.stderr

@@ -85,15 +85,17 @@ async def test_tail_screen_shows_records_detail_views_and_pauses(services, topic
     screen = MessagesScreen(topic, start=StartAt.beginning())
     async with app.run_test(size=SIZE) as pilot:
         await app.push_screen(screen)
-        await wait_until(pilot, lambda: offsets(screen) == [0, 1, 2, 3, 4, 5], "six rows")
+        await wait_until(pilot, lambda: offsets(screen) == [5, 4, 3, 2, 1, 0], "six rows")
         text = screen_text(app)
         assert "plain text ünïcode" in text and "not text" in text
-        assert "live" in info(screen) and "read 6" in info(screen)
-        # the newest record is selected and shown; go up to the JSON one
+        assert "live, newest first" in info(screen) and "read 6" in info(screen)
+        # the newest record is selected and shown; go down to the oldest, the JSON one
         assert screen.query_one("#messages", DataTable).has_focus
+        assert "offset 5" in detail(screen)
         for _ in range(5):
-            await pilot.press("up")
+            await pilot.press("down")
         await wait_until(pilot, lambda: "offset 0" in detail(screen), "detail of offset 0")
+        assert "paused, 0 new (End: newest)" in info(screen)
         d = detail(screen)
         assert '"status": "failed"' in d and "value (JSON" in d and "trace-id: t0" in d
         await pilot.press("v")  # text view: the raw JSON text
@@ -101,23 +103,88 @@ async def test_tail_screen_shows_records_detail_views_and_pauses(services, topic
         await pilot.press("v")  # hex view
         assert "00000000  7b 22 73 74" in detail(screen)
         await pilot.press("v")  # back to auto
-        await pilot.press("down", "down")  # the binary record
+        await pilot.press("up", "up")  # the binary record
         d = detail(screen)
         assert "binary, shown as hex" in d and "ff fe 00 62" in d and "bin: (2 bytes) ff 00" in d
-        await pilot.press("down")  # empty value
+        await pilot.press("up")  # empty value
         assert "value (empty, 0 bytes)" in detail(screen)
-        await pilot.press("down")  # 1 MB
+        await pilot.press("up")  # 1 MB
         assert f"{len(BIG):,} bytes, shown in part" in detail(screen)
+        await pilot.press("end")  # back to the newest, following
+        await wait_until(pilot, lambda: "live, newest first" in info(screen)
+                         and "offset 5" in detail(screen), "the newest again")
 
         await pilot.press("space")
         assert "[paused]" in info(screen)
         await produce_records(bootstrap, topic, [(b"k6", b"while paused", [])],
                               base_ts=int(time.time() * 1000))
         await pilot.pause(0.5)
-        assert offsets(screen) == [0, 1, 2, 3, 4, 5]  # nothing moves while paused
+        assert offsets(screen) == [5, 4, 3, 2, 1, 0]  # nothing moves while paused
         await pilot.press("space")
         assert "live" in info(screen)
-        await wait_until(pilot, lambda: offsets(screen)[-1:] == [6], "the record sent while paused")
+        await wait_until(pilot, lambda: offsets(screen)[:1] == [6], "the record sent while paused")
+        assert "offset 6" in detail(screen)
+
+
+def rows_pt(screen: MessagesScreen) -> list[tuple[int, int, str]]:
+    """(partition, offset, time) of every row, top to bottom."""
+    table: DataTable[Any] = screen.query_one("#messages", DataTable)
+    out = []
+    for i in range(table.row_count):
+        p, o, t = table.get_row_at(i)[:3]
+        out.append((int(str(p)), int(str(o).replace(",", "")), str(t)))
+    return out
+
+
+async def test_live_tail_merges_partitions_newest_first_and_stays_on_the_newest(
+    services, bootstrap,
+):
+    """Records land partition by partition (p0's, then p1's, then p2's) but were written
+    interleaved in time: the tail shows them by time, the newest on the first row, and keeps
+    the newest there as more arrive, unless the user scrolls away."""
+    name = unique("merge")
+    await (await services.topics()).create_topics([NewTopicSpec(name, 3)])
+    base = int(time.time() * 1000) - 60_000
+    for p in range(3):  # timestamps base + p, base + 3 + p, base + 6 + p seconds
+        await produce_records(bootstrap, name, [(b"k", f"p{p}-{i}".encode(), [])
+                                                for i in range(3)],
+                              partition=p, base_ts=base + p * 1000, step_ms=3000)
+    app = KafkaOpsApp(services)
+    screen = MessagesScreen(name, start=StartAt.beginning())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.push_screen(screen)
+        await wait_until(pilot, lambda: len(rows_pt(screen)) == 9, "nine rows")
+        got = rows_pt(screen)
+        assert [(p, o) for p, o, _ in got] == [
+            (2, 2), (1, 2), (0, 2), (2, 1), (1, 1), (0, 1), (2, 0), (1, 0), (0, 0)]
+        times = [t for _, _, t in got]
+        assert times == sorted(times, reverse=True)  # newest first, never backwards
+        assert "partition 2  offset 2" in detail(screen)
+
+        # a newer record arrives: it is the first row, highlighted and in the detail pane
+        await produce_records(bootstrap, name, [(b"k", b"newest", [])], partition=0,
+                              base_ts=int(time.time() * 1000))
+        await wait_until(pilot, lambda: rows_pt(screen)[0][:2] == (0, 3), "the newest first")
+        assert "partition 0  offset 3" in detail(screen)
+
+        # scrolling away pauses the view; what arrives meanwhile is counted, not shown
+        await pilot.press("down")
+        await wait_until(pilot, lambda: "paused, 0 new" in info(screen), "paused")
+        assert "partition 2  offset 2" in detail(screen)  # the highlighted row's record
+        await produce_records(bootstrap, name, [(b"k", b"n1", []), (b"k", b"n2", [])],
+                              partition=1, base_ts=int(time.time() * 1000))
+        await wait_until(pilot, lambda: "paused, 2 new" in info(screen), "2 new")
+        assert rows_pt(screen)[0][:2] == (0, 3)
+        table: DataTable[Any] = screen.query_one("#messages", DataTable)
+        assert table.cursor_row == 1 and "partition 2  offset 2" in detail(screen)
+
+        # End: back to the newest, following again
+        await pilot.press("end")
+        await wait_until(pilot, lambda: rows_pt(screen)[0][:2] == (1, 4), "the newest again")
+        assert table.cursor_row == 0 and "partition 1  offset 4" in detail(screen)
+        assert "live, newest first" in info(screen)
+        times = [t for _, _, t in rows_pt(screen)]
+        assert times == sorted(times, reverse=True)
 
 
 async def test_tail_screen_filter_and_jump(services, topic):
@@ -148,7 +215,7 @@ async def test_tail_screen_filter_and_jump(services, topic):
         jump = screen.query_one("#tail-jump", Input)
         jump.value = "4"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: offsets(screen) == [4, 5], "jumped to offset 4")
+        await wait_until(pilot, lambda: offsets(screen) == [5, 4], "jumped to offset 4")
         assert "from offset 4" in info(screen)
         await pilot.press("g")
         jump.value = "-1"

@@ -28,7 +28,7 @@ from kafkaops.bot.render.common import (
     run_button,
     section,
 )
-from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag
+from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag, group_basis, status_basis
 from kafkaops.core.lag.status import PartitionState, Status
 
 #: the button that opens the offset-reset form for a group (bot/commands/offsets.py)
@@ -42,6 +42,7 @@ _EMOJI = {
     Status.STOP: ":red_circle:",
     Status.ERR: ":red_circle:",
     Status.DATA_LOSS: ":rotating_light:",
+    Status.WARMING_UP: ":hourglass_flowing_sand:",
 }
 Again = Callable[[int], str] | None
 
@@ -121,7 +122,7 @@ def render_lag_overview(snap: LagSnapshot, *, match: str | None = None, page: in
         context(f"{plural(len(snap.groups), 'group')}{what}: {tally} · worst first"),
         *[group_row(snap.cluster, g, start + i, command) for i, g in enumerate(shown)],
         *pager(len(ordered), page, again, noun="groups"),
-        context(_window_note(snap.groups)),
+        context(status_basis(snap)),
     ]
     worst = ordered[0]
     text = (
@@ -129,17 +130,6 @@ def render_lag_overview(snap: LagSnapshot, *, match: str | None = None, page: in
         f"lag {_lag(worst.lag)} ({human_seconds(worst.lag_seconds)})"
     )
     return Message(text, tuple(blocks))
-
-
-def _window_note(groups: Sequence[GroupLag]) -> str:
-    samples = max((g.samples for g in groups), default=0)
-    if samples <= 1:
-        return (
-            "status from one snapshot: only STOP and DATA LOSS can be told yet; WARN, ERR, "
-            "STALL need a few snapshots over time (ask again in a minute)"
-        )
-    window = max((g.window_seconds for g in groups), default=0.0)
-    return f"status judged over {samples} snapshots spanning {human_seconds(window)}"
 
 
 def _partition_state(p: PartitionLag) -> str:
@@ -198,7 +188,7 @@ def render_group_lag(snap: LagSnapshot, g: GroupLag, *, page: int = 1, again: Ag
     if refresh is not None:
         buttons.append(refresh)
     blocks.append({"type": "actions", "block_id": "kafkaops.lag.next", "elements": buttons})
-    blocks.append(context(_window_note([g])))
+    blocks.append(context(group_basis(g, snap.policy)))
     text = (
         f"{g.group}: {g.status.label}, lag {_lag(g.lag)}, "
         f"{human_seconds(g.lag_seconds)} behind, state {g.state}"

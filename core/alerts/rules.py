@@ -445,8 +445,8 @@ def evaluate(expr: Expr, values: Mapping[str, Any]) -> bool | None:
 def _compare(v: Any, op: str, want: Any) -> bool | None:
     if isinstance(v, Status):
         wants = want if isinstance(want, tuple) else (want,)
-        if v is Status.UNKNOWN and Status.UNKNOWN not in wants:
-            return None  # a status nobody could judge is not a status that passes or fails
+        if not v.judged and v not in wants:
+            return None  # a status nobody could judge (yet) is not one that passes or fails
         if op == "in":
             return v in wants
         if op == "==":

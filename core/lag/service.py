@@ -18,7 +18,11 @@ How one snapshot is taken (a handful of requests whatever the cluster's size):
    (partition, offset) and fetched again only when the group's offset moves.
 
 The status of each partition is judged over the recent snapshots this service took (see
-lag_status.py); the first snapshot can only tell STOP and DATA_LOSS.
+lag_status.py): until a group has `LagPolicy.min_samples` snapshots spanning
+`LagPolicy.warmup` seconds its partitions are WARMING_UP (DATA_LOSS shows at once), and
+after that a status changes only when the change holds for `LagPolicy.hold` seconds. Every
+face takes the policy from config (`lag:`, `lag_policy()`) and says which
+(`status_basis()`).
 """
 
 from __future__ import annotations
@@ -42,12 +46,15 @@ from kafkaops.core.lag.status import (
     Status,
     Trend,
     Verdict,
+    age,
     classify,
     eta_of,
     judge_samples,
     judge_single,
     judge_still,
     lag_seconds,
+    policy_text,
+    settle,
     trend_of,
     worst,
 )
@@ -207,6 +214,8 @@ class LagSnapshot:
     """Groups by name."""
     requests: dict[str, int]
     """Requests sent for this snapshot, by Kafka API."""
+    policy: LagPolicy | None = None
+    """The rules the statuses were judged by (None: the defaults)."""
 
     @property
     def request_count(self) -> int:
@@ -234,6 +243,46 @@ class LagSnapshot:
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
+
+
+def lag_policy(config: Any) -> LagPolicy:
+    """The judging rules from config (`lag:`): every face uses the same ones."""
+    lag = config.lag
+    return LagPolicy(window=float(lag.window), warmup=float(lag.warmup), hold=float(lag.hold),
+                     stall_seconds=float(lag.stall))
+
+
+def status_basis(snap: LagSnapshot) -> str:
+    """How the statuses were judged, in the words every face shows: "status over 7
+    snapshots in 35s (window 5m00s, warm-up 30s, changes held 30s)", or while warming up
+    what is still needed."""
+    pol = snap.policy or LagPolicy()
+    rules = policy_text(pol)
+    if not snap.groups:
+        return f"statuses judged with {rules}"
+    samples = max(g.samples for g in snap.groups)
+    span = max(g.window_seconds for g in snap.groups)
+    warming = sum(1 for g in snap.groups if g.status is Status.WARMING_UP)
+    if warming == len(snap.groups):
+        return (f"warming up: {samples} snapshot{'s' if samples != 1 else ''} in {age(span)}; "
+                f"a status needs {pol.min_samples} over {age(pol.warmup)} ({rules})")
+    if samples <= 1:
+        text = f"status from one snapshot ({rules}): only STOP and DATA LOSS can be told"
+    else:
+        text = f"status over {samples} snapshots in {age(span)} ({rules})"
+    if warming:
+        text += f"; {warming} group{'s' if warming != 1 else ''} still warming up"
+    return text
+
+
+def group_basis(g: GroupLag, policy: LagPolicy | None) -> str:
+    """`status_basis` for one group."""
+    pol = policy or LagPolicy()
+    if g.status is Status.WARMING_UP:
+        return (f"warming up: {g.samples} snapshot{'s' if g.samples != 1 else ''} in "
+                f"{age(g.window_seconds)}; a status needs {pol.min_samples} over "
+                f"{age(pol.warmup)} ({policy_text(pol)})")
+    return f"status over {g.samples} snapshots in {age(g.window_seconds)} ({policy_text(pol)})"
 
 
 # ---------------------------------------------------------------- the service
@@ -361,6 +410,7 @@ class LagService:
             elapsed=time.perf_counter() - started,
             groups=out,
             requests=dict(req.counts),
+            policy=self.policy,
         )
 
     def series(self, group: str) -> list[tuple[float, int | None]]:
@@ -790,6 +840,10 @@ class LagService:
             total,
         )
         verdicts = _verdicts(samples, self.policy.stall_seconds, self.policy.growth_tolerance)
+        warming = self.policy.warming(len(samples), samples[-1].at - samples[0].at)
+        settled = self.history.settled(group)
+        hold = self.policy.hold
+        loss, unknown, warm = Status.DATA_LOSS, Status.UNKNOWN, Status.WARMING_UP
         ok = PartitionState.OK
         no_offset = PartitionState.NO_OFFSET
         out: list[PartitionLag] = []
@@ -808,6 +862,15 @@ class LagService:
             else:
                 status, trend, cr, pr, eta = (
                     judge_single(state, lag, has_members), None, None, None, None)
+            if warming:
+                # too little evidence: no verdict, trend or ETA yet (data loss is a fact)
+                if status is not loss and status is not unknown:
+                    status, trend, cr, pr, eta = warm, None, None, None, None
+            else:
+                prev = settled.get(tp)
+                if prev is None or prev.shown is not status or prev.since is not None:
+                    prev = settled[tp] = settle(prev, status, taken_at, hold)
+                    status = prev.shown
             if lag:
                 secs = lag_seconds(lag, ts_get((tp.topic, tp.partition, c)), now_ms)
                 if secs is not None and (oldest is None or secs > oldest):

@@ -28,8 +28,22 @@ that far behind between commits). A consumer that keeps up touches its low point
 thirds; one falling behind does not. A window shorter than a few times the tolerance cannot
 tell a slow fall-behind from commit jitter; the console's window is five minutes.
 
-Statuses rank DATA_LOSS > ERR > STOP > STALL > REWIND > WARN > UNKNOWN > OK; a topic or
-group shows its worst partition.
+Warm-up: a status needs evidence. Until a group's snapshots number `LagPolicy.min_samples`
+and span `LagPolicy.warmup` seconds, every partition reads WARMING_UP ("warming up"), never
+WARN or STOP (a group seen once without members may be restarting; two snapshots a second
+apart show no trend); only DATA_LOSS, a fact of one snapshot, shows at once.
+
+Hysteresis (`settle`): once warmed up, a partition's shown status changes only when the
+evidence for the change holds for `LagPolicy.hold` seconds of evaluations in a row: every
+status seen meanwhile worse than the shown one (then the mildest of them is shown), or every
+one better (then the worst of them). A consumer hovering at a threshold no longer flaps
+WARN -> ERR -> OK -> WARN. DATA_LOSS and UNKNOWN (nothing to judge) show at once.
+
+The faces (console, CLI, bot, alerts) judge with the same `LagPolicy` (config `lag:`) and
+say which: `policy_text()`.
+
+Statuses rank DATA_LOSS > ERR > STOP > STALL > REWIND > WARN > UNKNOWN > WARMING_UP > OK; a
+topic or group shows its worst partition.
 """
 
 from __future__ import annotations
@@ -50,11 +64,20 @@ class Status(enum.StrEnum):
     REWIND = "REWIND"
     DATA_LOSS = "DATA_LOSS"
     UNKNOWN = "UNKNOWN"
+    WARMING_UP = "WARMING_UP"
 
     @property
     def label(self) -> str:
-        """How people read it: "DATA LOSS" rather than DATA_LOSS."""
+        """How people read it: "DATA LOSS" rather than DATA_LOSS, "warming up"."""
+        if self is Status.WARMING_UP:
+            return "warming up"
         return "DATA LOSS" if self is Status.DATA_LOSS else self.value
+
+    @property
+    def judged(self) -> bool:
+        """False for UNKNOWN and WARMING_UP: no verdict either way (alert rules neither
+        fire nor resolve on them)."""
+        return self not in (Status.UNKNOWN, Status.WARMING_UP)
 
     @property
     def severity(self) -> int:
@@ -66,6 +89,8 @@ class Status(enum.StrEnum):
         key = text.strip().upper().replace("-", "_").replace(" ", "_")
         if key == "LOSS":
             key = "DATA_LOSS"
+        if key == "WARMING":
+            key = "WARMING_UP"
         try:
             return cls(key)
         except ValueError:
@@ -74,8 +99,8 @@ class Status(enum.StrEnum):
 
 
 _SEVERITY = {
-    Status.OK: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.REWIND: 3,
-    Status.STALL: 4, Status.STOP: 5, Status.ERR: 6, Status.DATA_LOSS: 7,
+    Status.OK: 0, Status.WARMING_UP: 1, Status.UNKNOWN: 2, Status.WARN: 3, Status.REWIND: 4,
+    Status.STALL: 5, Status.STOP: 6, Status.ERR: 7, Status.DATA_LOSS: 8,
 }
 
 #: statuses that only a window of several snapshots can show
@@ -124,14 +149,43 @@ class LagPolicy:
     """Snapshots kept per group inside the window; closer ones are thinned out."""
     sparkline_points: int = 90
     """Total-lag points kept per group for sparklines."""
+    warmup: float = 30.0
+    """No status but WARMING_UP (and DATA_LOSS) until a group's snapshots span this long.
+    0: judge from the first snapshot."""
+    min_samples: int = 3
+    """... and number at least this many (when `warmup` > 0)."""
+    hold: float = 30.0
+    """A new status replaces the shown one only after holding this long (hysteresis);
+    0: at once."""
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.stall_seconds <= 0 or self.history <= 0:
             raise ValueError("lag window, stall_seconds and history must be positive")
+        if self.warmup < 0 or self.hold < 0:
+            raise ValueError("lag warmup and hold cannot be negative")
+        if self.warmup > self.window:
+            raise ValueError("lag warmup cannot be longer than the window (snapshots older "
+                             "than the window are not kept)")
         if self.growth_tolerance < 0:
             raise ValueError("lag growth_tolerance cannot be negative")
         if self.max_samples < 2 or self.sparkline_points < 2:
             raise ValueError("lag max_samples and sparkline_points must be at least 2")
+        if self.min_samples < 1 or self.min_samples > self.max_samples:
+            raise ValueError("lag min_samples must be between 1 and max_samples")
+
+    def warming(self, samples: int, span: float) -> bool:
+        """Too little evidence for a status: fewer than `min_samples` snapshots, or less
+        than `warmup` seconds between the first and the last."""
+        return self.warmup > 0 and (samples < self.min_samples or span < self.warmup)
+
+
+def policy_text(policy: LagPolicy) -> str:
+    """The judging rules in words, the same in every face: "window 5m00s, warm-up 30s,
+    changes held 30s"."""
+    parts = [f"window {age(policy.window)}"]
+    parts.append(f"warm-up {age(policy.warmup)}" if policy.warmup else "no warm-up")
+    parts.append(f"changes held {age(policy.hold)}" if policy.hold else "changes at once")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------- one snapshot
@@ -368,6 +422,47 @@ class Sample(NamedTuple):
     """Log end offset per partition, -1 when unknown."""
 
 
+class Settled(NamedTuple):
+    """A partition's shown status and the evidence gathered against it (see `settle`)."""
+
+    shown: Status
+    """The status shown."""
+    since: float | None = None
+    """When the raw verdict first differed from it, continuously (None: it does not)."""
+    mildest: Status | None = None
+    """The mildest raw verdict seen since then."""
+    worst: Status | None = None
+    """The worst raw verdict seen since then."""
+
+
+def settle(prev: Settled | None, raw: Status, at: float, hold: float) -> Settled:
+    """Hysteresis for one partition (see the module docstring): the status to show now,
+    given the one shown before and the raw verdict of this evaluation. The evidence is the
+    run of evaluations since the raw verdict last moved to the other side of the shown
+    status (worse / better); a run on one side for `hold` seconds changes what is shown."""
+    if not raw.judged or raw is Status.DATA_LOSS or prev is None or not prev.shown.judged:
+        return Settled(raw)
+    shown = prev.shown
+    if raw is shown:
+        return Settled(shown)
+    mildest: Status
+    worst_: Status
+    worse = raw.severity > shown.severity
+    run_worse = prev.mildest is not None and prev.mildest.severity > shown.severity
+    if prev.since is None or prev.mildest is None or prev.worst is None or worse != run_worse:
+        since, mildest, worst_ = at, raw, raw  # a new run of evidence starts here
+    else:
+        since = prev.since
+        mildest = raw if raw.severity < prev.mildest.severity else prev.mildest
+        worst_ = raw if raw.severity > prev.worst.severity else prev.worst
+    if at - since >= hold:
+        if mildest.severity > shown.severity:
+            return Settled(mildest) if mildest is raw else Settled(mildest, at, raw, raw)
+        if worst_.severity < shown.severity:
+            return Settled(worst_) if worst_ is raw else Settled(worst_, at, raw, raw)
+    return Settled(shown, since, mildest, worst_)
+
+
 class LagHistory:
     """The recent snapshots of each group: what status is judged on, and the total lag
     sparklines draw. Pure bookkeeping, no I/O; bounded by the policy's window, sample count,
@@ -377,6 +472,12 @@ class LagHistory:
         self.policy = policy or LagPolicy()
         self._samples: dict[str, deque[Sample]] = {}
         self._series: dict[str, deque[tuple[float, int | None]]] = {}
+        #: per group, per (topic, partition): the shown status and the evidence against it
+        self._settled: dict[str, dict[tuple[str, int], Settled]] = {}
+
+    def settled(self, group: str) -> dict[tuple[str, int], Settled]:
+        """The group's hysteresis state, to be read and written by the caller."""
+        return self._settled.setdefault(group, {})
 
     def add(self, group: str, sample: Sample, total_lag: int | None) -> list[Sample]:
         """Record a snapshot of `group`; return the samples to judge it on: those inside
@@ -385,12 +486,18 @@ class LagHistory:
         samples = self._samples.setdefault(group, deque())
         if samples and samples[-1].partitions == sample.partitions:
             sample = sample._replace(partitions=samples[-1].partitions)  # share the tuple
+        # thinned to about one per window/max_samples, closer while warming up so that
+        # min_samples can be had within the warm-up
         spacing = pol.window / pol.max_samples
+        if pol.warmup > 0 and pol.min_samples > 1:
+            spacing = min(spacing, pol.warmup / (pol.min_samples - 1))
         if len(samples) >= 2 and sample.at - samples[-2].at < spacing:
             samples[-1] = sample
         else:
             samples.append(sample)
         while samples and samples[0].at < sample.at - pol.window:
+            samples.popleft()
+        while len(samples) > 4 * pol.max_samples:  # bounded whatever the polling rate
             samples.popleft()
         _thin(self._series.setdefault(group, deque()), (sample.at, total_lag),
               pol.history, pol.history / pol.sparkline_points)
@@ -412,6 +519,7 @@ class LagHistory:
         for name in [g for g in self._samples if g not in keep_set]:
             del self._samples[name]
             self._series.pop(name, None)
+            self._settled.pop(name, None)
 
     def groups(self) -> list[str]:
         return sorted(self._samples)
