@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -27,7 +27,8 @@ class ConfirmScreen(ModalScreen[bool]):
         width: 90; max-width: 95%; height: auto; max-height: 90%;
         border: thick $warning; background: $surface; padding: 1 2;
     }
-    ConfirmScreen #confirm-summary { height: auto; margin-bottom: 1; }
+    ConfirmScreen #confirm-scroll { height: auto; max-height: 70vh; margin-bottom: 1; }
+    ConfirmScreen #confirm-summary { height: auto; }
     ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; }
     ConfirmScreen #confirm-buttons Button { margin-left: 2; }
     """
@@ -36,6 +37,8 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n", "answer(False)", "Cancel"),
         Binding("escape", "answer(False)", "Cancel"),
         Binding("left,right", "app.focus_next", "Other button", show=False),
+        Binding("pageup", "scroll_summary(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_summary(1)", "Scroll down", show=False),
     ]
 
     def __init__(self, summary: str | Text, *, yes_label: str = "Go ahead",
@@ -49,7 +52,9 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             text = self.summary if isinstance(self.summary, Text) else Text(self.summary)
-            yield Static(text, id="confirm-summary")
+            # a long summary scrolls; the buttons stay on screen
+            with VerticalScroll(id="confirm-scroll", can_focus=False):
+                yield Static(text, id="confirm-summary")
             with Horizontal(id="confirm-buttons"):
                 yes = f"{self.yes_label} (y)" if self.yes_key else self.yes_label
                 yield Button(yes, id="confirm-yes", variant=self.yes_variant)  # type: ignore[arg-type]
@@ -57,6 +62,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
+
+    def action_scroll_summary(self, pages: int) -> None:
+        box = self.query_one("#confirm-scroll", VerticalScroll)
+        if pages > 0:
+            box.scroll_page_down(animate=False)
+        else:
+            box.scroll_page_up(animate=False)
 
     def action_answer(self, yes: bool) -> None:
         if yes and not self.yes_key:

@@ -12,9 +12,13 @@ and scrolls with the keyboard.
 
 Executing: `e` on a shown plan checks the cluster is writable and the pre-checks passed (a
 failed pre-check refuses here; `kafkaops failover execute --force` is the way to override
-one), asks for confirmation (opening on Cancel), then runs core's execute with the plan's
-fingerprint, so a plan that changed since it was shown is a conflict that changes nothing.
-Core audits every step with face `console`; the panel shows each step as it is recorded.
+one) and asks for confirmation (opening on Cancel). Then the plan is made again: groups
+still consuming on the source move on while a person reads (MM2 checkpoints too), so the
+offsets are translated afresh, but if anything the person confirmed changed (direction,
+clusters, epoch, which groups move, which checks fail) nothing runs and the new plan is
+shown. Core's execute gets that fresh plan, so what runs is exactly it (a change in the
+milliseconds between is core's conflict, changing nothing). Core audits every step with
+face `console`; the panel shows each step as it is recorded.
 """
 
 from __future__ import annotations
@@ -114,6 +118,15 @@ def plan_lines(plan: Any) -> list[str]:
     return out
 
 
+def substance(plan: Any) -> tuple[Any, ...]:
+    """What a person confirms about a plan: direction, clusters, epoch, each group and what
+    happens to it, the checks that failed. Not the offsets of groups still consuming on the
+    source: they move on while the plan is read, and are translated again at the run."""
+    return (plan.pair, plan.direction, plan.source, plan.target, plan.epoch, plan.new_epoch,
+            tuple((g.group, g.action) for g in plan.groups),
+            tuple(sorted(c.name for c in plan.failed)))
+
+
 def confirm_text(plan: Any, cluster_names: str) -> str:
     moving = [g for g in plan.groups if g.action == "move"]
     warns = [c for c in plan.prechecks if c.status == "warn"]
@@ -124,8 +137,13 @@ def confirm_text(plan: Any, cluster_names: str) -> str:
         f"{len(moving)} group(s) get their translated offsets committed on {plan.target}; "
         f"{len(plan.groups) - len(moving)} left as they are.",
     ]
-    lines += [f"Warning: {c.name}: {c.detail}" for c in warns[:5]]
-    lines += ["", f"Steps: {'; '.join(plan.steps)}.", "",
+    if warns:
+        lines.append(f"{len(warns)} warning(s), the plan says why: "
+                     + ", ".join(c.name for c in warns[:6]) + (", …" if len(warns) > 6 else ""))
+    lines += ["", "Offsets are translated again the moment you confirm (groups still consuming "
+              f"on {plan.source} move on meanwhile); if anything else changed, nothing runs.",
+              f"{len(plan.steps)} steps, each recorded so that `kafkaops failover resume` "
+              "can finish a run that stops half-way.",
               f"Clusters {cluster_names}. Every step is written to the audit trail."]
     return "\n".join(lines)
 
@@ -384,6 +402,23 @@ class DrScreen(DataScreen):
         if not yes:
             self._say(f"{plan.direction} cancelled: nothing was changed")
             return
+        # translate again now: while the person read the plan, groups still consuming on
+        # the source moved on (MM2 checkpoints too), and core refuses a plan that differs
+        # from the fresh one. What was confirmed (direction, clusters, epoch, the groups
+        # and what happens to each, the checks that failed) must still hold.
+        try:
+            fresh = await self._plan_now(plan)
+        except KafkaOpsError as e:
+            self._say(f"[b red]not run:[/] the plan could not be made again: {escape(str(e))}; "
+                      "nothing was changed")
+            return
+        if substance(fresh) != substance(plan) or not fresh.allowed:
+            self.plan = fresh
+            self._note = ("[b yellow]not run: the plan changed since it was shown[/] (above: "
+                          "the new one); nothing was changed. e asks again.")
+            self._set_plan(plan_lines(fresh))
+            return
+        plan = fresh
         self.running = True
         self._note = ""
         self.workers.cancel_group(self, "dr-plan")
@@ -423,6 +458,14 @@ class DrScreen(DataScreen):
             self.post_message(self.RunProgressed(
                 f"[b green]{result.direction} {result.state}[/]: active now {result.active} "
                 f"(epoch {result.epoch}), run {escape(result.run_id)}", done=True))
+
+    async def _plan_now(self, shown: Any) -> Any:
+        from kafkaops.core.dr.failover import FailoverService
+
+        svc = FailoverService(self.services)
+        pair = svc.dr.pair(shown.pair)
+        return await answering(self.services, [pair.primary, pair.secondary],
+                               lambda: svc.plan(pair, direction=shown.direction))
 
     @on(RunProgressed)
     def _run_progressed(self, message: RunProgressed) -> None:

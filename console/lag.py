@@ -212,7 +212,10 @@ class LagScreen(DataScreen):
             if g.status is not Status.OK:
                 bad[g.status] = bad.get(g.status, 0) + 1
         words: list[str | Text] = [f"{len(snap.groups)} groups"]
-        if bad:
+        if bad.get(Status.WARMING_UP) == len(snap.groups):
+            # all warming up: the basis below says so, with what is still needed
+            words.append(Text("no status yet", style=STATUS_STYLE[Status.WARMING_UP]))
+        elif bad:
             parts = [status_text(s) + Text(f" {n}") for s, n in
                      sorted(bad.items(), key=lambda kv: -kv[0].severity)]
             words.append(Text(" ").join(parts))
