@@ -16,10 +16,13 @@ from textual.widgets import Static
 
 from kafkaops.console.app import NAV
 
+#: Textual's own bindings on every screen (focus next/previous, copy), hidden in its footer
+_TEXTUAL_SCREEN_ACTIONS = {b.action for b in Screen.BINDINGS if isinstance(b, Binding)}
+
 
 def help_text(screen: Screen[Any]) -> Group:
-    """Screens (from NAV), then the keys shown on `screen`, then the keys that work
-    everywhere."""
+    """The keys of `screen`, then the keys that work everywhere, then the screens (from
+    NAV) and their keys."""
     app = screen.app
     nav_keys = {e.key for e in NAV}
 
@@ -37,12 +40,18 @@ def help_text(screen: Screen[Any]) -> Group:
 
     keys = grid()
     seen = set()
+    explained = {key for key, _ in getattr(screen, "HELP_KEYS", ())}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        # the screen's own keys, also those the footer leaves out for room (r, S, ...)
-        own = active.node is screen
-        if key in nav_keys or not (b.show or own) or not b.description or b.description in seen:
+        if active.node is app or key in nav_keys:
+            continue  # screen keys, ? and q: listed under Screens and Everywhere
+        # the screen's own keys, also those the footer leaves out for room (r, S, ...), but
+        # not Textual's hidden focus and copy keys every screen has
+        own = active.node is screen and b.action not in _TEXTUAL_SCREEN_ACTIONS
+        if not (b.show or own) or not b.description or b.description in seen:
             continue
+        if app.get_key_display(b) in explained:
+            continue  # the screen's HELP_KEYS say more about this key, below
         seen.add(b.description)
         keys.add_row(app.get_key_display(b), b.description)
     for key, what in getattr(screen, "HELP_KEYS", ()):
@@ -57,14 +66,15 @@ def help_text(screen: Screen[Any]) -> Group:
     def heading(words: str) -> Text:
         return Text("\n" + words, style="bold underline")
 
+    # this screen's keys first: what the person who pressed ? here most likely looks for
     return Group(
         Text("kafkaops console", style="bold"),
-        heading("Screens: each key works from anywhere"),
-        screens,
         heading(f"On this screen ({screen.title or type(screen).__name__})"),
         keys,
         heading("Everywhere"),
         everywhere,
+        heading("Screens: each key works from anywhere"),
+        screens,
         Text(
             "\nData refreshes by itself; the header says whether the cluster answers (and names "
             "any other cluster the screen reads that does not). A cluster that gives no answer "
