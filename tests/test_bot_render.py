@@ -55,6 +55,9 @@ from kafkaops.bot.render.replies import (
 )
 from kafkaops.bot.render.schema import render_schema
 from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topic, render_topics
+from kafkaops.bot.render.usage import render_fix_plan, render_policy
+from kafkaops.bot.render.usage import render_usage as render_usage_report
+from kafkaops.bot.render.views import ClusterLag, HomeState, render_home
 from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, Subject
 from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import Listing, TrailRead
@@ -84,6 +87,7 @@ from kafkaops.core.offsets.service import (
     ResetResult,
     ResetTarget,
 )
+from kafkaops.core.policy.model import ConfigChange, Finding, Fix, FixPlan, PolicyReport
 from kafkaops.core.records import (
     BrokerInfo,
     ClusterOverview,
@@ -94,6 +98,7 @@ from kafkaops.core.records import (
 )
 from kafkaops.core.schema.browse import SubjectDetail
 from kafkaops.core.schema.records import CompatibilityLevel, RegisteredSchema
+from kafkaops.core.usage.model import Amount, Mover, TeamUsage, UsageReport
 from tests.slack_server import _texts, wide_code_lines  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
@@ -397,6 +402,57 @@ def _alerts() -> AlertBook:
 
 
 ALERTS = _alerts()
+
+
+def _amount(n: float, detail: str = "every batch read") -> Amount:
+    return Amount(n, 0.0, "log", detail)
+
+
+def _team(team: str, topics: int, bytes_in: float, before: float) -> TeamUsage:
+    return TeamUsage(team=team, channel=None, topics=topics, members=(), records_in=1_204,
+                     bytes_in=_amount(bytes_in), payload_in=_amount(bytes_in * 0.9),
+                     bytes_stored=_amount(bytes_in * 40),
+                     bytes_stored_replicated=_amount(bytes_in * 120), records_in_previous=900,
+                     bytes_in_previous=_amount(before), buckets=(1, 3, 2, 8, 5, 0))
+
+
+USAGE = UsageReport(
+    cluster="primary", at=1_800_000_000.0, window=3600.0, topics=(),
+    teams=(_team("payments", 3, 52_000_000.0, 12_000_000.0),
+           _team("platform", 1, 1_500.0, 1_500.0), _team("unowned", 1, 0.0, 0.0)),
+    movers=(Mover("topic", "orders.events", 12_000_000.0, 50_000_000.0),),
+    fetches=12, bytes_read=1_000_000, budget=4_000_000)
+
+
+def _finding(topic: str, key: str, rule: str, status: str, found: str, fix: Fix | None,
+             instead: str = "") -> Finding:
+    return Finding(cluster="primary", topic=topic, team="payments", policy="iac-retention",
+                   rule=rule, key=key, status=status,  # type: ignore[arg-type]
+                   found=found, found_shown=found, fix=fix,
+                   fix_command=instead or f"kafkaops policy fix {topic}")
+
+
+POLICY = PolicyReport(
+    cluster="primary", at=1_800_000_000.0, policies=("iac-retention",), checked=3, topics=3,
+    findings=(
+        _finding("iac.changes", "retention.ms", "retention >= 7y", "violation", "1d",
+                 Fix("retention.ms", "220752000000", "7y")),
+        _finding("iac.audit", "min.insync.replicas", "min_insync_replicas >= 2", "unknown",
+                 "not reported", None, "set min.insync.replicas to 2"),
+    ))
+FIX_PLAN = FixPlan(cluster="primary", topic="iac.changes", changes=(
+    ConfigChange("retention.ms", "86400000", "220752000000", "iac-retention"),
+    ConfigChange("cleanup.policy", None, "delete", "iac-retention")),
+    not_fixable=(), keep={})
+HOME = HomeState(
+    at=T_ALERTS, alerts=tuple(ALERTS.firing())[:3], alerts_error=None, rules=2,
+    lag=(ClusterLag("primary", (BILLING, LAG.groups[2]), 3),
+         ClusterLag("legacy", error="no answer within 15 s from legacy",
+                    last_answer=T_ALERTS - 300)),
+    dr=(), dr_error=None,
+    changes=(audit_record(3, "U0CAROL", "slack", "flag.write", "checkout-v2", "ok"),
+             audit_record(2, "U0BOB", "slack", "dlq.replay", "payments.dlq", "refused")),
+    changes_error=None)
 LETTERS = [
     DeadLetter(
         MessageRecord("payments.dlq", 0, 17, 1_800_000_000_000, b"k", b'{"order": 17}'),
@@ -611,6 +667,10 @@ CASES: dict[str, Message] = {
     "connect_detail": render_connector("ingest", "primary", CONNECT.connectors[0],
                                        None, None),
     "schema": render_schema("primary", "http://registry:8081", SUBJECT),
+    "usage_by_team": render_usage_report(USAGE, by="team", command="/kafka usage"),
+    "policy_findings": render_policy(POLICY, command="/kafka"),
+    "policy_fix_plan": render_fix_plan(FIX_PLAN),
+    "home_view": Message("home", tuple(render_home(HOME)["blocks"])),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
     ),
@@ -757,6 +817,12 @@ def test_a_retriable_error_is_two_sentences() -> None:
 
 
 def test_counts_of_one_are_singular() -> None:
+    import dataclasses
+
+    one = dataclasses.replace(overview(), topic_count=1, internal_topic_count=1,
+                              partition_count=1)
+    shown = json.dumps(render_status([ClusterStatus("primary", one)]).to_slack())
+    assert "1 topic (1 internal), 1 partition" in shown
     msg = render_flag_list("primary", [FLAG], tag=None)
     assert msg.text == "1 flag on primary, 1 on"
     assert "1 flag ·" in json.dumps(msg.to_slack(), ensure_ascii=False)

@@ -104,7 +104,7 @@ async def test_fix_needs_topic_write_then_confirm_and_clears_the_violation(
     # checked again: compliant
     shown = blocks_text(await reply(rb, f"policy check --topic {world.iac}"))
     assert "Policies on primary: 0 violations, 0 unknown" in shown
-    assert "Every topic complies (1 topic(s) under 1 policies)." in shown
+    assert "Every topic complies (1 topic under 1 policy)." in shown
 
 
 async def test_a_compliant_topic_asks_nothing(rb: RunningBot, world: World) -> None:

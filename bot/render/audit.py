@@ -94,7 +94,7 @@ def render_verify(report: VerifyReport, *, cluster: str) -> Message:
     )
     if report.ok:
         return Message(
-            f"audit trail OK on {cluster}: {report.records} records",
+            f"audit trail OK on {cluster}: {plural(report.records, 'record')}",
             (section(f":white_check_mark: *Audit trail verified.* {summary}"),),
         )
     lines = [f"`{p.partition}:{p.offset}` *{esc(p.kind)}*: {esc(clip(p.message, 150))}"

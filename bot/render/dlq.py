@@ -130,7 +130,7 @@ def render_replay_plan(r: ReplayResult, cluster: str, filter_text: str | None) -
             "not included; records replayed before are never replayed again"
         )
     )
-    return Message(f"replay {r.count} records of {r.topic}", tuple(blocks))
+    return Message(f"replay {plural(r.count, 'record')} of {r.topic}", tuple(blocks))
 
 
 def render_nothing_to_replay(r: ReplayResult) -> Message:
@@ -162,7 +162,7 @@ def render_replayed(r: ReplayResult) -> Message:
             "on their destination and marked done"
         )
     return Message(
-        f"replayed {r.count} records of {r.topic}",
+        f"replayed {plural(r.count, 'record')} of {r.topic}",
         (
             section("\n".join(lines)),
             context(f"replay id `{esc(r.replay_id or '-')}` (header kafkaops.replay.id); audited"),

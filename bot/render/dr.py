@@ -422,7 +422,7 @@ def render_plan(
     failed = ", ".join(c.name for c in plan.failed) or "none"
     text = (
         f"{plan.direction} plan for {plan.pair}: {plan.source} -> {plan.target}, "
-        f"{len(plan.groups)} groups, failed pre-checks: {failed}"
+        f"{plural(len(plan.groups), 'group')}, failed pre-checks: {failed}"
     )
     return Message(text, tuple(blocks))
 

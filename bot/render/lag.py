@@ -157,7 +157,8 @@ def render_group_lag(snap: LagSnapshot, g: GroupLag, *, page: int = 1, again: Ag
         header(f"Lag of {g.group}"),
         section(
             f"{_EMOJI[g.status]} *{esc(g.group)}* is *{g.status.label}* on "
-            f"{esc(snap.cluster)}: lag {_lag(g.lag)} records, oldest unread record "
+            f"{esc(snap.cluster)}: lag {_lag(g.lag)} record{'' if g.lag == 1 else 's'}, "
+            "oldest unread record "
             f"{human_seconds(g.lag_seconds)} old"
             + (
                 "\n:rotating_light: records were deleted before the group read them"

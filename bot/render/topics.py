@@ -71,7 +71,7 @@ def render_status(statuses: Sequence[ClusterStatus]) -> Message:
             section(
                 f"{emoji} *{esc(ov.name)}*{ro}: {words}\n"
                 f"{plural(len(ov.brokers), 'broker')}, "
-                f"{ov.topic_count:,} topics ({ov.internal_topic_count:,} internal), "
+                f"{plural(ov.topic_count, 'topic')} ({ov.internal_topic_count:,} internal), "
                 f"{plural(ov.partition_count, 'partition')}"
             )
         )

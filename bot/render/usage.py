@@ -5,7 +5,16 @@ read on a phone, at most ten items and "n more". Pure functions of core's record
 
 from __future__ import annotations
 
-from kafkaops.bot.render.common import Block, Message, context, esc, fields, header, section
+from kafkaops.bot.render.common import (
+    Block,
+    Message,
+    context,
+    esc,
+    fields,
+    header,
+    plural,
+    section,
+)
 from kafkaops.core.policy.model import Finding, FixPlan, PolicyReport
 from kafkaops.core.usage.model import Amount, UsageReport
 from kafkaops.core.usage.summary import human_bytes, shown
@@ -99,8 +108,9 @@ def render_policy(report: PolicyReport, *, command: str) -> Message:
     title = f"Policies on {report.cluster}: {v} violation{'s' if v != 1 else ''}, {u} unknown"
     blocks: list[Block] = [header(title)]
     if not report.findings:
-        blocks.append(section(f":white_check_mark: Every topic complies ({report.topics} "
-                              f"topic(s) under {len(report.policies)} policies)."))
+        blocks.append(section(f":white_check_mark: Every topic complies "
+                              f"({plural(report.topics, 'topic')} under "
+                              f"{plural(len(report.policies), 'policy', 'policies')})."))
         return Message(title, tuple(blocks))
     for f in report.findings[:MAX_ITEMS]:
         mark = ":red_circle:" if f.status == "violation" else ":grey_question:"

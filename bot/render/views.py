@@ -19,6 +19,7 @@ from kafkaops.bot.render.common import (
     esc,
     header,
     human_seconds,
+    plural,
     printable_tree,
     row,
     section,
@@ -152,6 +153,10 @@ def render_home(state: HomeState, *, command: str = "/kafka") -> dict[str, Any]:
             ev = v.firing or v.event
             sev = ev.severity if ev.severity in EMOJI else "warning"
             on = f" · {who(v.acked_by)} is on it" if v.acked_by else ""
+            if v.snoozed(now):
+                till = ("it resolves" if v.snoozed_until is None or v.snoozed_seq is not None
+                        else when(v.snoozed_until))
+                on += f" · :zzz: snoozed by {who(v.snoozed_by)} until {till}"
             blocks.append(row(
                 f"{EMOJI[sev]} *{esc(ev.rule)}* · {esc(ev.subject.label())}\n"
                 f"{_values(v.change or ev)} · for {human_seconds(now - v.fired_at)}{on}",
@@ -167,14 +172,14 @@ def render_home(state: HomeState, *, command: str = "/kafka") -> dict[str, Any]:
             continue
         if not c.groups:
             blocks.append(section(f":large_green_circle: *{esc(c.cluster)}*: all "
-                                  f"{c.total:,} groups OK"))
+                                  f"{plural(c.total, 'group')} OK"))
             continue
         lines = [f"{_EMOJI[g.status]} *{esc(g.group)}* {g.status.label} · lag "
                  f"{'-' if g.lag is None else f'{g.lag:,}'} · {_behind(g)}"
                  for g in c.groups[:8]]
         more = f"\n… {len(c.groups) - 8} more: `{esc(command)} lag --cluster {esc(c.cluster)}`" \
             if len(c.groups) > 8 else ""
-        blocks.append(section(f"*{esc(c.cluster)}*: {len(c.groups)} of {c.total:,} groups "
+        blocks.append(section(f"*{esc(c.cluster)}*: {len(c.groups)} of {plural(c.total, 'group')} "
                               "behind\n" + "\n".join(lines) + more))
     blocks.append(header("Disaster recovery"))
     if state.dr_error is not None:
