@@ -33,7 +33,8 @@ from fastavro import parse_schema, schemaless_writer
 
 from kafkaops.core.config import ClusterConfig, SchemaRegistryConfig
 from kafkaops.core.expr.filter import compile_filter
-from kafkaops.core.kafka.connection import KafkaConnection, client_options
+from kafkaops.core.kafka.clients import client_options
+from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.messages.service import MessageService, RingBuffer, StartAt
 from kafkaops.core.schema.client import RegistryClient
 from kafkaops.core.schema.decoder import SchemaDecoder

@@ -21,7 +21,6 @@ accepted its message. Every failed call is counted in /metrics
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import time
@@ -47,6 +46,7 @@ from kafkaops.core.alerts.rules import Action, compile_rules
 from kafkaops.core.alerts.runner import AlertEvaluator
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.metrics import CONTENT_TYPE
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.metrics import MetricsRegistry
@@ -234,10 +234,7 @@ class BotAlerts:
 
     async def stop(self) -> None:
         task, self._background = self._background, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         await self.evaluator.stop()
         for w in self.watchers:
             await w.stop()

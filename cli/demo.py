@@ -20,6 +20,7 @@ from typing import Any
 
 from kafkaops.cli.common import Context, need_extra
 from kafkaops.core.errors import UsageError
+from kafkaops.core.tasks import cancel_and_wait
 from kafkaops.demo.world import (
     DEFAULT_RATE,
     DEMO_GROUPS,
@@ -168,9 +169,7 @@ async def _run(demo: Demo, args: argparse.Namespace, app_class: Any, why: list[s
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():  # stopped while starting
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+            await cancel_and_wait(starting)
             return 0
         stopped.cancel()
         services = starting.result()  # raises what made the start fail

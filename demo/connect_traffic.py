@@ -17,7 +17,6 @@ Connect screen says the worker does not answer until it does (6-10 s).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import shutil
@@ -32,6 +31,7 @@ import httpx
 
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.tasks import cancel_and_wait
 from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from kafkaops.demo.connect_install import missing
 from kafkaops.demo.connect_worker import ConnectWorker
@@ -112,10 +112,7 @@ class DemoConnect:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         self.kill()
 
     def kill(self) -> None:

@@ -27,13 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.kafka.connection import (
-    KafkaConnection,
-    client_options,
-    start_or_close,
-    stop_quietly,
-)
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger("kafkaops.demo.registry")
 
@@ -200,42 +197,36 @@ class SchemaLog:
         self._conn: KafkaConnection | None = None
         self._consumer: Any = None
         self._producer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._follow: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
         from aiokafka.structs import TopicPartition as AkTP
 
         from kafkaops.core.topics.service import NewTopicSpec, TopicService
 
-        conn = KafkaConnection("schemas", self.cluster)
-        await conn.start()
-        self._conn = conn
-        await TopicService(conn).create_topics(
-            [NewTopicSpec(self.topic, 1, 1, {"cleanup.policy": "compact"})], exist_ok=True)
-        opts = client_options("schemas", self.cluster)
-        self._consumer = AIOKafkaConsumer(**opts, group_id=None, enable_auto_commit=False,
-                                          auto_offset_reset="earliest")
-        await start_or_close(self._consumer)
-        tp = AkTP(self.topic, 0)
-        self._consumer.assign([tp])
-        self._consumer.seek(tp, 0)  # earliest: auto_offset_reset covers a compacted start
-        self._producer = AIOKafkaProducer(**opts, acks="all")
-        await start_or_close(self._producer)
+        async with contextlib.AsyncExitStack() as stack:
+            conn = await stack.enter_async_context(KafkaConnection("schemas", self.cluster))
+            await TopicService(conn).create_topics(
+                [NewTopicSpec(self.topic, 1, 1, {"cleanup.policy": "compact"})], exist_ok=True)
+            consumer = await stack.enter_async_context(clients.consumer(
+                conn, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"))
+            tp = AkTP(self.topic, 0)
+            consumer.assign([tp])
+            consumer.seek(tp, 0)  # earliest: auto_offset_reset covers a compacted start
+            self._producer = await stack.enter_async_context(clients.producer(conn, acks="all"))
+            self._conn, self._consumer = conn, consumer
+            self._clients = stack.pop_all()
         self._follow = asyncio.get_running_loop().create_task(self._run())
         await self.sync()
 
     async def stop(self) -> None:
-        if self._follow is not None:
-            self._follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._follow
-        for client in (self._producer, self._consumer):
-            if client is not None:
-                await stop_quietly(client)
-        if self._conn is not None:
-            await self._conn.stop()
+        await cancel_and_wait(self._follow)
+        stack, self._clients = self._clients, None
+        self._conn = self._consumer = self._producer = None
+        if stack is not None:
+            await stack.aclose()
 
     async def _run(self) -> None:
         while True:

@@ -54,7 +54,9 @@ from kafkaops.core.dr.mm2 import (
 )
 from kafkaops.core.dr.status import Flow, find_pair, flow, replication_position
 from kafkaops.core.errors import KafkaOpsError, UsageError
-from kafkaops.core.kafka.connection import KafkaConnection, client_options
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.kafka.topicio import (
     COMPACTED,
     Writer,
@@ -65,6 +67,7 @@ from kafkaops.core.kafka.topicio import (
     read_offset_syncs,
 )
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +144,7 @@ class DemoReplicator:
         self._src_writer: Writer | None = None
         self._tgt_writer: Writer | None = None
         self._consumer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._assigned: dict[TopicPartition, int] = {}  # source tp -> next offset to copy
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -203,17 +207,15 @@ class DemoReplicator:
         cps, _ = await read_checkpoints(self._target, fl.checkpoints_topic)
         for cp, _ts in cps:
             self._last_checkpoint[(cp.group, cp.topic_partition)] = cp
-        self._src_writer, self._tgt_writer = Writer(self._source), Writer(self._target)
-        await self._src_writer.start()
-        await self._tgt_writer.start()
-        from aiokafka import AIOKafkaConsumer
-
-        self._consumer = AIOKafkaConsumer(
-            **client_options(self._source.name, self._source.config),
-            group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_wait_ms=100, max_partition_fetch_bytes=1024 * 1024,
-        )
-        await self._consumer.start()
+        async with contextlib.AsyncExitStack() as stack:
+            self._src_writer = await stack.enter_async_context(Writer(self._source))
+            self._tgt_writer = await stack.enter_async_context(Writer(self._target))
+            self._consumer = await stack.enter_async_context(clients.consumer(
+                self._source, group_id=None, enable_auto_commit=False,
+                auto_offset_reset="earliest", fetch_max_wait_ms=100,
+                max_partition_fetch_bytes=1024 * 1024,
+            ))
+            self._clients = stack.pop_all()
         self._started = True
         await self._refresh_topics()
         if background:
@@ -221,15 +223,11 @@ class DemoReplicator:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for closer in (self._consumer, self._src_writer, self._tgt_writer):
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer.stop()
+        await cancel_and_wait(task)
+        stack, self._clients = self._clients, None
         self._consumer = self._src_writer = self._tgt_writer = None
+        if stack is not None:
+            await stack.aclose()
         self._started = False
         if self._own_services:
             await self.services.close()
@@ -362,8 +360,9 @@ class DemoReplicator:
                     (await self._source.high_watermarks(list(self._assigned))).items()}
         deadline = time.monotonic() + 30.0
         while True:
-            batch = await self._consumer.getmany(timeout_ms=100 if until_end else 200,
-                                                 max_records=2000)
+            with map_kafka_errors(self._source):
+                batch = await self._consumer.getmany(timeout_ms=100 if until_end else 200,
+                                                     max_records=2000)
             for ak, recs in batch.items():
                 await self._copy(TopicPartition(ak.topic, ak.partition), recs)
             for ak in self._consumer.assignment():
@@ -435,13 +434,9 @@ class DemoReplicator:
 
     async def _checkpoints(self) -> None:
         assert self._source is not None and self._tgt_writer is not None
-        from aiokafka.errors import KafkaError
-
         fl = self.flow
-        try:
+        with map_kafka_errors(self._source):
             listed = await self._source.admin.list_consumer_groups()
-        except (KafkaError, OSError) as e:
-            raise self._source.unreachable(e) from None
         groups = sorted({g[0] for g in listed if self._group_wanted(g[0])})
         tps = [tp for tp in self._assigned
                if tp.topic != fl.policy.heartbeats_topic()]

@@ -25,12 +25,9 @@ from typing import Any
 import httpx
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.kafka.connection import (
-    KafkaConnection,
-    client_options,
-    start_or_close,
-    stop_quietly,
-)
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.tasks import cancel_and_wait
 from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from kafkaops.demo.schema_registry import DemoSchemaRegistry, free_port
 
@@ -97,6 +94,7 @@ class DemoSchemaTraffic:
         self.produced = 0
         self._task: asyncio.Task[None] | None = None
         self._producer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
 
     @property
     def url(self) -> str:
@@ -117,19 +115,17 @@ class DemoSchemaTraffic:
                                                     "compression.type": "producer"}),
             ], exist_ok=True)
         avro_id, proto_id = await self._register()
-        from aiokafka import AIOKafkaProducer
-
-        self._producer = AIOKafkaProducer(**client_options("demo", cluster), linger_ms=100)
-        await start_or_close(self._producer)
+        async with contextlib.AsyncExitStack() as stack:
+            self._producer = await stack.enter_async_context(
+                clients.producer("demo", cluster, linger_ms=100))
+            self._clients = stack.pop_all()
         self._task = asyncio.get_running_loop().create_task(self._run(avro_id, proto_id))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self._producer is not None:
-            await stop_quietly(self._producer)
+        await cancel_and_wait(self._task)
+        stack, self._clients, self._producer = self._clients, None, None
+        if stack is not None:
+            await stack.aclose()
         if self.registry is not None:
             await self.registry.stop()
 

@@ -39,10 +39,12 @@ from typing import Any, Literal, Protocol
 
 import yaml
 
-from kafkaops.core.config import ClusterConfig, Config, load_config
+from kafkaops.core.config import ClusterConfig, Config, Duration, load_config
 from kafkaops.core.errors import ConfigError, UsageError
+from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.services import Services
+from kafkaops.core.tasks import cancel_and_wait
 from kafkaops.core.topics.service import NewTopicSpec, TopicService
 from kafkaops.demo.embedded import EmbeddedClusters
 
@@ -875,6 +877,8 @@ class DemoTraffic:
         linger_ms: int = 250,
     ) -> None:
         self.bootstrap = bootstrap
+        #: aiokafka's own request timeout (40 s): a group join on Tansu takes half a session
+        self.cluster = ClusterConfig(bootstrap_servers=bootstrap, request_timeout=Duration(40.0))
         self.linger_ms = linger_ms
         self.rate = check_rate(rate)
         self.topics = tuple(topics)
@@ -886,6 +890,7 @@ class DemoTraffic:
         self._stopped: list[str] = []
         self._errors: list[str] = []
         self._producers: dict[str | None, Any] = {}
+        self._clients: contextlib.AsyncExitStack | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
 
@@ -893,21 +898,14 @@ class DemoTraffic:
 
     async def start(self) -> None:
         """Start the producers and the groups' consumers (groups join in the background)."""
-        from aiokafka import AIOKafkaProducer
-
         codecs = {t.compression for t in self.topics} | {None}  # None also sends dead letters
-        for codec in codecs:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, compression_type=codec, linger_ms=self.linger_ms,
-                client_id=f"kafkaops-demo-producer-{codec or 'none'}",
-            )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                await self._stop_producers()
-                raise
-            self._producers[codec] = producer
+        async with contextlib.AsyncExitStack() as stack:
+            producers = {}
+            for codec in codecs:
+                producers[codec] = await stack.enter_async_context(clients.producer(
+                    "demo", self.cluster, compression_type=codec, linger_ms=self.linger_ms,
+                    client_id=f"kafkaops-demo-producer-{codec or 'none'}"))
+            self._producers, self._clients = producers, stack.pop_all()
         self._started_at = time.monotonic()
         self._tasks.append(self._spawn("producer", self._produce_loop))
         for group in self.groups:
@@ -919,14 +917,10 @@ class DemoTraffic:
     async def stop(self) -> None:
         """Stop every consumer (they leave their groups) and flush the producers."""
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self._stop_producers()
-
-    async def _stop_producers(self) -> None:
-        producers, self._producers = self._producers, {}
-        await asyncio.gather(*(p.stop() for p in producers.values()), return_exceptions=True)
+        await cancel_and_wait(*tasks)
+        stack, self._clients, self._producers = self._clients, None, {}
+        if stack is not None:
+            await stack.aclose()
 
     async def __aenter__(self) -> DemoTraffic:
         await self.start()
@@ -1022,42 +1016,21 @@ class DemoTraffic:
         return sum(self._produced.get(t, 0) for t in topics)
 
     async def _consume(self, group: DemoGroup, member: int) -> None:
-        from aiokafka import AIOKafkaConsumer
-
         if group.group_id in self._stopped:
             return  # stopped as designed: never restarted
-        consumer = AIOKafkaConsumer(
-            *group.topics, bootstrap_servers=self.bootstrap, group_id=group.group_id,
+        # leaving the context stops the consumer, which leaves its group (also on Tansu,
+        # whose generations start at 0: clients.consumer sends the LeaveGroup aiokafka skips)
+        async with clients.consumer(
+            "demo", self.cluster, topics=group.topics, group_id=group.group_id,
             client_id=f"{group.group_id}-{member}", enable_auto_commit=False,
             auto_offset_reset="earliest",
-        )
-        try:
-            await consumer.start()  # inside try: a demo stopped while joining closes it too
+        ) as consumer:
             if group.behaviour == "stopped":
                 await self._consume_then_stop(consumer, group)
             elif group.behaviour == "falls-behind":
                 await self._consume_slowly(consumer, group)
             else:
                 await self._keep_up(consumer, group)
-        finally:
-            await self._stop_consumer(consumer, group.group_id)
-
-    async def _stop_consumer(self, consumer: Any, group_id: str) -> None:
-        """Stop a consumer so that it leaves its group.
-
-        Tansu gaps: generation ids start at 0, and aiokafka sends LeaveGroup only when the
-        generation is above 0 (Apache Kafka starts at 1); and Tansu never expires a member
-        whose heartbeats stopped. Without help a stopped consumer would stay a member
-        forever. So when aiokafka skipped it, we send LeaveGroup ourselves. On Apache Kafka
-        aiokafka has already left (generation >= 1) and nothing more is sent.
-        """
-        coordinator = getattr(consumer, "_coordinator", None)  # aiokafka internals, read only
-        generation = getattr(coordinator, "generation", None)
-        member_id = getattr(coordinator, "member_id", "")
-        node_id = getattr(coordinator, "coordinator_id", None)
-        await consumer.stop()
-        if generation == 0 and member_id and node_id is not None:
-            await _leave_group(self.bootstrap, node_id, group_id, member_id)
 
     async def _handle(self, group: DemoGroup, batch: Mapping[Any, list[Any]]) -> int:
         n = 0
@@ -1122,22 +1095,6 @@ class DemoTraffic:
         self._consumed[group.group_id] += consumed
         self._stopped.append(group.group_id)
         # returning stops the consumer: it leaves the group, which keeps its offsets
-
-
-async def _leave_group(bootstrap: str, node_id: int, group_id: str, member_id: str) -> None:
-    """Send one LeaveGroup for `member_id` to the group's coordinator (best effort)."""
-    from aiokafka import AIOKafkaClient
-    from aiokafka.errors import KafkaError
-    from aiokafka.protocol.group import LeaveGroupRequest
-
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="kafkaops-demo")
-    try:
-        await client.bootstrap()
-        await client.send(node_id, LeaveGroupRequest(group_id, member_id))
-    except (KafkaError, OSError):
-        pass  # the group keeps a stale member; nothing else depends on it
-    finally:
-        await client.close()
 
 
 # ---------------------------------------------------------------- the whole demo

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.kafka.connection import start_or_close
 from kafkaops.core.services import Services
 from kafkaops.demo.embedded import EmbeddedClusters
 
@@ -99,9 +98,10 @@ async def produce(
     """Produce records with a real producer and wait until every one is acknowledged."""
     from aiokafka import AIOKafkaProducer
 
+    # an outside producer, as a service writing to the cluster would be (not kafkaops')
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
-    await start_or_close(producer)
     try:
+        await producer.start()
         futures = [
             await producer.send(topic, v, key=key, partition=partition, headers=headers)
             for v in values

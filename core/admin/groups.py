@@ -30,6 +30,7 @@ from kafkaops.core.admin.plans import (
     refusal_words,
 )
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.lag.service import GroupLag, GroupMember, PartitionLag
 
 if TYPE_CHECKING:
@@ -217,9 +218,5 @@ class GroupAdmin:
 
 
 async def _coordinator(conn: KafkaConnection, group: str) -> int:
-    from aiokafka.errors import KafkaError
-
-    try:
+    with map_kafka_errors(conn):
         return int(await conn.client.coordinator_lookup(0, group))
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None

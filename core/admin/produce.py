@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.admin.plans import PRODUCE, refusal_words
 from kafkaops.core.admin.rules import check_topic_name
 from kafkaops.core.errors import KafkaOpsError, NotFound, NothingToChange, UsageError
+from kafkaops.core.kafka.errors import is_kafka_error
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.admin.encode import ValueEncoder
@@ -214,8 +215,6 @@ class ProduceService:
                         on_acks: Callable[[list[Ack]], object] | None) -> None:
         """Send while a second task reports acknowledgements in order, as they come: a
         slow stream (stdin from `tail -f`) has each record reported once it landed."""
-        from aiokafka.errors import KafkaError
-
         conn = await self.services.connection(self.cluster)
         options: dict[str, Any] = {"acks": spec.acks, "linger_ms": 5,
                                    "enable_idempotence": False}
@@ -226,7 +225,9 @@ class ProduceService:
         async def settle(fut: asyncio.Future[Any], size: int) -> Ack:
             try:
                 meta = await fut
-            except (KafkaError, OSError) as e:
+            except Exception as e:
+                if not is_kafka_error(e):
+                    raise
                 raise self._failed(spec, result, e) from None
             ack = Ack(spec.topic, None, None)
             if spec.acks != 0 and meta is not None:  # acks=0: nothing acknowledged
@@ -257,7 +258,9 @@ class ProduceService:
                         fut = await producer.send(spec.topic, value, key=record.key,
                                                   partition=spec.partition,
                                                   headers=list(record.headers) or None)
-                    except (KafkaError, OSError) as e:
+                    except Exception as e:
+                        if not is_kafka_error(e):
+                            raise
                         await flight.finish(reporter)
                         raise self._failed(spec, result, e) from None
                     await flight.put(fut, len(value or b""))
@@ -274,9 +277,7 @@ class ProduceService:
                 await flight.finish(reporter)
             finally:
                 if not reporter.done():
-                    reporter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reporter
+                    await cancel_and_wait(reporter)
 
     def _failed(self, spec: ProduceSpec, result: ProduceResult, e: BaseException
                 ) -> KafkaOpsError:

@@ -23,6 +23,7 @@ from aiokafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, 
 
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import MetadataSnapshot
 
 #: Kafka protocol error codes admin answers carry, as words for messages
@@ -146,39 +147,31 @@ async def supports(conn: KafkaConnection, request_class: type[Any], node: int | 
                    ) -> bool:
     """True when the broker (`node`, else any) offers the API of `request_class` in a
     version aiokafka can send."""
-    from aiokafka.errors import KafkaError
-
     from kafkaops.core.kafka.wire import unsupported
 
-    try:
-        target = node if node is not None else conn.client.get_random_node()
-        await conn.client.send(target, _probe(request_class))
-    except _Negotiated:
-        return True
-    except (KafkaError, OSError, NotImplementedError) as e:
-        if unsupported(e):
-            return False
-        raise conn.unreachable(e) from None
+    with map_kafka_errors(conn):
+        try:
+            await conn.client.send(node if node is not None else conn.any_node(),
+                                   _probe(request_class))
+        except _Negotiated:
+            return True
+        except Exception as e:
+            if unsupported(e):
+                return False
+            raise
     return True  # pragma: no cover - the probe always raises
 
 
 async def send(conn: KafkaConnection, node: int, request: Any) -> Any:
-    from aiokafka.errors import KafkaError
-
-    try:
+    with map_kafka_errors(conn):
         return await conn.client.send(node, request)
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
 
 
 def controller(conn: KafkaConnection, meta: MetadataSnapshot) -> int:
     """Node id of the controller in `meta` (admin requests go there), else any broker."""
     if meta.controller_id is not None and meta.controller_id >= 0:
         return meta.controller_id
-    node = conn.client.get_random_node()
-    if node is None:
-        raise conn.unreachable(OSError("no broker known"))
-    return int(node)
+    return conn.any_node()
 
 
 # ---------------------------------------------------------------- topics
@@ -279,13 +272,9 @@ async def describe_broker_configs(conn: KafkaConnection, node_ids: Sequence[int]
     """Each broker's configs as DescribeConfigs reports them (one request per broker, to
     that broker, as Kafka wants for broker resources)."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-    from aiokafka.errors import KafkaError
-
     resources = [ConfigResource(ConfigResourceType.BROKER, str(n)) for n in node_ids]
-    try:
+    with map_kafka_errors(conn):
         responses = await conn.admin.describe_configs(resources)
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
     out: dict[int, list[dict[str, Any]]] = {}
     for resp in responses:
         for res in resp.to_object()["resources"]:

@@ -39,7 +39,9 @@ from kafkaops.core.alerts.log import HEARTBEAT_MS, SESSION_TIMEOUT_MS, AlertLog
 from kafkaops.core.alerts.rules import NOTICE_EXAMPLES, AlertEvent, EventRule, template_fields
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.expr.filter import RecordLike, extract
-from kafkaops.core.kafka.connection import client_options, start_or_close, stop_quietly
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.metrics import MetricsRegistry
@@ -257,6 +259,7 @@ class EventWatcher:
         self.read = 0
         self.matched = 0
         self._consumer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._task: asyncio.Task[None] | None = None
         self._owned: set[int] = set()
         self._unsettled = False
@@ -264,7 +267,7 @@ class EventWatcher:
         self._committed: dict[int, int] = {}
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+        from aiokafka import ConsumerRebalanceListener
 
         conn = await self.services.connection(self.rule.cluster)
         meta = await conn.metadata([self.rule.topic])
@@ -289,17 +292,19 @@ class EventWatcher:
 
         # a new group starts at the end: a new rule announces what happens from now on,
         # not the topic's history
-        consumer = AIOKafkaConsumer(
-            **client_options(self.rule.cluster, conn.config), group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="latest",
-            session_timeout_ms=self.session_timeout_ms,
-            heartbeat_interval_ms=self.heartbeat_ms,
-            rebalance_timeout_ms=max(self.session_timeout_ms, 10_000),
-        )
-        consumer.subscribe([self.rule.topic], listener=Listener())
-        self._consumer = consumer
+        def created(consumer: Any) -> None:
+            consumer.subscribe([self.rule.topic], listener=Listener())
+            self._consumer = consumer
+
         try:
-            await start_or_close(consumer)
+            async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(clients.consumer(
+                    conn, group_id=self.group_id, enable_auto_commit=False,
+                    auto_offset_reset="latest", session_timeout_ms=self.session_timeout_ms,
+                    heartbeat_interval_ms=self.heartbeat_ms,
+                    rebalance_timeout_ms=max(self.session_timeout_ms, 10_000),
+                    created=created))
+                self._clients = stack.pop_all()
         except BaseException:
             self._consumer = None
             raise
@@ -307,23 +312,18 @@ class EventWatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await stop_quietly(consumer)
+        await cancel_and_wait(task)
+        stack, self._clients, self._consumer = self._clients, None, None
+        if stack is not None:
+            await stack.aclose()
 
     async def _run(self) -> None:
-        from aiokafka.errors import KafkaError
-
+        cfg = self.services.cluster_config(self.rule.cluster)
         while True:
             try:
-                await self._round()
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, KafkaOpsError) as e:
+                with map_kafka_errors(self.rule.cluster, cfg):
+                    await self._round()
+            except KafkaOpsError as e:
                 log.warning("alerts: event rule %s: %s; retrying", self.rule.name, e)
                 await asyncio.sleep(1)
             except Exception:
@@ -366,7 +366,6 @@ class EventWatcher:
         await self._commit()
 
     async def _commit(self) -> None:
-        from aiokafka.errors import KafkaError
         from aiokafka.structs import OffsetAndMetadata
         from aiokafka.structs import TopicPartition as AkTP
 
@@ -381,9 +380,11 @@ class EventWatcher:
                 offsets[AkTP(self.rule.topic, p)] = OffsetAndMetadata(target, "")
         if not offsets:
             return
+        cfg = self.services.cluster_config(self.rule.cluster)
         try:
-            await self._consumer.commit(offsets)
-        except KafkaError as e:  # a rebalance under way: the next round commits
+            with map_kafka_errors(self.rule.cluster, cfg, doing="commit"):
+                await self._consumer.commit(offsets)
+        except KafkaOpsError as e:  # a rebalance under way: the next round commits
             log.info("alerts: event rule %s: commit deferred (%s)", self.rule.name, e)
             return
         for ak, om in offsets.items():

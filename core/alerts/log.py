@@ -31,9 +31,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, alerts_cluster
-from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
-from kafkaops.core.kafka.connection import client_options, start_or_close, stop_quietly
+from kafkaops.core.config import ClusterConfig
+from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.metrics import MetricsRegistry
@@ -75,7 +78,9 @@ class AlertLog:
         #: set once the follower has read the topic to the end it had when it started
         self.caught_up = asyncio.Event()
         self._producer: Any = None
+        self._producing: contextlib.AsyncExitStack | None = None
         self._consumer: Any = None
+        self._following: contextlib.AsyncExitStack | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._ensured = False
@@ -98,17 +103,18 @@ class AlertLog:
             deadline = time.monotonic() + 10
             while self.topic not in meta.topics or not meta.topics[self.topic].partitions:
                 if time.monotonic() > deadline:
-                    raise ClusterUnreachable(
-                        f"created {self.topic!r} on cluster {self.cluster!r} but it does not "
-                        "show in the metadata after 10 s", retriable=True)
+                    raise unreachable(self.cluster, conn.config, "created but not in the "
+                                      "metadata after 10 s", doing=f"create {self.topic!r}")
                 await asyncio.sleep(0.1)
                 meta = await conn.metadata([self.topic])
         self._ensured = True
         return [TopicPartition(self.topic, p.partition)
                 for p in meta.topics[self.topic].partitions]
 
-    def client_options(self) -> dict[str, Any]:
-        return client_options(self.cluster, self.services.cluster_config(self.cluster))
+    @property
+    def config(self) -> ClusterConfig:
+        """The alerts cluster's config."""
+        return self.services.cluster_config(self.cluster)
 
     # ------------------------------------------------------------ writing
 
@@ -118,32 +124,32 @@ class AlertLog:
         the caller keeps its state and tries again)."""
         if not events:
             return
-        from aiokafka.errors import KafkaError
-
         async with self._lock:
+            if not self._ensured:
+                await self.partitions()
             try:
-                if not self._ensured:
-                    await self.partitions()
                 if self._producer is None:
-                    from aiokafka import AIOKafkaProducer
+                    async with contextlib.AsyncExitStack() as stack:
+                        # Tansu gap: no InitProducerId, so no idempotent producer; acks=all
+                        # and a wait on every send is what keeps an event from being lost
+                        self._producer = await stack.enter_async_context(clients.producer(
+                            self.cluster, self.config, acks="all", linger_ms=0,
+                            doing=f"write to {self.topic!r}"))
+                        self._producing = stack.pop_all()
+                with map_kafka_errors(self.cluster, self.config,
+                                      doing=f"write to {self.topic!r}"):
+                    futures = [await self._producer.send(self.topic, ev.encode(),
+                                                         key=ev.alert_id.encode())
+                               for ev in events]
+                    await asyncio.gather(*futures)
+            except KafkaOpsError:
+                await self._stop_producer()  # the next publish starts a new one
+                raise
 
-                    # Tansu gap: no InitProducerId, so no idempotent producer; acks=all
-                    # and a wait on every send is what keeps an event from being lost
-                    producer = AIOKafkaProducer(**self.client_options(), acks="all",
-                                                linger_ms=0)
-                    await start_or_close(producer)
-                    self._producer = producer
-                futures = [await self._producer.send(self.topic, ev.encode(),
-                                                     key=ev.alert_id.encode())
-                           for ev in events]
-                await asyncio.gather(*futures)
-            except (KafkaError, OSError) as e:
-                producer, self._producer = self._producer, None
-                if producer is not None:
-                    await stop_quietly(producer)
-                raise ClusterUnreachable(
-                    f"cannot write to {self.topic!r} on cluster {self.cluster!r}: "
-                    f"{e or type(e).__name__}", retriable=True) from None
+    async def _stop_producer(self) -> None:
+        stack, self._producing, self._producer = self._producing, None, None
+        if stack is not None:
+            await stack.aclose()
 
     # ------------------------------------------------------------ following
 
@@ -152,24 +158,20 @@ class AlertLog:
         following it. `caught_up` is set once the end it had at the start is reached."""
         if self.following:
             return
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.errors import KafkaError
         from aiokafka.structs import TopicPartition as AkTP
 
         tps = await self.partitions()
         conn = await self.services.connection(self.cluster)
         ends = await conn.high_watermarks(tps)
-        consumer = AIOKafkaConsumer(**self.client_options(), group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
-        try:
-            await start_or_close(consumer)
-        except (KafkaError, OSError) as e:
-            raise ClusterUnreachable(f"cannot read {self.topic!r} on cluster "
-                                     f"{self.cluster!r}: {e}", retriable=True) from None
-        aks = [AkTP(tp.topic, tp.partition) for tp in tps]
-        consumer.assign(aks)
-        await consumer.seek_to_beginning(*aks)
-        self._consumer = consumer
+        async with contextlib.AsyncExitStack() as stack:
+            consumer = await stack.enter_async_context(clients.consumer(
+                conn, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                doing=f"read {self.topic!r}"))
+            aks = [AkTP(tp.topic, tp.partition) for tp in tps]
+            consumer.assign(aks)
+            with map_kafka_errors(conn, doing=f"read {self.topic!r}"):
+                await consumer.seek_to_beginning(*aks)
+            self._consumer, self._following = consumer, stack.pop_all()
         targets = {tp.partition: end for tp, (_, end) in ends.items()}
         self._task = asyncio.create_task(self._follow(consumer, aks, targets),
                                          name=f"alerts-follow-{self.topic}")
@@ -179,14 +181,11 @@ class AlertLog:
         return self._task is not None and not self._task.done()
 
     async def _follow(self, consumer: Any, aks: list[Any], targets: dict[int, int]) -> None:
-        from aiokafka.errors import KafkaError
-
         while True:
             try:
-                batch = await consumer.getmany(timeout_ms=500, max_records=2000)
-            except asyncio.CancelledError:
-                raise
-            except KafkaError as e:
+                with map_kafka_errors(self.cluster, self.config):
+                    batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+            except KafkaOpsError as e:
                 log.warning("alerts: reading %s failed (%s); retrying", self.topic, e)
                 await asyncio.sleep(1)
                 continue
@@ -204,7 +203,6 @@ class AlertLog:
     async def read_book(self, *, within: float = 10.0) -> AlertBook:
         """The topic read once to its current end (for a CLI listing or a Slack command);
         an empty book when the topic does not exist yet."""
-        from aiokafka import AIOKafkaConsumer
         from aiokafka.structs import TopicPartition as AkTP
 
         conn = await self.services.connection(self.cluster)
@@ -217,43 +215,36 @@ class AlertLog:
         todo = {tp.partition: end for tp, (start, end) in ends.items() if end > start}
         if not todo:
             return book
-        consumer = AIOKafkaConsumer(**self.client_options(), group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
-        await start_or_close(consumer)
-        try:
-            aks = [AkTP(self.topic, p) for p in todo]
-            consumer.assign(aks)
-            await consumer.seek_to_beginning(*aks)
-            async with asyncio.timeout(within):
-                while todo:
-                    batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-                    for ak, recs in batch.items():
-                        for rec in recs:
-                            if rec.offset < todo.get(ak.partition, 0):
-                                fold(book, rec)
-                    for ak in aks:
-                        if ak.partition in todo and await consumer.position(ak) >= todo[
-                                ak.partition]:
-                            del todo[ak.partition]
-        except TimeoutError:
-            raise ClusterUnreachable(
-                f"could not read {self.topic!r} on cluster {self.cluster!r} to its end "
-                f"within {within:g} s", retriable=True) from None
-        finally:
-            await stop_quietly(consumer)
+        async with clients.consumer(conn, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest") as consumer:
+            try:
+                async with asyncio.timeout(within):
+                    with map_kafka_errors(conn, doing=f"read {self.topic!r}"):
+                        aks = [AkTP(self.topic, p) for p in todo]
+                        consumer.assign(aks)
+                        await consumer.seek_to_beginning(*aks)
+                        while todo:
+                            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                            for ak, recs in batch.items():
+                                for rec in recs:
+                                    if rec.offset < todo.get(ak.partition, 0):
+                                        fold(book, rec)
+                            for ak in aks:
+                                if ak.partition in todo and await consumer.position(ak) >= todo[
+                                        ak.partition]:
+                                    del todo[ak.partition]
+            except TimeoutError:
+                raise unreachable(self.cluster, conn.config, f"not read to its end within "
+                                  f"{within:g} s", doing=f"read {self.topic!r}") from None
         return book
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for attr in ("_consumer", "_producer"):
-            client = getattr(self, attr)
-            setattr(self, attr, None)
-            if client is not None:
-                await stop_quietly(client)
+        await cancel_and_wait(task)
+        stack, self._following, self._consumer = self._following, None, None
+        if stack is not None:
+            await stack.aclose()
+        await self._stop_producer()
 
 
 def fold(book: AlertBook, rec: Any) -> None:
@@ -362,12 +353,13 @@ class AlertDispatcher:
         self._paused_until = 0.0
         self._unpublished: list[AlertEvent] = []
         self._consumer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._joined = False
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+        from aiokafka import ConsumerRebalanceListener
 
         await self.log.partitions()  # create the topic before subscribing to it
         dispatcher = self
@@ -383,17 +375,20 @@ class AlertDispatcher:
             async def on_partitions_assigned(self, assigned: Any) -> None:
                 await dispatcher._assigned(assigned)
 
-        consumer = AIOKafkaConsumer(
-            **self.log.client_options(), group_id=self.group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", session_timeout_ms=self.session_timeout_ms,
-            heartbeat_interval_ms=self.heartbeat_ms,
-            rebalance_timeout_ms=max(self.session_timeout_ms, 10_000),
-            max_poll_interval_ms=300_000,
-        )
-        consumer.subscribe([self.log.topic], listener=Listener())
-        self._consumer = consumer  # the listener may run before start() returns
+        def created(consumer: Any) -> None:
+            consumer.subscribe([self.log.topic], listener=Listener())
+            self._consumer = consumer  # the listener may run before the start returns
+
         try:
-            await start_or_close(consumer)
+            async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(clients.consumer(
+                    self.log.cluster, self.log.config, group_id=self.group_id,
+                    enable_auto_commit=False, auto_offset_reset="earliest",
+                    session_timeout_ms=self.session_timeout_ms,
+                    heartbeat_interval_ms=self.heartbeat_ms,
+                    rebalance_timeout_ms=max(self.session_timeout_ms, 10_000),
+                    max_poll_interval_ms=300_000, created=created))
+                self._clients = stack.pop_all()
         except BaseException:
             self._consumer = None
             raise
@@ -419,34 +414,25 @@ class AlertDispatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await stop_quietly(consumer)  # leaves the group: the others take over at once
+        await cancel_and_wait(task)
+        stack, self._clients, self._consumer = self._clients, None, None
+        if stack is not None:
+            await stack.aclose()  # leaves the group: the others take over at once
 
     async def _run(self) -> None:
-        from aiokafka.errors import KafkaError
-
         while True:
             try:
-                batch = await self._consumer.getmany(timeout_ms=250, max_records=2000)
-                for ak, recs in batch.items():
-                    part = self._parts.get(ak.partition)
-                    if part is None:
-                        continue
-                    for rec in recs:
-                        fold(part.book, rec)
-                await self._catch_up()
-                await self._work()
-                await self._commit()
-            except asyncio.CancelledError:
-                raise
-            except KafkaError as e:
-                log.warning("alerts notifier: Kafka error (%s); retrying", e)
-                await asyncio.sleep(1)
+                with map_kafka_errors(self.log.cluster, self.log.config):
+                    batch = await self._consumer.getmany(timeout_ms=250, max_records=2000)
+                    for ak, recs in batch.items():
+                        part = self._parts.get(ak.partition)
+                        if part is None:
+                            continue
+                        for rec in recs:
+                            fold(part.book, rec)
+                    await self._catch_up()
+                    await self._work()
+                    await self._commit()
             except KafkaOpsError as e:
                 log.warning("alerts notifier: %s", e)
                 await asyncio.sleep(1)
@@ -530,13 +516,12 @@ class AlertDispatcher:
             return
         try:
             await self.log.publish(self._unpublished)
-        except ClusterUnreachable as e:
+        except KafkaOpsError as e:
             log.warning("alerts notifier: cannot record deliveries yet: %s", e)
             return
         self._unpublished.clear()
 
     async def _commit(self) -> None:
-        from aiokafka.errors import KafkaError
         from aiokafka.structs import OffsetAndMetadata
         from aiokafka.structs import TopicPartition as AkTP
 
@@ -558,8 +543,9 @@ class AlertDispatcher:
         if not offsets:
             return
         try:
-            await self._consumer.commit({ak: om for ak, (om, _, _) in offsets.items()})
-        except KafkaError as e:  # a rebalance under way: the next round commits
+            with map_kafka_errors(self.log.cluster, self.log.config, doing="commit"):
+                await self._consumer.commit({ak: om for ak, (om, _, _) in offsets.items()})
+        except KafkaOpsError as e:  # a rebalance under way: the next round commits
             log.info("alerts notifier: commit deferred (%s)", e)
             return
         for _, part, target in offsets.values():

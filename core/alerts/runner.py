@@ -42,6 +42,7 @@ from kafkaops.core.alerts.rules import (
     topic_observations,
 )
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.metrics import MetricsRegistry
@@ -117,10 +118,7 @@ class AlertEvaluator:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         while True:

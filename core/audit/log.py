@@ -61,7 +61,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kafkaops.core.errors import ConfigError, KafkaOpsError, Refused, StaleVersion
-from kafkaops.core.kafka.connection import start_or_close
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import TopicPartition, to_jsonable
 from kafkaops.core.untrusted import UntrustedData, parse_json
 
@@ -472,6 +473,7 @@ class AuditLog:
         self._prev = ""
         self._producer: Any = None
         self._consumer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._lock = asyncio.Lock()
         self._prepare_lock = asyncio.Lock()
         self._ready = False
@@ -499,9 +501,6 @@ class AuditLog:
                 await self._start_clients()
 
     async def _start_clients(self) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-        from kafkaops.core.kafka.connection import client_options
         from kafkaops.core.topics.service import NewTopicSpec
 
         conn = await self.services.connection(self.cluster)
@@ -509,29 +508,30 @@ class AuditLog:
         if self.topic not in meta.topics:
             await (await self.services.topics(self.cluster)).create_topics([NewTopicSpec(
                 self.topic, 1, configs={"retention.ms": "-1", "cleanup.policy": "delete"})])
-        opts = client_options(conn.name, conn.config)
-        # Tansu gap: InitProducerId is not supported, so no idempotent producer; one record
-        # in flight at a time (the lock below) keeps each writer's chain in order.
-        producer = AIOKafkaProducer(**opts, acks="all", linger_ms=0)
-        consumer = AIOKafkaConsumer(**opts, group_id=None, enable_auto_commit=False,
-                                    max_partition_fetch_bytes=1024 * 1024)
-        try:
-            await start_or_close(producer)
-            await start_or_close(consumer)
-        except Exception as e:
-            await asyncio.gather(producer.stop(), consumer.stop(), return_exceptions=True)
-            raise AuditError(
-                f"cannot write the audit trail on cluster {self.cluster!r} ({e}); "
-                "nothing was changed") from None
-        self._producer, self._consumer = producer, consumer
+        # both close on every way out of the block, cancellation included, unless kept
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                # Tansu gap: InitProducerId is not supported, so no idempotent producer; one
+                # record in flight at a time (the lock below) keeps each writer's chain in order.
+                producer = await stack.enter_async_context(
+                    clients.producer(conn, acks="all", linger_ms=0))
+                consumer = await stack.enter_async_context(clients.consumer(
+                    conn, group_id=None, enable_auto_commit=False,
+                    max_partition_fetch_bytes=1024 * 1024))
+            except KafkaOpsError as e:
+                raise AuditError(
+                    f"cannot write the audit trail on cluster {self.cluster!r} ({e}); "
+                    "nothing was changed") from None
+            self._producer, self._consumer = producer, consumer
+            self._clients = stack.pop_all()
         self._ready = True
 
     async def stop(self) -> None:
-        producer, consumer = self._producer, self._consumer
+        stack, self._clients = self._clients, None
         self._producer = self._consumer = None
         self._ready = False
-        await asyncio.gather(*(c.stop() for c in (producer, consumer) if c is not None),
-                             return_exceptions=True)
+        if stack is not None:
+            await stack.aclose()
 
     # ------------------------------------------------------------ writing
 
@@ -556,7 +556,8 @@ class AuditLog:
         self._consumer.seek(ak, end - 1)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            batch = await self._consumer.getmany(ak, timeout_ms=500)
+            with map_kafka_errors(conn, doing=f"read {self.topic!r}"):
+                batch = await self._consumer.getmany(ak, timeout_ms=500)
             for rec in batch.get(ak, []):
                 if rec.offset == end - 1:
                     return rec.offset, digest(rec.value)

@@ -55,7 +55,8 @@ from kafkaops.core.dlq.ledger import (
 )
 from kafkaops.core.errors import Conflict, NotFound, NothingToChange, UsageError
 from kafkaops.core.expr.filter import Filter
-from kafkaops.core.kafka.connection import start_or_close
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.messages.service import Message, MessageService, StartAt
 from kafkaops.core.records import TopicPartition
 
@@ -530,66 +531,59 @@ class DeadLetterService:
     async def _replay(self, topic: str, where: Filter | None,
                       wanted: set[tuple[int, int]] | None, to: str | None,
                       actor: str, hook: Any = None) -> ReplayResult:
-        from aiokafka import AIOKafkaProducer
-
-        from kafkaops.core.kafka.connection import client_options
-
         await self._ensure_ledger()
         conn = await self.services.connection(self.cluster)
-        producer = AIOKafkaProducer(**client_options(conn.name, conn.config), acks="all")
-        await start_or_close(producer)
-        try:
-            replay_id = uuid.uuid4().hex
-            batch: dict[str, Any] = {
-                "dlq": topic, "state": "pending", "at": int(time.time() * 1000), "by": actor,
-                "owner": this_owner(), "starts": {},
-            }
-            # the lock first: everything below (recovery, the plan, the ledger's blocks) is
-            # done by the one replay that holds the topic
-            meta = await self._ledger_write(producer, f"batch/{replay_id}", batch)
-            await self._check_alone(producer, topic, replay_id, meta.offset)
-            await _call(hook, "locked")
-            ledger = await self._read_ledger()
-            recovered = await self._recover(producer, topic, ledger)
-            plan = await self._plan(topic, where, wanted, to, ledger)
-            if not plan.items:
+        async with clients.producer(conn, acks="all") as producer:
+            with map_kafka_errors(conn, doing=f"replay dead letters of {topic!r}"):
+                replay_id = uuid.uuid4().hex
+                batch: dict[str, Any] = {
+                    "dlq": topic, "state": "pending", "at": int(time.time() * 1000), "by": actor,
+                    "owner": this_owner(), "starts": {},
+                }
+                # the lock first: everything below (recovery, the plan, the ledger's blocks) is
+                # done by the one replay that holds the topic
+                meta = await self._ledger_write(producer, f"batch/{replay_id}", batch)
+                await self._check_alone(producer, topic, replay_id, meta.offset)
+                await _call(hook, "locked")
+                ledger = await self._read_ledger()
+                recovered = await self._recover(producer, topic, ledger)
+                plan = await self._plan(topic, where, wanted, to, ledger)
+                if not plan.items:
+                    await self._ledger_write(producer, f"batch/{replay_id}",
+                                             dict(batch, state="done", replayed=0))
+                    return ReplayResult(topic, False, replay_id, (), plan.already_replayed,
+                                        plan.no_origin, recovered)
+                dests = sorted({i.to_topic for i in plan.items})
+                dmeta = await conn.metadata(dests)
+                dtps = [TopicPartition(t, p.partition) for t in dests
+                        for p in dmeta.topics[t].partitions]
+                water = await conn.high_watermarks(dtps)
+                batch["starts"] = {f"{tp.topic}/{tp.partition}": water.get(tp, (0, 0))[1]
+                                   for tp in dtps}
+                batch["count"] = len(plan.items)
+                await self._ledger_write(producer, f"batch/{replay_id}", batch)
+                by_pos = {(m.partition, m.offset): m
+                          for m in await self._records_at(topic, plan.items)}
+                futures = []
+                for item in plan.items:
+                    msg = by_pos[(item.partition, item.offset)]
+                    futures.append(await producer.send(
+                        item.to_topic, msg.value, key=msg.key,
+                        headers=replay_headers(msg, replay_id)))
+                landed = await asyncio.gather(*futures)
+                await _call(hook, "produced")
+                done_items = [
+                    ReplayItem(item.partition, item.offset, item.to_topic, item.reason,
+                               md.partition, md.offset)
+                    for item, md in zip(plan.items, landed, strict=True)
+                ]
+                await self._mark_done(producer, topic, ledger,
+                                      [(i.partition, i.offset) for i in plan.items])
+                await _call(hook, "marked")
                 await self._ledger_write(producer, f"batch/{replay_id}",
-                                         dict(batch, state="done", replayed=0))
-                return ReplayResult(topic, False, replay_id, (), plan.already_replayed,
-                                    plan.no_origin, recovered)
-            dests = sorted({i.to_topic for i in plan.items})
-            dmeta = await conn.metadata(dests)
-            dtps = [TopicPartition(t, p.partition) for t in dests
-                    for p in dmeta.topics[t].partitions]
-            water = await conn.high_watermarks(dtps)
-            batch["starts"] = {f"{tp.topic}/{tp.partition}": water.get(tp, (0, 0))[1]
-                               for tp in dtps}
-            batch["count"] = len(plan.items)
-            await self._ledger_write(producer, f"batch/{replay_id}", batch)
-            by_pos = {(m.partition, m.offset): m
-                      for m in await self._records_at(topic, plan.items)}
-            futures = []
-            for item in plan.items:
-                msg = by_pos[(item.partition, item.offset)]
-                futures.append(await producer.send(
-                    item.to_topic, msg.value, key=msg.key,
-                    headers=replay_headers(msg, replay_id)))
-            landed = await asyncio.gather(*futures)
-            await _call(hook, "produced")
-            done_items = [
-                ReplayItem(item.partition, item.offset, item.to_topic, item.reason,
-                           md.partition, md.offset)
-                for item, md in zip(plan.items, landed, strict=True)
-            ]
-            await self._mark_done(producer, topic, ledger,
-                                  [(i.partition, i.offset) for i in plan.items])
-            await _call(hook, "marked")
-            await self._ledger_write(producer, f"batch/{replay_id}",
-                                     dict(batch, state="done", replayed=len(done_items)))
-            return ReplayResult(topic, False, replay_id, tuple(done_items),
-                                plan.already_replayed, plan.no_origin, recovered)
-        finally:
-            await producer.stop()
+                                         dict(batch, state="done", replayed=len(done_items)))
+                return ReplayResult(topic, False, replay_id, tuple(done_items),
+                                    plan.already_replayed, plan.no_origin, recovered)
 
     async def _mark_done(self, producer: Any, topic: str, ledger: Ledger,
                          positions: Sequence[tuple[int, int]]) -> None:

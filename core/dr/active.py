@@ -39,6 +39,7 @@ from kafkaops.core.config import ClusterConfig, Config, DrPairConfig
 from kafkaops.core.dr.control import ActiveRecord, ControlLog, ControlStore
 from kafkaops.core.errors import ConfigError, KafkaOpsError
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -245,11 +246,7 @@ class ActiveClusterWatcher:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*tasks)
         conns, self._conns = self._conns, {}
         await asyncio.gather(*(c.stop() for c in conns.values()), return_exceptions=True)
 

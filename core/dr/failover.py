@@ -92,6 +92,7 @@ from kafkaops.core.errors import (
     UsageError,
 )
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.kafka.topicio import (
     commit_offsets,
     committed_offsets,
@@ -617,8 +618,6 @@ class FailoverService:
         self, p: DrPairConfig, fwd: Flow, opp: Flow, snap: FlowSnapshot,
         src: KafkaConnection | None, tgt: KafkaConnection, now_ms: int,
     ) -> list[GroupPlan]:
-        from aiokafka.errors import KafkaError
-
         pol = fwd.policy
         # forward: source partitions MM2 replicates into the target
         forward: dict[TopicPartition, TopicPartition] = {}
@@ -646,10 +645,8 @@ class FailoverService:
             cp_latest.setdefault(cp.group, {})[cp.topic_partition] = (cp, ts)
         names = {g for g in cp_latest if group_matches(g, p.groups)}
         if src is not None:
-            try:
+            with map_kafka_errors(src):
                 listed = await src.admin.list_consumer_groups()
-            except (KafkaError, OSError) as e:
-                raise src.unreachable(e) from None
             names |= {g[0] for g in listed if group_matches(g[0], p.groups)}
         if src is not None and (forward or reverse):
             await partitions_of(src, {tp.topic for tp in (*forward, *reverse)})

@@ -69,7 +69,8 @@ from kafkaops.core.flags.model import (
     state_to_json,
 )
 from kafkaops.core.flags.store import FlagStore
-from kafkaops.core.kafka.connection import quiet_aiokafka_here
+from kafkaops.core.kafka.clients import quiet_aiokafka_here
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.config import Config
@@ -228,10 +229,7 @@ class FlagClient:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         if self._store is not None:
             await self._store.stop()
             self._store = None

@@ -61,7 +61,6 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.errors import (
-    ClusterUnreachable,
     KafkaOpsError,
     NotFound,
     NothingToChange,
@@ -106,9 +105,9 @@ from kafkaops.core.flags.model import (
 from kafkaops.core.flags.store import (
     FlagLog,
     FlagStore,
-    _client_options,
 )
-from kafkaops.core.kafka.connection import stop_quietly
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka.connection import KafkaConnection
@@ -174,6 +173,7 @@ class FlagService:
         self._conn = connection
         self.store = FlagStore(cluster, config, topic=topic, keep_history=True)
         self._producer: Any = None
+        self._producing: contextlib.AsyncExitStack | None = None
         self._start_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._changed = asyncio.Event()
@@ -191,9 +191,9 @@ class FlagService:
 
     async def stop(self) -> None:
         await self.store.stop()
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await stop_quietly(producer)
+        stack, self._producing, self._producer = self._producing, None, None
+        if stack is not None:
+            await stack.aclose()
         if self._conn is not None and self.services is None:
             await self._conn.stop()
 
@@ -243,10 +243,8 @@ class FlagService:
             await conn.metadata([self.topic])
             marks = await conn.high_watermarks([tp])
         if tp not in marks:
-            raise ClusterUnreachable(
-                f"cannot read the end of {self.topic} on cluster {self.cluster!r}: "
-                "no leader for partition 0"
-            )
+            raise unreachable(self.cluster, self.config, "no leader for partition 0",
+                              doing=f"read the end of {self.topic}")
         await self.store.wait_position(marks[tp][1], self.write_timeout)
 
     # -------------------------------------------------------- reads
@@ -777,8 +775,6 @@ class FlagService:
         reason: str,
     ) -> FlagChange:
         """Write one record and wait until the store has folded it; returns its outcome."""
-        from aiokafka.errors import KafkaError
-
         producer = await self._get_producer()
         write_id = uuid.uuid4().hex
         headers = [
@@ -791,19 +787,19 @@ class FlagService:
         ]
         fut = self.store.expect(write_id)
         try:
-            meta = await producer.send_and_wait(
-                self.topic,
-                None if state is None else encode_state(state),
-                key=key.encode(),
-                partition=0,
-                headers=headers,
-            )
-        except (KafkaError, OSError) as e:
+            with map_kafka_errors(self.cluster, self.config, doing=f"write flag {key!r}",
+                                  note="nothing was changed unless `kafkaops flags history` "
+                                  "shows it"):
+                meta = await producer.send_and_wait(
+                    self.topic,
+                    None if state is None else encode_state(state),
+                    key=key.encode(),
+                    partition=0,
+                    headers=headers,
+                )
+        except KafkaOpsError:
             self.store.forget(write_id)
-            raise ClusterUnreachable(
-                f"cluster {self.cluster!r}: could not write flag {key!r}: {e} "
-                "— nothing was changed unless `kafkaops flags history` shows it"
-            ) from None
+            raise
         try:
             async with asyncio.timeout(self.write_timeout):
                 return await fut
@@ -847,23 +843,10 @@ class FlagService:
 
     async def _get_producer(self) -> Any:
         if self._producer is None:
-            from aiokafka import AIOKafkaProducer
-            from aiokafka.errors import KafkaError
-
-            producer = AIOKafkaProducer(
-                **_client_options(self.cluster, self.config), acks="all", linger_ms=0
-            )
-            try:
-                await producer.start()
-            except BaseException as e:  # cancellation included: never leave a client running
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await producer.stop()
-                if not isinstance(e, KafkaError | OSError):
-                    raise
-                raise ClusterUnreachable(
-                    f"cluster {self.cluster!r} unreachable at {self.config.bootstrap_servers}: {e}"
-                ) from None
-            self._producer = producer
+            async with contextlib.AsyncExitStack() as stack:
+                self._producer = await stack.enter_async_context(clients.producer(
+                    self.cluster, self.config, acks="all", linger_ms=0))
+                self._producing = stack.pop_all()
         return self._producer
 
     async def _ensure_topic(self) -> None:

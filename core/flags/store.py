@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
+from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.flags.model import (
     FLAGS_TOPIC,
     H_AT,
@@ -30,8 +30,10 @@ from kafkaops.core.flags.model import (
     decode_state,
     now_iso,
 )
-from kafkaops.core.kafka.connection import reader_clients, stop_quietly
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
 from kafkaops.core.kafka.logwatch import LogWatch
+from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +175,6 @@ class FlagLog:
 # ---------------------------------------------------------------- the store (reader)
 
 
-def _client_options(name: str, cfg: ClusterConfig) -> dict[str, Any]:
-    from kafkaops.core.kafka.connection import client_options
-
-    opts: dict[str, Any] = client_options(name, cfg)
-    return opts
-
-
 async def topic_partitions(name: str, cfg: ClusterConfig, topic: str) -> int | None:
     """Partition count of `topic`, None when it does not exist. Raises ClusterUnreachable.
 
@@ -187,26 +182,14 @@ async def topic_partitions(name: str, cfg: ClusterConfig, topic: str) -> int | N
     auto.create.topics.enable, its default) would otherwise create the flags topic with
     default settings, not compacted and with several partitions.
     """
-    from aiokafka import AIOKafkaClient
-    from aiokafka.errors import KafkaError
     from aiokafka.protocol.metadata import MetadataRequest
 
-    opts = _client_options(name, cfg)
-    client = AIOKafkaClient(**opts)
-    try:
-        await client.bootstrap()
-        node = client.get_random_node()
-        if node is None:
-            raise ClusterUnreachable(f"cluster {name!r}: no broker known")
-        resp = await client.send(node, MetadataRequest([topic], False))
-    except (KafkaError, OSError) as e:
-        detail = str(e) or type(e).__name__
-        raise ClusterUnreachable(
-            f"cluster {name!r} unreachable at {cfg.bootstrap_servers}: {detail} "
-            f"— check clusters.{name}.bootstrap_servers and that the brokers are up"
-        ) from None
-    finally:
-        await client.close()
+    async with clients.client(name, cfg) as client:
+        with map_kafka_errors(name, cfg):
+            node = client.get_random_node()
+            if node is None:
+                raise unreachable(name, cfg, "no broker known")
+            resp = await client.send(node, MetadataRequest([topic], False))
     for t in resp.to_object()["topics"]:
         if t["topic"] == topic and t["error_code"] == 0:
             return len(t["partitions"])
@@ -252,6 +235,7 @@ class FlagStore:
         self.suspect = False
         self._watch: LogWatch | None = None
         self._consumer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._tp: Any = None
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
@@ -272,8 +256,7 @@ class FlagStore:
         Raises ClusterUnreachable when no broker answers, KafkaOpsError when the topic does
         not have exactly one partition (the total order of writes depends on it).
         """
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.errors import KafkaError
+        from aiokafka import TopicPartition
 
         parts = await topic_partitions(self.cluster, self.config, self.topic)
         if parts is None:
@@ -284,35 +267,29 @@ class FlagStore:
                 "flags need exactly 1 (compare-and-set relies on one total order). "
                 "Recreate it with 1 partition and cleanup.policy=compact"
             )
-        consumer = AIOKafkaConsumer(
-            **_client_options(self.cluster, self.config),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=max(int(self.fetch_max_wait * 1000), 1),
-        )
         tp = TopicPartition(self.topic, 0)
+        consumer: Any = None
         # aiokafka offers no public way to send a request over a consumer's connections;
         # its client is `_client` (LogWatch asks the topic's id through it)
         # a fetch round answers every fetch_max_wait + 0.2 s (the getmany below) when in
         # contact: two missed answers are lost contact
         watch = LogWatch(lambda: consumer._client, self.topic,
                          gap=2 * (self.fetch_max_wait + 0.2) + 0.2, check_every=5.0)
-        watch.follow_connections(consumer._client)
-        try:
-            with reader_clients():  # a reader never creates the topic it reads
-                await consumer.start()
+        async with contextlib.AsyncExitStack() as stack:
+            consumer = await stack.enter_async_context(clients.consumer(
+                self.cluster, self.config,
+                reader=True,  # a reader never creates the topic it reads
+                created=lambda made: watch.follow_connections(made._client),
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=max(int(self.fetch_max_wait * 1000), 1),
+            ))
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
+            with map_kafka_errors(self.cluster, self.config):
+                await consumer.seek_to_beginning(tp)
             await watch.identity()  # the log this fold reads
-        except BaseException as e:  # cancellation included: never leave a client running
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await consumer.stop()
-            if isinstance(e, KafkaError | OSError):
-                raise ClusterUnreachable(
-                    f"cluster {self.cluster!r} unreachable at {self.config.bootstrap_servers}: {e}"
-                ) from None
-            raise
+            self._clients = stack.pop_all()
         self._tp = tp
         self._consumer = consumer
         self._watch = watch
@@ -326,75 +303,70 @@ class FlagStore:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await stop_quietly(consumer)
+        await cancel_and_wait(task)
+        stack, self._clients, self._consumer = self._clients, None, None
+        if stack is not None:
+            await stack.aclose()
         for fut in self._waiters.values():
             if not fut.done():
                 fut.cancel()
         self._waiters.clear()
 
     async def _run(self) -> None:
-        from aiokafka.errors import KafkaError
-
         consumer, tp = self._consumer, self._tp
         watch = self._watch
         assert watch is not None
         while True:
             try:
-                batch = await consumer.getmany(tp, timeout_ms=int(self.fetch_max_wait * 1000) + 200)
-                records = batch.get(tp, ())
-                stamp = consumer.last_poll_timestamp(tp)
-                answered = stamp / 1000 if stamp is not None else None
-                if watch.due(answered, bool(records)):
-                    # before using records that came after lost contact: are they the
-                    # same log's? (module logwatch)
-                    seen = await watch.identity()
-                    if seen == "gone":
-                        log.warning("flags: topic %s is gone from cluster %r", self.topic,
-                                    self.cluster)
-                        self.failed = (f"topic {self.topic} no longer exists on cluster "
-                                       f"{self.cluster!r} (deleted, or the broker restarted "
-                                       "empty)")
-                        self._wake()
-                        return
-                    if seen == "new":
-                        await self._refold(consumer, tp, "the topic was created again (new "
-                                           "topic id): the broker restarted empty or someone "
-                                           "recreated it")
-                        continue
-                high = consumer.highwater(tp)
-                position = await consumer.position(tp)
-                if high is not None and high < position:
-                    # the log end is below what was read: not live until it is explained
-                    if not self.suspect:
-                        self.suspect, self.ready = True, False
-                        seen = await watch.identity()  # a new topic id settles it at once
+                with map_kafka_errors(self.cluster, self.config):
+                    batch = await consumer.getmany(
+                        tp, timeout_ms=int(self.fetch_max_wait * 1000) + 200)
+                    records = batch.get(tp, ())
+                    stamp = consumer.last_poll_timestamp(tp)
+                    answered = stamp / 1000 if stamp is not None else None
+                    if watch.due(answered, bool(records)):
+                        # before using records that came after lost contact: are they the
+                        # same log's? (module logwatch)
+                        seen = await watch.identity()
                         if seen == "gone":
                             log.warning("flags: topic %s is gone from cluster %r", self.topic,
                                         self.cluster)
                             self.failed = (f"topic {self.topic} no longer exists on cluster "
-                                           f"{self.cluster!r}")
+                                           f"{self.cluster!r} (deleted, or the broker restarted "
+                                           "empty)")
                             self._wake()
                             return
                         if seen == "new":
-                            await self._refold(consumer, tp, "the topic was created again "
-                                               "(new topic id)")
+                            await self._refold(consumer, tp, "the topic was created again (new "
+                                               "topic id): the broker restarted empty or someone "
+                                               "recreated it")
                             continue
-                    if watch.behind(0, high, position, answered):
-                        await self._refold(consumer, tp, f"the log end went back to offset "
-                                           f"{high}, below offset {position} already read")
-                        continue
-                else:
-                    watch.behind(0, high, position, answered)  # clears a passing doubt
-                    self.suspect = False
-            except asyncio.CancelledError:
-                raise
-            except KafkaError as e:  # e.g. the topic was deleted under us
+                    high = consumer.highwater(tp)
+                    position = await consumer.position(tp)
+                    if high is not None and high < position:
+                        # the log end is below what was read: not live until it is explained
+                        if not self.suspect:
+                            self.suspect, self.ready = True, False
+                            seen = await watch.identity()  # a new topic id settles it at once
+                            if seen == "gone":
+                                log.warning("flags: topic %s is gone from cluster %r", self.topic,
+                                            self.cluster)
+                                self.failed = (f"topic {self.topic} no longer exists on cluster "
+                                               f"{self.cluster!r}")
+                                self._wake()
+                                return
+                            if seen == "new":
+                                await self._refold(consumer, tp, "the topic was created again "
+                                                   "(new topic id)")
+                                continue
+                        if watch.behind(0, high, position, answered):
+                            await self._refold(consumer, tp, f"the log end went back to offset "
+                                               f"{high}, below offset {position} already read")
+                            continue
+                    else:
+                        watch.behind(0, high, position, answered)  # clears a passing doubt
+                        self.suspect = False
+            except KafkaOpsError as e:  # e.g. the topic was deleted under us
                 log.warning("flags: reading %s failed: %s", self.topic, e)
                 self.failed = f"reading {self.topic} failed: {e}"
                 self._wake()
@@ -477,11 +449,10 @@ class FlagStore:
                 raise KafkaOpsError(f"flags store stopped: {self.failed}")
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ClusterUnreachable(
-                    f"could not read {self.topic} up to offset {end} on cluster "
-                    f"{self.cluster!r} within {limit:g}s (read up to "
-                    f"{max(self._position, self.log.next_offset)})"
-                )
+                raise unreachable(
+                    self.cluster, self.config, f"not read up to offset {end} within "
+                    f"{limit:g}s (read up to {max(self._position, self.log.next_offset)})",
+                    doing=f"read {self.topic}")
             await self.progressed(left)
 
     def expect(self, write_id: str) -> asyncio.Future[FlagChange]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import ssl
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from kafkaops.core.config import ClusterConfig
-from kafkaops.core.errors import ClusterUnreachable, ConfigError
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
 from kafkaops.core.records import (
     BrokerInfo,
     MetadataSnapshot,
@@ -27,164 +25,8 @@ from kafkaops.core.records import (
     TopicPartition,
 )
 
-log = logging.getLogger("kafkaops.core.kafka")
 LATEST = -1
 EARLIEST = -2
-
-
-async def stop_quietly(client: Any) -> None:
-    """Stop an aiokafka client whatever state the broker is in (its stop() may re-raise its
-    own fetch task's cancellation; that is not ours unless our task is being cancelled).
-    A group member leaves its group, so the others take its partitions at once."""
-    try:
-        await _leave_group_at_generation_0(client)
-        await client.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-    except Exception as e:  # a dead broker: nothing more to close cleanly
-        log.debug("stopping a Kafka client: %s", e)
-
-
-async def _leave_group_at_generation_0(consumer: Any) -> None:
-    """Tansu gap: its group generations start at 0, aiokafka sends LeaveGroup only above 0
-    (Apache Kafka starts at 1), and Tansu never expires a member whose heartbeats stopped:
-    a stopped consumer would stay a member for good and keep its partitions from the
-    others. So close the coordinator ourselves and send the LeaveGroup it skipped, on the
-    consumer's still open connection. On Apache Kafka aiokafka leaves by itself (generation
-    1 or more) and nothing is done here. Reads aiokafka internals (`_coordinator`)."""
-    from aiokafka.errors import KafkaError
-    from aiokafka.protocol.group import LeaveGroupRequest
-
-    coordinator = getattr(consumer, "_coordinator", None)
-    member = getattr(coordinator, "member_id", "")
-    if (coordinator is None or getattr(coordinator, "generation", None) != 0 or not member
-            or getattr(coordinator, "_group_instance_id", None) is not None
-            or getattr(consumer, "_closed", True)):
-        return
-    await coordinator.close()  # heartbeats stopped, nothing sent at generation 0
-    try:
-        await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member))
-    except (KafkaError, OSError) as e:
-        log.debug("LeaveGroup %s for %s: %s", coordinator.group_id, member, e)
-
-
-async def start_or_close(client: Any) -> None:
-    """`await client.start()` for an aiokafka consumer or producer, closing it when the start
-    fails or is cancelled: a half-started client left to the garbage collector leaks its
-    connections (and aiokafka warns from __del__)."""
-    try:
-        await client.start()
-    except BaseException:
-        await stop_quietly(client)
-        raise
-
-
-# ---------------------------------------------------------------- readers' clients
-
-#: set in the context of a reader's aiokafka client: its metadata requests never create
-#: the topics they name (aiokafka asks with allow_auto_topic_creation=True, and offers no
-#: option; a broker with auto-creation on would recreate a deleted topic, with default
-#: settings, just because a reader was still assigned to it)
-_NO_AUTO_CREATE: ContextVar[bool] = ContextVar("kafkaops_no_auto_create", default=False)
-#: set in the context of a long-lived background reader (the flags SDK): aiokafka's
-#: per-attempt connection errors go to DEBUG; the reader logs one line per state change
-_QUIET: ContextVar[bool] = ContextVar("kafkaops_quiet_aiokafka", default=False)
-_patched = False
-
-
-def _patch_aiokafka() -> None:
-    """Install the two context-scoped behaviours above, once per process. Only clients
-    started inside `reader_clients()` are affected: every other aiokafka client in the
-    process (a service's own producers, say) behaves as aiokafka does."""
-    global _patched
-    if _patched:
-        return
-    import aiokafka.client
-    from aiokafka.protocol.metadata import MetadataRequest
-
-    class ReaderMetadataRequest(MetadataRequest):
-        def __init__(self, topics: list[str] | None = None,
-                     allow_auto_topic_creation: bool | None = None) -> None:
-            if allow_auto_topic_creation is None and _NO_AUTO_CREATE.get():
-                allow_auto_topic_creation = False
-            super().__init__(topics, allow_auto_topic_creation)
-
-    aiokafka.client.MetadataRequest = ReaderMetadataRequest  # looked up at each call there
-
-    class Quiet(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            if _QUIET.get() and record.levelno > logging.DEBUG:
-                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-            return True
-
-    quiet = Quiet()
-    for name in ("aiokafka", "aiokafka.conn", "aiokafka.cluster", "aiokafka.consumer.consumer",
-                 "aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator",
-                 "aiokafka.consumer.subscription_state"):
-        logging.getLogger(name).addFilter(quiet)
-    _patched = True
-
-
-@contextlib.contextmanager
-def reader_clients(*, quiet: bool = False) -> Iterator[None]:
-    """aiokafka clients started inside this block (and the tasks they start, which inherit
-    the context) never create a topic by asking for its metadata; with `quiet`, their
-    errors are logged at DEBUG."""
-    _patch_aiokafka()
-    tokens = [_NO_AUTO_CREATE.set(True)]
-    if quiet:
-        tokens.append(_QUIET.set(True))
-    try:
-        yield
-    finally:
-        for token in reversed(tokens):
-            token.var.reset(token)
-
-
-def quiet_aiokafka_here() -> None:
-    """For the rest of the current task (and tasks it starts): aiokafka's errors at DEBUG,
-    and no topic created by a metadata request (see `reader_clients`)."""
-    _patch_aiokafka()
-    _NO_AUTO_CREATE.set(True)
-    _QUIET.set(True)
-
-
-def client_options(name: str, cfg: ClusterConfig) -> dict[str, Any]:
-    """Keyword arguments for any aiokafka client, from a cluster's config."""
-    opts: dict[str, Any] = {
-        "bootstrap_servers": cfg.bootstrap_list,
-        "security_protocol": cfg.security_protocol,
-        "request_timeout_ms": int(cfg.request_timeout * 1000),
-        "client_id": f"kafkaops-{name}",
-    }
-    if cfg.security_protocol in ("SSL", "SASL_SSL"):
-        opts["ssl_context"] = _ssl_context(name, cfg)
-    if cfg.security_protocol.startswith("SASL"):
-        if cfg.sasl is None:
-            raise ConfigError(
-                f"clusters.{name}.sasl: required when security_protocol is {cfg.security_protocol}"
-            )
-        opts["sasl_mechanism"] = cfg.sasl.mechanism
-        opts["sasl_plain_username"] = cfg.sasl.username
-        opts["sasl_plain_password"] = cfg.sasl.password.reveal()
-    return opts
-
-
-def _ssl_context(name: str, cfg: ClusterConfig) -> ssl.SSLContext:
-    tls = cfg.tls
-    try:
-        ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
-        if tls and tls.cert_file:
-            password = tls.key_password.reveal() if tls.key_password.is_set else None
-            ctx.load_cert_chain(tls.cert_file, tls.key_file, password=password)
-        if tls and not tls.check_hostname:
-            ctx.check_hostname = False
-    except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"clusters.{name}.tls: cannot load TLS files: {e}") from None
-    return ctx
 
 
 class KafkaConnection:
@@ -195,6 +37,7 @@ class KafkaConnection:
         self.config = cfg
         self._client: Any = None
         self._admin: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
 
     @property
     def client(self) -> Any:
@@ -208,63 +51,17 @@ class KafkaConnection:
             raise RuntimeError("KafkaConnection used before start()")
         return self._admin
 
-    def unreachable(self, err: BaseException) -> ClusterUnreachable:
-        from aiokafka.errors import (
-            AuthenticationFailedError,
-            SaslAuthenticationFailed,
-            UnsupportedSaslMechanismError,
-        )
-
-        detail = str(err) or type(err).__name__
-        if isinstance(err, (SaslAuthenticationFailed, AuthenticationFailedError,
-                            UnsupportedSaslMechanismError)):
-            return self.refused(detail)
-        return ClusterUnreachable(
-            f"cluster {self.name!r} unreachable at {self.config.bootstrap_servers}: {detail} "
-            f"— check clusters.{self.name}.bootstrap_servers and that the brokers are up",
-            cluster=self.name,
-        )
-
-    def refused(self, detail: str) -> ClusterUnreachable:
-        """The brokers answered but refused our SASL credentials: waiting will not help."""
-        sasl = self.config.sasl
-        who = f"user {sasl.username!r}, {sasl.mechanism}" if sasl else "no sasl: in config"
-        return ClusterUnreachable(
-            f"cluster {self.name!r} at {self.config.bootstrap_servers} refused the SASL "
-            f"credentials ({who}): {detail} — check clusters.{self.name}.sasl (username, "
-            "password, mechanism)", retriable=False, cluster=self.name)
-
     async def start(self) -> None:
-        from aiokafka import AIOKafkaClient
-        from aiokafka.admin import AIOKafkaAdminClient
-        from aiokafka.errors import KafkaError
-
-        opts = client_options(self.name, self.config)
-        client = AIOKafkaClient(**opts)
-        admin = AIOKafkaAdminClient(**opts)
-        try:
-            await asyncio.gather(client.bootstrap(), admin.start())
-        except (KafkaError, OSError) as e:
-            await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
-            raise self.unreachable(e) from None
-        except (KeyError, ValueError):
-            await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
-            if not self.config.security_protocol.startswith("SASL"):
-                raise
-            # aiokafka's SCRAM client fails this way when the broker ends the exchange with
-            # an error (`e=...`) instead of its signature (Tansu refusing the credentials)
-            raise self.refused("the broker ended the SCRAM exchange with an error") from None
-        except BaseException:  # cancelled (a broker that never answers): close, then go
-            await asyncio.gather(client.close(), admin.close(), return_exceptions=True)
-            raise
-        self._client, self._admin = client, admin
+        async with contextlib.AsyncExitStack() as stack:
+            self._client, self._admin = await clients.enter_together(
+                stack, clients.client(self), clients.admin(self))
+            self._stack = stack.pop_all()
 
     async def stop(self) -> None:
-        client, admin = self._client, self._admin
+        stack, self._stack = self._stack, None
         self._client = self._admin = None
-        await asyncio.gather(
-            *(c.close() for c in (client, admin) if c is not None), return_exceptions=True
-        )
+        if stack is not None:
+            await stack.aclose()
 
     async def __aenter__(self) -> KafkaConnection:
         await self.start()
@@ -277,37 +74,26 @@ class KafkaConnection:
     async def producer(self, **options: Any) -> AsyncIterator[Any]:
         """A started aiokafka producer with this cluster's settings (and `options`), stopped
         on the way out whatever happens. It never creates a topic by asking for its
-        metadata (see `reader_clients`): a record for a topic deleted meanwhile fails
+        metadata (see `clients.reader_clients`): a record for a topic deleted meanwhile fails
         instead of recreating the topic with default settings."""
-        from aiokafka import AIOKafkaProducer
-        from aiokafka.errors import KafkaError
-
-        with reader_clients():
-            producer = AIOKafkaProducer(**client_options(self.name, self.config), **options)
-            try:
-                await start_or_close(producer)
-            except (KafkaError, OSError) as e:
-                raise self.unreachable(e) from None
-        try:
+        async with clients.producer(self, reader=True, **options) as producer:
             yield producer
-        finally:
-            await stop_quietly(producer)
+
+    def any_node(self) -> int:
+        """A broker to send a request to (ClusterUnreachable when none is known)."""
+        node: int | None = self.client.get_random_node()
+        if node is None:
+            raise unreachable(self.name, self.config, "no broker known")
+        return node
 
     async def ping(self) -> None:
         """One small request (Metadata for no topic) to any broker: ClusterUnreachable when
         it fails. Its answer is not applied to the client's view of partition leaders (an
         answer naming no topic would empty it). Callers bound the wait (core/kafka/reach.py)."""
-        from aiokafka.errors import KafkaError
         from aiokafka.protocol.metadata import MetadataRequest
 
-        try:
-            node = self.client.get_random_node()
-            if node is None:
-                raise ClusterUnreachable(f"cluster {self.name!r}: no broker known",
-                                         cluster=self.name)
-            await self.client.send(node, MetadataRequest([], False))
-        except (KafkaError, OSError) as e:
-            raise self.unreachable(e) from None
+        with map_kafka_errors(self):
+            await self.client.send(self.any_node(), MetadataRequest([], False))
 
     # ------------------------------------------------------------ metadata
 
@@ -316,16 +102,10 @@ class KafkaConnection:
 
         The answer also refreshes the client's view of partition leaders.
         """
-        from aiokafka.errors import KafkaError
         from aiokafka.protocol.metadata import MetadataRequest
 
-        try:
-            node = self.client.get_random_node()
-            if node is None:
-                raise ClusterUnreachable(f"cluster {self.name!r}: no broker known")
-            resp = await self.client.send(node, MetadataRequest(topics, False))
-        except (KafkaError, OSError) as e:
-            raise self.unreachable(e) from None
+        with map_kafka_errors(self):
+            resp = await self.client.send(self.any_node(), MetadataRequest(topics, False))
         self.client.cluster.update_metadata(resp)
         obj = resp.to_object()
         controller_id = obj.get("controller_id")
@@ -448,9 +228,5 @@ class KafkaConnection:
         return result
 
     async def _per_node(self, by_node: dict[int, list[TopicPartition]], fn: Any) -> list[Any]:
-        from aiokafka.errors import KafkaError
-
-        try:
+        with map_kafka_errors(self):
             return list(await asyncio.gather(*(fn(n, tps) for n, tps in by_node.items())))
-        except (KafkaError, OSError) as e:
-            raise self.unreachable(e) from None

@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+from kafkaops.core.kafka.errors import is_kafka_error
+
 log = logging.getLogger(__name__)
 
 Identity = Literal["same", "new", "gone", "unknown"]
@@ -80,8 +82,6 @@ class LogWatch:
     async def identity(self) -> Identity:
         """Ask the broker for the topic's id now: same, new (and remember it), gone, or
         unknown (no answer, or no topic ids on this broker)."""
-        from aiokafka.errors import KafkaError
-
         self._checked = time.monotonic()
         self.lost = False
         if not self._supported:
@@ -89,7 +89,9 @@ class LogWatch:
         try:
             async with asyncio.timeout(self.timeout):
                 ids = await topic_ids(self._client(), [self.topic])
-        except (KafkaError, OSError, TimeoutError) as e:
+        except Exception as e:  # no answer: unknown, whatever the reason
+            if not is_kafka_error(e):
+                raise
             log.debug("topic id of %s: %s", self.topic, e)
             return "unknown"
         if ids is None:

@@ -19,13 +19,13 @@ how old the last known values are ("no answer since 14:03:22, 42s").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kafkaops.core.errors import ClusterUnreachable
+from kafkaops.core.kafka.errors import no_answer
+from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka.connection import KafkaConnection
@@ -36,12 +36,6 @@ T = TypeVar("T")
 PROBE_TIMEOUT = 3.0
 #: while work runs, how often each cluster it depends on is asked
 PROBE_EVERY = 1.0
-
-
-def no_answer(name: str, bootstrap: str, within: float) -> ClusterUnreachable:
-    return ClusterUnreachable(
-        f"cluster {name!r} did not answer within {within:g}s at {bootstrap} — check that its "
-        "brokers are up and not hung", cluster=name)
 
 
 class LastAnswers:
@@ -121,9 +115,7 @@ async def answering(
         result = task.result()
     finally:
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
     for n in names:
         answers.answered(n)
     return result

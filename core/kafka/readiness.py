@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.kafka.reach import PROBE_TIMEOUT, connect, last_answers, no_answer
+from kafkaops.core.kafka.errors import no_answer
+from kafkaops.core.kafka.reach import PROBE_TIMEOUT, connect, last_answers
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services

@@ -20,6 +20,7 @@ fails to decode). Both ways are also right on Apache Kafka.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from kafkaops.core.dr.mm2 import (
     decode_offset_sync,
 )
 from kafkaops.core.errors import KafkaOpsError, NotFound
-from kafkaops.core.kafka.connection import KafkaConnection, client_options, start_or_close
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import TopicPartition
 
 #: how long a read of an internal topic may take before it reports what it has
@@ -75,10 +78,8 @@ class TopicRead:
 
 
 def _consumer(conn: KafkaConnection, **extra: Any) -> Any:
-    from aiokafka import AIOKafkaConsumer
-
-    opts = client_options(conn.name, conn.config)
-    opts.update(
+    """A short-lived reader's consumer context: no group, nothing committed."""
+    opts: dict[str, Any] = dict(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -86,7 +87,7 @@ def _consumer(conn: KafkaConnection, **extra: Any) -> Any:
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     opts.update(extra)
-    return AIOKafkaConsumer(**opts)
+    return clients.consumer(conn, **opts)
 
 
 async def partitions_of(conn: KafkaConnection, topics: Iterable[str]) -> dict[str, int]:
@@ -113,46 +114,36 @@ async def read_records(
     A start below the log start reads from the log start. With `limit`, a partition is done
     once it has that many records.
     """
-    from aiokafka.errors import KafkaError
     from aiokafka.structs import TopicPartition as AkTP
 
     wanted = {tp: (s, e) for tp, (s, e) in ranges.items() if e > s}
     out: dict[TopicPartition, list[RawRecord]] = {tp: [] for tp in ranges}
     if not wanted:
         return out, set()
-    consumer = _consumer(conn)
-    try:
-        await start_or_close(consumer)
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
-    try:
-        aks = {AkTP(tp.topic, tp.partition): tp for tp in wanted}
-        consumer.assign(list(aks))
-        for ak, tp in aks.items():
-            consumer.seek(ak, wanted[tp][0])
-        pending = set(aks)
-        deadline = time.monotonic() + wait
-        while pending and time.monotonic() < deadline:
-            batch = await consumer.getmany(*pending, timeout_ms=200)
-            for ak, recs in batch.items():
-                tp = aks[ak]
-                end = wanted[tp][1]
-                for r in recs:
-                    if r.offset >= end:
-                        break
-                    out[tp].append(
-                        RawRecord(r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
-                    )
-            for ak in list(pending):
-                full = limit is not None and len(out[aks[ak]]) >= limit
-                if full or await consumer.position(ak) >= wanted[aks[ak]][1]:
-                    pending.discard(ak)
-                    consumer.pause(ak)
-        return out, {aks[ak] for ak in pending}
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
-    finally:
-        await consumer.stop()
+    async with _consumer(conn) as consumer:
+        with map_kafka_errors(conn):
+            aks = {AkTP(tp.topic, tp.partition): tp for tp in wanted}
+            consumer.assign(list(aks))
+            for ak, tp in aks.items():
+                consumer.seek(ak, wanted[tp][0])
+            pending = set(aks)
+            deadline = time.monotonic() + wait
+            while pending and time.monotonic() < deadline:
+                batch = await consumer.getmany(*pending, timeout_ms=200)
+                for ak, recs in batch.items():
+                    tp = aks[ak]
+                    end = wanted[tp][1]
+                    for r in recs:
+                        if r.offset >= end:
+                            break
+                        out[tp].append(RawRecord(r.offset, r.timestamp, r.key, r.value,
+                                                 tuple(r.headers or ())))
+                for ak in list(pending):
+                    full = limit is not None and len(out[aks[ak]]) >= limit
+                    if full or await consumer.position(ak) >= wanted[aks[ak]][1]:
+                        pending.discard(ak)
+                        consumer.pause(ak)
+    return out, {aks[ak] for ak in pending}
 
 
 async def read_partition(
@@ -260,17 +251,14 @@ async def committed_offsets(
     """The group's committed offset per named partition (None: no offset).
 
     Named partitions only: OffsetFetch for all partitions of a group is broken on Tansu."""
-    from aiokafka.errors import KafkaError
     from aiokafka.structs import TopicPartition as AkTP
 
     if not partitions:
         return {}
-    try:
+    with map_kafka_errors(conn):
         got = await conn.admin.list_consumer_group_offsets(
             group, partitions=[AkTP(tp.topic, tp.partition) for tp in partitions]
         )
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
     out: dict[TopicPartition, int | None] = {tp: None for tp in partitions}
     for ak, om in got.items():
         tp = TopicPartition(ak.topic, ak.partition)
@@ -284,12 +272,8 @@ async def group_members(conn: KafkaConnection, group: str) -> tuple[str, int]:
 
     One group per DescribeGroups request: with three or more groups aiokafka cannot decode
     the answer (BROKER_NOTES.md); one per request is right on every broker."""
-    from aiokafka.errors import KafkaError
-
-    try:
+    with map_kafka_errors(conn):
         resp = await conn.admin.describe_consumer_groups([group])
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
     for r in resp:
         for g in r.groups:
             error_code, gid, state = g[0], g[1], g[2]
@@ -309,7 +293,7 @@ async def commit_offsets(
     """Commit offsets for a group from outside it (generation -1, no member id), as
     Kafka's admin alterConsumerGroupOffsets does. The broker refuses while the group has
     active members. Raises KafkaOpsError naming the partitions that failed."""
-    from aiokafka.errors import KafkaError, for_code
+    from aiokafka.errors import for_code
     from aiokafka.protocol.commit import OffsetCommitRequest
 
     if not offsets:
@@ -317,12 +301,10 @@ async def commit_offsets(
     by_topic: dict[str, list[tuple[int, int, str]]] = {}
     for tp, off in sorted(offsets.items()):
         by_topic.setdefault(tp.topic, []).append((tp.partition, off, ""))
-    try:
+    with map_kafka_errors(conn):
         coordinator = await conn.admin.find_coordinator(group)
         req = OffsetCommitRequest(group, -1, "", -1, list(by_topic.items()))
         resp = await conn.client.send(coordinator, req)
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
     failed = []
     for topic, parts in resp.topics:
         for partition, code in parts:
@@ -344,23 +326,18 @@ class Writer:
     def __init__(self, conn: KafkaConnection) -> None:
         self.conn = conn
         self._producer: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
-        from aiokafka.errors import KafkaError
-
-        opts = client_options(self.conn.name, self.conn.config)
-        producer = AIOKafkaProducer(**opts, acks="all", linger_ms=5)
-        try:
-            await start_or_close(producer)
-        except (KafkaError, OSError) as e:
-            raise self.conn.unreachable(e) from None
-        self._producer = producer
+        async with contextlib.AsyncExitStack() as stack:
+            self._producer = await stack.enter_async_context(
+                clients.producer(self.conn, acks="all", linger_ms=5))
+            self._stack = stack.pop_all()
 
     async def stop(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        stack, self._stack, self._producer = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
 
     async def __aenter__(self) -> Writer:
         await self.start()
@@ -379,11 +356,9 @@ class Writer:
     ) -> list[int]:
         """Produce (key, value[, timestamp_ms, headers]) records in order to one partition
         and wait for all of them; returns their offsets."""
-        from aiokafka.errors import KafkaError
-
         if self._producer is None:
             raise RuntimeError("Writer used before start()")
-        try:
+        with map_kafka_errors(self.conn, doing=f"write to {topic!r}"):
             futures = []
             for rec in records:
                 key, value = rec[0], rec[1]
@@ -396,11 +371,6 @@ class Writer:
                     )
                 )
             metas = await asyncio.gather(*futures)
-        except (KafkaError, OSError) as e:
-            raise KafkaOpsError(
-                f"cannot write to {topic!r} on cluster {self.conn.name!r}: "
-                f"{type(e).__name__}: {e}", retriable=True,
-            ) from None
         return [m.offset for m in metas]
 
 

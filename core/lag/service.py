@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError, NotFound
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import is_kafka_error, kafka_error, map_kafka_errors, unreachable
 from kafkaops.core.kafka.wire import Topology
 from kafkaops.core.lag.status import (
     LagHistory,
@@ -426,24 +427,20 @@ class LagService:
     async def _metadata(self, req: _Requests) -> Topology:
         """Partitions and leaders of every topic: Metadata v5 decoded lean, or the
         connection's own metadata() where the broker lacks v5."""
-        from aiokafka.errors import KafkaError
-
         from kafkaops.core.kafka.wire import LagMetadata, unsupported
 
-        node = self.conn.client.get_random_node()
-        if node is None:
-            raise ClusterUnreachable(f"cluster {self.conn.name!r}: no broker known")
+        node = self.conn.any_node()
         if (node, "Metadata") not in self._legacy:
-            try:
-                resp = await self._send(node, LagMetadata(), req, "Metadata")
-                topology: Topology = resp.topics
-                return topology
-            except (KafkaError, OSError) as e:
-                raise self.conn.unreachable(e) from None
-            except Exception as e:
-                if not unsupported(e):
-                    raise
-                self._legacy.add((node, "Metadata"))
+            with map_kafka_errors(self.conn):
+                try:
+                    resp = await self._send(node, LagMetadata(), req, "Metadata")
+                except Exception as e:
+                    if not unsupported(e):
+                        raise
+                    self._legacy.add((node, "Metadata"))
+                else:
+                    topology: Topology = resp.topics
+                    return topology
         req.add("Metadata")
         meta = await self.conn.metadata()
         return {
@@ -456,7 +453,6 @@ class LagService:
         return sorted(b.nodeId for b in self.conn.client.cluster.brokers())
 
     async def _list_groups(self, req: _Requests) -> list[str]:
-        from aiokafka.errors import KafkaError
         from aiokafka.protocol.admin import ListGroupsRequest
 
         async def ask(node: int) -> list[str]:
@@ -467,27 +463,26 @@ class LagService:
 
         nodes = self._broker_ids()
         if not nodes:
-            raise ClusterUnreachable(f"cluster {self.conn.name!r}: no broker known")
+            raise unreachable(self.conn.name, self.conn.config, "no broker known")
         results = await asyncio.gather(*(ask(n) for n in nodes), return_exceptions=True)
         names: set[str] = set()
         failures = 0
         for r in results:
             if isinstance(r, BaseException):
-                if not isinstance(r, KafkaError | OSError):
+                if not is_kafka_error(r):
                     raise r
                 failures += 1
             else:
                 names.update(r)
         if failures == len(nodes):
             first = next(r for r in results if isinstance(r, BaseException))
-            raise self.conn.unreachable(first)
+            raise kafka_error(first, self.conn) or first
         return sorted(names)
 
     async def _find_coordinators(
         self, groups: list[str], req: _Requests
     ) -> tuple[dict[int, list[str]], dict[str, str]]:
         """Groups by coordinator node, and errors for groups without one. Cached."""
-        from aiokafka.errors import KafkaError
         from aiokafka.protocol.coordination import FindCoordinatorRequest
 
         from kafkaops.core.kafka.wire import FindCoordinatorV4, error_text, unsupported
@@ -495,10 +490,8 @@ class LagService:
         errors: dict[str, str] = {}
         unknown = [g for g in groups if g not in self._coordinators]
         if unknown:
-            node = self.conn.client.get_random_node()
-            if node is None:
-                raise ClusterUnreachable(f"cluster {self.conn.name!r}: no broker known")
-            try:
+            node = self.conn.any_node()
+            with map_kafka_errors(self.conn):
                 try:
                     resp = await self._send(node, FindCoordinatorV4(unknown), req,
                                             "FindCoordinator")
@@ -513,8 +506,6 @@ class LagService:
                     ))
                     rows = [(g, a.coordinator_id, a.error_code, None)
                             for g, a in zip(unknown, answers, strict=True)]
-            except (KafkaError, OSError) as e:
-                raise self.conn.unreachable(e) from None
             for group, node_id, code, message in rows:
                 if code == 0:
                     self._coordinators[group] = node_id
@@ -531,8 +522,6 @@ class LagService:
         req: _Requests,
     ) -> tuple[dict[str, Committed], dict[str, _GroupInfo]]:
         """Committed offsets and descriptions of the groups, every coordinator at once."""
-        from aiokafka.errors import KafkaError
-
         from kafkaops.core.kafka.wire import (
             COORDINATOR_LOAD_IN_PROGRESS,
             COORDINATOR_NOT_AVAILABLE,
@@ -555,7 +544,7 @@ class LagService:
         offset_errors: dict[str, str] = {}
         for (kind, chunk), result in zip(kinds, results, strict=True):
             if isinstance(result, BaseException):
-                if not isinstance(result, KafkaError | OSError | KafkaOpsError):
+                if not (is_kafka_error(result) or isinstance(result, KafkaOpsError)):
                     raise result
                 for g in chunk:
                     self._coordinators.pop(g, None)
@@ -578,7 +567,7 @@ class LagService:
             infos[g] = info._replace(error=err)
         if all(isinstance(r, BaseException) for r in results) and results:
             first = next(r for r in results if isinstance(r, BaseException))
-            raise self.conn.unreachable(first)
+            raise kafka_error(first, self.conn) or first
         return committed, infos
 
     async def _offsets(
@@ -690,7 +679,6 @@ class LagService:
         whose leader did not answer, are read again by ListOffsets + Fetch
         (KafkaConnection.high_watermarks).
         """
-        from aiokafka.errors import KafkaError
 
         from kafkaops.core.kafka.wire import LagFetch
 
@@ -703,9 +691,10 @@ class LagService:
             for tp in tps:
                 topics[tp.topic].append((tp.partition, max(anchors.get(tp, 0), 0), 1))
             try:
-                resp = await self._fetch(node, LagFetch(FETCH_WAIT_MS, 1, 1, list(topics.items())),
-                                         req)
-            except (KafkaError, OSError):
+                with map_kafka_errors(self.conn):
+                    resp = await self._fetch(
+                        node, LagFetch(FETCH_WAIT_MS, 1, 1, list(topics.items())), req)
+            except KafkaOpsError:
                 retry.extend(tps)
                 return
             for topic, parts in resp:
@@ -749,7 +738,6 @@ class LagService:
         req: _Requests,
     ) -> None:
         """Fill the timestamp cache for every lagging (partition, committed offset)."""
-        from aiokafka.errors import KafkaError
 
         from kafkaops.core.kafka.wire import LagFetch, record_timestamps
 
@@ -782,9 +770,10 @@ class LagService:
                 parts = [(tp.partition, pending[tp][0], RECORD_BYTES) for tp in tps]
                 max_bytes = len(tps) * RECORD_BYTES
                 try:
-                    resp = await self._fetch(
-                        node, LagFetch(TIMESTAMP_WAIT_MS, 1, max_bytes, [(topic, parts)]), req)
-                except (KafkaError, OSError):
+                    with map_kafka_errors(self.conn):
+                        resp = await self._fetch(
+                            node, LagFetch(TIMESTAMP_WAIT_MS, 1, max_bytes, [(topic, parts)]), req)
+                except KafkaOpsError:
                     return 0
                 got: dict[int, Any] = {}
                 for _topic, answered in resp:

@@ -29,15 +29,12 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
 from kafkaops.core.expr.filter import Filter
-from kafkaops.core.kafka.connection import (
-    LATEST,
-    KafkaConnection,
-    client_options,
-    reader_clients,
-    start_or_close,
-)
+from kafkaops.core.kafka import clients
+from kafkaops.core.kafka.connection import LATEST, KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.kafka.logwatch import LogWatch
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.tasks import cancel_and_wait
 from kafkaops.core.untrusted import parse_json, printable
 
 if TYPE_CHECKING:
@@ -453,15 +450,13 @@ class MessageService:
         return chosen
 
     def _consumer(self, **extra: Any) -> Any:
-        from aiokafka import AIOKafkaConsumer
-
-        opts = client_options(self.conn.name, self.conn.config)
-        opts.update(
+        """A reader's consumer context: no group, nothing committed."""
+        opts: dict[str, Any] = dict(
             group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         opts.update(extra)
-        return AIOKafkaConsumer(**opts)
+        return clients.consumer(self.conn, **opts)
 
     async def resolve_start(
         self, topic: str, partitions: Iterable[int] | None, start: StartAt
@@ -499,9 +494,8 @@ class MessageService:
         guess = await self.conn.list_offsets(tps, ts)
         lo = {tp: water[tp][0] for tp in tps if tp in water}
         hi = {tp: water[tp][1] for tp in tps if tp in water}
-        consumer = self._consumer(max_partition_fetch_bytes=64 * 1024, fetch_max_wait_ms=100)
-        await start_or_close(consumer)
-        try:
+        reader = self._consumer(max_partition_fetch_bytes=64 * 1024, fetch_max_wait_ms=100)
+        async with reader as consumer:
             from aiokafka.structs import TopicPartition as AkTP
 
             consumer.assign([AkTP(tp.topic, tp.partition) for tp in lo])
@@ -531,8 +525,6 @@ class MessageService:
                 rounds += 1
                 if rounds > 200:  # pragma: no cover - bisecting 2^64 offsets takes 64
                     raise KafkaOpsError("could not find the offset for that time: giving up")
-        finally:
-            await consumer.stop()
         return {tp: hi[tp] for tp in lo}
 
     @staticmethod
@@ -586,15 +578,14 @@ class MessageService:
             return
         from aiokafka.structs import TopicPartition as AkTP
 
-        consumer = self._consumer()
-        await start_or_close(consumer)
-        try:
+        async with self._consumer() as consumer:
             consumer.assign([AkTP(tp.topic, tp.partition) for tp in todo])
             for tp in todo:
                 consumer.seek(AkTP(tp.topic, tp.partition), begin[tp])
             idle_since = time.monotonic()
             while todo:
-                batch = await consumer.getmany(timeout_ms=500)
+                with map_kafka_errors(self.conn):
+                    batch = await consumer.getmany(timeout_ms=500)
                 if not batch:
                     if time.monotonic() - idle_since > 10:
                         raise KafkaOpsError(
@@ -617,8 +608,6 @@ class MessageService:
                         recs = await where.select_async(recs)
                     if recs:
                         yield [to_message(r) for r in recs]
-        finally:
-            await consumer.stop()
 
     def tail(
         self, topic: str, *, partitions: Iterable[int] | None = None,
@@ -664,6 +653,7 @@ class Tail:
         self.matched_count = 0
         self.error: str | None = None
         self._consumer: Any = None
+        self._clients: contextlib.AsyncExitStack | None = None
         self._aks: list[Any] = []
         self._next: dict[int, int] = {}
         self._paused = False
@@ -680,33 +670,31 @@ class Tail:
         from aiokafka.structs import TopicPartition as AkTP
 
         begin = await self.service.resolve_start(self.topic, self.partitions, self.start_at)
-        consumer = self.service._consumer()
+        consumer: Any = None
         # aiokafka offers no public way to send a request over a consumer's connections;
         # its client is `_client` (LogWatch asks the topic's id through it)
         watch = LogWatch(lambda: consumer._client, self.topic, gap=1.5)
-        watch.follow_connections(consumer._client)
-        with reader_clients():  # a tail never creates the topic it reads
-            await start_or_close(consumer)
-        self._aks = [AkTP(tp.topic, tp.partition) for tp in begin]
-        consumer.assign(self._aks)
-        for ak in self._aks:
-            consumer.seek(ak, begin[TopicPartition(ak.topic, ak.partition)])
-        self._next = {tp.partition: off for tp, off in begin.items()}
-        self._consumer = consumer
-        self._watch = watch
-        self._gone = False
-        self._suspect = set()
-        await self._watch.identity()  # the log this tail reads
+        async with contextlib.AsyncExitStack() as stack:
+            consumer = await stack.enter_async_context(self.service._consumer(
+                reader=True,  # a tail never creates the topic it reads
+                created=lambda made: watch.follow_connections(made._client)))
+            self._aks = [AkTP(tp.topic, tp.partition) for tp in begin]
+            consumer.assign(self._aks)
+            for ak in self._aks:
+                consumer.seek(ak, begin[TopicPartition(ak.topic, ak.partition)])
+            self._next = {tp.partition: off for tp, off in begin.items()}
+            self._gone = False
+            self._suspect = set()
+            await watch.identity()  # the log this tail reads
+            self._consumer, self._watch = consumer, watch
+            self._clients = stack.pop_all()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
+        stack, self._clients, self._consumer = self._clients, None, None
+        if stack is not None:
+            await stack.aclose()
 
     async def __aenter__(self) -> Tail:
         await self.start()
@@ -717,19 +705,15 @@ class Tail:
 
     async def batches(self) -> AsyncIterator[list[Any]]:
         """Raw record batches that passed the filter (records stay aiokafka's: inside core)."""
-        from aiokafka.errors import KafkaError
-
         if self._consumer is None:
             raise RuntimeError("Tail used before start()")
         flt = self.filter
         decoder = self.service.decoder
         nxt = self._next
         while True:
-            try:
+            with map_kafka_errors(self.service.conn):
                 batch = await self._consumer.getmany(timeout_ms=250, max_records=10_000)
                 batch = await self._check_log(batch)
-            except KafkaError as e:
-                raise self.service.conn.unreachable(e) from None
             for recs in batch.values():
                 if not recs:
                     continue

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.errors import Conflict, KafkaOpsError, NotFound, Refused, UsageError
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -680,24 +681,16 @@ async def _partitions(
 
 
 async def _send(conn: KafkaConnection, node: int, request: Any) -> Any:
-    from aiokafka.errors import KafkaError
-
-    try:
+    with map_kafka_errors(conn):
         return await conn.client.send(node, request)
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
 
 
 async def _coordinator(conn: KafkaConnection, group: str) -> int:
     """Node id of the group's coordinator (FindCoordinator)."""
-    from aiokafka.errors import KafkaError
-
     if not group or not group.strip():
         raise UsageError("consumer group id is empty")
-    try:
+    with map_kafka_errors(conn):
         return int(await conn.client.coordinator_lookup(0, group))
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
 
 
 async def describe_group(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, Refused, UsageError
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import (
     SUMMARY_CONFIGS,
     ClusterOverview,
@@ -133,16 +134,13 @@ class TopicService:
         keep the wanted ones here, and never make a default up.
         """
         from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-        from aiokafka.errors import KafkaError
 
         if not topics:
             return {}
         wanted = set(names) if names is not None else None
         resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
-        try:
+        with map_kafka_errors(self.conn):
             responses = await self.conn.admin.describe_configs(resources)
-        except (KafkaError, OSError) as e:
-            raise self.conn.unreachable(e) from None
         out: dict[str, tuple[ConfigEntry, ...]] = {}
         for resp in responses:
             for res in resp.to_object()["resources"]:
@@ -162,7 +160,6 @@ class TopicService:
     async def create_topics(self, specs: Iterable[NewTopicSpec], *, exist_ok: bool = True) -> None:
         """Create topics (used by the demo and by kafkaops' own control topics)."""
         from aiokafka.admin import NewTopic
-        from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
         if self.conn.config.read_only:
             raise Refused(f"cluster {self.conn.name!r} is read-only; not creating topics")
@@ -174,14 +171,8 @@ class TopicService:
         ]
         if not new:
             return
-        try:
+        with map_kafka_errors(self.conn, doing="create topics"):
             resp = await self.conn.admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            if exist_ok:
-                return
-            raise
-        except (KafkaError, OSError) as e:
-            raise self.conn.unreachable(e) from None
         for item in resp.topic_errors:
             name, code = item[0], item[1]
             if code == 36 and exist_ok:  # TOPIC_ALREADY_EXISTS

@@ -16,7 +16,6 @@ are parsed with bounds (core/untrusted.py), and a sample that does not parse is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.tasks import cancel_and_wait
 from kafkaops.core.untrusted import UntrustedData, parse_json
 
 if TYPE_CHECKING:
@@ -275,10 +275,7 @@ class UsageRecorder:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         await asyncio.sleep(self.first_after)

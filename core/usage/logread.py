@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.usage.batches import Batch, read_batches
 
@@ -54,13 +55,9 @@ async def per_leader(conn: KafkaConnection, tps: Iterable[TopicPartition],
                      ) -> dict[TopicPartition, T]:
     """`ask(node, partitions)` for each leader, together; answers merged. Kafka errors are
     ClusterUnreachable naming the cluster."""
-    from aiokafka.errors import KafkaError
-
     by_node = await conn.leaders(tps)
-    try:
+    with map_kafka_errors(conn):
         parts = await asyncio.gather(*(ask(n, list(p)) for n, p in by_node.items()))
-    except (KafkaError, OSError) as e:
-        raise conn.unreachable(e) from None
     return {k: v for d in parts for k, v in d.items()}
 
 
