@@ -31,7 +31,13 @@ from typing import Any
 
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.errors import ConfigError
-from kafkaops.core.kafka.errors import Cluster, cluster_of, map_kafka_errors, refused_credentials
+from kafkaops.core.kafka.errors import (
+    Cluster,
+    cluster_of,
+    is_kafka_error,
+    map_kafka_errors,
+    refused_credentials,
+)
 
 log = logging.getLogger("kafkaops.core.kafka")
 
@@ -208,7 +214,6 @@ async def _leave_group_at_generation_0(consumer: Any) -> None:
     others. So close the coordinator ourselves and send the LeaveGroup it skipped, on the
     consumer's still open connection. On Apache Kafka aiokafka leaves by itself (generation
     1 or more) and nothing is done here. Reads aiokafka internals (`_coordinator`)."""
-    from aiokafka.errors import KafkaError
     from aiokafka.protocol.group import LeaveGroupRequest
 
     coordinator = getattr(consumer, "_coordinator", None)
@@ -220,7 +225,9 @@ async def _leave_group_at_generation_0(consumer: Any) -> None:
     await coordinator.close()  # heartbeats stopped, nothing sent at generation 0
     try:
         await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member))
-    except (KafkaError, OSError) as e:  # best effort: the consumer closes either way
+    except Exception as e:  # best effort: the consumer closes either way
+        if not is_kafka_error(e):
+            raise
         log.debug("LeaveGroup %s for %s: %s", coordinator.group_id, member, e)
 
 
