@@ -1,10 +1,10 @@
 """Every capability kafkaops offers, named once, with its words in each face.
 
-Pure data: the bot's `help` and its hints, the CLI's help epilog and the console's help
-read this table, so a hint is always given in the words of the face the person uses
-(`/kafka lag billing` in Slack, `kafkaops lag --group billing` at a terminal, `l` in the
-console) and a capability renamed in one face cannot drift from the others unnoticed
-(tests/test_bot_help.py checks the table against the bot's subcommands and the CLI's).
+Pure data: the bot's `help` and its hints and the CLI's help epilog read this table, so a
+hint is given in the words of the face the person uses (`/kafka lag billing` in Slack,
+`kafkaops lag --group billing` at a terminal, `l` in the console), and a capability
+renamed in one face cannot drift from the others unnoticed: tests/test_bot_help.py checks
+the table against the bot's subcommands, the CLI's parser and the console's key bindings.
 
 Templates: words after the face's command (`kafkaops`, the slash command), with
 `{name}` placeholders and `[...]` parts that are left out when a placeholder inside them

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kafkaops.bot.render.admin import render_admin_plan, render_admin_result
 from kafkaops.bot.render.alerts import render_alert_list
 from kafkaops.bot.render.audit import render_audit, render_verify
 from kafkaops.bot.render.common import (
@@ -58,6 +59,7 @@ from kafkaops.bot.render.topics import ClusterStatus, render_status, render_topi
 from kafkaops.bot.render.usage import render_fix_plan, render_policy
 from kafkaops.bot.render.usage import render_usage as render_usage_report
 from kafkaops.bot.render.views import ClusterLag, HomeState, render_home
+from kafkaops.core.admin.plans import AdminPlan, AdminResult, Change
 from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, Subject
 from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import Listing, TrailRead
@@ -444,6 +446,14 @@ FIX_PLAN = FixPlan(cluster="primary", topic="iac.changes", changes=(
     ConfigChange("retention.ms", "86400000", "220752000000", "iac-retention"),
     ConfigChange("cleanup.policy", None, "delete", "iac-retention")),
     not_fixable=(), keep={})
+ADMIN_PLAN = AdminPlan(
+    action="topic.config", cluster="primary", target="orders.events",
+    title="Change configs of topic 'orders.events' on cluster 'primary'",
+    state=("configs set on the topic: cleanup.policy=delete, retention.ms=600000",),
+    changes=(Change("cleanup.policy", "delete", "broker default"),
+             Change("message.timestamp.difference.max.ms", "9223372036854775807", "86400000")),
+    params={}, warnings=("consumers reading with a timestamp filter may skip records",),
+    planned_at=1_800_000_000.0)
 HOME = HomeState(
     at=T_ALERTS, alerts=tuple(ALERTS.firing())[:3], alerts_error=None, rules=2,
     lag=(ClusterLag("primary", (BILLING, LAG.groups[2]), 3),
@@ -670,6 +680,9 @@ CASES: dict[str, Message] = {
     "usage_by_team": render_usage_report(USAGE, by="team", command="/kafka usage"),
     "policy_findings": render_policy(POLICY, command="/kafka"),
     "policy_fix_plan": render_fix_plan(FIX_PLAN),
+    "admin_plan": render_admin_plan(ADMIN_PLAN),
+    "admin_result": render_admin_result(AdminResult(ADMIN_PLAN, True, (
+        "message.timestamp.difference.max.ms = 86400000", "cleanup.policy = broker default"))),
     "home_view": Message("home", tuple(render_home(HOME)["blocks"])),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100

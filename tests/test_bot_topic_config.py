@@ -55,8 +55,9 @@ async def test_the_diff_is_the_prompt_and_confirm_applies_it(rb: RunningBot,
     prompt = await rb.reply(url)
     assert f"Change configs of topic '{topic}' on cluster 'primary'" in prompt.text
     shown = html.unescape(prompt.text)  # Slack shows &gt; as >, also inside code blocks
-    assert "cleanup.policy  delete  ->  broker default" in shown
-    assert "retention.ms    600000  ->  3600000" in shown
+    assert "• `cleanup.policy`: delete → *broker default*" in shown
+    assert "• `retention.ms`: 600000 → *3600000*" in shown
+    assert "```" not in shown  # lines that read on a phone, not a column table
     assert await configs(services, topic) == {"cleanup.policy": "delete",
                                               "retention.ms": "600000"}
     done = await confirm(rb, prompt.action_values[CONFIRM_ACTION_ID], user="U0CAROL")
