@@ -82,6 +82,8 @@ def render_status(s: DrStatus, *, partitions: bool = False) -> str:
                  for t in s.topics for r in t.rows],
                 right=(1, 2, 3, 5, 6),
             ))
+    elif not s.source_reachable:
+        lines.append(f"(replicated topics UNKNOWN: {s.source} did not answer)")
     else:
         lines.append("(no replicated topics found)")
     lines.append("")
@@ -92,6 +94,8 @@ def render_status(s: DrStatus, *, partitions: bool = False) -> str:
               g.moves_on_failover) for g in s.groups],
             right=(1, 2, 3),
         ))
+    elif not s.target_reachable:
+        lines.append(f"(MM2 checkpoints UNKNOWN: {s.target} did not answer)")
     else:
         lines.append("(no MM2 checkpoints for any group)")
     if s.problems:

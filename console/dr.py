@@ -213,9 +213,10 @@ class DrScreen(DataScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="dr-summary")
         with Vertical(id="dr-tables"):
-            yield Static("[b]Replicated topics[/]", classes="section")
+            yield Static("[b]Replicated topics[/]", classes="section", id="dr-topics-title")
             yield DataTable(id="dr-topics", cursor_type="row", zebra_stripes=True)
-            yield Static("[b]Consumer groups (MM2 checkpoints)[/]", classes="section")
+            yield Static("[b]Consumer groups (MM2 checkpoints)[/]", classes="section",
+                         id="dr-groups-title")
             yield DataTable(id="dr-groups", cursor_type="row", zebra_stripes=True)
             yield Static("", id="dr-problems")
         with VerticalScroll(id="dr-plan-box", can_focus=True):
@@ -317,6 +318,15 @@ class DrScreen(DataScreen):
                 _num(t.target_end), _num(t.lag_messages), fmt_age(t.lag_seconds), state,
                 key=t.topic,
             )
+        # a table left empty because its cluster did not answer says so: not "none"
+        self.query_one("#dr-topics-title", Static).update(
+            "[b]Replicated topics[/]" + ("" if s.source_reachable or s.topics else
+                                        f"  [b yellow]UNKNOWN[/]: {escape(s.source)} did not "
+                                        "answer"))
+        self.query_one("#dr-groups-title", Static).update(
+            "[b]Consumer groups (MM2 checkpoints)[/]" + (
+                "" if s.target_reachable else
+                f"  [b yellow]UNKNOWN[/]: {escape(s.target)} did not answer"))
         groups: DataTable[Any] = self.query_one("#dr-groups", DataTable)
         groups.clear()
         for g in s.groups:

@@ -25,6 +25,7 @@ from textual.pilot import Pilot
 
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.dr import DrScreen
+from kafkaops.core.alerts.rules import dr_observation
 from kafkaops.core.dr.status import DrService, answer_text, rpo_verdict
 from kafkaops.core.kafka.reach import PROBE_EVERY, PROBE_TIMEOUT
 from kafkaops.demo.embedded import EmbeddedClusters
@@ -130,6 +131,7 @@ async def test_frozen_dr_is_unknown_in_core_and_the_cli_json(
     assert [(c.cluster, c.role, c.answered) for c in before.clusters] == [
         ("primary", "source", True), ("dr", "target", True)]
     assert rpo_verdict(before) == "OK" and before.heartbeat_ok is True
+    assert before.max_lag_messages is not None and before.max_lag_seconds is not None
     answered_at = before.clusters[1].at
     cfg = config_file(tmp_path, world, frozen_data)
 
@@ -151,6 +153,11 @@ async def test_frozen_dr_is_unknown_in_core_and_the_cli_json(
     assert rpo_verdict(s) == "UNKNOWN"
     assert [t.state for t in s.topics] == ["unknown"]
     assert [t.target_end for t in s.topics] == [None]
+    # the worst replication lag is unknown, not 0: an alert on it must not resolve
+    assert (s.max_lag_messages, s.max_lag_seconds) == (None, None)
+    values = dr_observation(s).values
+    assert (values["dr_lag"], values["dr_lag_seconds"], values["rpo_exceeded"]) == (
+        None, None, None)
 
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -161,11 +168,15 @@ async def test_frozen_dr_is_unknown_in_core_and_the_cli_json(
     assert "did not answer within" in by_name["dr"]["error"]
     assert data["rpo_ok"] is None and data["heartbeat_ok"] is None
     assert data["target_reachable"] is False
+    assert data["max_lag_messages"] is None and data["max_lag_seconds"] is None
 
     assert text.returncode == 0, text.stderr
     assert "dr NO ANSWER" in text.stdout
     assert "UNKNOWN" in line(text.stdout, "RPO") and " OK" not in line(text.stdout, "RPO")
     assert "UNKNOWN" in line(text.stdout, "heartbeat")
+    # checkpoints are read on dr: unknown, not "none"
+    assert "(MM2 checkpoints UNKNOWN: dr did not answer)" in text.stdout
+    assert "no MM2 checkpoints" not in text.stdout
 
     after = await svc.status(world.name)  # thawed: it answers again
     assert all(c.answered for c in after.clusters) and rpo_verdict(after) == "OK"
@@ -204,6 +215,8 @@ async def test_dr_screen_shows_a_frozen_dr_and_blames_it_not_the_console_cluster
             assert "UNKNOWN" in rpo and "OK" not in rpo
             assert "UNKNOWN" in heartbeat and "dr did not answer" in heartbeat
             assert "last answer" in text
+            # the checkpoints (read on dr) are unknown, not an empty list
+            assert "UNKNOWN: dr did not answer" in line(text, "Consumer groups (MM2")
             header = text.splitlines()[0]
             assert "primary" in header and "connected" in header  # the console's cluster
             assert "dr no answer" in header  # the one that does not answer
@@ -265,3 +278,5 @@ async def test_kafka_dr_in_slack_says_which_cluster_does_not_answer(
     assert "UNKNOWN" in text
     assert "RPO estimate - / target 60s UNKNOWN" in text  # the one-line fallback text
     assert ":large_green_circle:" not in json.dumps(reply.blocks)
+    shown = [f["text"] for b in reply.blocks for f in b.get("fields", ())]
+    assert "*Worst replication lag*\n- records · -" in shown, shown  # unknown, not 0

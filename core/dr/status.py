@@ -314,9 +314,9 @@ class DrStatus:
     groups: tuple[GroupCheckpoints, ...]
     """Groups with checkpoints on the target."""
     max_lag_messages: int | None
-    """Largest topic lag in messages."""
+    """Largest topic lag in messages (None: unknown, a cluster did not answer)."""
     max_lag_seconds: float | None
-    """Largest partition lag in seconds."""
+    """Largest partition lag in seconds (None: unknown)."""
     source_reachable: bool
     """The source answered."""
     target_reachable: bool
@@ -806,6 +806,7 @@ class FlowSnapshot:
         msgs = [t.lag_messages for t in self.topics if t.lag_messages is not None]
         # the lag speaks for the RPO only when every topic's lag is known
         known = self.source_reachable and self.topics and len(lags) == len(self.topics)
+        both = self.source_reachable and self.target_reachable
         max_secs = max(lags) if known else None
         hb_age = self.heartbeat_age()
         estimate, basis = rpo_estimate(self.source_reachable, max_secs, hb_age)
@@ -823,8 +824,10 @@ class FlowSnapshot:
             heartbeat_ok=None if hb_age is None else hb_age <= rpo,
             heartbeats=tuple(self.heartbeats), topics=tuple(self.topics),
             groups=tuple(self.group_checkpoints()),
-            max_lag_messages=max(msgs) if msgs else (0 if self.topics else None),
-            max_lag_seconds=max(lags) if lags else (0.0 if self.topics else None),
+            # the worst lag only from both clusters' answers: a cluster that did not answer
+            # leaves it unknown, never 0 (an alert on it must not resolve)
+            max_lag_messages=max(msgs) if msgs and both else None,
+            max_lag_seconds=max(lags) if lags and both else None,
             source_reachable=self.source_reachable, target_reachable=self.target_reachable,
             problems=tuple(problems), stale_control_copies=stale, failover=run,
             clusters=clusters,
