@@ -52,20 +52,14 @@ from kafkaops.core.dr.mm2 import (
     encode_offset_sync,
     group_matches,
 )
+from kafkaops.core.dr.mm2_io import read_checkpoints, read_offset_syncs
 from kafkaops.core.dr.status import Flow, find_pair, flow, replication_position
 from kafkaops.core.errors import KafkaOpsError, UsageError
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.errors import map_kafka_errors
-from kafkaops.core.kafka.topicio import (
-    COMPACTED,
-    Writer,
-    committed_offsets,
-    ensure_topics,
-    partitions_of,
-    read_checkpoints,
-    read_offset_syncs,
-)
+from kafkaops.core.kafka.groups import committed_offsets
+from kafkaops.core.kafka.topicio import COMPACTED, Writer, ensure_topics, partitions_of
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.tasks import cancel_and_wait
 

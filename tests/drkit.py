@@ -23,7 +23,8 @@ from kafkaops.core.dr.mm2 import (
     encode_heartbeat,
     encode_offset_sync,
 )
-from kafkaops.core.kafka.topicio import COMPACTED, Writer, commit_offsets, ensure_topics
+from kafkaops.core.kafka.groups import commit_offsets
+from kafkaops.core.kafka.topicio import COMPACTED, Writer, ensure_topics
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 from kafkaops.demo.replicator import DemoReplicator

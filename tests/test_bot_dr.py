@@ -63,7 +63,7 @@ from kafkaops.core.dr.status import (
     TopicReplication,
     fmt_age,
 )
-from kafkaops.core.kafka.topicio import commit_offsets
+from kafkaops.core.kafka.groups import commit_offsets
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

@@ -50,7 +50,8 @@ asyncio.run(main())
 FORBIDDEN = (
     "kafkaops.bot", "slack_bolt", "slack_sdk", "aiohttp",
     "kafkaops.core.alerts", "kafkaops.core.expr", "kafkaops.core.dr",
-    "kafkaops.core.kafka.topicio", "kafkaops.core.flags", "kafkaops.core.audit",
+    "kafkaops.core.kafka.topicio", "kafkaops.core.kafka.groups", "kafkaops.core.flags",
+    "kafkaops.core.audit",
     "kafkaops.core.confirmations", "kafkaops.core.offsets", "kafkaops.core.lag",
     "kafkaops.core.dlq", "kafkaops.demo",
     "kafkaops.console.lag", "kafkaops.console.flags", "kafkaops.console.dr",

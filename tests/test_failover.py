@@ -27,14 +27,10 @@ from kafkaops.core.dr.mm2 import (
     OffsetSyncStore,
     remote_consumer_offsets,
 )
+from kafkaops.core.dr.mm2_io import read_checkpoints, read_offset_syncs
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, Refused
-from kafkaops.core.kafka.topicio import (
-    commit_offsets,
-    group_members,
-    read_checkpoints,
-    read_offset_syncs,
-)
+from kafkaops.core.kafka.groups import commit_offsets, group_members
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

@@ -16,7 +16,7 @@ import yaml
 
 from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.errors import NotFound
-from kafkaops.core.kafka.topicio import commit_offsets
+from kafkaops.core.kafka.groups import commit_offsets
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services
 

@@ -18,7 +18,7 @@ from kafkaops.core.config import ClusterConfig, parse_config
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.connection import KafkaConnection
-from kafkaops.core.kafka.topicio import group_members
+from kafkaops.core.kafka.groups import group_members
 from kafkaops.core.services import Services
 
 from .conftest import unique

@@ -81,6 +81,7 @@ from kafkaops.core.dr.mm2 import (
     remote_consumer_offsets,
     translate_upstream,
 )
+from kafkaops.core.dr.mm2_io import read_offset_syncs
 from kafkaops.core.dr.status import DrService, Flow, FlowSnapshot, flow
 from kafkaops.core.dr.status import fmt_age as _fmt_age
 from kafkaops.core.errors import (
@@ -93,13 +94,8 @@ from kafkaops.core.errors import (
 )
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.errors import map_kafka_errors
-from kafkaops.core.kafka.topicio import (
-    commit_offsets,
-    committed_offsets,
-    group_members,
-    partitions_of,
-    read_offset_syncs,
-)
+from kafkaops.core.kafka.groups import commit_offsets, committed_offsets, group_members
+from kafkaops.core.kafka.topicio import partitions_of
 from kafkaops.core.records import TopicPartition
 
 T = TypeVar("T")

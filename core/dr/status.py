@@ -50,18 +50,11 @@ from kafkaops.core.dr.mm2 import (
     latest_checkpoints,
     replication_policy,
 )
+from kafkaops.core.dr.mm2_io import latest_heartbeat, read_checkpoints, read_offset_syncs
 from kafkaops.core.errors import ClusterUnreachable, ConfigError
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.reach import PROBE_TIMEOUT, answering, connect, last_answers
-from kafkaops.core.kafka.topicio import (
-    TopicRead,
-    latest_heartbeat,
-    partitions_of,
-    read_checkpoints,
-    read_offset_syncs,
-    read_partition,
-    record_timestamps,
-)
+from kafkaops.core.kafka.topicio import TopicRead, partitions_of, read_partition, record_timestamps
 from kafkaops.core.records import TopicPartition
 
 TopicState = Literal["ok", "behind", "not replicated", "unknown"]

@@ -189,7 +189,7 @@ class KafkaConnection:
     ) -> dict[TopicPartition, tuple[int, int]]:
         """True (log start, log end) offsets of each partition.
 
-        Tansu gap (BROKER_NOTES.md): ListOffsets(latest) answers the base offset of the last
+        Tansu gap: ListOffsets(latest) answers the base offset of the last
         record batch + 1, short of the true end whenever producers batch. The high watermark
         in a Fetch response is right on Tansu and on Apache Kafka, so: ListOffsets(latest),
         then one Fetch per leader from (that answer - 1) for every non-empty partition, with

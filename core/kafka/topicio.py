@@ -1,20 +1,19 @@
-"""Reading and writing MirrorMaker 2's topics (and kafkaops' control topic) on a cluster.
+"""Generic topic I/O on one cluster, with short-lived clients from core/kafka/clients.py:
 
-The wire formats and rules are in mm2.py (pure); this module moves their bytes:
 - `read_records`: records of chosen partitions between two offsets, with one short-lived
-  consumer (no group, nothing committed);
-- `read_checkpoints`, `read_offset_syncs`, `latest_heartbeat`, `newest_record`: MM2's
-  topics decoded, malformed records skipped and counted as MM2's readers skip them;
+  consumer (no group, nothing committed); `read_partition`: one partition up to its end now;
 - `record_timestamps`: the timestamp of the record at an offset (for lag in seconds);
-- `committed_offsets` / `commit_offsets`: a group's offsets on named partitions, read and
-  written from outside the group (OffsetFetch / OffsetCommit with generation -1, as
-  Kafka's admin `alterConsumerGroupOffsets` does);
-- `Writer`: a producer that waits for every acknowledgement.
+- `partitions_of`: partition counts of existing topics;
+- `Writer`: a producer that waits for every acknowledgement;
+- `ensure_topics`: create the topics that do not exist yet and wait until metadata shows
+  them.
 
-Tansu gaps handled here (BROKER_NOTES.md): end offsets come from
-`KafkaConnection.high_watermarks` (ListOffsets(latest) is short after batched produces);
-committed offsets are always fetched for named partitions (OffsetFetch for "all partitions"
-fails to decode). Both ways are also right on Apache Kafka.
+Readers of MirrorMaker 2's topics are in core/dr/mm2_io.py; a group's committed offsets,
+read and written from outside the group, in core/kafka/groups.py.
+
+Tansu gap handled here: end offsets come from
+`KafkaConnection.high_watermarks` (ListOffsets(latest) is short after batched produces),
+which is also right on Apache Kafka.
 """
 
 from __future__ import annotations
@@ -26,16 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafkaops.core.dr.mm2 import (
-    Checkpoint,
-    Heartbeat,
-    Mm2FormatError,
-    OffsetSync,
-    decode_checkpoint,
-    decode_heartbeat,
-    decode_offset_sync,
-)
-from kafkaops.core.errors import KafkaOpsError, NotFound
+from kafkaops.core.errors import NotFound
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.errors import map_kafka_errors
@@ -163,69 +153,6 @@ async def read_partition(
     return records[tp], TopicRead(topic, True, end, complete=not incomplete)
 
 
-async def read_checkpoints(
-    conn: KafkaConnection, topic: str
-) -> tuple[list[tuple[Checkpoint, int]], TopicRead]:
-    """Every checkpoint in partition 0, in log order, with its record timestamp (ms)."""
-    records, info = await read_partition(conn, topic)
-    out: list[tuple[Checkpoint, int]] = []
-    skipped = 0
-    for r in records:
-        try:
-            out.append((decode_checkpoint(r.key, r.value), r.timestamp))
-        except Mm2FormatError:
-            skipped += 1
-    return out, _with_skipped(info, skipped)
-
-
-async def read_offset_syncs(
-    conn: KafkaConnection, topic: str
-) -> tuple[list[OffsetSync], TopicRead]:
-    """Every offset sync in partition 0, in log order."""
-    records, info = await read_partition(conn, topic)
-    out: list[OffsetSync] = []
-    skipped = 0
-    for r in records:
-        try:
-            out.append(decode_offset_sync(r.key, r.value))
-        except Mm2FormatError:
-            skipped += 1
-    return out, _with_skipped(info, skipped)
-
-
-async def latest_heartbeat(
-    conn: KafkaConnection, topic: str, source: str | None = None, target: str | None = None,
-    *, tail: int = 2000,
-) -> tuple[Heartbeat | None, TopicRead]:
-    """The newest heartbeat in `topic` (for the flow source -> target when given).
-
-    Reads the last `tail` records first, the whole partition only if the flow is not
-    among them (the topic is compacted on Kafka, so that stays small)."""
-    for window in (tail, None):
-        records, info = await read_partition(conn, topic, tail=window)
-        best: Heartbeat | None = None
-        skipped = 0
-        for r in records:
-            try:
-                hb = decode_heartbeat(r.key, r.value)
-            except Mm2FormatError:
-                skipped += 1
-                continue
-            if (
-                (source is None or hb.source == source)
-                and (target is None or hb.target == target)
-                and (best is None or hb.timestamp >= best.timestamp)
-            ):
-                best = hb
-        if best is not None or not info.exists or window is None or info.end_offset <= tail:
-            return best, _with_skipped(info, skipped)
-    return None, TopicRead(topic, False)  # pragma: no cover - the loop always returns
-
-
-def _with_skipped(info: TopicRead, skipped: int) -> TopicRead:
-    return TopicRead(info.topic, info.exists, info.end_offset, info.complete, skipped)
-
-
 async def record_timestamps(
     conn: KafkaConnection, positions: Mapping[TopicPartition, int], *, wait: float = 5.0
 ) -> dict[TopicPartition, int]:
@@ -240,81 +167,6 @@ async def record_timestamps(
     ranges = {tp: (off, water[tp][1]) for tp, off in wanted.items() if tp in water}
     records, _ = await read_records(conn, ranges, wait=wait, limit=1)
     return {tp: recs[0].timestamp for tp, recs in records.items() if recs}
-
-
-# ---------------------------------------------------------------- committed offsets
-
-
-async def committed_offsets(
-    conn: KafkaConnection, group: str, partitions: Sequence[TopicPartition]
-) -> dict[TopicPartition, int | None]:
-    """The group's committed offset per named partition (None: no offset).
-
-    Named partitions only: OffsetFetch for all partitions of a group is broken on Tansu."""
-    from aiokafka.structs import TopicPartition as AkTP
-
-    if not partitions:
-        return {}
-    with map_kafka_errors(conn):
-        got = await conn.admin.list_consumer_group_offsets(
-            group, partitions=[AkTP(tp.topic, tp.partition) for tp in partitions]
-        )
-    out: dict[TopicPartition, int | None] = {tp: None for tp in partitions}
-    for ak, om in got.items():
-        tp = TopicPartition(ak.topic, ak.partition)
-        if tp in out:
-            out[tp] = om.offset if om.offset >= 0 else None
-    return out
-
-
-async def group_members(conn: KafkaConnection, group: str) -> tuple[str, int]:
-    """(state, member count) of a group; ("Dead", 0) when it does not exist.
-
-    One group per DescribeGroups request: with three or more groups aiokafka cannot decode
-    the answer (BROKER_NOTES.md); one per request is right on every broker."""
-    with map_kafka_errors(conn):
-        resp = await conn.admin.describe_consumer_groups([group])
-    for r in resp:
-        for g in r.groups:
-            error_code, gid, state = g[0], g[1], g[2]
-            members = g[-1]
-            if gid == group:
-                if error_code == 69:  # GROUP_ID_NOT_FOUND
-                    return "Dead", 0
-                if error_code:
-                    return f"unknown (error {error_code})", 0
-                return (state or "Dead"), len(members or ())
-    return "Dead", 0
-
-
-async def commit_offsets(
-    conn: KafkaConnection, group: str, offsets: Mapping[TopicPartition, int]
-) -> None:
-    """Commit offsets for a group from outside it (generation -1, no member id), as
-    Kafka's admin alterConsumerGroupOffsets does. The broker refuses while the group has
-    active members. Raises KafkaOpsError naming the partitions that failed."""
-    from aiokafka.errors import for_code
-    from aiokafka.protocol.commit import OffsetCommitRequest
-
-    if not offsets:
-        return
-    by_topic: dict[str, list[tuple[int, int, str]]] = {}
-    for tp, off in sorted(offsets.items()):
-        by_topic.setdefault(tp.topic, []).append((tp.partition, off, ""))
-    with map_kafka_errors(conn):
-        coordinator = await conn.admin.find_coordinator(group)
-        req = OffsetCommitRequest(group, -1, "", -1, list(by_topic.items()))
-        resp = await conn.client.send(coordinator, req)
-    failed = []
-    for topic, parts in resp.topics:
-        for partition, code in parts:
-            if code:
-                failed.append(f"{topic}/{partition}: {for_code(code).__name__}")
-    if failed:
-        raise KafkaOpsError(
-            f"cluster {conn.name!r} refused offsets for group {group!r}: " + ", ".join(failed)
-            + " (a group with active members cannot be moved: stop its consumers first)"
-        )
 
 
 # ---------------------------------------------------------------- writing
