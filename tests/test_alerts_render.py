@@ -7,6 +7,7 @@ tests/test_alerts_render.py`, then read the diff of tests/fixtures/slack/ before
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -15,11 +16,14 @@ from typing import Any
 import pytest
 
 from kafkaops.bot.render.alerts import (
+    render_ack_reply,
     render_action,
     render_alert_list,
     render_firing,
     render_notice,
     render_resolved,
+    render_snooze_reply,
+    render_thread,
 )
 from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, MessageRef, Subject
 from tests.slack_server import _texts
@@ -134,3 +138,37 @@ def test_alert_list(count: int) -> None:
         rows = [b for b in p["blocks"] if "accessory" in b]
         assert len(rows) == 10
         assert {r["accessory"]["action_id"] for r in rows} == {"kafkaops.alert.ack"}
+
+
+def test_thread_replies_say_what_happened_who_and_when() -> None:
+    """What the alert's thread gets: fired again and worse also sent to the channel (they
+    notify), resolved after how long, acknowledged and snoozed by whom until when."""
+    owned = dataclasses.replace(FIRING, owner=("S0ONCALL",))
+    msg = MessageRef("C0123ORDERS", "1.2", T0 - 600, 1, 2)
+    refire = render_thread(Action("refire", owned, owned, msg, 3))
+    assert refire is not None
+    check("alert_thread_refire", refire)
+    assert refire["reply_broadcast"] is True
+    assert "*Fired again* (3rd time in 12m)" in seen(refire)  # posted, then refired once
+    assert "<!subteam^S0ONCALL>" in seen(refire)  # the owner is notified again
+    worse = dataclasses.replace(owned, type="changed", values={"lag_seconds": 1300.0})
+    changed = render_thread(Action("change", worse, owned, msg, 4))
+    assert changed is not None
+    check("alert_thread_worse", changed)
+    assert changed["reply_broadcast"] is True
+    assert "lag_seconds *21m40s* (was lag_seconds *6m52s* when it fired)" in seen(changed)
+    resolved = render_thread(Action("resolve", RESOLVED, FIRING, msg, 5))
+    assert resolved is not None
+    check("alert_thread_resolved", resolved)
+    assert "reply_broadcast" not in resolved and "*Resolved after 12m*" in seen(resolved)
+    assert render_thread(Action("post", FIRING, FIRING, None, 1)) is None  # the post itself
+    ack = render_ack_reply("U0CAROL", T0 + 200)
+    check("alert_thread_ack", ack)
+    assert "<@U0CAROL> acknowledged at <!date^" in seen(ack)
+    snooze = render_snooze_reply("U0ALICE", T0 + 4 * 3600, lifted=False)
+    check("alert_thread_snooze", snooze)
+    assert "<@U0ALICE> snoozed it until <!date^" in seen(snooze)
+    until_resolved = render_snooze_reply("U0ALICE", None, lifted=False)
+    assert "until it resolves" in seen(until_resolved)
+    lifted = render_snooze_reply("U0BOB", None, lifted=True)
+    assert "<@U0BOB> lifted the snooze" in seen(lifted)

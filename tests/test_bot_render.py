@@ -26,8 +26,20 @@ from kafkaops.bot.render.common import (
     human_seconds,
     section,
 )
-from kafkaops.bot.render.confirm import render_already_used, render_outcome, render_prompt
-from kafkaops.bot.render.connect import render_connect_list, render_connector
+from kafkaops.bot.render.confirm import (
+    render_already_used,
+    render_cancelled,
+    render_expired,
+    render_outcome,
+    render_prompt,
+    render_running,
+)
+from kafkaops.bot.render.connect import (
+    render_connect_done,
+    render_connect_list,
+    render_connect_plan,
+    render_connector,
+)
 from kafkaops.bot.render.dlq import (
     render_dlq_list,
     render_dlq_show,
@@ -40,6 +52,7 @@ from kafkaops.bot.render.flags import (
     render_flag_change,
     render_flag_history,
     render_flag_list,
+    render_flag_written,
     short,
 )
 from kafkaops.bot.render.lag import render_group_lag, render_lag_overview
@@ -64,6 +77,9 @@ from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, Subject
 from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import Listing, TrailRead
 from kafkaops.core.connect.model import (
+    ChangePlan,
+    ChangeRequest,
+    ChangeResult,
     ConnectListing,
     Connector,
     SinkLag,
@@ -510,6 +526,11 @@ CONNECT = ConnectListing(
     ),
     {"s3-sink": SinkLag("connect-s3-sink", 1_204, 95.0, "WARN")},
 )
+S3_TASKS = CONNECT.connectors[0].tasks
+CONNECT_PLAN = ChangePlan(
+    cluster="primary", connect="ingest",
+    request=ChangeRequest("restart", "s3-sink", failed_only=True), state="RUNNING",
+    tasks=S3_TASKS, will="restart task 0 (the one that FAILED)", targets=(0,))
 SUBJECT = SubjectDetail(
     "orders-value", (1, 2, 3),
     RegisteredSchema(42, json.dumps({
@@ -683,6 +704,16 @@ CASES: dict[str, Message] = {
     "admin_plan": render_admin_plan(ADMIN_PLAN),
     "admin_result": render_admin_result(AdminResult(ADMIN_PLAN, True, (
         "message.timestamp.difference.max.ms = 86400000", "cleanup.policy = broker default"))),
+    "connect_restart_plan": render_connect_plan(CONNECT_PLAN),
+    "connect_restarted": render_connect_done(ChangeResult(
+        CONNECT_PLAN, "RUNNING", (S3_TASKS[1], dataclasses.replace(S3_TASKS[0], state="RUNNING",
+                                                                    trace=None)),
+        "restarted", retries=("409 rebalancing",))),
+    "confirm_running": render_running("dlq.replay", "payments.dlq", "U0CAROL"),
+    "confirm_cancelled": render_cancelled("flag.write", "checkout-v2", "U0ALICE"),
+    "confirm_expired": render_expired("flag.write", "checkout-v2",
+                                      "/kafka flag toggle checkout-v2 --off", 10),
+    "flag_written": render_flag_written("primary", FLAG, FLAG.key, "toggle"),
     "home_view": Message("home", tuple(render_home(HOME)["blocks"])),
     "confirm_already_used": render_already_used(
         "flag.write", "checkout-v2", "confirmed", "U0ALICE", 1_800_000_100
