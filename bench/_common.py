@@ -111,6 +111,18 @@ def compile_bytecode(python: str, *paths: str | Path) -> None:
                    stdout=subprocess.DEVNULL, check=False)
 
 
+#: the project's package folders (sources of the editable install a benchmark times)
+SOURCES = ("core", "cli", "console", "bot", "demo")
+
+
+def compile_kafkaops(kafkaops: str = KAFKAOPS) -> None:
+    """Bytecode for everything a `kafkaops` executable (of a virtualenv in a checkout: this
+    one's, or a baseline's) imports: its venv's packages and the project's sources."""
+    venv = Path(kafkaops).resolve().parent.parent
+    python = str(venv / "bin" / "python")
+    compile_bytecode(python, site_packages(python), *(venv.parent / d for d in SOURCES))
+
+
 def site_packages(python: str) -> str:
     code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     return subprocess.run([python, "-c", code], capture_output=True, text=True,

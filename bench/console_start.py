@@ -36,6 +36,7 @@ from _common import (  # noqa: E402
     Result,
     add_results_option,
     compile_bytecode,
+    compile_kafkaops,
     machine,
     save,
     say,
@@ -107,14 +108,10 @@ def main() -> int:
 
     kaskade = kaskade_path(args.kaskade)
     kaskade_python = str(Path(kaskade).parent / "python")
-    compile_bytecode(PYTHON, site_packages(PYTHON), ROOT / "core", ROOT / "console",
-                     ROOT / "cli")
+    compile_kafkaops(args.kafkaops)
     compile_bytecode(kaskade_python, site_packages(kaskade_python))
     if args.baseline:  # its venv and its project's sources (an editable install)
-        venv = Path(args.baseline).resolve().parent.parent
-        python = str(venv / "bin" / "python")
-        compile_bytecode(python, site_packages(python),
-                         *(venv.parent / d for d in ("core", "console", "cli")))
+        compile_kafkaops(args.baseline)
     with EmbeddedClusters(["bench"]) as clusters:
         b = clusters.bootstrap("bench")
         asyncio.run(create_topics(b))

@@ -34,6 +34,7 @@ from _common import (  # noqa: E402
     KAFKAOPS,
     Result,
     add_results_option,
+    compile_kafkaops,
     cpu_seconds,
     machine,
     ratio,
@@ -81,6 +82,11 @@ def main() -> int:
     add_results_option(ap)
     args = ap.parse_args()
     from kafkaops.demo.embedded import EmbeddedClusters
+    # .pyc files as `pip install` leaves them: without them (uv, PYTHONDONTWRITEBYTECODE=1)
+    # every start compiles every module it imports
+    compile_kafkaops(args.kafkaops)
+    if args.baseline:
+        compile_kafkaops(args.baseline)
 
     whole: list[float] = []
     text: list[float] = []

@@ -42,6 +42,7 @@ from _common import (  # noqa: E402
     ROOT,
     Result,
     add_results_option,
+    compile_kafkaops,
     machine,
     run_timed,
     save,
@@ -117,6 +118,11 @@ def main() -> int:
     n, matches = args.records, args.records // 100
     from kafkaops.demo.embedded import EmbeddedClusters
 
+    # .pyc files as `pip install` leaves them: without them (uv, PYTHONDONTWRITEBYTECODE=1)
+    # every start compiles every module, and kafkaops imports more than the reference
+    compile_kafkaops(args.kafkaops)
+    if args.baseline:
+        compile_kafkaops(args.baseline)
     kcat = find_kcat()
     if kcat is None:
         say("kcat is not installed (Debian package kcat): its figure is skipped")

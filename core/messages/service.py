@@ -703,8 +703,13 @@ class Tail:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def batches(self) -> AsyncIterator[list[Any]]:
-        """Raw record batches that passed the filter (records stay aiokafka's: inside core)."""
+    async def batches(self, *, filter_in_thread: bool = True) -> AsyncIterator[list[Any]]:
+        """Raw record batches that passed the filter (records stay aiokafka's: inside core).
+
+        The filter runs in a worker thread (Filter.select_async) so that an event loop
+        serving a screen or Slack acks keeps its turn; `filter_in_thread=False` runs it on
+        the loop, for a caller whose loop serves nothing else (`tail --json`): each batch
+        then skips two thread hand-offs, which on a busy machine wait for the scheduler."""
         if self._consumer is None:
             raise RuntimeError("Tail used before start()")
         flt = self.filter
@@ -727,7 +732,7 @@ class Tail:
                 if decoder is not None:
                     recs = await decoder.decode_records(recs)
                 if flt is not None:
-                    recs = await flt.select_async(recs)
+                    recs = await flt.select_async(recs) if filter_in_thread else flt.select(recs)
                 if recs:
                     self.matched_count += len(recs)
                     yield recs
@@ -839,9 +844,10 @@ class Tail:
 
     async def json_stream(self, limit: int | None = None) -> AsyncIterator[bytes]:
         """`stream()` as `tail --json` prints it: each batch as JSON lines (json_lines),
-        encoded straight from the records as they came."""
+        encoded straight from the records as they came. For a process that only prints
+        them: the filter runs on the event loop (see `batches`)."""
         left = limit
-        async for recs in self.batches():
+        async for recs in self.batches(filter_in_thread=False):
             if not recs:
                 continue
             if left is not None:
