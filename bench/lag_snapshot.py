@@ -143,7 +143,8 @@ async def broker_floor(conn: KafkaConnection) -> float:
     """The same run's reference: only the two big requests a snapshot cannot avoid, sent
     raw (committed offsets of all 500 groups in five OffsetFetch v8, then one Fetch for the
     end offsets of all 10,000 partitions), nothing decoded into records."""
-    from kafkaops.core.kafka.wire import LagFetch, OffsetFetchV8
+    from kafkaops.core.kafka.wire_fetch import LagFetch
+    from kafkaops.core.kafka.wire_groups import OffsetFetchV8
 
     client = conn.client
     node = next(iter(client.cluster.brokers())).nodeId

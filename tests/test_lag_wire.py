@@ -9,15 +9,13 @@ import struct
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from kafkaops.core.kafka.wire import (
+from kafkaops.core.kafka.wire_fetch import LagFetchResponse, record_timestamp, record_timestamps
+from kafkaops.core.kafka.wire_groups import (
     DescribeGroupsResponseV5,
-    LagFetchResponse,
-    LagMetadataResponse,
     OffsetFetchResponseV8,
     decode_assignment,
-    record_timestamp,
-    record_timestamps,
 )
+from kafkaops.core.kafka.wire_metadata import LagMetadataResponse
 
 GZIP, LZ4 = 1, 3
 

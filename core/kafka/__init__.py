@@ -16,7 +16,11 @@ requests aiokafka lacks. Modules (nothing is re-exported here):
 - reach.py: is a cluster answering (a small bounded question, when each last answered);
   readiness.py: the `/readyz` report built on it.
 - logwatch.py: noticing that the log a consumer follows was replaced (topic ids).
-- wire.py: Kafka requests aiokafka does not offer, with lean decoders.
+- wire.py: what the Kafka requests aiokafka does not offer share (error codes,
+  `unsupported`, compact decoding) and why each request exists; the requests by family in
+  wire_groups.py (OffsetFetch v8, FindCoordinator v4, DescribeGroups v5), wire_fetch.py
+  (Fetch v11 decoded for lag, record timestamps) and wire_metadata.py (lean Metadata v5,
+  topic ids).
 
 Stopping background tasks is core/tasks.py's `cancel_and_wait`.
 """

@@ -39,7 +39,8 @@ Identity = Literal["same", "new", "gone", "unknown"]
 async def topic_ids(client: Any, topics: list[str]) -> dict[str, tuple[str, int]] | None:
     """{topic: (id, partitions)} for the named topics that exist; None when the broker
     has no topic ids. Raises aiokafka's errors (KafkaError, OSError) to the caller."""
-    from kafkaops.core.kafka.wire import TopicIds, unsupported
+    from kafkaops.core.kafka.wire import unsupported
+    from kafkaops.core.kafka.wire_metadata import TopicIds
 
     node = client.get_random_node()
     if node is None:

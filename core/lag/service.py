@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError, NotFound
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.errors import is_kafka_error, kafka_error, map_kafka_errors, unreachable
-from kafkaops.core.kafka.wire import Topology
+from kafkaops.core.kafka.wire_metadata import Topology
 from kafkaops.core.lag.status import (
     LagHistory,
     LagPolicy,
@@ -427,7 +427,8 @@ class LagService:
     async def _metadata(self, req: _Requests) -> Topology:
         """Partitions and leaders of every topic: Metadata v5 decoded lean, or the
         connection's own metadata() where the broker lacks v5."""
-        from kafkaops.core.kafka.wire import LagMetadata, unsupported
+        from kafkaops.core.kafka.wire import unsupported
+        from kafkaops.core.kafka.wire_metadata import LagMetadata
 
         node = self.conn.any_node()
         if (node, "Metadata") not in self._legacy:
@@ -485,7 +486,8 @@ class LagService:
         """Groups by coordinator node, and errors for groups without one. Cached."""
         from aiokafka.protocol.coordination import FindCoordinatorRequest
 
-        from kafkaops.core.kafka.wire import FindCoordinatorV4, error_text, unsupported
+        from kafkaops.core.kafka.wire import error_text, unsupported
+        from kafkaops.core.kafka.wire_groups import FindCoordinatorV4
 
         errors: dict[str, str] = {}
         unknown = [g for g in groups if g not in self._coordinators]
@@ -576,7 +578,8 @@ class LagService:
     ) -> dict[str, tuple[int, Committed]]:
         from aiokafka.protocol.commit import OffsetFetchRequest
 
-        from kafkaops.core.kafka.wire import OffsetFetchV8, unsupported
+        from kafkaops.core.kafka.wire import unsupported
+        from kafkaops.core.kafka.wire_groups import OffsetFetchV8
 
         if (node, "OffsetFetch") not in self._legacy:
             try:
@@ -616,7 +619,8 @@ class LagService:
                         req: _Requests) -> dict[str, _GroupInfo]:
         from aiokafka.protocol.admin import DescribeGroupsRequest
 
-        from kafkaops.core.kafka.wire import DescribeGroupsV5, error_text, unsupported
+        from kafkaops.core.kafka.wire import error_text, unsupported
+        from kafkaops.core.kafka.wire_groups import DescribeGroupsV5
 
         rows: list[Any] = []
         if (node, "DescribeGroups") not in self._legacy:
@@ -680,7 +684,7 @@ class LagService:
         (KafkaConnection.high_watermarks).
         """
 
-        from kafkaops.core.kafka.wire import LagFetch
+        from kafkaops.core.kafka.wire_fetch import LagFetch
 
         by_leader = _by_leader(wanted, leaders)
         water: dict[TopicPartition, tuple[int, int]] = {}
@@ -717,7 +721,8 @@ class LagService:
         """A LagFetch, or aiokafka's own Fetch where the broker lacks v11 (before 2.3)."""
         from aiokafka.protocol.fetch import FetchRequest
 
-        from kafkaops.core.kafka.wire import fetched_from_aiokafka, unsupported
+        from kafkaops.core.kafka.wire import unsupported
+        from kafkaops.core.kafka.wire_fetch import fetched_from_aiokafka
 
         if (node, "Fetch") not in self._legacy:
             try:
@@ -739,7 +744,7 @@ class LagService:
     ) -> None:
         """Fill the timestamp cache for every lagging (partition, committed offset)."""
 
-        from kafkaops.core.kafka.wire import LagFetch, record_timestamps
+        from kafkaops.core.kafka.wire_fetch import LagFetch, record_timestamps
 
         cache = self._timestamps
         if len(cache) > TIMESTAMP_CACHE:
@@ -972,7 +977,7 @@ def _missing(group: str, committed: Committed | None,
 
 
 def _member(row: tuple[str, str, str, bytes], protocol_type: str) -> GroupMember:
-    from kafkaops.core.kafka.wire import decode_assignment
+    from kafkaops.core.kafka.wire_groups import decode_assignment
 
     member_id, client_id, host, assignment = row
     pairs = decode_assignment(assignment) if protocol_type in ("consumer", "") else None

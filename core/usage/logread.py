@@ -170,7 +170,7 @@ async def read_log(conn: KafkaConnection,
 
     async def fetch(points: dict[TopicPartition, list[tuple[int, int]]]) -> None:
         nonlocal fetches, got
-        from kafkaops.core.kafka.wire import LagFetch
+        from kafkaops.core.kafka.wire_fetch import LagFetch
 
         async def ask(node: int, tps: list[TopicPartition]) -> dict[TopicPartition, bytes]:
             nonlocal fetches
