@@ -234,12 +234,14 @@ class BotAlerts:
 
     async def stop(self) -> None:
         task, self._background = self._background, None
-        await cancel_and_wait(task)
-        await self.evaluator.stop()
-        for w in self.watchers:
-            await w.stop()
-        await self.dispatcher.stop()
-        await self.log.stop()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            await self.evaluator.stop()
+            for w in self.watchers:
+                await w.stop()
+            await self.dispatcher.stop()
+            await self.log.stop()
 
 
 def metrics_handler(services: Services, *, token: str | None = None

@@ -112,8 +112,10 @@ class DemoConnect:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        self.kill()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            self.kill()
 
     def kill(self) -> None:
         """Stop the worker and remove the demo's files (also safe after stop())."""

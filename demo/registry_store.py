@@ -222,11 +222,13 @@ class SchemaLog:
         await self.sync()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._follow)
-        stack, self._clients = self._clients, None
-        self._conn = self._consumer = self._producer = None
-        if stack is not None:
-            await stack.aclose()
+        try:
+            await cancel_and_wait(self._follow)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients = self._clients, None
+            self._conn = self._consumer = self._producer = None
+            if stack is not None:
+                await stack.aclose()
 
     async def _run(self) -> None:
         while True:

@@ -217,14 +217,16 @@ class DemoReplicator:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        stack, self._clients = self._clients, None
-        self._consumer = self._src_writer = self._tgt_writer = None
-        if stack is not None:
-            await stack.aclose()
-        self._started = False
-        if self._own_services:
-            await self.services.close()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients = self._clients, None
+            self._consumer = self._src_writer = self._tgt_writer = None
+            if stack is not None:
+                await stack.aclose()
+            self._started = False
+            if self._own_services:
+                await self.services.close()
 
     async def __aenter__(self) -> DemoReplicator:
         await self.start()

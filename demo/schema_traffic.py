@@ -122,12 +122,14 @@ class DemoSchemaTraffic:
         self._task = asyncio.get_running_loop().create_task(self._run(avro_id, proto_id))
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        stack, self._clients, self._producer = self._clients, None, None
-        if stack is not None:
-            await stack.aclose()
-        if self.registry is not None:
-            await self.registry.stop()
+        try:
+            await cancel_and_wait(self._task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients, self._producer = self._clients, None, None
+            if stack is not None:
+                await stack.aclose()
+            if self.registry is not None:
+                await self.registry.stop()
 
     async def _register(self) -> tuple[int, int]:
         """Register both schemas as a client would (POST /subjects/S/versions)."""

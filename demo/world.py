@@ -917,10 +917,12 @@ class DemoTraffic:
     async def stop(self) -> None:
         """Stop every consumer (they leave their groups) and flush the producers."""
         tasks, self._tasks = self._tasks, []
-        await cancel_and_wait(*tasks)
-        stack, self._clients, self._producers = self._clients, None, {}
-        if stack is not None:
-            await stack.aclose()
+        try:
+            await cancel_and_wait(*tasks)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients, self._producers = self._clients, None, {}
+            if stack is not None:
+                await stack.aclose()
 
     async def __aenter__(self) -> DemoTraffic:
         await self.start()

@@ -113,3 +113,29 @@ async def test_a_core_error_the_task_ended_with_is_logged_at_debug(caplog) -> No
         await cancel_and_wait(task)
     [rec] = [r for r in caplog.records if r.name == "kafkaops.core.tasks"]
     assert rec.levelno == logging.DEBUG and "cluster 'p' unreachable" in rec.getMessage()
+
+
+async def test_a_tail_stopped_by_a_cancelled_caller_closes_its_consumer_and_stays_cancelled(
+        services) -> None:
+    """A background tail's stop() is cancelled while it waits for its task (a screen closed,
+    the console quitting): the caller's cancellation propagates, and the tail's consumer is
+    closed all the same (nothing left reading the topic)."""
+    from kafkaops.core.messages.service import MessageService
+    from kafkaops.core.topics.service import NewTopicSpec
+
+    from .conftest import unique
+
+    topic = unique("stopping")
+    await (await services.topics()).create_topics([NewTopicSpec(topic, 1)])
+    tail = MessageService(await services.connection()).tail(topic)
+    await tail.start()
+    consumer = tail._consumer
+    task = tail.run()
+    stopper = asyncio.create_task(tail.stop())
+    await asyncio.sleep(0)  # stop() cancelled the task and waits for it
+    assert task.cancelling() and not stopper.done()
+    stopper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopper
+    assert task.done() and consumer._closed
+    assert tail._consumer is None

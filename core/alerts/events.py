@@ -312,10 +312,12 @@ class EventWatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        stack, self._clients, self._consumer = self._clients, None, None
-        if stack is not None:
-            await stack.aclose()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients, self._consumer = self._clients, None, None
+            if stack is not None:
+                await stack.aclose()
 
     async def _run(self) -> None:
         cfg = self.services.cluster_config(self.rule.cluster)

@@ -240,11 +240,13 @@ class AlertLog:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        stack, self._following, self._consumer = self._following, None, None
-        if stack is not None:
-            await stack.aclose()
-        await self._stop_producer()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._following, self._consumer = self._following, None, None
+            if stack is not None:
+                await stack.aclose()
+            await self._stop_producer()
 
 
 def fold(book: AlertBook, rec: Any) -> None:
@@ -414,10 +416,12 @@ class AlertDispatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        stack, self._clients, self._consumer = self._clients, None, None
-        if stack is not None:
-            await stack.aclose()  # leaves the group: the others take over at once
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients, self._consumer = self._clients, None, None
+            if stack is not None:
+                await stack.aclose()  # leaves the group: the others take over at once
 
     async def _run(self) -> None:
         while True:

@@ -246,9 +246,11 @@ class ActiveClusterWatcher:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        await cancel_and_wait(*tasks)
-        conns, self._conns = self._conns, {}
-        await asyncio.gather(*(c.stop() for c in conns.values()), return_exceptions=True)
+        try:
+            await cancel_and_wait(*tasks)
+        finally:  # closed even when the caller is cancelled meanwhile
+            conns, self._conns = self._conns, {}
+            await asyncio.gather(*(c.stop() for c in conns.values()), return_exceptions=True)
 
     async def __aenter__(self) -> ActiveClusterWatcher:
         await self.start()

@@ -229,19 +229,21 @@ class FlagClient:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        if self._store is not None:
-            await self._store.stop()
-            self._store = None
-        if self._unfollow is not None:
-            self._unfollow()
-            self._unfollow = None
-        if self._follow is not None and self._owns_watcher:
-            await self._follow.stop()
-        if self._save_handle is not None:
-            self._save_handle.cancel()
-            self._save_handle = None
-            self.save_snapshot()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            if self._store is not None:
+                await self._store.stop()
+                self._store = None
+            if self._unfollow is not None:
+                self._unfollow()
+                self._unfollow = None
+            if self._follow is not None and self._owns_watcher:
+                await self._follow.stop()
+            if self._save_handle is not None:
+                self._save_handle.cancel()
+                self._save_handle = None
+                self.save_snapshot()
 
     async def __aenter__(self) -> FlagClient:
         await self.start()

@@ -303,14 +303,16 @@ class FlagStore:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
-        stack, self._clients, self._consumer = self._clients, None, None
-        if stack is not None:
-            await stack.aclose()
-        for fut in self._waiters.values():
-            if not fut.done():
-                fut.cancel()
-        self._waiters.clear()
+        try:
+            await cancel_and_wait(task)
+        finally:  # closed even when the caller is cancelled meanwhile
+            stack, self._clients, self._consumer = self._clients, None, None
+            if stack is not None:
+                await stack.aclose()
+            for fut in self._waiters.values():
+                if not fut.done():
+                    fut.cancel()
+            self._waiters.clear()
 
     async def _run(self) -> None:
         consumer, tp = self._consumer, self._tp
