@@ -7,7 +7,7 @@ process (every replica runs the same code), so only the request's parameters tra
 
 Topic `_kafkaops.confirmations`: one partition, key = confirmation id, value = the
 confirmation's full state as JSON. A dedicated topic rather than `_kafkaops.control`:
-  - control is read whole by every DR status and failover (dr_control.ControlStore), and
+  - control is read whole by every DR status and failover (dr/control.py's ControlStore), and
     confirmation traffic (every flag write from Slack) would slow the reads that matter
     most during an incident;
   - the lifetimes differ: a confirmation is dead ten minutes after it was asked for, so the
@@ -27,14 +27,14 @@ record in force still has that digest and nothing was written to it without the 
 State machine (`state`): pending -> confirmed -> done | failed; pending -> cancelled;
 pending -> expired (written when a click finds it past `expires_at`).
 
-Compare-and-set, the way flags.py does it: every record carries the `version` it creates
-and the version it `expects` to replace. Every reader folds the partition in offset order
-with the same rule (`ConfirmationLog.apply`): a record is applied only when `expects` equals
-the version in force; otherwise every reader ignores it. So when two replicas both read
-version 1 (pending) and both write a claim expecting 1, the claim first in the log wins on
-every replica and the other is rejected on every replica; each writer reads the log back
-past its own record before it acts, and only the winner runs the action. The loser is told
-who used it.
+Compare-and-set decided by log order (kafkaops.core.statelog): every record carries the
+`version` it creates and the version it `expects` to replace. Every reader folds the
+partition in offset order with the same rule (`ConfirmationLog`): a record is applied only
+when `expects` equals the version in force; otherwise every reader ignores it. So when two
+replicas both read version 1 (pending) and both write a claim expecting 1, the claim first
+in the log wins on every replica and the other is rejected on every replica; each writer
+reads the log back past its own record before it acts, and only the winner runs the action.
+The loser is told who used it.
 
 Compaction: the topic is `compact,delete` with `min.compaction.lag.ms` = `retention.ms` =
 one day, so the cleaner never touches a record younger than a day and every reader within a
@@ -46,26 +46,19 @@ has long expired, so at worst a very late click is told the wrong name in "alrea
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.errors import ConfigError, KafkaOpsError
-from kafkaops.core.kafka.topicio import (
-    RawRecord,
-    Writer,
-    ensure_topics,
-    partitions_of,
-    read_records,
-)
-from kafkaops.core.records import TopicPartition
+from kafkaops.core.kafka.topicio import RawRecord
+from kafkaops.core.statelog.fold import CasFold, Invalid, Proposal
+from kafkaops.core.statelog.signing import mac, signature, verifies
+from kafkaops.core.statelog.topic import CasTopic
 from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
@@ -167,27 +160,19 @@ def signing_key(config: Config) -> bytes:
         "pending confirmations are signed with it before they are shared")
 
 
-def _mac(key: bytes, data: Mapping[str, Any]) -> str:
-    body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
 def request_digest(rec: Confirmation, key: bytes) -> str:
     """HMAC of the request's own fields (REQUEST_FIELDS): what a button is bound to."""
     data = json.loads(encode(rec))
-    return _mac(key, {f: data[f] for f in REQUEST_FIELDS})
+    return mac(key, {f: data[f] for f in REQUEST_FIELDS})
 
 
 def seal(rec: Confirmation, key: bytes) -> Confirmation:
     """The record signed: `sig` over every other field."""
-    data = json.loads(encode(replace(rec, sig="")))
-    del data["sig"]
-    return replace(rec, sig=_mac(key, data))
+    return replace(rec, sig=signature(key, json.loads(encode(rec))))
 
 
 def is_sealed(rec: Confirmation, key: bytes) -> bool:
-    return bool(rec.sig) and hmac.compare_digest(seal(rec, key).sig, rec.sig)
+    return verifies(key, json.loads(encode(rec)))
 
 
 def decode(value: bytes | None) -> Confirmation:
@@ -208,87 +193,62 @@ def decode(value: bytes | None) -> Confirmation:
     return rec
 
 
-@dataclass
-class ConfirmationLog:
-    """The fold of the topic: the state in force per id, by the compare-and-set rule.
+def read_write(key: bytes | None, value: bytes | None, sign_key: bytes) -> tuple[
+    str, Proposal[Confirmation] | Invalid
+] | None:
+    """One record of the topic as a compare-and-set write (statelog); only records signed
+    with `sign_key` are writes."""
+    if key is None:
+        return None
+    cid = key.decode("utf-8", "replace")
+    try:
+        rec = decode(value)
+        if not is_sealed(rec, sign_key):
+            raise KafkaOpsError("not signed with the confirmations key")
+    except KafkaOpsError as e:
+        return cid, Invalid(str(e))
+    if rec.id != cid:
+        return cid, Invalid(f"the record names confirmation {rec.id!r}")
+    return cid, Proposal(cid, rec.expects, rec.version, rec, rec.write_id)
 
-    Only records signed with `key` are applied. A record under the key of a confirmation
-    already known that is not (damaged, unsigned, signed with another key, a tombstone) is
+
+class ConfirmationLog:
+    """The fold of the topic: the state in force per id, by the compare-and-set rule of
+    kafkaops.core.statelog.fold, applying only records signed with `key`.
+
+    A record under the id of a confirmation in force that does not verify (damaged,
+    unsigned, signed with another key, a tombstone, another confirmation's record) is
     someone writing to the topic by hand: it is not applied, and its offset is kept in
     `tampered` so a click on that confirmation is refused rather than trusted."""
 
-    key: bytes = b""
-    """The confirmations' signing key."""
-    states: dict[str, Confirmation] = field(default_factory=dict)
-    #: write ids this process waits on -> applied? (None until the fold meets the record)
-    watched: dict[str, bool | None] = field(default_factory=dict)
-    #: confirmation id -> offsets of records written to it without the key
-    tampered: dict[str, list[int]] = field(default_factory=dict)
+    def __init__(self, key: bytes = b"") -> None:
+        self.key = key
+        self.fold: CasFold[Confirmation] = CasFold(what="the confirmation")
+
+    @property
+    def states(self) -> dict[str, Confirmation]:
+        return self.fold.states
+
+    @property
+    def tampered(self) -> dict[str, list[int]]:
+        """Confirmation id -> offsets of records written to it without the key."""
+        return self.fold.tampered
+
+    def read(self, r: RawRecord) -> tuple[str, Proposal[Confirmation] | Invalid] | None:
+        got = read_write(r.key, r.value, self.key)
+        if got is not None and isinstance(got[1], Invalid) and r.value is not None:
+            log.warning("skipping record %d of %s: %s", r.offset, CONFIRMATIONS_TOPIC, got[1])
+        return got
 
     def apply(self, key: bytes | None, value: bytes | None, offset: int = -1) -> bool:
-        """Fold one record; True when it was applied. Damaged or foreign records are
-        ignored, as every reader ignores them (and noted, for a known confirmation)."""
-        cid = key.decode("utf-8", "replace") if key is not None else None
-        try:
-            rec = decode(value)
-            if not is_sealed(rec, self.key):
-                raise KafkaOpsError("not signed with the confirmations key")
-        except KafkaOpsError as e:
-            if offset >= 0 and value is not None:
-                log.warning("skipping record %d of %s: %s", offset, CONFIRMATIONS_TOPIC, e)
-            if cid in self.states:
-                self.tampered.setdefault(cid, []).append(offset)
-            return False
-        if cid != rec.id:
-            return False
-        cur = self.states.get(rec.id)
-        ok = cur is None or (rec.expects == cur.version and rec.version == cur.version + 1)
-        if ok:
-            self.states[rec.id] = rec
-        if rec.write_id in self.watched:
-            self.watched[rec.write_id] = ok
-        return ok
+        """Fold one record; True when it was applied."""
+        got = read_write(key, value, self.key)
+        return got is not None and self.fold.apply(offset, *got).outcome == "applied"
 
     def purge(self, before: float) -> None:
         """Forget confirmations that expired before `before` (the topic drops them too)."""
         for cid in [c for c, r in self.states.items() if r.expires_at < before]:
-            del self.states[cid]
-            self.tampered.pop(cid, None)
-
-
-class _Follower:
-    """Folds partition 0 of a topic on one cluster, from where it left off to its end:
-    what every replica has written so far. Used by the confirmations and the request
-    ledger, so the subtle part (log start moving, reads that stop short) is written once."""
-
-    def __init__(self, services: Services, cluster: str, topic: str) -> None:
-        self.services = services
-        self.cluster = cluster
-        self.tp = TopicPartition(topic, 0)
-        self.next = 0  # next offset to fold
-        self._lock = asyncio.Lock()
-
-    async def catch_up(self, apply: Callable[[RawRecord], object]) -> None:
-        async with self._lock:
-            conn = await self.services.connection(self.cluster)
-            if self.tp.topic not in await partitions_of(conn, [self.tp.topic]):
-                return
-            start, end = (await conn.high_watermarks([self.tp])).get(self.tp, (0, 0))
-            if self.next < start:
-                self.next = start  # older records were removed by retention
-            if end <= self.next:
-                return
-            got, incomplete = await read_records(conn, {self.tp: (self.next, end)})
-            for r in got[self.tp]:
-                apply(r)
-                self.next = r.offset + 1
-            if incomplete:
-                raise KafkaOpsError(
-                    f"could not read {self.tp.topic} on cluster {self.cluster!r} to its "
-                    "end in time; nothing was done, try again",
-                    retriable=True,
-                )
-            self.next = max(self.next, end)
+            self.fold.forget(cid)
 
 
 class ConfirmationStore:
@@ -299,11 +259,12 @@ class ConfirmationStore:
         self.cluster = cluster
         self.key = signing_key(services.config)
         self.log = ConfirmationLog(self.key)
-        self._follower = _Follower(services, cluster, CONFIRMATIONS_TOPIC)
+        self._topic: CasTopic[Confirmation] = CasTopic(
+            services, cluster, CONFIRMATIONS_TOPIC, TOPIC_CONFIG, self.log.read, self.log.fold)
 
     async def catch_up(self) -> None:
         """Fold the topic up to its end now (what every replica has written so far)."""
-        await self._follower.catch_up(lambda r: self.log.apply(r.key, r.value, r.offset))
+        await self._topic.catch_up()
         self.log.purge(time.time() - 2 * 24 * 3600)
 
     async def get(self, cid: str) -> Confirmation | None:
@@ -322,7 +283,7 @@ class ConfirmationStore:
         rec = replace(rec, state="pending", version=1, expects=0, write_id=uuid.uuid4().hex)
         # TypeError / ValueError now, before anything is written, for params that are not JSON
         rec = seal(rec, self.key)
-        await self._write(rec)
+        await self._topic.put(rec.id, encode(rec))
         return rec
 
     async def transition(
@@ -334,21 +295,10 @@ class ConfirmationStore:
             cur, state=state, version=cur.version + 1, expects=cur.version,
             write_id=uuid.uuid4().hex, **changes,
         ), self.key)
-        self.log.watched[rec.write_id] = None
-        try:
-            await self._write(rec)
-            await self.catch_up()
-            applied = self.log.watched.get(rec.write_id)
-        finally:
-            self.log.watched.pop(rec.write_id, None)
-        now = self.log.states.get(cur.id, cur)
-        if applied is None:
-            raise KafkaOpsError(
-                f"wrote to {CONFIRMATIONS_TOPIC} on cluster {self.cluster!r} but did not read "
-                "the write back; the outcome is unknown, check the audit trail",
-                retriable=True,
-            )
-        return applied, now
+        decision = await self._topic.propose(
+            rec.id, encode(rec), rec.write_id, unknown="check the audit trail")
+        self.log.purge(time.time() - 2 * 24 * 3600)
+        return decision.outcome == "applied", self.log.states.get(cur.id, cur)
 
     async def claim(self, cur: Confirmation, state: State, by: str, at: float) -> tuple[
         bool, Confirmation
@@ -357,13 +307,6 @@ class ConfirmationStore:
         if state not in CLAIMS:
             raise ValueError(f"cannot claim a confirmation as {state!r}")
         return await self.transition(cur, state, used_by=by, used_at=at)
-
-    async def _write(self, rec: Confirmation) -> None:
-        conn = await self.services.connection(self.cluster)
-        await ensure_topics(conn, {CONFIRMATIONS_TOPIC: (1, TOPIC_CONFIG)})
-        async with Writer(conn) as w:
-            await w.send(CONFIRMATIONS_TOPIC, [(rec.id.encode("utf-8"), encode(rec))],
-                         partition=0)
 
 
 # ---------------------------------------------------------------- signed requests seen once
@@ -379,75 +322,50 @@ _MAX_SEEN_VALUE = 256  # bytes; anything longer was not written by a ledger
 class RequestLedger:
     """Signed requests every replica has seen, on topic `_kafkaops.requests` of one cluster.
 
-    `claim(key)` writes the key (a digest of the request's signature and timestamp) with a
-    random write id and reads the topic back past it: the first record of a key in the log
-    wins on every replica, so of two replicas handed the same request (a replay sent to
-    both) exactly one gets True. Records are kept `REQUESTS_KEEP` by retention. A record
-    that is not the ledger's own shape is ignored (the topic is untrusted input: a forged
-    record can at worst make a request it names look seen, which needs its signature)."""
+    `claim(key)` writes the key (a digest of the request's signature and timestamp) as a
+    compare-and-set write that expects the key to be absent, with a random write id, and
+    reads the topic back past it: the first record of a key in the log wins on every
+    replica, so of two replicas handed the same request (a replay sent to both) exactly one
+    gets True. Records are kept `REQUESTS_KEEP` by retention. A record that is not the
+    ledger's own shape is ignored (the topic is untrusted input: a forged record can at
+    worst make a request it names look seen, which needs its signature).
+
+    One producer serves every claim, closed with the services: starting a producer per
+    request cost more than the rest of the request, on the loop that answers Slack's acks
+    (a burst of commands waited for it: bench/slack_ack.py)."""
 
     def __init__(self, services: Services, cluster: str) -> None:
         self.services = services
         self.cluster = cluster
-        self._first: dict[str, tuple[str, float]] = {}  # key -> (write id, written at)
-        self._follower = _Follower(services, cluster, REQUESTS_TOPIC)
-        self._ready = False
-        # one producer for every claim, closed with the services: starting a producer per
-        # request cost more than the rest of the request, on the loop that answers Slack's
-        # acks (a burst of commands waited for it: bench/slack_ack.py)
-        self._writer: Writer | None = None
-        self._writer_lock = asyncio.Lock()
-
-    async def _write(self, conn: Any, key: str, value: bytes) -> int:
-        async with self._writer_lock:
-            if self._writer is None:
-                writer = Writer(conn)
-                await writer.start()
-                self._writer = writer
-                self.services.on_close(self.close)
-            writer = self._writer
-        try:
-            (offset,) = await writer.send(REQUESTS_TOPIC, [(key.encode(), value)], partition=0)
-        except BaseException:
-            if self._writer is writer:  # the next claim starts a fresh producer
-                self._writer = None
-                await writer.stop()
-            raise
-        return offset
+        self._fold: CasFold[float] = CasFold(what="the request")
+        self._topic: CasTopic[float] = CasTopic(
+            services, cluster, REQUESTS_TOPIC, REQUESTS_CONFIG, _read_seen, self._fold)
 
     async def close(self) -> None:
         """Stop the producer (the services do this when they close)."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            await writer.stop()
+        await self._topic.close()
 
     async def claim(self, key: str) -> bool:
         """True when this call is the first in the log to claim `key`."""
         self.services.require_writable(self.cluster, "remember Slack requests on it")
         write_id = uuid.uuid4().hex
-        conn = await self.services.connection(self.cluster)
-        if not self._ready:
-            await ensure_topics(conn, {REQUESTS_TOPIC: (1, REQUESTS_CONFIG)})
-            self._ready = True
         value = json.dumps({"w": write_id, "at": time.time()}).encode()
-        offset = await self._write(conn, key, value)
-        if self._follower.next <= offset:
-            await self._follower.catch_up(self._apply)
-            if len(self._first) > 1000:  # bounded: forget what retention forgets
-                cutoff = time.time() - REQUESTS_KEEP
-                for k in [k for k, (_, t) in self._first.items() if t < cutoff]:
-                    del self._first[k]
-        if self._follower.next <= offset:
-            raise KafkaOpsError(
-                f"wrote to {REQUESTS_TOPIC} on cluster {self.cluster!r} but did not read "
-                "the write back", retriable=True)
-        return self._first.get(key, ("", 0.0))[0] == write_id
+        decision = await self._topic.propose(key, value, write_id)
+        if len(self._fold.states) > 1000:  # bounded: forget what retention forgets
+            cutoff = time.time() - REQUESTS_KEEP
+            for k in [k for k, t in self._fold.states.items() if t < cutoff]:
+                self._fold.forget(k)
+        return decision.outcome == "applied"
 
-    def _apply(self, r: RawRecord) -> None:
-        if r.key is None or r.value is None or len(r.value) > _MAX_SEEN_VALUE:
-            return
-        try:
-            write_id = str(json.loads(r.value)["w"])
-        except (ValueError, TypeError, KeyError):
-            return
-        self._first.setdefault(r.key.decode("utf-8", "replace"), (write_id, r.timestamp / 1000))
+
+def _read_seen(r: RawRecord) -> tuple[str, Proposal[float] | Invalid] | None:
+    """A ledger record as a write that expects its key to be absent (state: when it was
+    written, by the record's timestamp)."""
+    if r.key is None or r.value is None or len(r.value) > _MAX_SEEN_VALUE:
+        return None
+    try:
+        write_id = str(json.loads(r.value)["w"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    key = r.key.decode("utf-8", "replace")
+    return key, Proposal(key, 0, 1, r.timestamp / 1000, write_id)

@@ -15,9 +15,10 @@ Keys (`<pair>` is the pair's name from config):
   and where committing them got to (planned -> intent -> done, or left with a reason).
 
 Run and group records live on the run's target cluster (the one being made active, which
-must be reachable). Two failovers started at once are settled like a compare-and-set: both
-write their run record, read the log back, and the run whose record comes first in the log
-for the same base epoch wins; the other is abandoned and reports a conflict.
+must be reachable). Two failovers started at once are settled by the compare-and-set log
+of kafkaops.core.statelog: both write their run record, read the log back, and the run
+whose record comes first in the log for the same base epoch wins (`parse_log`'s claims);
+the other is abandoned and reports a conflict.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.topicio import COMPACTED, Writer, ensure_topics, read_partition
 from kafkaops.core.records import TopicPartition
+from kafkaops.core.statelog.fold import CasFold, Proposal
 from kafkaops.core.untrusted import parse_json
 
 log = logging.getLogger(__name__)
@@ -260,8 +262,10 @@ def parse_log(
     fence: FenceRecord | None = None
     runs: dict[str, RunRecord] = {}
     groups: dict[str, dict[str, GroupRecord]] = {}
-    first: dict[int, str] = {}
-    for key, value in records:
+    # the run claims: of the runs that start from the same base epoch, the first in the log
+    # wins (every run record proposes "run_id is version 1 of its base epoch, expecting none")
+    claims: CasFold[str] = CasFold(what="a run")
+    for offset, (key, value) in enumerate(records):
         if key is None or not key.decode("utf-8", "replace").startswith(prefix):
             continue
         try:
@@ -277,9 +281,11 @@ def parse_log(
             fence = rec
         elif isinstance(rec, RunRecord) and rec.pair == pair:
             runs[rec.run_id] = rec
-            first.setdefault(rec.base_epoch, rec.run_id)
+            epoch = str(rec.base_epoch)
+            claims.apply(offset, epoch, Proposal(epoch, 0, 1, rec.run_id, rec.run_id))
         elif isinstance(rec, GroupRecord) and rec.pair == pair:
             groups.setdefault(rec.run_id, {})[rec.group] = rec
+    first = {int(epoch): run_id for epoch, run_id in claims.states.items()}
     return ControlLog(cluster, active, fence, tuple(runs.values()), groups, first)
 
 

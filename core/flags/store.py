@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.errors import KafkaOpsError
@@ -33,6 +33,8 @@ from kafkaops.core.flags.model import (
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
 from kafkaops.core.kafka.logwatch import LogWatch
+from kafkaops.core.statelog.fold import CasFold, Invalid, Proposal
+from kafkaops.core.statelog.outcomes import Outcomes
 from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,8 @@ def _header(headers: Iterable[tuple[str, bytes]], name: str) -> str | None:
 
 
 class FlagLog:
-    """The deterministic fold every reader applies to the topic, record by record (no I/O).
+    """The deterministic fold every reader applies to the topic, record by record (no I/O):
+    the compare-and-set fold of kafkaops.core.statelog.fold over the flags' record layout.
 
     `flags` holds the states in force. Rules, in order:
     1. a record without a key or a valid kafkaops-expects header, or whose value is not a
@@ -66,19 +69,29 @@ class FlagLog:
     """
 
     def __init__(self, *, keep_history: bool = False) -> None:
-        self.flags: dict[str, FlagState] = {}
-        #: keys seen at least once in this read of the log
-        self.seen: set[str] = set()
-        #: key -> True when the key's last record was applied (its tail is authoritative)
-        self.tail_ok: dict[str, bool] = {}
-        #: version a deleted flag had, so a re-created flag continues the numbering
-        self.deleted_versions: dict[str, int] = {}
+        #: versions may jump: a re-created flag continues the deleted flag's numbering
+        self.fold: CasFold[FlagState] = CasFold(gaps=True, what="the flag")
         self.keep_history = keep_history
         self.history: dict[str, list[FlagChange]] = {}
         #: offset of the next record to read
         self.next_offset = 0
         #: offset of the first record read (the log start, after compaction and retention)
         self.first_offset: int | None = None
+
+    @property
+    def flags(self) -> dict[str, FlagState]:
+        """Flag key -> the state in force."""
+        return self.fold.states
+
+    @property
+    def seen(self) -> set[str]:
+        """Keys seen at least once in this read of the log."""
+        return self.fold.seen
+
+    @property
+    def tail_ok(self) -> dict[str, bool]:
+        """Key -> True when the key's last record was applied (its tail is authoritative)."""
+        return self.fold.tail_ok
 
     def apply(self, rec: LogRecord) -> FlagChange | None:
         """Fold one record; returns what happened to it (None for a record with no key)."""
@@ -94,63 +107,43 @@ class FlagLog:
         h = rec.headers
         op = _header(h, H_OP) or "?"
         by, at, why = _header(h, H_BY) or "", _header(h, H_AT) or "", _header(h, H_REASON) or ""
-        write_id = _header(h, H_WRITE_ID)
         expects_text = _header(h, H_EXPECTS)
-        current = self.flags.get(key)
         state: FlagState | None = None
-        note = ""
-        outcome: Literal["applied", "rejected", "ignored"] = "applied"
         expects: int | None = None
+        read: Proposal[FlagState] | Invalid | None = None
         try:
             expects = int(expects_text) if expects_text is not None else None
         except ValueError:
             expects = None
         if expects is None or expects < 0:
-            outcome, note = "ignored", f"no valid {H_EXPECTS} header: not a kafkaops write"
+            read = Invalid(f"no valid {H_EXPECTS} header: not a kafkaops write")
         elif rec.value is not None:
             try:
                 state = decode_state(rec.value)
             except ValueError as e:
-                outcome, note = "ignored", f"invalid flag state: {e}"
+                read = Invalid(f"invalid flag state: {e}")
             else:
                 if state.key != key:
-                    outcome, note = "ignored", f"state names key {state.key!r}, record key {key!r}"
+                    read = Invalid(f"state names key {state.key!r}, record key {key!r}")
                     state = None
-        if outcome == "applied" and key in self.seen:
+        if read is None:
             assert expects is not None
-            in_force = current.version if current else 0
-            if expects != in_force:
-                outcome = "rejected"
-                if current is None:
-                    note = f"expected version {expects}, but the flag did not exist"
-                else:
-                    by_whom = f" (by {current.updated_by})" if current.updated_by else ""
-                    note = f"expected version {expects}, but version {in_force} was in force"
-                    note += by_whom
-            elif state is not None and op == "restate" and state.version != in_force:
-                outcome, note = "ignored", "restate of a version that is not in force"
-            elif state is not None and op != "restate" and state.version <= expects:
-                outcome, note = "ignored", f"version {state.version} does not advance {expects}"
-        if outcome == "applied":
-            if rec.value is None:
-                if current is not None:
-                    self.deleted_versions[key] = current.version
-                self.flags.pop(key, None)
-            else:
-                assert state is not None
-                self.flags[key] = state
-                self.deleted_versions.pop(key, None)
-        self.seen.add(key)
-        self.tail_ok[key] = outcome == "applied"
+            read = Proposal(key, expects, state.version if state else expects, state,
+                            _header(h, H_WRITE_ID), restate=op == "restate")
+        current = self.flags.get(key)
+        decision = self.fold.apply(rec.offset, key, read)
+        note = decision.note
+        if decision.outcome == "rejected" and current is not None and current.updated_by:
+            note += f" (by {current.updated_by})"
         now = self.flags.get(key)
         change = FlagChange(
             offset=rec.offset,
             key=key,
             op=op,
-            outcome=outcome,
+            outcome=decision.outcome,
             expects=expects,
             version=state.version if state else None,
-            write_id=write_id,
+            write_id=_header(h, H_WRITE_ID),
             by=by or (state.updated_by if state else ""),
             at=at or (state.updated_at if state else ""),
             reason=why or (state.reason if state else ""),
@@ -166,10 +159,10 @@ class FlagLog:
 
     def unhealthy_tails(self) -> list[str]:
         """Keys whose last record is not authoritative (need a restate before compaction)."""
-        return sorted(k for k, ok in self.tail_ok.items() if not ok)
+        return self.fold.unhealthy_tails()
 
     def version_at_deletion(self, key: str) -> int:
-        return self.deleted_versions.get(key, 0)
+        return self.fold.deleted_versions.get(key, 0)
 
 
 # ---------------------------------------------------------------- the store (reader)
@@ -239,7 +232,7 @@ class FlagStore:
         self._tp: Any = None
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
-        self._waiters: dict[str, asyncio.Future[FlagChange]] = {}
+        self._outcomes: Outcomes[FlagChange] = Outcomes()
         self._position = 0
 
     @property
@@ -309,10 +302,7 @@ class FlagStore:
             stack, self._clients, self._consumer = self._clients, None, None
             if stack is not None:
                 await stack.aclose()
-            for fut in self._waiters.values():
-                if not fut.done():
-                    fut.cancel()
-            self._waiters.clear()
+            self._outcomes.cancel_all()
 
     async def _run(self) -> None:
         consumer, tp = self._consumer, self._tp
@@ -421,10 +411,7 @@ class FlagStore:
         )
         if change is None:
             return
-        if change.write_id is not None:
-            fut = self._waiters.pop(change.write_id, None)
-            if fut is not None and not fut.done():
-                fut.set_result(change)
+        self._outcomes.settle(change.write_id, change)
         if self.listener is not None and self.ready:
             self.listener(self, change)
 
@@ -458,9 +445,8 @@ class FlagStore:
             await self.progressed(left)
 
     def expect(self, write_id: str) -> asyncio.Future[FlagChange]:
-        fut: asyncio.Future[FlagChange] = asyncio.get_running_loop().create_future()
-        self._waiters[write_id] = fut
-        return fut
+        """A future of the write's outcome, settled when the fold meets its record."""
+        return self._outcomes.expect(write_id)
 
     def forget(self, write_id: str) -> None:
-        self._waiters.pop(write_id, None)
+        self._outcomes.forget(write_id)
