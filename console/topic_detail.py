@@ -2,7 +2,7 @@
 kept) and the configs the broker reported.
 
 Data: `TopicService.topic_detail(name)`. A broker that does not report a config (Tansu
-reports only those set at creation, BROKER_NOTES.md) gets "broker default (not reported)",
+reports only those set at creation, docs/broker-notes.md) gets "broker default (not reported)",
 never a default made up here.
 """
 

@@ -1,8 +1,8 @@
-"""The demo: two embedded clusters carrying traffic shaped like the ten patterns in DESIGN.md.
+"""The demo: two embedded clusters carrying traffic shaped like ten common uses of Kafka.
 
 Pieces, each usable on its own (the CLI, the tests and later parts of the demo share them):
 - `DEMO_TOPICS`: one `DemoTopic` per pattern (name, partitions, EXPLICIT configs, share of the
-  traffic, record generator). Tansu reports only configs given at creation (BROKER_NOTES.md),
+  traffic, record generator). Tansu reports only configs given at creation (docs/broker-notes.md),
   so every demo topic names its retention, cleanup policy and compression.
 - `DEMO_GROUPS`: consumer groups with a behaviour: keeping up, falling behind, stopped.
 - `create_demo_topics()`: creates the topics on a cluster.
@@ -589,7 +589,7 @@ class DemoTopic:
     name: str
     """Topic name."""
     pattern: str
-    """Which of the patterns in DESIGN.md it stands for."""
+    """Which use of Kafka it stands for (CI/CD events, log aggregation, flags, ...)."""
     partitions: int
     """Partition count."""
     configs: Mapping[str, str]

@@ -258,7 +258,7 @@ async def group_view(conn: KafkaConnection, group: str, topic: str) -> dict:
     (resp,) = await conn.admin.describe_consumer_groups([group])
     (g,) = resp.to_object()["groups"]
     parts = range(TOPICS[topic].partitions)
-    # Tansu: OffsetFetch needs the partitions named (BROKER_NOTES.md)
+    # Tansu: OffsetFetch needs the partitions named (docs/broker-notes.md)
     offsets = await conn.admin.list_consumer_group_offsets(
         group, partitions=[AkTP(topic, p) for p in parts])
     committed = {tp.partition: om.offset for tp, om in offsets.items() if om.offset >= 0}

@@ -1,7 +1,7 @@
 """MirrorMaker 2's record layouts, replication policies and offset translation: pure tables.
 
-The byte strings are the worked examples of ../shared/MM2_FORMATS.md §7 (cross-checked there
-against a Java program); the translation numbers are MM2's own (OffsetSyncStoreTest).
+The byte strings are the worked examples of docs/mm2-formats.md (cross-checked against a
+Java program); the translation numbers are MM2's own (OffsetSyncStoreTest).
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def started(*syncs: tuple[int, int]) -> OffsetSyncStore:
         ([(100, 200), (150, 251), (200, 10)], 200, 10),  # downstream reset
         ([(100, 200), (150, 251), (200, 10), (20, 20)], 20, 20),  # upstream rewind
         ([(100, 200), (150, 251), (200, 10), (20, 20)], 150, 21),  # rewind cleared history
-        ([(1499, 1200)], 1500, 1201),  # MM2_FORMATS §7
+        ([(1499, 1200)], 1500, 1201),  # docs/mm2-formats.md's worked example
         ([(1499, 1200)], 1499, 1200),
         ([(1499, 1200)], 1400, -1),
         ([], 10, None),  # no syncs for the partition: no translation

@@ -1,6 +1,6 @@
 """MirrorMaker 2's own records and rules, as pure functions: no I/O here.
 
-Everything follows ../shared/MM2_FORMATS.md (apache/kafka `connect/mirror*`, field lists
+Everything follows docs/mm2-formats.md (apache/kafka `connect/mirror*`, field lists
 unchanged since 2.4.0):
 
 - the three record layouts: `Heartbeat` (topic `heartbeats`), `Checkpoint`

@@ -864,7 +864,7 @@ def _hb_info(topic: str, hb: Heartbeat | None, now_ms: int) -> HeartbeatInfo:
 
 async def _newest_heartbeat(conn: KafkaConnection, topic: str) -> tuple[Heartbeat | None, Any]:
     """The newest heartbeat of a replicated heartbeats topic: its aliases describe other
-    flows (MM2_FORMATS.md §8), so any heartbeat there proves the flow carried data."""
+    flows (docs/mm2-formats.md), so any heartbeat there proves the flow carried data."""
     from kafkaops.core.dr.mm2 import Mm2FormatError, decode_heartbeat
 
     records, info = await read_partition(conn, topic, tail=50)

@@ -1,6 +1,6 @@
 """Feature flags and config values, kept in the compacted topic `_kafkaops.flags`.
 
-Layout (DESIGN.md): one partition, key = flag key, value = the flag's full state as JSON,
+Layout (docs/architecture.md): one partition, key = flag key, value = the flag's full state as JSON,
 a tombstone (null value) = deleted. Control data rides in record headers, so the value stays
 the plain state and a tombstone can carry it too:
 
@@ -37,7 +37,7 @@ truth for readers that start after compaction). Concretely:
     same rule, so they agree.
 We chose this over keying proposals by write id (which would need a second record per
 write, a cleanup tombstone per proposal and a coordinator to merge them) because it keeps
-DESIGN.md's layout (key = flag key, value = full state) and costs nothing in the normal
+the layout above (key = flag key, value = full state) and costs nothing in the normal
 case: only a lost race writes one extra record.
 
 Rollout is sticky: a user's bucket is a stable hash of flag key + user key (0..9999), and

@@ -9,7 +9,7 @@ How one snapshot is taken (a handful of requests whatever the cluster's size):
    coordinator OffsetFetch v8 (100 groups a request, every committed partition) and
    DescribeGroups v5 (100 groups a request), all in flight together.
 2. One Fetch per leader for the true log end (high watermark) and log start offsets of every
-   partition the groups consume. Tansu gap (BROKER_NOTES.md): ListOffsets(latest) answers
+   partition the groups consume. Tansu gap (docs/broker-notes.md): ListOffsets(latest) answers
    short of the end after multi-record batches, so it is not used for ends; a Fetch's high
    watermark is right on Tansu and on Apache Kafka.
 3. Lag in seconds from record timestamps: a Fetch from each lagging group's committed offset
@@ -598,7 +598,7 @@ class LagService:
                     })
                 return out
         # Brokers before Kafka 3.0 lack v8. Their v2/v3 "all partitions" form is broken on
-        # Tansu (BROKER_NOTES.md), so name the partitions: every partition in the metadata.
+        # Tansu (docs/broker-notes.md), so name the partitions: every partition in the metadata.
         # Valid on every Kafka version; costlier, and only taken on old brokers.
         meta = await meta_task
         named = [(t, [p for p, _ in parts]) for t, (internal, parts) in meta.items()

@@ -697,7 +697,7 @@ async def describe_group(
     conn: KafkaConnection, group: str, coordinator: int | None = None
 ) -> tuple[str, tuple[GroupMember, ...]]:
     """(state, members) of one group. One group per DescribeGroups request: Tansu cannot
-    answer three or more in one (BROKER_NOTES.md); valid on Apache Kafka too."""
+    answer three or more in one (docs/broker-notes.md); valid on Apache Kafka too."""
     from aiokafka.protocol.admin import DescribeGroupsRequest
 
     node = coordinator if coordinator is not None else await _coordinator(conn, group)

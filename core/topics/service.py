@@ -128,7 +128,7 @@ class TopicService:
     ) -> dict[str, tuple[ConfigEntry, ...]]:
         """Configs the broker reports per topic, in one DescribeConfigs request.
 
-        Tansu gaps (BROKER_NOTES.md): only configs set explicitly at creation are reported,
+        Tansu gaps (docs/broker-notes.md): only configs set explicitly at creation are reported,
         none of the defaults, and a request that names the configs it wants closes the
         connection. So we ask for all of a topic's configs (valid on Apache Kafka too),
         keep the wanted ones here, and never make a default up.
