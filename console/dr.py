@@ -127,6 +127,10 @@ def substance(plan: Any) -> tuple[Any, ...]:
             tuple(sorted(c.name for c in plan.failed)))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def confirm_text(plan: Any, cluster_names: str) -> str:
     moving = [g for g in plan.groups if g.action == "move"]
     warns = [c for c in plan.prechecks if c.status == "warn"]
@@ -134,12 +138,13 @@ def confirm_text(plan: Any, cluster_names: str) -> str:
         f"{plan.direction.capitalize()} pair {plan.pair}: make {plan.target} the active cluster "
         f"(epoch {plan.epoch} → {plan.new_epoch}) instead of {plan.source}.",
         "",
-        f"{len(moving)} group(s) get their translated offsets committed on {plan.target}; "
-        f"{len(plan.groups) - len(moving)} left as they are.",
+        f"{_count(len(moving), 'group')} get their translated offsets committed on "
+        f"{plan.target}; {len(plan.groups) - len(moving)} left as they are.",
     ]
     if warns:
-        lines.append(f"{len(warns)} warning(s), the plan says why: "
-                     + ", ".join(c.name for c in warns[:6]) + (", …" if len(warns) > 6 else ""))
+        # what is being accepted, not only where: the dialog scrolls (PageUp/PageDown)
+        lines += ["", f"{_count(len(warns), 'warning')} you accept by going ahead:"]
+        lines += [f"  {c.name}: {c.detail}" for c in warns]
     lines += ["", "Offsets are translated again the moment you confirm (groups still consuming "
               f"on {plan.source} move on meanwhile); if anything else changed, nothing runs.",
               f"{len(plan.steps)} steps, each recorded so that `kafkaops failover resume` "
@@ -438,6 +443,8 @@ class DrScreen(DataScreen):
 
         def progress(point: str) -> None:
             step, _, group = point.partition(":")
+            if step == "before" or (step == "after" and not group.startswith("mark-source:")):
+                return  # the audit's points around each step: the step's own line says it
             words = {
                 "start": "run recorded",
                 "fence": f"{plan.source} fenced (stood down)",
@@ -445,6 +452,7 @@ class DrScreen(DataScreen):
                 "committed": f"group {group}: offsets committed on {plan.target}",
                 "group": f"group {group}: done",
                 "activate": f"{plan.target} active at epoch {plan.new_epoch}",
+                "after": f"{plan.source}'s control topic names {plan.target} active",
                 "complete": "run completed",
             }.get(step, point)
             self.post_message(self.RunProgressed(f"  [green]✓[/] {escape(words)}"))

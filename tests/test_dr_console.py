@@ -153,6 +153,9 @@ async def test_plan_scrolls_at_100x30_and_the_console_executes_it(
                          f"group {w.groups[5]}: done", "dr active at epoch 1", "run completed"):
                 assert f"✓ {step}" in shown, step
             assert "active now dr (epoch 1)" in shown
+            assert "✓ primary's control topic names dr active" in shown
+            # the audit's hook points around each step are not steps of their own
+            assert "before:" not in shown and "after:" not in shown
             await pilot.press("end")
             await settle(pilot, lambda: "failover completed" in visible(app))
             await settle(pilot, lambda: "Active        dr (epoch 1)" in visible(app))

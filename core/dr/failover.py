@@ -734,7 +734,8 @@ class FailoverService:
         action: Literal["move", "leave"]
         if tgt_members:
             action, reason = "leave", (
-                f"{tgt_members} active members on {fwd.target!r} (state {tgt_state}): offsets "
+                f"{tgt_members} active member{'' if tgt_members == 1 else 's'} on "
+                f"{fwd.target!r} (state {tgt_state}): offsets "
                 "cannot be committed while consumers are in the group there")
         elif bad:
             action, reason = "leave", f"{bad[0].topic}/{bad[0].partition}: {bad[0].note}"
@@ -964,7 +965,8 @@ class FailoverService:
             if members:
                 await self._set_group(ctx, replace(
                     rec, status="left", at=time.time(),
-                    detail=f"{members} active members on {run.target!r} when its turn came: "
+                    detail=f"{members} active member{'' if members == 1 else 's'} on "
+                    f"{run.target!r} when its turn came: "
                     "not moved (stop them, then move it with `kafkaops offsets reset`)"))
                 return
             rec = replace(rec, status="intent", before=current, at=time.time())
@@ -1248,7 +1250,8 @@ def _group_checks(g: GroupPlan, rpo: float, source: str, target: str) -> list[Pr
         if g.source_members:
             out.append(Precheck(
                 name, "warn",
-                f"{g.source_members} consumers still active on {source!r}: stop them first, "
+                f"{g.source_members} consumer{'' if g.source_members == 1 else 's'} still "
+                f"active on {source!r}: stop them first, "
                 f"or they keep committing there and will read again on {target!r}"))
         if not out:
             out.append(Precheck(
