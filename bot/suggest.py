@@ -60,6 +60,8 @@ async def not_found(inv: Invocation, kind: Kind, name: str, problem: str) -> Mes
     words = list(inv.words)
     buttons = []
     for i, other in enumerate(offer):
+        if other.startswith("-"):  # a name that reads as an option: said, not a button
+            continue
         swapped = [other if w == name else w for w in words]
         if inv.cluster_given:
             swapped += ["--cluster", inv.cluster]

@@ -120,3 +120,28 @@ def test_kafkaops_help_shows_what_people_do_most_in_the_cli_s_words() -> None:
     tail = text.split("what people do most", 1)[1]
     assert "kafkaops lag " in tail and "kafkaops flags toggle FLAG" in tail
     assert "[l]" in tail and "/kafka help" in tail
+
+
+@pytest.mark.parametrize("name", ["--public", "-c", "--to-latest", "orders.dlq"])
+async def test_a_button_names_what_the_cluster_named_never_an_option(bot: Bot,
+                                                                     name: str) -> None:
+    """Names on a button come from the cluster (anyone who can create a topic or join a
+    group picks them): one that starts with "-" is still that name when the button runs."""
+    from dataclasses import replace
+
+    from kafkaops.bot.render.dlq import render_dlq_list
+    from kafkaops.bot.render.lag import render_lag_overview
+    from kafkaops.bot.router import Parsed
+    from tests.test_bot_render import DLQ_TOPICS, LAG
+
+    dlq = render_dlq_list("primary", [replace(DLQ_TOPICS[0], topic=name)], ".dlq")
+    group = replace(LAG.groups[0], group=name)  # OK: its button is Details
+    lag = render_lag_overview(replace(LAG, groups=(group,)))
+    values = [b["accessory"]["value"] for m in (dlq, lag) for b in m.to_slack()["blocks"]
+              if "accessory" in b and "value" in b["accessory"]]
+    assert len(values) == 2
+    for value, key in zip(values, ("topic", "group"), strict=True):
+        parsed = bot.router.parse(value)
+        assert isinstance(parsed, Parsed), (value, parsed)
+        assert getattr(parsed.args, key) == name and parsed.public is False
+        assert parsed.cluster == "primary"

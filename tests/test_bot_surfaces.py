@@ -340,6 +340,46 @@ async def test_offsets_reset_without_a_target_opens_the_form(
     assert CONFIRM_ACTION_ID in (await rb.reply(url)).action_values
 
 
+async def test_a_form_submission_is_the_submitters_command_and_nothing_more(
+    rb: RunningBot, bootstrap: str, known: KnownTopic
+) -> None:
+    """The submitted values are untrusted: they become the command the submitter could
+    have typed, checked as typed (their permission, the parser, the cluster)."""
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
+
+    def form(cluster: str = "primary", g: str = group) -> dict[str, Any]:
+        view = {"type": "modal", "callback_id": FORM, "blocks": [],
+                "private_metadata": json.dumps({"cluster": cluster, "channel": "C0INCIDENT"})}
+        return view_submission(view, {
+            "group": {"type": "static_select", "selected_option": {"value": g}},
+            "topic": {"type": "static_select", "selected_option": {"value": known.name}},
+            "to": {"type": "radio_buttons", "selected_option": {"value": "earliest"}}},
+            user="U0BOB" if g == group and cluster == "primary" else "U0CAROL")
+
+    async def answer(payload: dict[str, Any], n: int) -> Call:
+        status, _ = await rb.click(payload)
+        assert status == 200
+        calls = await rb.slack.wait_for("chat.postEphemeral", count=n, within=30)
+        return calls[-1]
+
+    # Bob is in no role: denied as if he had typed it
+    denied = await answer(form(), 1)
+    assert denied.params["user"] == "U0BOB" and "Denied: offsets.reset" in denied.text
+    # a "group" that reads as an option stays a group name: not found, no Confirm
+    smuggled = await answer(form(g="--to-latest"), 2)
+    assert "consumer group '--to-latest' not found" in smuggled.text
+    assert CONFIRM_ACTION_ID not in smuggled.action_values
+    # a cluster the config does not name
+    unknown = await answer(form(cluster="elsewhere"), 3)
+    assert "no cluster named 'elsewhere'" in unknown.text and unknown.action_values == {}
+    # not signed by Slack: turned away, nothing posted
+    body = interaction_body(form())
+    status, _ = await post_signed(rb.session, rb.events_url, body, secret="not-the-secret")
+    assert status == 401
+    assert len(rb.slack.calls_to("chat.postEphemeral")) == 3
+    assert await read_committed(bootstrap, group, known.name) == {0: 12, 1: 25, 2: None}
+
+
 # ---------------------------------------------------------------- prompts that expire
 
 

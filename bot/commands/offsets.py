@@ -231,9 +231,13 @@ def form_command(view: dict[str, Any]) -> tuple[str, dict[str, str]]:
             parse_target("time", when)
         except UsageError as e:
             errors["time"] = str(e)[:150]
-    words = ["offsets", "reset", group, "--topic", topic,
+    # the picked values are untrusted: a name starting with "-" stays a name (after `--`,
+    # or glued to its option), never an option of its own
+    words = ["offsets", "reset",
+             *([f"--topic={topic}"] if topic.startswith("-") else ["--topic", topic]),
              *(["--to-time", when] if to == "time" else [f"--to-{to}"]),
-             *(["--cluster", cluster] if cluster else [])]
+             *(["--cluster", cluster] if cluster else []),
+             *(["--", group] if group.startswith("-") else [group])]
     return shlex.join(words), errors
 
 

@@ -9,6 +9,7 @@ message, 10 fields a section) and says what was left out instead of failing at 3
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,6 +155,18 @@ PAGE_ACTION = "kafkaops.page"
 #: Slack's limits on a button's value and an overflow option's value
 MAX_VALUE = 2000
 MAX_OPTION_VALUE = 150
+
+
+def run_words(words: Sequence[str], *names: str) -> str:
+    """The words a button runs: the subcommand (the leading `words` that are not options),
+    `names` (its positional arguments), then the options. Names come from the cluster
+    (topics, groups, connectors, subjects) and may start with "-": then they go last,
+    after `--`, so that a topic named `--public` is a topic, never an option."""
+    n = next((i for i, w in enumerate(words) if w.startswith("-")), len(words))
+    head, options = list(words[:n]), list(words[n:])
+    if any(name.startswith("-") for name in names):
+        return shlex.join([*head, *options, "--", *names])
+    return shlex.join([*head, *names, *options])
 
 
 def run_button(text: str, command: str, n: int = 0, *, style: str | None = None

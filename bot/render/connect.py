@@ -5,7 +5,6 @@ the buttons an alert about a connector carries. Pure functions of core/connect's
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Mapping
 
 from kafkaops.bot.render.common import (
@@ -24,6 +23,7 @@ from kafkaops.bot.render.common import (
     plural,
     row,
     run_button,
+    run_words,
     section,
     wrap_code,
 )
@@ -77,11 +77,11 @@ def render_connect_list(listing: ConnectListing, *, page: int = 1,
                 f"{esc(_lag(c, listing.lag.get(c.name)))}")
         if c.failed:
             text += f"\n{esc(clip(problem(c), 300))}"
-            button_ = run_button("Restart", shlex.join(["connect", "restart", c.name,
-                                                        "--failed-only", *base]), start + i,
+            button_ = run_button("Restart", run_words(["connect", "restart", "--failed-only",
+                                                     *base], c.name), start + i,
                                  style="danger")
         else:
-            button_ = run_button("Details", shlex.join(["connect", c.name, *base]), start + i)
+            button_ = run_button("Details", run_words(["connect", *base], c.name), start + i)
         blocks.append(row(text, button_))
     blocks += pager(len(ordered), page, again, noun="connectors")
     notes = [f"Kafka Connect {listing.worker.version} · {plural(len(listing.workers), 'worker')}",
@@ -131,9 +131,9 @@ def render_connector(connect: str, cluster: str, c: Connector, lag: SinkLag | No
     ok = ", ".join(f"{t.id} {t.state}" for t in c.tasks if not t.trace)
     if ok:
         blocks.append(context(f"Tasks without a trace: {esc(ok)}"))
-    restart = run_button("Restart failed tasks", shlex.join(
-        ["connect", "restart", c.name, "--failed-only", "--connect", connect, "--cluster",
-         cluster]), 0, style="danger") if c.failed else None
+    restart = run_button("Restart failed tasks", run_words(
+        ["connect", "restart", "--failed-only", "--connect", connect, "--cluster", cluster],
+        c.name), 0, style="danger") if c.failed else None
     if restart is not None:
         blocks.append({"type": "actions", "block_id": "kafkaops.connect.next",
                        "elements": [restart]})

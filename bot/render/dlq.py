@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Collection, Sequence
 
 from kafkaops.bot.render.common import (
@@ -18,6 +17,7 @@ from kafkaops.bot.render.common import (
     plural,
     row,
     run_button,
+    run_words,
     section,
 )
 from kafkaops.core.dlq.service import DeadLetter, DeadLetterTopic, ReplayResult
@@ -51,10 +51,10 @@ def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: s
         text = (f"*{esc(t.topic)}*{origin} · {plural(t.messages, 'record')}{replayed}\n"
                 + (f"{reasons}{more}{note}" if reasons else "no records"))
         todo = t.messages - t.replayed
-        accessory = run_button("Replay", shlex.join(["dlq", "replay", t.topic, "--cluster",
-                                                     cluster]), start + i)
+        accessory = run_button("Replay", run_words(["dlq", "replay", "--cluster", cluster],
+                                                 t.topic), start + i)
         blocks.append(row(text, accessory if todo > 0 else run_button(
-            "Show", shlex.join(["dlq", "show", t.topic, "--cluster", cluster]), start + i)))
+            "Show", run_words(["dlq", "show", "--cluster", cluster], t.topic), start + i)))
     blocks += pager(len(ordered), page, again, noun="dead-letter topics")
     blocks.append(context("Replay shows what it would put back and asks you to Confirm; "
                           "records replayed before are never replayed again"))

@@ -4,7 +4,6 @@ write's confirmation shows. Pure functions of core's flag records."""
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from kafkaops.bot.render.common import (
     row,
     run_button,
     run_menu,
+    run_words,
     section,
     who,
 )
@@ -47,12 +47,12 @@ def flag_actions(cluster: str, f: FlagState) -> list[tuple[str, str]]:
     """The next actions on a flag, as commands (each asks for Confirm when run)."""
     base = ["--cluster", cluster]
     out = [(f"Turn {on_off(not f.enabled)}",
-            shlex.join(["flag", "toggle", f.key, "--on" if not f.enabled else "--off", *base]))]
+            run_words(["flag", "toggle", "--on" if not f.enabled else "--off", *base], f.key))]
     for pct in (10, 50, 100):
         if f.rollout != pct:
-            out.append((f"Rollout {pct}%", shlex.join(["flag", "rollout", f.key, str(pct),
-                                                         *base])))
-    out.append(("History", shlex.join(["flag", "history", f.key, *base])))
+            out.append((f"Rollout {pct}%", run_words(["flag", "rollout", *base], f.key,
+                                                      str(pct))))
+    out.append(("History", run_words(["flag", "history", *base], f.key)))
     return out
 
 

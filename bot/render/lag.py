@@ -9,7 +9,6 @@ opens the offset-reset form; any other: Details).
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Sequence
 
 from kafkaops.bot.render.common import (
@@ -26,6 +25,7 @@ from kafkaops.bot.render.common import (
     plural,
     row,
     run_button,
+    run_words,
     section,
 )
 from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag, group_basis, status_basis
@@ -96,7 +96,7 @@ def group_row(cluster: str, g: GroupLag, n: int, command: str) -> Block:
     if needs_reset(g):
         accessory = reset_button(cluster, g.group)
     else:
-        accessory = run_button("Details", shlex.join(["lag", g.group, "--cluster", cluster]), n)
+        accessory = run_button("Details", run_words(["lag", "--cluster", cluster], g.group), n)
     return row(f"{title}\n{detail}", accessory)
 
 
@@ -185,7 +185,7 @@ def render_group_lag(snap: LagSnapshot, g: GroupLag, *, page: int = 1, again: Ag
     buttons = []
     if needs_reset(g):
         buttons.append(reset_button(snap.cluster, g.group))
-    refresh = run_button("Refresh", shlex.join(["lag", g.group, "--cluster", snap.cluster]), 0)
+    refresh = run_button("Refresh", run_words(["lag", "--cluster", snap.cluster], g.group), 0)
     if refresh is not None:
         buttons.append(refresh)
     blocks.append({"type": "actions", "block_id": "kafkaops.lag.next", "elements": buttons})

@@ -3,8 +3,6 @@ core's schema records."""
 
 from __future__ import annotations
 
-import shlex
-
 from kafkaops.bot.render.common import (
     Block,
     Message,
@@ -13,6 +11,7 @@ from kafkaops.bot.render.common import (
     esc,
     header,
     run_button,
+    run_words,
     section,
 )
 from kafkaops.core.schema.browse import SubjectDetail, pretty
@@ -39,8 +38,8 @@ def render_schema(cluster: str, registry: str, d: SubjectDetail) -> Message:
             "terminal shows all of it" if len(text) > MAX_LINES else "")
     others = [v for v in d.versions if v != s.version][-3:]
     buttons = [b for i, v in enumerate(reversed(others)) if (b := run_button(
-        f"Version {v}", shlex.join(["schema", d.subject, "--version", str(v), "--cluster",
-                                    cluster]), i))]
+        f"Version {v}", run_words(["schema", "--version", str(v), "--cluster", cluster],
+                                d.subject), i))]
     blocks: list[Block] = [
         header(f"Schema {d.subject}"),
         section("\n".join(lines)),

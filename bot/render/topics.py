@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from kafkaops.bot.render.common import (
     plural,
     row,
     run_button,
+    run_words,
     section,
     text_table,
 )
@@ -133,7 +133,7 @@ def render_topics(
             f"{mark} *{esc(t.name)}* · {plural(t.partitions, 'partition')} · RF "
             f"{t.replication_factor} · {_health_words(t)}\n"
             f"{_messages(t.messages)} · {keeps}",
-            run_button("Details", shlex.join(["topic", t.name, "--cluster", cluster]),
+            run_button("Details", run_words(["topic", "--cluster", cluster], t.name),
                        start + i)))
     blocks += pager(len(ordered), page, again, noun="topics")
     return Message(f"{plural(len(topics), 'topic')} on {cluster}", tuple(blocks))
