@@ -18,14 +18,9 @@ from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
 from kafkaops.core.audit.log import local_actor
-from kafkaops.core.offsets.service import (
-    OffsetResetService,
-    ResetPlan,
-    ResetRequest,
-    ResetResult,
-    parse_target,
-    writable_action,
-)
+from kafkaops.core.offsets.model import ResetPlan, ResetRequest, ResetResult
+from kafkaops.core.offsets.rules import parse_target, writable_action
+from kafkaops.core.offsets.service import OffsetResetService
 
 _MODES = {
     "to_earliest": "earliest",

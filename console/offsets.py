@@ -27,15 +27,9 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.errors import KafkaOpsError, Refused
-from kafkaops.core.offsets.service import (
-    OffsetResetService,
-    PartitionReset,
-    ResetPlan,
-    ResetRequest,
-    ResetResult,
-    parse_target,
-    writable_action,
-)
+from kafkaops.core.offsets.model import PartitionReset, ResetPlan, ResetRequest, ResetResult
+from kafkaops.core.offsets.rules import parse_target, writable_action
+from kafkaops.core.offsets.service import OffsetResetService
 
 MODE_OPTIONS: list[tuple[str, str]] = [
     ("earliest: the log start", "earliest"),

@@ -98,7 +98,7 @@ from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, Rule,
 from kafkaops.core.lag.service import GroupLag, GroupMember, LagSnapshot, PartitionLag
 from kafkaops.core.lag.status import PartitionState, Status, Trend
 from kafkaops.core.messages.service import Message as MessageRecord
-from kafkaops.core.offsets.service import (
+from kafkaops.core.offsets.model import (
     CommittedCheck,
     PartitionReset,
     ResetPlan,

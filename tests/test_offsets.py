@@ -11,17 +11,9 @@ import pytest
 
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
-from kafkaops.core.offsets.service import (
-    GroupActive,
-    OffsetResetService,
-    ResetPlan,
-    ResetRequest,
-    ResetTarget,
-    build_plan,
-    iso_utc,
-    parse_target,
-    plan_partition,
-)
+from kafkaops.core.offsets.model import GroupActive, ResetPlan, ResetRequest, ResetTarget, iso_utc
+from kafkaops.core.offsets.rules import build_plan, parse_target, plan_partition
+from kafkaops.core.offsets.service import OffsetResetService
 from kafkaops.core.records import to_jsonable
 from kafkaops.core.services import Services
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkaops.core.offsets.service import iso_utc
+from kafkaops.core.offsets.model import iso_utc
 
 from .conftest import KAFKAOPS, cli_env
 from .offsets_support import (

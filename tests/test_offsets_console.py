@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from kafkaops.console.offsets import ConfirmResetScreen, OffsetResetScreen
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.offsets.service import ResetResult
+from kafkaops.core.offsets.model import ResetResult
 from kafkaops.core.services import Services
 
 from .offsets_support import (

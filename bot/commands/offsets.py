@@ -28,14 +28,9 @@ from kafkaops.bot.render.offsets import (
 from kafkaops.bot.render.replies import render_error
 from kafkaops.bot.render.views import loading_view, message_view, modal
 from kafkaops.core.errors import KafkaOpsError, UsageError
-from kafkaops.core.offsets.service import (
-    ACTION,
-    OffsetResetService,
-    ResetPlan,
-    ResetRequest,
-    parse_target,
-    writable_action,
-)
+from kafkaops.core.offsets.model import ACTION, ResetPlan, ResetRequest
+from kafkaops.core.offsets.rules import parse_target, writable_action
+from kafkaops.core.offsets.service import OffsetResetService
 from kafkaops.core.records import to_jsonable
 
 if TYPE_CHECKING:

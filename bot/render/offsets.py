@@ -13,7 +13,7 @@ from kafkaops.bot.render.common import (
     esc,
     section,
 )
-from kafkaops.core.offsets.service import ResetPlan, ResetResult
+from kafkaops.core.offsets.model import ResetPlan, ResetResult
 
 
 def _off(v: int | None) -> str:
