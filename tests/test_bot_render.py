@@ -838,6 +838,7 @@ def test_no_reply_has_the_text_slips_people_noticed(name: str) -> None:
     assert not re.search(r"(?<![\d,.])1 (flags|records|groups|topics|partitions|alerts|"
                          r"members|changes|users|warnings|messages|connectors)\b", shown)
     assert not re.search(r"[a-z] (Trying|Nothing) ", shown)  # "are up Trying again"
+    assert "(s)" not in shown  # "1 topic(s)": a count says its noun right
     assert "kafkaops lag" not in shown and "kafkaops flags" not in shown  # Slack's words
 
 

@@ -90,7 +90,8 @@ def render_usage(report: UsageReport, *, by: str, command: str) -> Message:
     blocks.append(context(
         "Bytes as the broker stores them, read off the log: "
         + ("every batch read (exact)" if not estimated
-           else f"{estimated} topic(s) estimated from sampled batches (± is the 95% interval)")))
+           else f"{plural(estimated, 'topic')} estimated from sampled batches (± is the 95% "
+                "interval)")))
     lines = [f"{t.team}: {shown(t.bytes_in)} in, {shown(t.bytes_stored)} stored"
              for t in report.teams[:MAX_ITEMS]] if by == "team" else []
     return Message(f"{title}. " + "; ".join(lines), tuple(blocks))
