@@ -33,16 +33,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from kafkaops.bot.render.alerts import render_action, render_thread
+from kafkaops.core.alerts.book import Action
+from kafkaops.core.alerts.config import compile_rules
 from kafkaops.core.alerts.events import EventWatcher
-from kafkaops.core.alerts.log import (
-    HEARTBEAT_MS,
-    SESSION_TIMEOUT_MS,
-    AlertDispatcher,
-    AlertLog,
-    Delivery,
-    DeliveryError,
-)
-from kafkaops.core.alerts.rules import Action, compile_rules
+from kafkaops.core.alerts.log import HEARTBEAT_MS, SESSION_TIMEOUT_MS, AlertLog
+from kafkaops.core.alerts.notify import AlertDispatcher, Delivery, DeliveryError
 from kafkaops.core.alerts.runner import AlertEvaluator
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.metrics import CONTENT_TYPE

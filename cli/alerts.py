@@ -38,7 +38,8 @@ from kafkaops.cli.common import (
     print_json_lines,
     table,
 )
-from kafkaops.core.alerts.rules import AlertEvent, show_value
+from kafkaops.core.alerts.metrics import show_value
+from kafkaops.core.alerts.model import AlertEvent
 from kafkaops.core.alerts.runner import Evaluation
 from kafkaops.core.lag.status import age
 

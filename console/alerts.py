@@ -25,8 +25,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import SEVERITIES, DataScreen, alert_watch
+from kafkaops.core.alerts.book import AlertBook, AlertView
+from kafkaops.core.alerts.config import alerts_cluster
 from kafkaops.core.alerts.log import AlertLog
-from kafkaops.core.alerts.rules import AlertBook, AlertView, Subject, alerts_cluster, show_value
+from kafkaops.core.alerts.metrics import show_value
+from kafkaops.core.alerts.model import Subject
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.lag.status import age
 from kafkaops.core.untrusted import printable

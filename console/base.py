@@ -31,7 +31,7 @@ from kafkaops.core.kafka.reach import answering
 
 if TYPE_CHECKING:
     from kafkaops.console.app import KafkaOpsApp
-    from kafkaops.core.alerts.rules import AlertBook
+    from kafkaops.core.alerts.book import AlertBook
     from kafkaops.core.services import Services
 
 

@@ -719,7 +719,7 @@ def _check_references(config: Config) -> None:
 
     check_teams(config)  # ConfigError naming the team, cost or key
     check_policies(config)  # ConfigError naming the policy and the requirement
-    from kafkaops.core.alerts.rules import check_rules  # alerts.py reads this module's types
+    from kafkaops.core.alerts.config import check_rules  # it reads this module's types
 
     check_rules(config)  # ConfigError naming the rule and what does not parse
 

@@ -10,16 +10,11 @@ from typing import Any
 import pytest
 
 from kafkaops.bot.render.alerts import mentions, render_firing, runbook_link
-from kafkaops.core.alerts.rules import (
-    AlertBook,
-    AlertEvent,
-    AlertTracker,
-    Observation,
-    Subject,
-    compile_rules,
-    parse_when,
-    worse,
-)
+from kafkaops.core.alerts.book import AlertBook
+from kafkaops.core.alerts.conditions import parse_when
+from kafkaops.core.alerts.config import compile_rules
+from kafkaops.core.alerts.evaluate import AlertTracker, worse
+from kafkaops.core.alerts.model import AlertEvent, Observation, Subject
 from kafkaops.core.config import owner_ids, parse_config
 from kafkaops.core.errors import ConfigError
 from kafkaops.core.lag.status import Status

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from kafkaops.core.alerts.book import Action, MessageRef
 from kafkaops.core.alerts.events import EventGrouper, Match, render_message
-from kafkaops.core.alerts.log import Delivery, delivered_events
-from kafkaops.core.alerts.rules import Action, AlertEvent, EventRule, MessageRef, Subject
+from kafkaops.core.alerts.model import AlertEvent, EventRule, Subject
+from kafkaops.core.alerts.notify import Delivery, delivered_events
 from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag, TopicLag
 from kafkaops.core.lag.status import PartitionState, Status
 from kafkaops.core.messages.service import Message

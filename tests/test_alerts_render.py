@@ -25,7 +25,8 @@ from kafkaops.bot.render.alerts import (
     render_snooze_reply,
     render_thread,
 )
-from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, MessageRef, Subject
+from kafkaops.core.alerts.book import Action, AlertBook, MessageRef
+from kafkaops.core.alerts.model import AlertEvent, Subject
 from tests.slack_server import _texts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"

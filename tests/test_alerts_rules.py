@@ -8,26 +8,23 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.alerts.rules import (
-    AlertBook,
-    AlertEvent,
-    AlertTracker,
-    BoolExpr,
+from kafkaops.core.alerts.book import AlertBook
+from kafkaops.core.alerts.conditions import (
     Cmp,
-    NotExpr,
-    Observation,
     RuleSyntaxError,
-    Subject,
     Truth,
-    alert_id,
-    compile_rules,
-    dr_observation,
     evaluate,
     parse_when,
     scope_of,
 )
+from kafkaops.core.alerts.config import compile_rules
+from kafkaops.core.alerts.evaluate import AlertTracker
+from kafkaops.core.alerts.metrics import dr_observation
+from kafkaops.core.alerts.model import AlertEvent, Observation, Subject, alert_id
 from kafkaops.core.config import parse_config
 from kafkaops.core.errors import ConfigError
+from kafkaops.core.expr.kernel import BoolOp as BoolExpr
+from kafkaops.core.expr.kernel import Not as NotExpr
 from kafkaops.core.lag.status import Status
 
 # ---------------------------------------------------------------- parsing `when`

@@ -73,7 +73,8 @@ from kafkaops.bot.render.usage import render_fix_plan, render_policy
 from kafkaops.bot.render.usage import render_usage as render_usage_report
 from kafkaops.bot.render.views import ClusterLag, HomeState, render_home
 from kafkaops.core.admin.plans import AdminPlan, AdminResult, Change
-from kafkaops.core.alerts.rules import Action, AlertBook, AlertEvent, Subject
+from kafkaops.core.alerts.book import Action, AlertBook
+from kafkaops.core.alerts.model import AlertEvent, Subject
 from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import Listing, TrailRead
 from kafkaops.core.connect.model import (

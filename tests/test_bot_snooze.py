@@ -13,7 +13,8 @@ from kafkaops.bot.render.alerts import (
     SNOOZE_RESOLVED_ACTION,
     UNSNOOZE_ACTION,
 )
-from kafkaops.core.alerts.rules import AlertBook, AlertEvent
+from kafkaops.core.alerts.book import AlertBook
+from kafkaops.core.alerts.model import AlertEvent
 from tests.alerts_support import all_text
 from tests.conftest import unique
 from tests.offsets_support import commit_as_consumer, make_known_topic, stopped_group

@@ -14,7 +14,8 @@ import pytest
 from kafkaops.bot.alerts import BotAlerts
 from kafkaops.bot.render.confirm import CONFIRM_ACTION_ID
 from kafkaops.bot.render.connect import RESTART_ACTION, TRACE_ACTION
-from kafkaops.core.alerts.rules import Subject, alert_id, compile_rules
+from kafkaops.core.alerts.config import compile_rules
+from kafkaops.core.alerts.model import Subject, alert_id
 from kafkaops.core.config import parse_config
 from kafkaops.core.errors import ConfigError
 from kafkaops.demo.connect_worker import ConnectWorker

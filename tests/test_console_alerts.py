@@ -20,7 +20,8 @@ from kafkaops.console.alerts import AlertsScreen, alert_rows, for_text, target_t
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.base import FiringAlerts, alerts_badge, firing_alerts
 from kafkaops.console.lag import GroupLagScreen
-from kafkaops.core.alerts.rules import AlertBook, AlertEvent, Subject
+from kafkaops.core.alerts.book import AlertBook
+from kafkaops.core.alerts.model import AlertEvent, Subject
 from kafkaops.core.alerts.runner import AlertEvaluator, Evaluation
 from kafkaops.core.config import Config, parse_config
 from kafkaops.core.services import Services

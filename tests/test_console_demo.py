@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from kafkaops.console.app import KafkaOpsApp
-from kafkaops.core.alerts.rules import compile_rules
+from kafkaops.core.alerts.config import compile_rules
 from kafkaops.demo.world import Demo
 
 from .test_console_shell import screen_text

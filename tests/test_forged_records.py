@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kafkaops.core.alerts.log import AlertLog
-from kafkaops.core.alerts.rules import AlertEvent, Subject
+from kafkaops.core.alerts.model import AlertEvent, Subject
 from kafkaops.core.audit.log import record_change
 from kafkaops.core.config import parse_config
 from kafkaops.core.confirmations import CONFIRMATIONS_TOPIC, Confirmation, ConfirmationStore

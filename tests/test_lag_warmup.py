@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.lag import LagScreen
-from kafkaops.core.alerts.rules import evaluate, parse_when
+from kafkaops.core.alerts.conditions import evaluate, parse_when
 from kafkaops.core.config import parse_config
 from kafkaops.core.lag.service import LagService, lag_policy
 from kafkaops.core.lag.status import LagPolicy, Settled, Status, policy_text, settle

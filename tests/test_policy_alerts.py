@@ -16,16 +16,11 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from kafkaops.core.alerts.rules import (
-    AlertBook,
-    AlertTracker,
-    Observation,
-    RuleSyntaxError,
-    Subject,
-    compile_rules,
-    evaluate,
-    parse_when,
-)
+from kafkaops.core.alerts.book import AlertBook
+from kafkaops.core.alerts.conditions import RuleSyntaxError, evaluate, parse_when
+from kafkaops.core.alerts.config import compile_rules
+from kafkaops.core.alerts.evaluate import AlertTracker
+from kafkaops.core.alerts.model import Observation, Subject
 from kafkaops.core.alerts.runner import AlertEvaluator
 from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
@@ -56,7 +51,7 @@ def test_a_metric_compared_with_three_times_another(rate, base, fires) -> None:
 ])
 def test_bad_comparisons_say_what_and_where(when: str, message: str) -> None:
     with pytest.raises(RuleSyntaxError) as e:
-        from kafkaops.core.alerts.rules import scope_of
+        from kafkaops.core.alerts.conditions import scope_of
 
         scope_of(parse_when(when), when)
     assert message in str(e.value)

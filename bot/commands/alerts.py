@@ -47,8 +47,9 @@ from kafkaops.bot.render.common import Message, section
 from kafkaops.bot.render.lag import render_group_lag
 from kafkaops.bot.render.replies import render_denied, render_error
 from kafkaops.bot.respond import Responder
+from kafkaops.core.alerts.book import AlertView
 from kafkaops.core.alerts.log import AlertLog
-from kafkaops.core.alerts.rules import AlertEvent, AlertView
+from kafkaops.core.alerts.model import AlertEvent
 from kafkaops.core.errors import KafkaOpsError
 
 if TYPE_CHECKING:

@@ -1,4 +1,5 @@
-"""Alerts and event notices in Slack. Pure functions of core's alert records (core/alerts/rules.py).
+"""Alerts and event notices in Slack. Pure functions of core's alert records
+(core/alerts/model.py, core/alerts/book.py).
 
 A firing alert is one message in its rule's channel (or its team's), in the severity's
 colour, saying what is wrong, since when, who owns it (its owner @mentioned), who is on it
@@ -43,7 +44,8 @@ from kafkaops.bot.render.common import (
     section,
     who,
 )
-from kafkaops.core.alerts.rules import Action, AlertEvent, AlertView, MessageRef
+from kafkaops.core.alerts.book import Action, AlertView, MessageRef
+from kafkaops.core.alerts.model import AlertEvent
 from kafkaops.core.capabilities import say
 
 COLORS = {"critical": "#D72B3F", "warning": "#E8A317", "info": "#439FE0",
@@ -183,7 +185,7 @@ def slack_command(ev: AlertEvent, command: str = "/kafka") -> str:
 
 
 def _values(ev: AlertEvent) -> str:
-    from kafkaops.core.alerts.rules import show_value
+    from kafkaops.core.alerts.metrics import show_value
 
     return ", ".join(f"{k} *{esc(show_value(k, _status(k, v)))}*" for k, v in ev.values.items())
 
@@ -400,7 +402,7 @@ def render_snooze_reply(user: str, until: float | None, *, lifted: bool) -> dict
 
 
 def _plain_values(ev: AlertEvent) -> str:
-    from kafkaops.core.alerts.rules import show_value
+    from kafkaops.core.alerts.metrics import show_value
 
     return ", ".join(f"{k} {show_value(k, _status(k, v))}" for k, v in ev.values.items())
 

@@ -14,7 +14,8 @@ an `EventGrouper`: the first match opens a group, which is published as one `not
 event on the alerts topic after `alerts.event_window` seconds, with the count of matches
 and the distinct messages (a burst of 500 failures is one Slack message saying 500, not
 500 messages). At most `max_per_minute` notices a minute leave a rule; matches beyond wait
-in the next group. The notifier (alert_log.AlertDispatcher) posts notices like alerts.
+in the next group. The notifier (AlertDispatcher, core/alerts/notify.py) posts notices
+like alerts.
 
 A record's offset is committed only once the notice that counts it is on the alerts topic
 (or it did not match): a replica that dies with a group open loses nothing, the next owner
@@ -24,27 +25,23 @@ of the partition reads those records again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import json
 import logging
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.core.alerts.log import HEARTBEAT_MS, SESSION_TIMEOUT_MS, AlertLog
-from kafkaops.core.alerts.rules import NOTICE_EXAMPLES, AlertEvent, EventRule, template_fields
+from kafkaops.core.alerts.config import template_fields
+from kafkaops.core.alerts.log import AlertLog
+from kafkaops.core.alerts.member import GroupMember
+from kafkaops.core.alerts.model import NOTICE_EXAMPLES, AlertEvent, EventRule
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.expr.filter import RecordLike, extract
-from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.errors import map_kafka_errors
-from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from kafkaops.core.metrics import MetricsRegistry
     from kafkaops.core.services import Services
 
 log = logging.getLogger("kafkaops.alerts")
@@ -228,7 +225,7 @@ class EventGrouper:
 
 
 def _subject(rule: EventRule) -> Any:
-    from kafkaops.core.alerts.rules import Subject
+    from kafkaops.core.alerts.model import Subject
 
     return Subject(cluster=rule.cluster, topic=rule.topic)
 
@@ -236,31 +233,19 @@ def _subject(rule: EventRule) -> Any:
 # ---------------------------------------------------------------- the watcher (I/O)
 
 
-class EventWatcher:
+class EventWatcher(GroupMember):
     """Reads one event rule's topic in its consumer group and publishes notices."""
 
     def __init__(self, services: Services, rule: EventRule, *, log_: AlertLog,
-                 clock: Callable[[], float] = time.time,
-                 metrics: MetricsRegistry | None = None,
-                 session_timeout_ms: int = SESSION_TIMEOUT_MS,
-                 heartbeat_ms: int = HEARTBEAT_MS) -> None:
+                 **member: Any) -> None:
+        """`member`: GroupMember's clock, metrics, session_timeout_ms, heartbeat_ms."""
         cfg = services.config.alerts
-        self.services = services
+        super().__init__(services, f"{cfg.group}.events.{rule.name}", log_=log_, **member)
         self.rule = rule
-        self.log = log_
-        self.clock = clock
-        self.metrics = metrics
-        self.group_id = f"{cfg.group}.events.{rule.name}"
         self.grouper = EventGrouper(rule, window=float(cfg.event_window), by=log_.by)
-        self.session_timeout_ms = session_timeout_ms
-        self.heartbeat_ms = heartbeat_ms
-        #: set once this member joined the group and knows where its partitions start
-        self.ready = asyncio.Event()
+        # `ready`: set once this member joined the group and knows where its partitions start
         self.read = 0
         self.matched = 0
-        self._consumer: Any = None
-        self._clients: contextlib.AsyncExitStack | None = None
-        self._task: asyncio.Task[None] | None = None
         self._owned: set[int] = set()
         self._unsettled = False
         self._next: dict[int, int] = {}
@@ -292,32 +277,8 @@ class EventWatcher:
 
         # a new group starts at the end: a new rule announces what happens from now on,
         # not the topic's history
-        def created(consumer: Any) -> None:
-            consumer.subscribe([self.rule.topic], listener=Listener())
-            self._consumer = consumer
-
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                await stack.enter_async_context(clients.consumer(
-                    conn, group_id=self.group_id, enable_auto_commit=False,
-                    auto_offset_reset="latest", session_timeout_ms=self.session_timeout_ms,
-                    heartbeat_interval_ms=self.heartbeat_ms,
-                    rebalance_timeout_ms=max(self.session_timeout_ms, 10_000),
-                    created=created))
-                self._clients = stack.pop_all()
-        except BaseException:
-            self._consumer = None
-            raise
-        self._task = asyncio.create_task(self._run(), name=f"alerts-events-{self.rule.name}")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        try:
-            await cancel_and_wait(task)
-        finally:  # closed even when the caller is cancelled meanwhile
-            stack, self._clients, self._consumer = self._clients, None, None
-            if stack is not None:
-                await stack.aclose()
+        await self._join(conn, None, self.rule.topic, Listener(), auto_offset_reset="latest",
+                         task=f"alerts-events-{self.rule.name}")
 
     async def _run(self) -> None:
         cfg = self.services.cluster_config(self.rule.cluster)

@@ -1,5 +1,6 @@
 """The alert evaluator: every `alerts.interval`, measure what the metric rules need, run the
-rules (alerts.AlertTracker) and publish firing/resolved events to the alerts topic.
+rules (AlertTracker, core/alerts/evaluate.py) and publish firing/resolved events to the
+alerts topic.
 
 What is measured, per cluster a rule (or /metrics) needs:
 - consumer group lag of every group, from the shared LagService (Services.lag), so the
@@ -26,21 +27,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kafkaops.core.alerts.config import compile_rules
+from kafkaops.core.alerts.evaluate import AlertTracker, RuleResult, needs
 from kafkaops.core.alerts.log import AlertLog
-from kafkaops.core.alerts.rules import (
-    AlertEvent,
-    AlertTracker,
-    Observation,
-    RuleResult,
-    Rules,
-    Scope,
+from kafkaops.core.alerts.metrics import (
     cluster_observation,
-    compile_rules,
     dr_observation,
     group_observations,
-    needs,
     topic_observations,
 )
+from kafkaops.core.alerts.model import AlertEvent, Observation, Rules, Scope
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.tasks import cancel_and_wait
 

@@ -19,7 +19,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from kafkaops.core.alerts.rules import MetricRule, Observation, Subject
+from kafkaops.core.alerts.model import MetricRule, Observation, Subject
 from kafkaops.core.connect.model import ConnectListing
 from kafkaops.core.errors import ConfigError, KafkaOpsError
 

@@ -50,7 +50,7 @@ import re2
 
 from kafkaops.core.errors import UsageError
 from kafkaops.core.expr import kernel as expr
-from kafkaops.core.expr.kernel import Tok
+from kafkaops.core.expr.kernel import BoolOp, Not, Tok
 from kafkaops.core.untrusted import UntrustedData, parse_json
 
 #: RE2 options for `~`: the default memory budget (8 MiB per pattern) bounds compiling too
@@ -128,21 +128,7 @@ class Present:
     """A bare name: true when the field exists and is not null or false."""
 
 
-@dataclass(frozen=True)
-class Not:
-    operand: Node
-    """The negated expression."""
-
-
-@dataclass(frozen=True)
-class BoolOp:
-    op: str
-    """and / or."""
-    operands: tuple[Node, ...]
-    """Two or more expressions."""
-
-
-Node = Compare | Present | Not | BoolOp
+Node = Compare | Present | Not["Node"] | BoolOp["Node"]
 
 _RECORD_FIELDS = {"topic", "partition", "offset", "timestamp"}
 _OPS = {"==", "!=", "<", "<=", ">", ">=", "contains", "~", "!~", "in"}
@@ -213,12 +199,6 @@ class _Parser(expr.BoolParser[Node]):
     def __init__(self, text: str) -> None:
         super().__init__(text, _tokenize(text), FilterError)
 
-    def make_bool(self, op: str, items: tuple[Node, ...]) -> Node:
-        return BoolOp(op, items)
-
-    def make_not(self, operand: Node) -> Node:
-        return Not(operand)
-
     def parse_atom(self) -> Node:
         return self.parse_compare()
 
@@ -230,7 +210,7 @@ class _Parser(expr.BoolParser[Node]):
             if op == "in":
                 if isinstance(left, Literal):
                     raise self.fail("the left side of `in` must be a field name", op_tok)
-                return Compare("in", left, self.parse_list())
+                return Compare("in", left, self.parse_list(self.parse_list_item, '["a", "b"]'))
             if self.tok.kind == "end" or (self.tok.kind == "op" and self.tok.text not in "[$"):
                 raise self.fail(f"expected a value after {op!r}")
             right = self.parse_operand()
@@ -254,22 +234,10 @@ class _Parser(expr.BoolParser[Node]):
                             "compare a field with it, e.g. `code == 500`", self.toks[self.i - 1])
         return Present(left)
 
-    def parse_list(self) -> tuple[Literal, ...]:
-        if not self.at("["):
-            raise self.fail("expected a list after `in`, e.g. [\"a\", \"b\"]")
-        self.take()
-        items: list[Literal] = []
-        while True:
-            if self.tok.kind != "lit":
-                raise self.fail("expected a value in the list")
-            items.append(Literal(self.take().value))
-            if self.at(","):
-                self.take()
-                continue
-            if self.at("]"):
-                self.take()
-                return tuple(items)
-            raise self.fail("expected `,` or `]` in the list")
+    def parse_list_item(self) -> Literal:
+        if self.tok.kind != "lit":
+            raise self.fail("expected a value in the list")
+        return Literal(self.take().value)
 
     def parse_operand(self) -> Path | Literal:
         tok = self.tok

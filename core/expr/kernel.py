@@ -1,6 +1,7 @@
-"""The expression kernel shared by the filter language (filter.py) and alert conditions
-(alerts.py `when`): tokens, `and` / `or` / `not` / parentheses, and the bounds that keep a
-hostile expression from costing more than a clear error.
+"""The expression kernel shared by the filter language (core/expr/parse.py) and alert
+conditions (core/alerts/conditions.py, a rule's `when`): tokens, `and` / `or` / `not` /
+parentheses and their tree nodes, `[a, b]` lists, and the bounds that keep a hostile
+expression from costing more than a clear error.
 
 Each language brings its own token pattern and its own atoms (a comparison of record fields,
 a metric condition); the boolean structure around them, its error messages and its limits
@@ -20,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 32
@@ -30,6 +31,7 @@ MAX_NUMBER_CHARS = 40
 SHOW_TEXT = 200
 
 N = TypeVar("N")
+T = TypeVar("T")
 ErrorFactory = Callable[[str, str, int], Exception]
 
 
@@ -43,6 +45,24 @@ class Tok:
     """0-based column."""
     value: Any = None
     """A literal's value."""
+
+
+@dataclass(frozen=True)
+class Not(Generic[N]):
+    """`not X` in either language."""
+
+    operand: N
+    """The negated expression."""
+
+
+@dataclass(frozen=True)
+class BoolOp(Generic[N]):
+    """`X and Y ...` / `X or Y ...` in either language."""
+
+    op: Literal["and", "or"]
+    """and / or."""
+    operands: tuple[N, ...]
+    """Two or more expressions."""
 
 
 def check_length(text: str, error: ErrorFactory, what: str,
@@ -82,8 +102,8 @@ def number(raw: str, error: ErrorFactory, text: str, pos: int) -> float | int:
 class BoolParser(Generic[N]):
     """Recursive descent over `or` of `and` of `not` of atoms or parenthesised groups.
 
-    A language subclasses it with `parse_atom` (what stands between the operators) and
-    the constructors of its tree (`make_bool`, `make_not`)."""
+    A language subclasses it with `parse_atom` (what stands between the operators); its
+    node type N is the union of its atoms with `BoolOp[N]` and `Not[N]`."""
 
     #: what the language calls a whole expression, for messages ("the filter is empty")
     what = "the expression"
@@ -120,11 +140,24 @@ class BoolParser(Generic[N]):
     def parse_atom(self) -> N:
         raise NotImplementedError
 
-    def make_bool(self, op: str, items: tuple[N, ...]) -> N:
-        raise NotImplementedError
-
-    def make_not(self, operand: N) -> N:
-        raise NotImplementedError
+    def parse_list(self, item: Callable[[], T], example: str, empty: str = "") -> tuple[T, ...]:
+        """`[a, b, ...]` after `in`, each element read by `item`; `empty`, when given, is
+        the error for `[]` (else `item` says what it expected)."""
+        if not self.at("["):
+            raise self.fail(f"expected a list after `in`, e.g. {example}")
+        self.take()
+        items: list[T] = []
+        while True:
+            if empty and not items and self.at("]"):
+                raise self.fail(empty)
+            items.append(item())
+            if self.at(","):
+                self.take()
+                continue
+            if self.at("]"):
+                self.take()
+                return tuple(items)
+            raise self.fail("expected `,` or `]` in the list")
 
     # ------------------------------------------------------------ the boolean structure
 
@@ -144,19 +177,19 @@ class BoolParser(Generic[N]):
         while self.at("or"):
             self.take()
             items.append(self.parse_and())
-        return items[0] if len(items) == 1 else self.make_bool("or", tuple(items))
+        return items[0] if len(items) == 1 else cast(N, BoolOp("or", tuple(items)))
 
     def parse_and(self) -> N:
         items = [self.parse_not()]
         while self.at("and"):
             self.take()
             items.append(self.parse_not())
-        return items[0] if len(items) == 1 else self.make_bool("and", tuple(items))
+        return items[0] if len(items) == 1 else cast(N, BoolOp("and", tuple(items)))
 
     def parse_not(self) -> N:
         if self.at("not"):
             with self.nested(self.take()):
-                return self.make_not(self.parse_not())
+                return cast(N, Not(self.parse_not()))
         if self.at("("):
             open_tok = self.take()
             with self.nested(open_tok):

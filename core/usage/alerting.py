@@ -5,7 +5,7 @@
       when: "bytes_in_rate > 3 * baseline"
       for: 10m
       channel: "#platform"                 # the topic's team channel when it has one
-                                           # (core/alerts/rules.py routes every alert so)
+                                           # (core/alerts/model.py routes every alert so)
 
 `bytes_in_rate`: bytes a second produced into the topic over the last RATE_WINDOW;
 `baseline`: bytes a second over the BASELINE_WINDOW before that. Both come from the log
@@ -13,7 +13,7 @@ itself (core/usage/service.py) within a small byte budget, so a large cluster ge
 estimates. A baseline that retention cut short (its records are gone) is unknown, and an
 unknown metric neither fires nor resolves an alert.
 
-Routing is core/alerts/rules.py's, as for every alert: to the Slack channel of the team
+Routing is core/alerts/model.py's, as for every alert: to the Slack channel of the team
 that owns the topic (teams: in config) when that team names one, else to the rule's
 channel, @mentioning the rule's owner or else the team's.
 """
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kafkaops.core.alerts.rules import MetricRule, Observation
+    from kafkaops.core.alerts.model import MetricRule, Observation
     from kafkaops.core.services import Services
 
 METRICS = frozenset({"bytes_in_rate", "baseline"})
@@ -58,7 +58,7 @@ async def rate_values(services: Services, cluster: str) -> dict[str, dict[str, A
 
 def wanted(rules: Iterable[MetricRule]) -> set[str]:
     """The policy and usage metrics the topic rules read."""
-    from kafkaops.core.alerts.rules import metrics_of
+    from kafkaops.core.alerts.conditions import metrics_of
 
     return {m for r in rules if r.scope == "topic" for m in metrics_of(r.expr)} & ADDED_METRICS
 
@@ -66,7 +66,7 @@ def wanted(rules: Iterable[MetricRule]) -> set[str]:
 async def topic_metrics(services: Services, cluster: str, rules: Sequence[MetricRule],
                         observations: Sequence[Observation]) -> list[Observation]:
     """The topic observations with the policy and usage metrics the rules read added."""
-    from kafkaops.core.alerts.rules import Observation
+    from kafkaops.core.alerts.model import Observation
     from kafkaops.core.policy.alerting import METRICS as POLICY_METRICS
     from kafkaops.core.policy.alerting import policy_values
 
