@@ -9,7 +9,8 @@ from typing import Any
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
 from kafkaops.core.audit.log import local_actor
-from kafkaops.core.dlq.service import DeadLetterService, DeadLetterTopic, ReplayResult
+from kafkaops.core.dlq.model import DeadLetterTopic, ReplayPlan, ReplayResult
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import UsageError
 from kafkaops.core.expr.filter import compile_filter
 from kafkaops.core.messages.service import Message, message_json, preview
@@ -137,46 +138,41 @@ async def replay_cmd(args: argparse.Namespace, ctx: Context) -> int:
         svc = DeadLetterService(services)
         if not args.dry_run:
             services.require_writable(None, f"replay dead letters of {args.topic!r}")
-        plan = await svc.replay(args.topic, actor=local_actor(), face="cli", where=where,
-                                positions=positions, to=args.to, dry_run=True)
+        plan = await svc.plan_replay(args.topic, where=where, positions=positions, to=args.to)
         if args.dry_run or not plan.items:
-            _print_result(plan, args, dry=True)
+            _print_plan(plan, args, dry=args.dry_run)
             return 0
-        confirm(args, _summary(plan, services.cluster_name))
-        result = await svc.replay(args.topic, actor=local_actor(), face="cli", where=where,
-                                  positions=positions, to=args.to)
-    _print_result(result, args, dry=False)
+        confirm(args, "\n".join(plan.describe(limit=50)))
+        result = await svc.apply(plan, actor=local_actor(), face="cli")
+    _print_result(result, args)
     return 0
 
 
-def _summary(r: ReplayResult, cluster: str) -> str:
-    dests = ", ".join(f"{n} to {t}" for t, n in sorted(r.by_destination().items()))
-    skipped = []
-    if r.already_replayed:
-        skipped.append(f"{len(r.already_replayed)} replayed before")
-    if r.no_origin:
-        skipped.append(f"{len(r.no_origin)} with no known origin (use --to)")
-    return (f"replay {r.count} record(s) of {r.topic} on cluster {cluster}: {dests}"
-            + (f"; skipping {', '.join(skipped)}" if skipped else ""))
+def _print_plan(plan: ReplayPlan, args: argparse.Namespace, *, dry: bool) -> None:
+    """The plan (a dry run), or why there is nothing to replay."""
+    if args.json:
+        print_json({"dry_run": True, **plan.to_jsonable()})
+        return
+    if not plan.items:
+        skipped = plan.skipped()
+        print(f"nothing to replay from {plan.topic}" + (": " + "; ".join(skipped) if skipped
+                                                        else ""))
+        return
+    print("\n".join(plan.describe(limit=50)))
+    if dry:
+        print("dry run: nothing was changed")
 
 
-def _print_result(r: ReplayResult, args: argparse.Namespace, *, dry: bool) -> None:
+def _print_result(r: ReplayResult, args: argparse.Namespace) -> None:
     if args.json:
         print_json(r)
         return
     out = sys.stdout
-    if not r.items:
-        out.write(f"nothing to replay from {r.topic}")
-        parts = []
-        if r.already_replayed:
-            parts.append(f"{len(r.already_replayed)} matching record(s) were replayed before")
-        if r.no_origin:
-            parts.append(f"{len(r.no_origin)} have no known origin (use --to TOPIC)")
-        out.write((": " + "; ".join(parts) if parts else "") + "\n")
+    if not r.items:  # everything chosen was replayed meanwhile (by another replay)
+        out.write(f"nothing replayed from {r.topic}: {len(r.already_replayed):,} replayed "
+                  "before\n")
         return
-    head = "would replay" if dry else "replayed"
-    out.write(f"{head} {r.count} record(s) of {r.topic}"
-              + (f" (replay id {r.replay_id})" if r.replay_id else "") + "\n")
+    out.write(f"replayed {r.count} record(s) of {r.topic} (replay id {r.replay_id})\n")
     rows = [(f"{i.partition}:{i.offset}", i.to_topic,
              f"{i.to_partition}:{i.to_offset}" if i.to_offset is not None else "-", i.reason[:70])
             for i in r.items[:50]]
@@ -187,5 +183,3 @@ def _print_result(r: ReplayResult, args: argparse.Namespace, *, dry: bool) -> No
         out.write(f"skipped {len(r.already_replayed)} replayed before\n")
     if r.no_origin:
         out.write(f"skipped {len(r.no_origin)} with no known origin (use --to TOPIC)\n")
-    if dry:
-        out.write("dry run: nothing was changed\n")

@@ -23,7 +23,8 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.console.messages import render_detail
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.audit.trails import note_refusal
-from kafkaops.core.dlq.service import DeadLetter, DeadLetterService, DeadLetterTopic, ReplayResult
+from kafkaops.core.dlq.model import DeadLetter, DeadLetterTopic, ReplayPlan, Words
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused
 from kafkaops.core.expr.filter import Filter, FilterError, compile_filter
 from kafkaops.core.messages.service import preview
@@ -128,17 +129,16 @@ class ConfirmReplayScreen(ConfirmScreen):
         super().__init__(summary, yes_label="Replay")
 
 
-def replay_summary(plan: ReplayResult, cluster: str, what: str) -> str:
-    """The confirmation's text. Its counts add up to the records chosen (`what`): replayed
-    now, plus skipped as replayed before, plus skipped for want of an origin."""
-    dests = ", ".join(f"{n:,} to {t}" for t, n in sorted(plan.by_destination().items()))
-    chosen = plan.count + len(plan.already_replayed) + len(plan.no_origin)
-    lines = [f"Replay {plan.count:,} of the {chosen:,} record(s) {what} of {plan.topic} on "
-             f"cluster {cluster}:", f"  {dests}"]
-    if plan.already_replayed:
-        lines.append(f"  skipping {len(plan.already_replayed):,} replayed before")
-    if plan.no_origin:
-        lines.append(f"  skipping {len(plan.no_origin):,} with no known origin")
+#: the console replays to each record's origin only (no destination to give)
+CONSOLE_WORDS = Words(to_hint="")
+
+
+def replay_summary(plan: ReplayPlan, what: str) -> str:
+    """The confirmation's text: the plan's own words. Its counts add up to the records
+    chosen (`what`: marked, shown): replayed now, plus skipped as replayed before, plus
+    skipped for want of an origin."""
+    head, *rest = plan.describe(CONSOLE_WORDS, chosen=what, limit=5)
+    lines = [head[:1].upper() + head[1:], *rest]
     lines.append("This produces to the origin topics and is written to the audit trail.")
     return "\n".join(lines)
 
@@ -314,8 +314,7 @@ class DlqTopicScreen(DataScreen):
         what = "marked" if self.marked else (
             f"shown (matching {self.where.text})" if self.where else "shown")
         try:
-            plan = await svc.replay(self.topic, actor=local_actor(), face="console",
-                                    positions=positions, dry_run=True)
+            plan = await svc.plan_replay(self.topic, positions=positions)
         except KafkaOpsError as e:
             self._result(f"cannot replay: {e}", error=True)
             return
@@ -324,15 +323,14 @@ class DlqTopicScreen(DataScreen):
                          f"can be replayed ({len(plan.already_replayed):,} replayed before, "
                          f"{len(plan.no_origin):,} with no known origin); nothing was written")
             return
-        summary = replay_summary(plan, self.services.cluster_name, what)
+        summary = replay_summary(plan, what)
         yes = await self.app.push_screen_wait(ConfirmReplayScreen(summary))
         if not yes:
             self._result("replay cancelled: nothing was changed")
             return
         self._result(f"replaying {plan.count:,} record(s)…")
         try:
-            result = await svc.replay(self.topic, actor=local_actor(), face="console",
-                                      positions=positions)
+            result = await svc.apply(plan, actor=local_actor(), face="console")
         except NothingToChange as e:
             self._result(str(e))
             return

@@ -87,12 +87,13 @@ from kafkaops.core.connect.model import (
     TaskStatus,
     WorkerInfo,
 )
-from kafkaops.core.dlq.service import (
+from kafkaops.core.dlq.model import (
     DeadLetter,
     DeadLetterTopic,
     Origin,
     ReasonGroup,
     ReplayItem,
+    ReplayPlan,
     ReplayResult,
 )
 from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, Rule, Variant
@@ -246,16 +247,16 @@ DLQ_TOPICS = [
     ),
     DeadLetterTopic("orders-dlt", "orders", 1, 0, 0, ()),
 ]
-PLAN = ReplayResult(
+PLAN = ReplayPlan(
+    "primary",
     "payments.dlq",
-    True,
-    None,
     (
         ReplayItem(0, 17, "payments", "PriceMissing: no price for order #"),
         ReplayItem(2, 4, "payments-eu", "Timeout: upstream took #ms"),
     ),
     already_replayed=((0, 3),),
     no_origin=(),
+    filter="value.region == 'eu'",
 )
 REPLAYED = ReplayResult(
     "payments.dlq",
@@ -668,7 +669,7 @@ CASES: dict[str, Message] = {
     "flag_detail": render_flag("primary", FLAG),
     "flag_change": render_flag_change(FLAG, "switch on → off", "off, 30% rollout (v8)"),
     "dlq_list": render_dlq_list("primary", DLQ_TOPICS, ".dlq, -dlt"),
-    "dlq_replay_plan": render_replay_plan(PLAN, "primary", "value.region == 'eu'"),
+    "dlq_replay_plan": render_replay_plan(PLAN),
     "dlq_replayed": render_replayed(REPLAYED),
     "usage_error_multiline": render_usage(
         "bad filter: expected a value after '==' (column 15)\n  value.order ==\n                ^",

@@ -240,7 +240,7 @@ async def test_replay_dialog_counts_agree_with_the_header(
                              "the confirmation")
             summary = str(app.screen.query_one("#confirm-summary", Static).render())
             # 6 shown = 5 replayed now + 1 replayed before
-            assert f"Replay 5 of the 6 record(s) shown of {world.dlq}" in summary
+            assert f"Replay 5 of the 6 records shown of {world.dlq}" in summary
             assert "skipping 1 replayed before" in summary
             await pilot.press("escape")
 

@@ -8,16 +8,14 @@ import struct
 import pytest
 
 from kafkaops.core.config import DeadLetterConfig
-from kafkaops.core.dlq.service import (
-    REPLAY_ID,
-    REPLAY_OF,
-    Origin,
+from kafkaops.core.dlq.headers import (
     group_reasons,
     origin_by_name,
     parse_dead_letter,
     reason_key,
     replay_headers,
 )
+from kafkaops.core.dlq.model import REPLAY_ID, REPLAY_OF, Origin
 from kafkaops.core.messages.service import Message
 
 CFG = DeadLetterConfig(topics={"jdbc-sink-errors": "customers"})

@@ -78,7 +78,7 @@ async def test_mark_and_replay_with_confirmation(world):
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmReplayScreen),
                              "the confirmation")
             summary = str(app.screen.query_one("#confirm-summary", Static).render())
-            assert f"Replay 2 of the 2 record(s) marked of {world.dlq}" in summary
+            assert f"Replay 2 of the 2 records marked of {world.dlq}" in summary
             assert f"2 to {world.orders}" in summary
             # the dialog opens on Cancel: an Enter alone cancels
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
@@ -127,7 +127,7 @@ async def test_filter_then_replay_all_shown_and_bad_filter(world):
             await pilot.press("R")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmReplayScreen),
                              "the confirmation")
-            assert 'Replay 1 of the 1 record(s) shown (matching status == "late")' in str(
+            assert 'Replay 1 of the 1 record shown (matching status == "late")' in str(
                 app.screen.query_one("#confirm-summary", Static).render())
             await pilot.click("#confirm-yes")
             await wait_until(pilot, lambda: "replayed 1 record(s)" in text_of(

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from kafkaops.core.config import parse_config
-from kafkaops.core.dlq.service import LEDGER_TOPIC, REPLAY_ID, REPLAY_OF, DeadLetterService
+from kafkaops.core.dlq.model import LEDGER_TOPIC, REPLAY_ID, REPLAY_OF
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.expr.filter import compile_filter
 from kafkaops.core.messages.service import MessageService
 from kafkaops.core.records import TopicPartition
@@ -135,7 +136,7 @@ async def test_replay_twice_produces_each_record_once_and_is_audited(world):
     assert len(result["items"]) == 6 and result["dry_run"] is False
     out2 = await run_cli(world.path, "dlq", "replay", world.dlq, "--yes")
     assert out2.returncode == 0, out2.stderr
-    assert "nothing to replay" in out2.stdout and "6 matching record(s) were replayed before" \
+    assert "nothing to replay" in out2.stdout and "6 replayed before" \
         in out2.stdout
 
     async with Services(world.config) as s:
@@ -177,7 +178,7 @@ async def test_dry_run_changes_nothing(world):
         before = await ends(s, world.orders, world.customers, LEDGER_TOPIC)
         out = await run_cli(world.path, "dlq", "replay", world.dlq, "--dry-run")
         assert out.returncode == 0, out.stderr
-        assert "would replay 6 record(s)" in out.stdout and "nothing was changed" in out.stdout
+        assert "replay 6 records of" in out.stdout and "nothing was changed" in out.stdout
         assert await ends(s, world.orders, world.customers, LEDGER_TOPIC) == before
         conn = await s.connection()
         assert world.audit_topic not in (await conn.metadata([world.audit_topic])).topics
@@ -188,7 +189,7 @@ async def test_without_terminal_or_yes_refuses_and_changes_nothing(world):
         before = await ends(s, world.orders, world.customers)
         out = await run_cli(world.path, "dlq", "replay", world.dlq)
         assert out.returncode == 2
-        assert "replay 6 record(s)" in out.stderr and "nothing was changed" in out.stderr
+        assert "replay 6 records" in out.stderr and "nothing was changed" in out.stderr
         assert await ends(s, world.orders, world.customers) == before
 
 
@@ -233,7 +234,7 @@ async def test_unknown_origin_is_skipped_unless_to_is_given(config_data, tmp_pat
         await produce(bootstrap, dlq, [b"a", b"b"])
         svc = DeadLetterService(s)
         with pytest.raises(Exception, match="origin topic 'ghost-topic-that-is-not-there'"):
-            await svc.replay(dlq, actor="a", face="cli", dry_run=True)
+            await svc.plan_replay(dlq)
         r = await svc.replay(dlq, actor="a", face="cli", to=w.orders)
         assert r.count == 2
         assert [m.value for m in await read(s, w.orders)] == [b"a", b"b"]

@@ -25,7 +25,8 @@ from kafkaops.core.dlq.ledger import (
     process_start,
     this_owner,
 )
-from kafkaops.core.dlq.service import LEDGER_TOPIC, REPLAY_OF, DeadLetterService
+from kafkaops.core.dlq.model import LEDGER_TOPIC, REPLAY_OF
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.services import Services
 
 from .conftest import produce

@@ -19,7 +19,8 @@ from kafkaops.core.alerts.model import AlertEvent, Subject
 from kafkaops.core.audit.log import record_change
 from kafkaops.core.config import parse_config
 from kafkaops.core.confirmations import CONFIRMATIONS_TOPIC, Confirmation, ConfirmationStore
-from kafkaops.core.dlq.service import LEDGER_TOPIC, DeadLetterService
+from kafkaops.core.dlq.model import LEDGER_TOPIC
+from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.dr.control import CONTROL_TOPIC, ActiveRecord, ControlStore
 from kafkaops.core.expr.filter import compile_filter, extract
 from kafkaops.core.flags.service import H_EXPECTS, H_OP, FlagService

@@ -1,8 +1,9 @@
 """`/kafka dlq list`, `dlq show TOPIC`, `dlq replay TOPIC [--filter EXPR] [--to TOPIC]`.
 
-A replay is planned first (core's dry run: reads only), the plan is the confirmation's
-summary, and the confirmed replay is pinned to exactly the planned records (their
-positions), so dead letters that arrive while the prompt waits are not swept in. Core
+A replay is planned first (core's `plan_replay`: reads only), the plan's own words are the
+confirmation's summary, and the plan is kept with the confirmation: `apply` replays exactly
+its records (their positions), so dead letters that arrive while the prompt waits are not
+swept in. Core
 replays idempotently (a ledger) and audits through record_change, with the confirming Slack
 user as actor.
 """
@@ -20,6 +21,7 @@ from kafkaops.bot.render.dlq import (
     render_replay_plan,
     render_replayed,
 )
+from kafkaops.core.dlq.model import ReplayPlan
 from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import UsageError
 from kafkaops.core.expr.filter import Filter, compile_filter
@@ -94,33 +96,20 @@ async def dlq_replay(inv: Invocation) -> Message:
     inv.services.require_writable(inv.cluster, f"replay dead letters of {inv.args.topic!r}")
     where = _filter(inv.args.filter)
     svc = DeadLetterService(inv.services, inv.cluster)
-    plan = await svc.replay(
-        inv.args.topic, actor=inv.user, face="slack", where=where, to=inv.args.to, dry_run=True
-    )
+    plan = await svc.plan_replay(inv.args.topic, where=where, to=inv.args.to)
     if not plan.items:
         return render_nothing_to_replay(plan)
     return await inv.confirm(
         ACTION,
         target=plan.topic,
-        summary=render_replay_plan(plan, inv.cluster, inv.args.filter),
-        params={
-            "topic": plan.topic,
-            "filter": inv.args.filter,
-            "to": inv.args.to,
-            "positions": [(i.partition, i.offset) for i in plan.items],
-        },
+        summary=render_replay_plan(plan),
+        params={"plan": plan.to_jsonable(brief=True)},
     )
 
 
 async def run_replay(ex: Execution) -> Message:
-    p = ex.params
-    where = compile_filter(p["filter"]) if p.get("filter") else None
-    result = await DeadLetterService(ex.services, ex.cluster).replay(
-        p["topic"],
-        actor=ex.confirmer,
-        face="slack",
-        where=where,
-        positions=[tuple(x) for x in p["positions"]],
-        to=p.get("to"),
+    plan = ReplayPlan.from_jsonable(ex.params["plan"])
+    result = await DeadLetterService(ex.services, ex.cluster).apply(
+        plan, actor=ex.confirmer, face="slack"
     )
     return render_replayed(result)

@@ -20,7 +20,7 @@ from kafkaops.bot.render.common import (
     run_words,
     section,
 )
-from kafkaops.core.dlq.service import DeadLetter, DeadLetterTopic, ReplayResult
+from kafkaops.core.dlq.model import DeadLetter, DeadLetterTopic, ReplayPlan, ReplayResult, Words
 from kafkaops.core.messages.service import preview
 
 
@@ -97,49 +97,31 @@ def render_dlq_show(
     return Message(f"{plural(len(letters), 'record')} of {topic}", tuple(blocks))
 
 
-def _skipped(r: ReplayResult) -> list[str]:
-    out = []
-    if r.already_replayed:
-        out.append(f"{len(r.already_replayed):,} replayed before")
-    if r.no_origin:
-        out.append(f"{len(r.no_origin):,} with no known origin (use `--to TOPIC`)")
-    return out
+#: a plan's words in mrkdwn: names and positions in code, the count in bold
+SLACK_WORDS = Words(text=esc, code=lambda s: f"`{esc(s)}`", strong=lambda s: f"*{s}*",
+                    to_hint=" (use `--to TOPIC`)")
 
 
-def render_replay_plan(r: ReplayResult, cluster: str, filter_text: str | None) -> Message:
-    """What a replay will do (a dry run's result), for its confirmation."""
-    dests = ", ".join(f"{n:,} to `{esc(t)}`" for t, n in sorted(r.by_destination().items()))
-    lines = [
-        f"replay *{r.count:,}* record{'s' if r.count != 1 else ''} of `{esc(r.topic)}` "
-        f"on {esc(cluster)}: {dests}"
-    ]
-    if filter_text:
-        lines.append(f"filter: `{esc(filter_text)}`")
-    skipped = _skipped(r)
-    if skipped:
-        lines.append("skipping " + ", ".join(skipped))
-    blocks: list[Block] = [section("\n".join(lines))]
-    lines = [f"`{i.partition}:{i.offset}` → `{esc(i.to_topic)}` · {esc(clip(i.reason, 50))}"
-             for i in r.items[:10]]
-    if r.count > 10:
-        lines.append(f"… and {r.count - 10:,} more")
-    blocks.append(section("\n".join(lines)))
-    blocks.append(
+def render_replay_plan(plan: ReplayPlan) -> Message:
+    """What a replay will do (core's plan in its own words), for its confirmation."""
+    blocks: list[Block] = [
+        section("\n".join(plan.headline(SLACK_WORDS))),
+        section("\n".join(plan.item_lines(SLACK_WORDS))),
         context(
             "exactly these records: dead letters arriving after this prompt are "
             "not included; records replayed before are never replayed again"
-        )
-    )
-    return Message(f"replay {plural(r.count, 'record')} of {r.topic}", tuple(blocks))
+        ),
+    ]
+    return Message(f"replay {plural(plan.count, 'record')} of {plan.topic}", tuple(blocks))
 
 
-def render_nothing_to_replay(r: ReplayResult) -> Message:
-    why = _skipped(r)
+def render_nothing_to_replay(plan: ReplayPlan) -> Message:
+    why = plan.skipped(SLACK_WORDS)
     return Message(
-        f"nothing to replay from {r.topic}",
+        f"nothing to replay from {plan.topic}",
         (
             section(
-                f"Nothing to replay from `{esc(r.topic)}`"
+                f"Nothing to replay from `{esc(plan.topic)}`"
                 + (": " + esc(", ".join(why)) if why else "")
                 + ". Nothing was changed."
             ),
@@ -153,7 +135,11 @@ def render_replayed(r: ReplayResult) -> Message:
         f":white_check_mark: replayed *{r.count:,}* record{'s' if r.count != 1 else ''} "
         f"of `{esc(r.topic)}`" + (f": {dests}" if dests else "")
     ]
-    skipped = _skipped(r)
+    skipped = []
+    if r.already_replayed:
+        skipped.append(f"{len(r.already_replayed):,} replayed before")
+    if r.no_origin:
+        skipped.append(f"{len(r.no_origin):,} with no known origin{SLACK_WORDS.to_hint}")
     if skipped:
         lines.append("skipped " + ", ".join(skipped))
     if r.recovered:
