@@ -208,6 +208,9 @@ class DlqTopicScreen(DataScreen):
                           Text(preview(d.message.value, 60)), key=key)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
+        # the detail pane shows the highlighted record: after a redraw the row under the
+        # cursor may hold another record, and a cursor that did not move posts no event
+        self._show_detail(self._current())
         where = f" matching {self.where.text}" if self.where else ""
         replayed = sum(1 for k in self._letters.values()
                        if (k.message.partition, k.message.offset) in self._replayed)
@@ -224,8 +227,13 @@ class DlqTopicScreen(DataScreen):
 
     @on(DataTable.RowHighlighted, "#dlq-records")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        d = self._letters.get(str(event.row_key.value)) if event.row_key else None
+        # the cursor as it is now: a redraw may have come between the event and this
+        self._show_detail(self._current())
+
+    def _show_detail(self, d: DeadLetter | None) -> None:
         if d is None:
+            self.query_one("#dlq-detail", Static).update(
+                "no record" if not self._letters else "select a record")
             return
         text = Text()
         o = d.origin

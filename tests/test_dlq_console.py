@@ -136,6 +136,41 @@ async def test_filter_then_replay_all_shown_and_bad_filter(world):
         assert [m.key for m in await read(s, world.orders)] == [b"o-3"]
 
 
+async def test_detail_pane_shows_the_highlighted_record_from_the_start(world):
+    """Opened, the first record is highlighted and its detail shown (no move needed); a
+    filter that puts another record under the cursor shows that one, not the old one."""
+    def detail_names(screen: Any) -> str:
+        p, o = rows(screen, "dlq-records")[screen.query_one("#dlq-records", DataTable)
+                                           .cursor_row][1].split(":")
+        return f"{world.dlq}  partition {p}  offset {o}"
+
+    async with Services(world.config) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=SIZE) as pilot:
+            # as a person gets there: the list of dead-letter topics, Enter on this one
+            topics = DlqScreen()
+            await app.push_screen(topics)
+            await wait_until(pilot, lambda: any(r[0] == world.dlq for r in rows(
+                topics, "dlq-topics")), "the dead-letter topic")
+            table = topics.query_one("#dlq-topics", DataTable)
+            table.focus()
+            table.move_cursor(row=[r[0] for r in rows(topics, "dlq-topics")].index(world.dlq))
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, DlqTopicScreen)
+                             and len(rows(app.screen, "dlq-records")) == 6, "the records")
+            screen = app.screen
+            await wait_until(pilot, lambda: detail_names(screen) in text_of(
+                screen, "dlq-detail"), "the first record's detail")
+            assert detail_names(screen).endswith("partition 0  offset 0")
+            await pilot.press("slash")
+            screen.query_one("#dlq-filter", Input).value = 'status == "late"'
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(rows(screen, "dlq-records")) == 1, "1 record")
+            assert not detail_names(screen).endswith("partition 0  offset 0")
+            await wait_until(pilot, lambda: detail_names(screen) in text_of(
+                screen, "dlq-detail"), "the filtered record's detail")
+
+
 async def test_read_only_cluster_refuses_on_screen(world):
     data = copy.deepcopy(world.data)
     data["clusters"]["primary"]["read_only"] = True
