@@ -95,3 +95,17 @@ def test_first_screen_loads_nothing_it_does_not_show(loaded: dict) -> None:
     assert offending == []
     # and it did load what it shows (the guard looks at a real start, not an empty one)
     assert {"kafkaops.console.topics", "kafkaops.core.topics.service", "aiokafka"} <= modules
+
+
+def test_the_command_line_start_imports_nothing_of_the_demo() -> None:
+    """Every `kafkaops` command starts through cli.main.main(); the demo's modules (the
+    embedded brokers, with ctypes, tempfile, ...) are not among what that start loads for
+    a command other than `kafkaops demo` (`tail --help`: the start, then argparse exits)."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "kafkaops.cli.main",
+                          "tail", "--help"], capture_output=True, text=True, env=cli_env(),
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "kafkaops.cli.main" in imported or "kafkaops.cli.common" in imported
+    assert [m for m in imported if m == "kafkaops.demo" or m.startswith("kafkaops.demo.")] == []
