@@ -128,3 +128,22 @@ def test_replay_headers_drop_dead_letter_headers_and_mark_the_replay():
     m = msg([("trace-id", b"abc"), *spring(), *connect(), *ours()])
     assert replay_headers(m, "r1") == [
         ("trace-id", b"abc"), (REPLAY_OF, b"orders.dlq/0/5"), (REPLAY_ID, b"r1")]
+
+
+def test_replay_plan_says_what_goes_where_and_escapes_what_records_wrote():
+    from kafkaops.core.dlq.model import ReplayItem, ReplayPlan
+
+    plan = ReplayPlan("primary", "orders.dlq", (
+        ReplayItem(0, 1, "orders", "Boom: \x1b[2Jcleared"),
+        ReplayItem(0, 2, "customers", "Timeout")), ((0, 0),), ((1, 5),), filter="a == 1")
+    lines = plan.describe()
+    assert lines[0] == "replay 2 records of orders.dlq on primary: 1 to customers, 1 to orders"
+    assert lines[1:3] == ["filter: a == 1",
+                          "skipping 1 replayed before, 1 with no known origin (use --to TOPIC)"]
+    assert lines[3] == "0:1 → orders · Boom: \\x1b[2Jcleared"  # a terminal escape, shown
+    assert plan.describe(chosen="marked")[0].startswith("replay 2 of the 4 records marked of ")
+    assert plan.positions == ((0, 0), (0, 1), (0, 2), (1, 5))
+    assert ReplayPlan.from_jsonable(plan.to_jsonable()) == plan
+    assert plan.nothing_to_change() == ""
+    empty = ReplayPlan("primary", "orders.dlq", (), ((0, 0),), ())
+    assert "nothing was written" in empty.nothing_to_change()

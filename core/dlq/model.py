@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kafkaops.core.untrusted import printable
+
 if TYPE_CHECKING:
     from kafkaops.core.messages.service import Message
 
@@ -140,9 +142,10 @@ class ReplayResult:
 class Words:
     """How a face marks up a plan's words: plain text (CLI, console) or Slack mrkdwn."""
 
-    text: Callable[[str], str] = str
-    """Words we did not write (a reason, a filter, a cluster name)."""
-    code: Callable[[str], str] = str
+    text: Callable[[str], str] = printable
+    """Words we did not write (a reason, a filter, a cluster name); by default with their
+    control characters shown as escapes (a reason comes from a record's headers)."""
+    code: Callable[[str], str] = printable
     """A name or a position: a topic, `0:17`, a filter."""
     strong: Callable[[str], str] = str
     """The count of records a replay writes."""
