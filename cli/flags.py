@@ -17,7 +17,9 @@
 Every write takes --if-version N (the version you last saw: on a mismatch, exit 3 and
 nothing is written), --reason TEXT, --yes and --json. Without --if-version the write is
 made against the version shown in the confirmation, so a change made by someone else while
-you read the prompt is a conflict (exit 3), never silently overwritten.
+you read the prompt is a conflict (exit 3), never silently overwritten. The prompt is core's
+plan of the change (FlagPlan.describe(): the change, the state now, the state after with its
+version), and that plan is what is applied.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from kafkaops.core.flags.service import (
     FLAG_TYPES,
     Evaluation,
     FlagChange,
+    FlagPlan,
     FlagService,
     FlagState,
     check_key,
@@ -351,6 +354,16 @@ def _done(
     return 0
 
 
+def _who() -> tuple[str, str]:
+    """Who plans a change from here, for the audit of a refusal (a stale --if-version)."""
+    return local_actor(), "cli"
+
+
+def _ask(args: argparse.Namespace, svc: FlagService, plan: FlagPlan) -> None:
+    """Show core's plan (its describe()) and ask, unless --yes."""
+    confirm(args, f"on cluster {svc.cluster!r}:\n  " + "\n  ".join(plan.describe()))
+
+
 async def create_cmd(args: argparse.Namespace, ctx: Context) -> int:
     check_key(args.name)
     ftype = check_type(args.type)
@@ -362,18 +375,11 @@ async def create_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         services.require_writable(action=f"create flag {args.name!r}")
         svc = await services.flags()
-        confirm(args, f"create {ftype} flag {args.name!r} on cluster {svc.cluster!r} (disabled)")
-        state = await svc.create(
-            args.name,
-            type=ftype,
-            owner=args.owner,
-            description=args.description,
-            tags=args.tag,
-            actor=local_actor(),
-            face="cli",
-            reason=args.reason,
-            **kw,
-        )
+        plan = await svc.plan_create(args.name, type=ftype, owner=args.owner,
+                                     description=args.description, tags=args.tag,
+                                     reason=args.reason, **kw)
+        _ask(args, svc, plan)
+        state = await svc.apply(plan, actor=local_actor(), face="cli")
     return _done(args, state, None, "created")
 
 
@@ -406,16 +412,10 @@ async def set_cmd(args: argparse.Namespace, ctx: Context) -> int:
             kw["tags"] = args.tag
         if not kw:
             raise UsageError(f"nothing to change on flag {args.name!r}: give VALUE or an option")
-        changes = ", ".join(f"{k}={_describe(k, v)}" for k, v in kw.items())
-        confirm(args, f"change flag {cur.key!r} (version {cur.version}): {changes}")
-        state = await svc.set(
-            args.name,
-            expect_version=cur.version,
-            actor=local_actor(),
-            face="cli",
-            reason=args.reason,
-            **kw,
-        )
+        plan = await svc.plan_set(args.name, expect_version=cur.version, reason=args.reason,
+                                  audit=_who(), **kw)
+        _ask(args, svc, plan)
+        state = await svc.apply(plan, actor=local_actor(), face="cli")
     return _done(args, state, cur, "changed")
 
 
@@ -424,22 +424,11 @@ async def toggle_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         services.require_writable(action=f"toggle flag {args.name!r}")
         svc = await services.flags()
-        cur = await _current(svc, args)
-        target = (not cur.enabled) if args.enabled is None else args.enabled
-        word = "on" if target else "off"
-        confirm(
-            args,
-            f"switch flag {cur.key!r} {word} (now {'on' if cur.enabled else 'off'}, "
-            f"version {cur.version}, rollout {cur.rollout:g}%)",
-        )
-        state = await svc.toggle(
-            args.name,
-            target,
-            expect_version=cur.version,
-            actor=local_actor(),
-            face="cli",
-            reason=args.reason,
-        )
+        plan = (await svc.plan_toggle(args.name, args.enabled, expect_version=args.if_version,
+                                     reason=args.reason, audit=_who())).pin()
+        cur = plan.before
+        _ask(args, svc, plan)
+        state = await svc.apply(plan, actor=local_actor(), face="cli")
     return _done(args, state, cur, "switched")
 
 
@@ -449,20 +438,11 @@ async def rollout_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         services.require_writable(action=f"change the rollout of flag {args.name!r}")
         svc = await services.flags()
-        cur = await _current(svc, args)
-        confirm(
-            args,
-            f"roll flag {cur.key!r} out to {pct:g}% of users (now {cur.rollout:g}%, "
-            f"{'on' if cur.enabled else 'off'}, version {cur.version})",
-        )
-        state = await svc.rollout(
-            args.name,
-            pct,
-            expect_version=cur.version,
-            actor=local_actor(),
-            face="cli",
-            reason=args.reason,
-        )
+        plan = (await svc.plan_rollout(args.name, pct, expect_version=args.if_version,
+                                     reason=args.reason, audit=_who())).pin()
+        cur = plan.before
+        _ask(args, svc, plan)
+        state = await svc.apply(plan, actor=local_actor(), face="cli")
     return _done(args, state, cur, "rolled out")
 
 
@@ -471,21 +451,11 @@ async def rollback_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         services.require_writable(action=f"roll back flag {args.name!r}")
         svc = await services.flags()
-        cur = await _current(svc, args)
-        target = svc.version_state(args.name, args.version)
-        confirm(
-            args,
-            f"roll flag {cur.key!r} back to version {args.version}: "
-            f"{state_summary(cur)}  ->  {state_summary(target)}",
-        )
-        state = await svc.rollback(
-            args.name,
-            args.version,
-            expect_version=cur.version,
-            actor=local_actor(),
-            face="cli",
-            reason=args.reason,
-        )
+        plan = (await svc.plan_rollback(args.name, args.version, expect_version=args.if_version,
+                                     reason=args.reason, audit=_who())).pin()
+        cur = plan.before
+        _ask(args, svc, plan)
+        state = await svc.apply(plan, actor=local_actor(), face="cli")
     return _done(args, state, cur, "rolled back")
 
 
@@ -494,18 +464,11 @@ async def delete_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         services.require_writable(action=f"delete flag {args.name!r}")
         svc = await services.flags()
-        cur = await _current(svc, args)
-        confirm(
-            args,
-            f"DELETE flag {cur.key!r} ({state_summary(cur)}); services will get their own defaults",
-        )
-        await svc.delete(
-            args.name,
-            expect_version=cur.version,
-            actor=local_actor(),
-            face="cli",
-            reason=args.reason,
-        )
+        plan = (await svc.plan_delete(args.name, expect_version=args.if_version,
+                                     reason=args.reason, audit=_who())).pin()
+        cur = plan.before
+        _ask(args, svc, plan)
+        await svc.apply(plan, actor=local_actor(), face="cli")
     return _done(args, None, cur, "deleted")
 
 
@@ -515,14 +478,6 @@ async def delete_cmd(args: argparse.Namespace, ctx: Context) -> int:
 def _short(value: Any, width: int = 30) -> str:
     text = value if isinstance(value, str) else json_text(value)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _describe(name: str, value: Any) -> str:
-    if name == "rules":
-        return "[" + "; ".join(str(r) for r in value) + "]"
-    if name == "variants":
-        return "[" + ", ".join(f"{v.name}:{v.weight}={_short(v.value)}" for v in value) + "]"
-    return _short(value)
 
 
 def _when(iso: str) -> str:

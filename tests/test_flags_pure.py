@@ -8,28 +8,25 @@ import json
 import pytest
 
 from kafkaops.core.errors import UsageError
-from kafkaops.core.flags.service import (
+from kafkaops.core.flags.evaluation import bucket, evaluate, in_rollout, pick_variant
+from kafkaops.core.flags.model import (
     H_BY,
     H_EXPECTS,
     H_OP,
     H_WRITE_ID,
-    FlagLog,
     FlagState,
     LogRecord,
     Rule,
     Variant,
-    bucket,
     check_rollout,
     encode_state,
-    evaluate,
-    in_rollout,
     parse_rule,
     parse_value,
     parse_variant,
-    pick_variant,
     state_from_json,
     state_to_json,
 )
+from kafkaops.core.flags.store import FlagLog
 
 USERS = [f"user-{i}" for i in range(10_000)]
 

@@ -5,36 +5,34 @@ Reads (anyone): `flag list [--tag T]`, `flag get NAME`, `flag history NAME`,
 [--on|--off]`, `flag rollout NAME PERCENT`, `flag set NAME VALUE`, `flag rollback NAME
 VERSION`, each with `--reason TEXT` and `--if-version N`.
 
-A write is planned against the version shown in the prompt: if someone changes the flag
-before Confirm is clicked, the write is a conflict and nothing is written (core's
-compare-and-set), never a silent overwrite. Core's FlagService audits every write, with
-the confirming Slack user as actor and `slack` as face.
+A write is core's plan (FlagService.plan_*), shown in the prompt (its describe()) and kept
+in the pending confirmation; Confirm applies that plan against the version it showed: if
+someone changes the flag before Confirm is clicked, the write is a conflict and nothing is
+written (core's compare-and-set), never a silent overwrite. Core's FlagService audits every
+write, with the confirming Slack user as actor and `slack` as face.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kafkaops.bot.render.common import Message
 from kafkaops.bot.render.flags import (
-    on_off,
     render_evaluations,
     render_flag,
-    render_flag_change,
     render_flag_history,
     render_flag_list,
+    render_flag_plan,
     render_flag_written,
-    short,
 )
 from kafkaops.core.errors import UsageError
 from kafkaops.core.flags.service import (
-    FlagState,
+    FlagPlan,
+    FlagService,
     check_key,
     check_rollout,
     parse_value,
-    state_summary,
-    version_conflict,
 )
 
 if TYPE_CHECKING:
@@ -159,91 +157,62 @@ async def flag_eval(inv: Invocation) -> Message:
 # ---------------------------------------------------------------- writes (confirmed)
 
 
-async def _current(inv: Invocation) -> FlagState:
+async def _planning(inv: Invocation) -> tuple[FlagService, str, int | None]:
     key = check_key(inv.args.name)
     inv.services.require_writable(inv.cluster, f"change flag {key!r}")
-    state = await (await inv.services.flags(inv.cluster)).get(key)
-    if inv.args.if_version is not None and inv.args.if_version != state.version:
-        raise version_conflict(state, inv.args.if_version)
-    return state
+    return await inv.services.flags(inv.cluster), key, inv.args.if_version
 
 
-async def _ask(
-    inv: Invocation, cur: FlagState, op: str, change: str, after: str, **params: Any
-) -> Message:
+async def _ask(inv: Invocation, plan: FlagPlan) -> Message:
+    """Confirm / Cancel for core's plan; the confirmation keeps the plan, so Confirm writes
+    exactly what the prompt showed, against the version it showed."""
+    plan = plan.pin()  # against the version the prompt shows
     return await inv.confirm(
         ACTION,
-        target=cur.key,
-        summary=render_flag_change(cur, change, after),
-        params={
-            "op": op,
-            "key": cur.key,
-            "expect_version": cur.version,
-            "reason": inv.args.reason,
-            **params,
-        },
+        target=plan.key,
+        summary=render_flag_plan(plan),
+        params={"plan": plan.to_json(), "reason": inv.args.reason},
     )
 
 
-def _after(cur: FlagState, **changes: Any) -> str:
-    import dataclasses
-
-    return state_summary(dataclasses.replace(cur, version=cur.version + 1, **changes))
-
-
 async def flag_toggle(inv: Invocation) -> Message:
-    cur = await _current(inv)
-    target = (not cur.enabled) if inv.args.enabled is None else inv.args.enabled
-    change = f"switch {on_off(cur.enabled)} → {on_off(target)}"
-    return await _ask(inv, cur, "toggle", change, _after(cur, enabled=target), enabled=target)
+    svc, key, seen = await _planning(inv)
+    return await _ask(inv, await svc.plan_toggle(key, inv.args.enabled, expect_version=seen,
+                                                 reason=inv.args.reason))
 
 
 async def flag_rollout(inv: Invocation) -> Message:
     pct = check_rollout(inv.args.percent)
-    cur = await _current(inv)
-    change = f"rollout {cur.rollout:g}% → {pct:g}%"
-    return await _ask(inv, cur, "rollout", change, _after(cur, rollout=pct), percent=pct)
+    svc, key, seen = await _planning(inv)
+    return await _ask(inv, await svc.plan_rollout(key, pct, expect_version=seen,
+                                                  reason=inv.args.reason))
 
 
 async def flag_set(inv: Invocation) -> Message:
-    cur = await _current(inv)
+    svc, key, seen = await _planning(inv)
+    cur = await svc.get(key)
     value = parse_value(cur.type, inv.args.value, "VALUE")
-    change = f"value {short(cur.value)} → {short(value)}"
-    return await _ask(inv, cur, "set", change, _after(cur, value=value), value=value)
+    return await _ask(inv, await svc.plan_set(key, value=value, expect_version=seen,
+                                              reason=inv.args.reason))
 
 
 async def flag_rollback(inv: Invocation) -> Message:
-    cur = await _current(inv)
-    if inv.args.version == cur.version:
-        raise UsageError(f"flag {cur.key!r} is already at version {cur.version}")
-    target = (await inv.services.flags(inv.cluster)).version_state(cur.key, inv.args.version)
-    change = f"roll back to version {inv.args.version}"
-    after = state_summary(target).rsplit(" (v", 1)[0] + f" (v{cur.version + 1})"
-    return await _ask(inv, cur, "rollback", change, after, to_version=inv.args.version)
+    svc, key, seen = await _planning(inv)
+    return await _ask(inv, await svc.plan_rollback(key, inv.args.version, expect_version=seen,
+                                                   reason=inv.args.reason))
 
 
 async def run_flag_write(ex: Execution) -> Message:
-    """The confirmed write, against the version the prompt showed (else Conflict)."""
+    """The confirmed write: the plan the prompt showed, against its version (else Conflict)."""
     p = ex.params
+    try:
+        plan = FlagPlan.from_json(p["plan"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"this confirmation does not hold a flag change ({e})") from None
     svc = await ex.services.flags(ex.cluster)
     reason = p.get("reason") or ""
     if ex.requester != ex.confirmer:
         reason = (reason + " " if reason else "") + f"(requested by {ex.requester} in Slack)"
-    common: dict[str, Any] = {
-        "expect_version": p["expect_version"],
-        "actor": ex.confirmer,
-        "face": "slack",
-        "reason": reason,
-    }
-    key, op = p["key"], p["op"]
-    if op == "toggle":
-        state = await svc.toggle(key, p["enabled"], **common)
-    elif op == "rollout":
-        state = await svc.rollout(key, p["percent"], **common)
-    elif op == "set":
-        state = await svc.set(key, value=p["value"], **common)
-    elif op == "rollback":
-        state = await svc.rollback(key, p["to_version"], **common)
-    else:  # pragma: no cover - only the handlers above create these
-        raise UsageError(f"unknown flag operation {op!r}")
-    return render_flag_written(ex.cluster, state, key, op)
+    reason = reason or plan.reason  # a rollback's is "rollback to version N"
+    state = await svc.apply(plan, actor=ex.confirmer, face="slack", reason=reason)
+    return render_flag_written(ex.cluster, state, plan.key, plan.op)

@@ -25,7 +25,13 @@ from kafkaops.bot.render.common import (
     section,
     who,
 )
-from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, state_summary
+from kafkaops.core.flags.service import (
+    Evaluation,
+    FlagChange,
+    FlagPlan,
+    FlagState,
+    state_summary,
+)
 
 
 def short(value: Any, width: int = 30) -> str:
@@ -160,14 +166,23 @@ def render_evaluations(key: str, results: Sequence[Evaluation]) -> Message:
 
 def render_flag_change(before: FlagState, change: str, after: str) -> Message:
     """What a flag write will do, for its confirmation: the change, and from what."""
-    lines = [
-        f"*{esc(before.key)}*: {esc(change)}",
-        f"now: {esc(state_summary(before))}",
-        f"after: {esc(after)}",
-    ]
+    return _change_lines(before, [f"{before.key}: {change}", f"now: {state_summary(before)}",
+                                  f"after: {after}"], change)
+
+
+def render_flag_plan(plan: FlagPlan) -> Message:
+    """Core's plan of a flag change, for its confirmation: its describe() lines."""
+    assert plan.before is not None  # Slack changes existing flags only
+    return _change_lines(plan.before, list(plan.describe()), plan.change)
+
+
+def _change_lines(before: FlagState, lines: list[str], change: str) -> Message:
+    head = f"{before.key}: "
+    first = lines[0].removeprefix(head)
+    shown = [f"*{esc(before.key)}*: {esc(first)}", *(esc(line) for line in lines[1:])]
     if before.critical:
-        lines.append(":warning: this flag is tagged *critical*")
-    blocks: list[Block] = [section("\n".join(lines))]
+        shown.append(":warning: this flag is tagged *critical*")
+    blocks: list[Block] = [section("\n".join(shown))]
     if before.owner:
         blocks.append(context(f"owner: {esc(before.owner)}"))
     return Message(f"{before.key}: {change}", tuple(blocks))

@@ -32,7 +32,8 @@ from openfeature.exception import FlagNotFoundError, TypeMismatchError
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from kafkaops.core.flags.model import Evaluation, FlagState
+from kafkaops.core.flags.evaluation import Evaluation
+from kafkaops.core.flags.model import FlagState
 from kafkaops.core.flags.sdk import ClientStatus, FlagClient
 
 #: kafkaops evaluation reasons as OpenFeature reasons

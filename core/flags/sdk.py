@@ -36,7 +36,7 @@
   names the cluster, the epoch and the switch. Getting the flags onto the DR cluster is
   MirrorMaker 2's job (identity policy for `_kafkaops.flags`), not the client's.
 - It imports the flags model and reader (flags/model.py, flags/store.py), never the writer
-  (flags/service.py) or the audit trail: a service embedding it needs the plain
+  (flags/writer.py, flags/service.py) or the audit trail: a service embedding it needs the plain
   `kafkaops` install (aiokafka and a few small libraries), nothing of the console, the bot
   or the demo (tests/test_flags_sdk_imports.py).
 """
@@ -58,12 +58,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kafkaops.core.config import ClusterConfig, Duration
 from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.flags.evaluation import Evaluation, evaluate
 from kafkaops.core.flags.model import (
     FLAGS_TOPIC,
-    Evaluation,
     FlagChange,
     FlagState,
-    evaluate,
     now_iso,
     state_from_json,
     state_to_json,

@@ -1,7 +1,7 @@
 """Reading the flags topic: the deterministic fold every reader applies (`FlagLog`) and the
-live reader that keeps it (`FlagStore`), used by the writer (kafkaops.core.flags.service)
+live reader that keeps it (`FlagStore`), used by the writer (kafkaops.core.flags.writer)
 and by the SDK (kafkaops.core.flags.sdk). Never writes; imports no audit or face code. The
-layout and the compare-and-set rule are described in kafkaops.core.flags.service's
+layout and the compare-and-set rule are described in kafkaops.core.flags.writer's
 docstring.
 """
 
@@ -61,7 +61,7 @@ class FlagLog:
     1. a record without a key or a valid kafkaops-expects header, or whose value is not a
        valid state for its key, is ignored;
     2. the first record seen for a key is applied as it is (its predecessors, if any, were
-       compacted away, and compaction leaves authoritative records: see flags/service.py);
+       compacted away, and compaction leaves authoritative records: see flags/writer.py);
     3. otherwise it is applied iff `expects` equals the version in force (0 when absent),
        else rejected;
     4. an applied tombstone deletes; an applied restate must carry the version in force;
