@@ -2,8 +2,8 @@
 under FlagService (kafkaops.core.flags.service), which plans the changes.
 
 Layout (docs/architecture.md): one partition, key = flag key, value = the flag's full state
-as JSON, a tombstone (null value) = deleted. Control data rides in record headers, so the value stays
-the plain state and a tombstone can carry it too:
+as JSON, a tombstone (null value) = deleted. Control data rides in record headers, so the
+value stays the plain state and a tombstone can carry it too:
 
     kafkaops-expects   version this write replaces ("0": the flag must not exist)
     kafkaops-write-id  unique id of the write (the writer waits for this id to come back)
