@@ -26,7 +26,8 @@ from kafkaops.core.audit.trails import note_refusal
 from kafkaops.core.dlq.model import DeadLetter, DeadLetterTopic, ReplayPlan, Words
 from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused
-from kafkaops.core.expr.filter import Filter, FilterError, compile_filter
+from kafkaops.core.expr.filter import Filter, compile_filter
+from kafkaops.core.expr.model import FilterError
 from kafkaops.core.messages.service import preview
 from kafkaops.core.untrusted import printable
 

@@ -31,7 +31,8 @@ from textual.widgets import DataTable, Input, Static
 
 from kafkaops.console.base import DataScreen
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.expr.filter import FilterError, compile_filter
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.expr.model import FilterError
 from kafkaops.core.messages.service import (
     Decoded,
     Message,

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from kafkaops.core.errors import UsageError
-from kafkaops.core.expr.filter import FilterError, compile_filter, extract
+from kafkaops.core.expr.filter import compile_filter, extract
+from kafkaops.core.expr.model import FilterError
 from kafkaops.core.messages.service import Message
 
 

@@ -22,7 +22,8 @@ import kafkaops.bot.commands.dlq as bot_dlq
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.messages import MessagesScreen
 from kafkaops.console.topics import TopicsScreen
-from kafkaops.core.expr.filter import FilterError, compile_filter
+from kafkaops.core.expr.filter import compile_filter
+from kafkaops.core.expr.model import FilterError
 from kafkaops.core.messages.service import StartAt
 from kafkaops.core.topics.service import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot

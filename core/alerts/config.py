@@ -157,7 +157,8 @@ def _metric_rule(rule: AlertRuleConfig, config: Config, where: str) -> MetricRul
 
 
 def _event_rule(rule: AlertRuleConfig, config: Config, where: str) -> EventRule:
-    from kafkaops.core.expr.filter import FilterError, compile_filter
+    from kafkaops.core.expr.filter import compile_filter
+    from kafkaops.core.expr.model import FilterError
 
     common = _common(rule, config, where)
     if rule.match is not None:
@@ -212,7 +213,8 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 def template_fields(template: str) -> list[str]:
     """The {field} names of a message template, checked with the filter language's own name
     parser; ValueError naming the bad one. `{{` and `}}` are literal braces."""
-    from kafkaops.core.expr.filter import FilterError, extract
+    from kafkaops.core.expr.filter import extract
+    from kafkaops.core.expr.model import FilterError
     from kafkaops.core.messages.service import Message
 
     probe = Message("", 0, 0, 0, None, None)

@@ -38,7 +38,8 @@ from kafkaops.core.alerts.log import AlertLog
 from kafkaops.core.alerts.member import GroupMember
 from kafkaops.core.alerts.model import NOTICE_EXAMPLES, AlertEvent, EventRule
 from kafkaops.core.errors import KafkaOpsError
-from kafkaops.core.expr.filter import RecordLike, extract
+from kafkaops.core.expr.filter import extract
+from kafkaops.core.expr.model import RecordLike
 from kafkaops.core.kafka.errors import map_kafka_errors
 
 if TYPE_CHECKING:
