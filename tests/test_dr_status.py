@@ -22,6 +22,7 @@ from kafkaops.core.dr.status import (
     lag_seconds,
     replication_position,
     rpo_estimate,
+    rpo_verdict,
     signals,
 )
 from kafkaops.core.errors import ConfigError
@@ -87,6 +88,20 @@ def test_lag_seconds_and_rpo_estimate() -> None:
     assert rpo_estimate(True, None, None)[0] is None
     assert [fmt_age(x) for x in (None, 0.42, 12, 210, 9000, 400000)] == [
         "-", "0.4s", "12s", "3.5m", "2.5h", "4.6d"]
+
+
+def test_an_rpo_from_the_heartbeat_alone_is_unconfirmed_with_both_clusters_answering() -> None:
+    """After a failover with nothing replicated back (the demo), the flow's heartbeat is
+    fresh but no topic's lag was measured: the RPO is not OK, whatever the heartbeat says."""
+    from .test_bot_dr import _status
+
+    est, why = rpo_estimate(True, None, 0.7)
+    s = _status(rpo_ok=True, rpo_estimate_seconds=est, rpo_basis=why, topics=(),
+                max_lag_messages=None, max_lag_seconds=None, problems=())
+    assert rpo_verdict(s) == "UNCONFIRMED (replication lag unknown)"
+    est, why = rpo_estimate(True, 0.4, 0.7)
+    measured = _status(rpo_ok=True, rpo_estimate_seconds=est, rpo_basis=why, problems=())
+    assert rpo_verdict(measured) == "OK"
 
 
 # ---------------------------------------------------------------- with the brokers

@@ -105,6 +105,8 @@ def _status_emoji(s: DrStatus) -> str:
         return ":white_circle:"
     if not s.source_reachable:  # never green while a cluster of the pair does not answer
         return ":large_yellow_circle:"
+    if rpo_verdict(s) != "OK":  # an estimate not measured on the data
+        return ":large_yellow_circle:"
     if s.problems:
         return ":large_yellow_circle:"
     return ":large_green_circle:"

@@ -417,12 +417,16 @@ def lag_seconds(lag: int | None, oldest_unreplicated_ms: int | None, now_ms: int
     return max(now_ms - oldest_unreplicated_ms, 0) / 1000.0
 
 
+#: the basis of an RPO estimate measured on the data (every replicated topic's lag)
+FROM_LAG = "age of the oldest record not yet replicated"
+
+
 def rpo_estimate(
     source_reachable: bool, max_lag_secs: float | None, heartbeat_age: float | None
 ) -> tuple[float | None, str]:
     """(seconds of data at risk, how it was estimated)."""
     if source_reachable and max_lag_secs is not None:
-        return max_lag_secs, "age of the oldest record not yet replicated"
+        return max_lag_secs, FROM_LAG
     if heartbeat_age is not None:
         why = "source unreachable" if not source_reachable else "replication lag unknown"
         return heartbeat_age, f"heartbeat age ({why}): anything written since may be lost"
@@ -469,9 +473,9 @@ def _reason(c: ClusterAnswer) -> str:
 
 
 def rpo_verdict(s: DrStatus) -> str:
-    """The RPO verdict in words: OK only when both clusters answered. An estimate within the
-    RPO made while a cluster did not answer (from the heartbeat age, the source being down)
-    is UNCONFIRMED, never OK."""
+    """The RPO verdict in words: OK only when both clusters answered and every replicated
+    topic's lag was measured. An estimate within the RPO made from the heartbeat age alone
+    (a cluster did not answer, or the replication lag is unknown) is UNCONFIRMED, never OK."""
     if s.rpo_ok is None:
         return "UNKNOWN"
     if not s.rpo_ok:
@@ -479,6 +483,10 @@ def rpo_verdict(s: DrStatus) -> str:
     down = [c.cluster for c in s.unreachable()]
     if down:
         return f"UNCONFIRMED ({', '.join(down)} unreachable)"
+    if s.rpo_basis != FROM_LAG:
+        # from the heartbeat alone: the flow is alive, but what its topics hold was not
+        # measured (none found replicated, or a topic's lag unknown)
+        return "UNCONFIRMED (replication lag unknown)"
     return "OK"
 
 
