@@ -67,12 +67,24 @@ async def world(frozen_data: dict[str, Any]) -> AsyncIterator[World]:
         await close_world(w)
 
 
+def _state(pid: int) -> str:
+    """The process state letter from /proc (T: stopped by a signal)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
 @contextlib.contextmanager
 def frozen(clusters: EmbeddedClusters, name: str) -> Iterator[float]:
     """The broker stopped (SIGSTOP) for the block; yields when it was frozen."""
     pid = clusters.brokers[name].process.pid
     os.kill(pid, signal.SIGSTOP)
     try:
+        # the signal is delivered asynchronously: until the kernel says stopped, the broker
+        # may still answer a request sent after os.kill returned
+        deadline = time.monotonic() + 10
+        while _state(pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert _state(pid) == "T", f"broker {name} (pid {pid}) did not stop"
         yield time.monotonic()
     finally:
         os.kill(pid, signal.SIGCONT)
