@@ -49,7 +49,7 @@ def clock(wall: float) -> str:
 
 # ---------------------------------------------------------------- firing alerts in the header
 
-#: severities from worst to mildest (core/alerts/rules.py: critical | warning | info)
+#: severities from worst to mildest (core/alerts/model.py SEVERITIES: critical | warning | info)
 SEVERITIES = ("critical", "warning", "info")
 
 
