@@ -34,7 +34,8 @@ from openfeature.provider import AbstractProvider, Metadata
 
 from kafkaops.core.flags.evaluation import Evaluation
 from kafkaops.core.flags.model import FlagState
-from kafkaops.core.flags.sdk import ClientStatus, FlagClient
+from kafkaops.core.flags.sdk import FlagClient
+from kafkaops.core.flags.sdk_status import ClientStatus
 
 #: kafkaops evaluation reasons as OpenFeature reasons
 REASONS: dict[str, str] = {

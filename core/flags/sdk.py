@@ -45,14 +45,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,8 +60,19 @@ from kafkaops.core.flags.model import (
     FlagChange,
     FlagState,
     now_iso,
-    state_from_json,
-    state_to_json,
+)
+from kafkaops.core.flags.sdk_status import (
+    ChangeListener,
+    StatusListener,
+    StatusReport,
+    read_snapshot,
+    write_snapshot,
+)
+from kafkaops.core.flags.sdk_status import (
+    ClientStatus as ClientStatus,
+)
+from kafkaops.core.flags.sdk_status import (
+    snapshot_age as snapshot_age,
 )
 from kafkaops.core.flags.store import FlagStore
 from kafkaops.core.kafka.clients import quiet_aiokafka_here
@@ -77,47 +84,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = "kafkaops-flags-snapshot/1"
-
-ChangeListener = Callable[[str, FlagState | None], None]
-StatusListener = Callable[["ClientStatus"], None]
-
-
-@dataclass(frozen=True)
-class ClientStatus:
-    source: Literal["kafka", "snapshot", "none"]
-    """Where the served values come from: read from Kafka, loaded from the snapshot file, or
-    nothing yet (callers get their defaults)."""
-    connected: bool
-    """The broker answered a fetch within `stale_after` seconds."""
-    stale: bool
-    """The served values may be out of date: not connected, or not read from Kafka."""
-    flags: int
-    """Number of flags served."""
-    last_contact: float | None
-    """Wall-clock time (s) of the last fetch response; None if never connected."""
-    values_from: str | None
-    """When the served values were read from Kafka or saved to the snapshot (ISO UTC)."""
-    error: str | None
-    """The last connection problem, in words."""
-    snapshot_error: str | None
-    """Why the snapshot file could not be used, if it could not."""
-    message: str
-    """One line for logs and health endpoints."""
-    following: str | None = None
-    """The DR pair whose active cluster the client follows (None: one fixed cluster)."""
-    cluster: str | None = None
-    """Following a pair: the cluster the client reads now (the active one)."""
-    epoch: int | None = None
-    """Following a pair: the active epoch the client is on."""
-    values_cluster: str | None = None
-    """Following a pair: the cluster the served values were read from (differs from
-    `cluster` while a switch has not caught up yet)."""
-    switched: str | None = None
-    """Following a pair: the last switch of cluster, in words (None: none yet)."""
-
-
-class FlagClient:
+class FlagClient(StatusReport):
     """A read-only, locally evaluating flag cache fed by the flags topic (module docstring).
 
     `bootstrap_servers` is a comma-separated HOST:PORT list; for TLS or SASL pass a full
@@ -379,87 +346,6 @@ class FlagClient:
             except Exception:
                 log.exception("flags: status listener failed")
 
-    # -------------------------------------------------------- status
-
-    def status(self) -> ClientStatus:
-        store = self._store
-        now = time.time()
-        last = store.last_contact if store is not None else None
-        connected = store is not None and last is not None and now - last <= self.stale_after
-        stale = not self._live()
-        n = len(self._flags)
-        if not stale:
-            message = f"live: {n} flags from {self.cluster_config.bootstrap_servers}"
-        elif self._source == "kafka" and store is not None and connected:
-            why = (
-                f"re-reading {self.topic}: {store.restarted}"
-                if store.restarted and not store.suspect
-                else f"the end of {self.topic} is below the offset read; checking whether "
-                "it is a new log"
-                if store.suspect
-                else f"not caught up with {self.topic} yet"
-            )
-            message = (
-                f"STALE: serving the last known good values ({n} flags, read at "
-                f"{self._values_from}); {why}"
-            )
-        elif self._source == "kafka":
-            if store is None:
-                why = f"not reading {self.topic} now"
-            else:
-                why = "no answer from Kafka " + (
-                    f"for {now - last:.0f}s" if last is not None else "since start")
-            message = (
-                f"STALE: serving the last known good values ({n} flags, read at "
-                f"{self._values_from}); {why}"
-            )
-        elif self._source == "snapshot":
-            message = (
-                f"STALE: serving the snapshot {self.snapshot_path} ({n} flags, saved at "
-                f"{self._values_from}); not caught up with Kafka yet"
-            )
-        else:
-            snap = (
-                f"the snapshot is unusable ({self._snapshot_error})"
-                if self._snapshot_error
-                else "no snapshot"
-            )
-            message = (
-                f"no flag values yet: not caught up with Kafka and {snap}; "
-                "callers get their defaults"
-            )
-        following = self._follow.pair.name if self._follow is not None else None
-        if following is not None:
-            where = f"{self._cluster_name} (pair {following}, epoch {self._epoch})"
-            if not stale:
-                message = f"live: {n} flags from {where}"
-            elif self._source == "kafka" and self._values_cluster != self._cluster_name:
-                message = (
-                    f"STALE: switching to {where}: serving the last known good values from "
-                    f"{self._values_cluster} ({n} flags, read at {self._values_from}) until "
-                    f"{self._cluster_name}'s {self.topic} is read"
-                )
-            else:
-                message += f"; reading {where}"
-        if stale and self._error:
-            message += f" ({self._error})"
-        return ClientStatus(
-            source=self._source,
-            connected=connected,
-            stale=stale,
-            flags=n,
-            last_contact=last,
-            values_from=self._values_from,
-            error=self._error,
-            snapshot_error=self._snapshot_error,
-            message=message,
-            following=following,
-            cluster=self._cluster_name,
-            epoch=self._epoch,
-            values_cluster=self._values_cluster if following is not None else None,
-            switched=self._switched,
-        )
-
     # -------------------------------------------------------- reading and evaluating
 
     def get(self, key: str) -> FlagState | None:
@@ -586,27 +472,9 @@ class FlagClient:
         path = self.snapshot_path
         if path is None or self._source != "kafka":
             return
-        data = {
-            "format": SNAPSHOT_FORMAT,
-            "topic": self.topic,
-            "bootstrap_servers": self.cluster_config.bootstrap_servers,
-            "saved_at": now_iso(),
-            "values_from": self._values_from,
-            "flags": [state_to_json(self._flags[k]) for k in sorted(self._flags)],
-        }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(data, f, separators=(",", ":"))
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_snapshot(path, self.topic, self.cluster_config.bootstrap_servers,
+                           self._values_from, [self._flags[k] for k in sorted(self._flags)])
         except OSError as e:
             log.warning("flags: cannot write snapshot %s: %s", path, e)
 
@@ -615,30 +483,17 @@ class FlagClient:
         if path is None or not path.exists():
             return
         try:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
-                raise ValueError(f"not a {SNAPSHOT_FORMAT} file")
-            states = [state_from_json(s) for s in data.get("flags", [])]
+            states, values_from = read_snapshot(path)
         except (OSError, ValueError) as e:
             self._snapshot_error = f"{path}: {e}"
             log.warning("flags: snapshot %s unusable (%s); starting without it", path, e)
             return
         self._flags = {s.key: s for s in states}
         self._source = "snapshot"
-        self._values_from = str(data.get("values_from") or data.get("saved_at") or "")
+        self._values_from = values_from
 
 
 def _with_stale(ev: Evaluation) -> Evaluation:
     from dataclasses import replace
 
     return replace(ev, stale=True)
-
-
-def snapshot_age(path: str | os.PathLike[str]) -> float | None:
-    """Seconds since the snapshot at `path` was saved, None if unreadable."""
-    try:
-        data = json.loads(Path(path).read_text())
-        saved = datetime.strptime(data["saved_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return (datetime.now(UTC) - saved).total_seconds()
