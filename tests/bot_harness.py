@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp
 
 from kafkaops.bot.app import Bot, build_bot
+from kafkaops.bot.render.common import PAGE_ACTION
+from kafkaops.bot.router import MAX_PAGE
 from kafkaops.bot.transports import EVENTS_PATH, HttpTransport
 from kafkaops.core.config import parse_config
 from kafkaops.core.services import Services
@@ -19,7 +21,9 @@ from tests.slack_server import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
+    Call,
     SlackServer,
+    button_click,
     event_body,
     form_body,
     interaction_body,
@@ -102,6 +106,35 @@ class RunningBot:
         """The message(s) the bot posted to a response_url, waiting for them."""
         calls = await self.slack.wait_for_response(response_url, count=count)
         return calls[-1] if count == 1 else calls
+
+    async def pages(self, text: str, *, user: str = "U0ALICE") -> AsyncIterator[Call]:
+        """Every page of a listing, as its reader sees them: `/kafka TEXT`, then a click on
+        its Next button while it has one. The shared broker holds what other tests left, so a
+        test's own object need not be on the first page."""
+        _, _, url = await self.command(text, user=user)
+        page = await self.reply(url)
+        for _ in range(MAX_PAGE):
+            yield page
+            nxt = page.action_values.get(f"{PAGE_ACTION}.next")
+            if nxt is None:
+                return
+            url = self.slack.response_url()
+            status, _ = await self.click(button_click(f"{PAGE_ACTION}.next", nxt,
+                                                      response_url=url, user=user))
+            assert status == 200
+            page = await self.reply(url)
+
+    async def page_with(self, text: str, row: str, *, user: str = "U0ALICE") -> Call:
+        """The page of the listing `/kafka TEXT` (paged through with Next) whose rows hold
+        `row`; fails when no page does."""
+        seen = []
+        async for page in self.pages(text, user=user):
+            if any(row in b["text"]["text"] for b in page.blocks
+                   if b.get("type") == "section" and "text" in b):
+                return page
+            seen.append(page.text)
+        raise AssertionError(f"no row with {row!r} on any of the {len(seen)} pages of "
+                             f"`{text}`:\n" + "\n---\n".join(seen))
 
 
 @asynccontextmanager

@@ -50,8 +50,7 @@ async def count(rb: RunningBot, topic: str) -> int:
 
 async def test_list_and_show_dead_letters(rb: RunningBot, bootstrap: str) -> None:
     origin = await dead_letters(rb, bootstrap, 3)
-    _, _, url = await rb.command("dlq list", user="U0BOB")
-    listing = await rb.reply(url)
+    listing = await rb.page_with("dlq list", f"*{origin}.dlq*", user="U0BOB")
     row = next(b for b in listing.blocks
                if b["type"] == "section" and f"*{origin}.dlq*" in b["text"]["text"])
     assert row["text"]["text"].startswith(f"*{origin}.dlq* → `{origin}` · 3 records\n")

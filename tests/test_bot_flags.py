@@ -56,11 +56,10 @@ async def confirm(rb: RunningBot, pid: str, user: str) -> str:
 
 async def test_list_and_get_show_the_flag(rb: RunningBot) -> None:
     key = await new_flag(rb, description="new checkout flow")
-    _, _, url = await rb.command("flag list", user="U0BOB")
-    reply = await rb.reply(url)
-    row = next(ln for ln in reply.text.splitlines() if f"*{key}*" in ln)
-    assert f"*{key}* · *off* · v1" in row
-    assert "value `true` · owner payments · " in reply.text
+    reply = await rb.page_with("flag list", f"*{key}*", user="U0BOB")
+    row = next(b["text"]["text"] for b in reply.blocks
+               if b["type"] == "section" and f"*{key}*" in b["text"]["text"])
+    assert f"*{key}* · *off* · v1\nvalue `true` · owner payments · " in row
     # ⋯ on the flag: turn it on, roll it out, its history (each asks for Confirm when run)
     menu = rb_menu(reply, key)
     assert menu[:2] == [f"flag toggle {key} --on --cluster primary",

@@ -82,8 +82,7 @@ async def test_a_dlq_listings_replay_button_opens_the_confirm(
     rb: RunningBot, bootstrap: str
 ) -> None:
     origin = await dead_letters(rb, bootstrap, 2)
-    _, _, url = await rb.command("dlq list", user="U0CAROL")
-    listing = await rb.reply(url)
+    listing = await rb.page_with("dlq list", f"*{origin}.dlq*", user="U0CAROL")
     replay = next(b["accessory"] for b in listing.blocks
                   if "accessory" in b and f"*{origin}.dlq*" in b["text"]["text"])
     assert replay["text"]["text"] == "Replay"
