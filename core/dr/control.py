@@ -334,6 +334,26 @@ class ControlView:
         return best
 
 
+def view_of(pair: DrPairConfig, names: list[str],
+            results: list[ControlLog | BaseException]) -> ControlView:
+    """The pair's view from each cluster's read (a ControlLog, or the error it raised): an
+    unreachable cluster is noted, any other error raised; the newest epoch is active."""
+    logs: dict[str, ControlLog] = {}
+    unreachable: dict[str, str] = {}
+    for name, res in zip(names, results, strict=True):
+        if isinstance(res, ClusterUnreachable):
+            unreachable[name] = str(res)
+        elif isinstance(res, BaseException):
+            raise res
+        else:
+            logs[name] = res
+    active = ActiveRecord(pair.name, pair.primary, 0, reason="initial")
+    for log in logs.values():
+        if log.active is not None and log.active.epoch > active.epoch:
+            active = log.active
+    return ControlView(pair.name, active, logs, unreachable)
+
+
 class ControlStore:
     """Reads and writes a pair's control records through the caller's connections."""
 
@@ -368,20 +388,7 @@ class ControlStore:
         results = await asyncio.gather(
             *(self.read_cluster(n, pair.name) for n in names), return_exceptions=True
         )
-        logs: dict[str, ControlLog] = {}
-        unreachable: dict[str, str] = {}
-        for name, res in zip(names, results, strict=True):
-            if isinstance(res, ClusterUnreachable):
-                unreachable[name] = str(res)
-            elif isinstance(res, BaseException):
-                raise res
-            else:
-                logs[name] = res
-        active = ActiveRecord(pair.name, pair.primary, 0, reason="initial")
-        for log in logs.values():
-            if log.active is not None and log.active.epoch > active.epoch:
-                active = log.active
-        return ControlView(pair.name, active, logs, unreachable)
+        return view_of(pair, names, results)
 
     async def write(
         self, cluster: str, records: list[ActiveRecord | FenceRecord | RunRecord | GroupRecord]
