@@ -235,6 +235,12 @@ class DrScreen(DataScreen):
         for label in GROUP_COLUMNS:
             groups.add_column(label, key=label)
         self.query_one("#dr-plan-box").display = False
+        # "last answer 14:02:40, 42s ago" counts on between polls, as the header does
+        self.set_interval(1.0, self._show_summary)
+
+    def _show_summary(self) -> None:
+        if self.last is not None:
+            self.query_one("#dr-summary", Static).update("\n".join(summary_lines(self.last)))
 
     # ------------------------------------------------------------ loading
 
@@ -312,7 +318,7 @@ class DrScreen(DataScreen):
     def show(self, data: DrStatus) -> None:
         s = data
         self.last = s
-        self.query_one("#dr-summary", Static).update("\n".join(summary_lines(s)))
+        self._show_summary()
         topics: DataTable[Any] = self.query_one("#dr-topics", DataTable)
         topics.clear()
         for t in s.topics:

@@ -227,6 +227,23 @@ async def test_dr_screen_shows_a_frozen_dr_and_blames_it_not_the_console_cluster
             assert "UNKNOWN" in rpo and "OK" not in rpo
             assert "UNKNOWN" in heartbeat and "dr did not answer" in heartbeat
             assert "last answer" in text
+            # the age of the last answer counts on between polls (as the header's does)
+            def ago() -> float:
+                found = re.search(r"last answer \d\d:\d\d:\d\d,\s+([\d.]+)s ago",
+                                  screen_text(app))
+                return float(found.group(1)) if found else -1.0
+            assert ago() >= 0, text
+            dr_screen = app.screen
+            assert isinstance(dr_screen, DrScreen)
+            base = {"status": dr_screen.last, "age": ago()}
+
+            def counted_on() -> bool:
+                if dr_screen.last is not base["status"]:  # a new poll: measure from it
+                    base.update(status=dr_screen.last, age=ago())
+                    return False
+                return ago() >= base["age"] + 1.5  # float: the age, not the status, moved
+
+            await wait_until(pilot, counted_on, "the age counting on between polls")
             # the checkpoints (read on dr) are unknown, not an empty list
             assert "UNKNOWN: dr did not answer" in line(text, "Consumer groups (MM2")
             header = text.splitlines()[0]
