@@ -171,7 +171,8 @@ async def _ask(inv: Invocation, plan: FlagPlan) -> Message:
         ACTION,
         target=plan.key,
         summary=render_flag_plan(plan),
-        params={"plan": plan.to_json(), "reason": inv.args.reason},
+        params={"op": plan.op, "key": plan.key, "plan": plan.to_json(),
+                "reason": inv.args.reason},
     )
 
 
@@ -207,6 +208,8 @@ async def run_flag_write(ex: Execution) -> Message:
     p = ex.params
     try:
         plan = FlagPlan.from_json(p["plan"])
+        if (plan.key, plan.op) != (p["key"], p["op"]):
+            raise ValueError(f"its plan changes {plan.key!r}, it names {p['key']!r}")
     except (KeyError, TypeError, ValueError) as e:
         raise UsageError(f"this confirmation does not hold a flag change ({e})") from None
     svc = await ex.services.flags(ex.cluster)
