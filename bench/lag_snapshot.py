@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from kafkaops.core.config import parse_config  # noqa: E402
 from kafkaops.core.kafka.connection import KafkaConnection  # noqa: E402
-from kafkaops.core.lag.service import LagService, LagSnapshot  # noqa: E402
+from kafkaops.core.lag.model import LagSnapshot  # noqa: E402
+from kafkaops.core.lag.service import LagService  # noqa: E402
 from kafkaops.demo.embedded import EmbeddedClusters  # noqa: E402
 
 TOPICS = 100

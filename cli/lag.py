@@ -31,15 +31,9 @@ from kafkaops.cli.common import Context, add_json, print_json, table
 from kafkaops.core.config import Duration
 from kafkaops.core.errors import UsageError
 from kafkaops.core.kafka.connection import KafkaConnection
-from kafkaops.core.lag.service import GroupLag, LagService, LagSnapshot, lag_policy, status_basis
-from kafkaops.core.lag.status import (
-    WINDOW_ONLY,
-    LagPolicy,
-    PartitionState,
-    Status,
-    age,
-    eta_text,
-)
+from kafkaops.core.lag.model import GroupLag, LagSnapshot, lag_policy, status_basis
+from kafkaops.core.lag.service import LagService
+from kafkaops.core.lag.status import WINDOW_ONLY, LagPolicy, PartitionState, Status, age, eta_text
 
 #: window taken when --fail-on names a status only a window can show and the config has
 #: no warm-up (the warm-up is taken otherwise)

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from kafkaops.console.base import DataScreen
-from kafkaops.core.lag.service import (
+from kafkaops.core.lag.model import (
     NOT_REPORTED,
     GroupLag,
     GroupMember,

@@ -45,7 +45,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from kafkaops.core.lag.status import Status
 
 if TYPE_CHECKING:
-    from kafkaops.core.lag.service import LagSnapshot
+    from kafkaops.core.lag.model import LagSnapshot
 
 #: Content-Type of what `render` / `exposition` return (the Prometheus text format)
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -108,9 +108,11 @@ class Services:
         return svc
 
     async def lag(self, name: str | None = None) -> LagService:
-        """The lag engine of a cluster (lag.py). One per cluster, so the console, alerts and
-        bot judge lag status on the same window of snapshots; it survives a reconnect."""
-        from kafkaops.core.lag.service import LagService, lag_policy
+        """The lag engine of a cluster (core/lag/service.py). One per cluster, so the console,
+        alerts and bot judge lag status on the same window of snapshots; it survives a
+        reconnect."""
+        from kafkaops.core.lag.model import lag_policy
+        from kafkaops.core.lag.service import LagService
 
         name = name or self.cluster_name
         conn = await self.connection(name)

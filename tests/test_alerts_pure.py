@@ -13,7 +13,7 @@ from kafkaops.core.alerts.book import Action, MessageRef
 from kafkaops.core.alerts.events import EventGrouper, Match, render_message
 from kafkaops.core.alerts.model import AlertEvent, EventRule, Subject
 from kafkaops.core.alerts.notify import Delivery, delivered_events
-from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag, TopicLag
+from kafkaops.core.lag.model import GroupLag, LagSnapshot, PartitionLag, TopicLag
 from kafkaops.core.lag.status import PartitionState, Status
 from kafkaops.core.messages.service import Message
 from kafkaops.core.metrics import MetricsRegistry, parse_text

@@ -20,7 +20,8 @@ import pytest
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.errors import NotFound
 from kafkaops.core.kafka.connection import LATEST, KafkaConnection
-from kafkaops.core.lag.service import GroupLag, LagService, PartitionLag
+from kafkaops.core.lag.model import GroupLag, PartitionLag
+from kafkaops.core.lag.service import LagService
 from kafkaops.core.lag.status import LagPolicy, PartitionState, Status, Trend
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services

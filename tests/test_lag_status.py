@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from kafkaops.core.lag.history import LagHistory, Sample, judge_samples
 from kafkaops.core.lag.status import (
     WINDOW_ONLY,
-    LagHistory,
     LagPolicy,
     PartitionState,
     Point,
-    Sample,
     Status,
     Trend,
     age,
@@ -21,7 +20,6 @@ from kafkaops.core.lag.status import (
     eta_seconds,
     eta_text,
     judge,
-    judge_samples,
     judge_single,
     judge_still,
     lag_seconds,

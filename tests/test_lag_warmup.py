@@ -21,8 +21,10 @@ from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.lag import LagScreen
 from kafkaops.core.alerts.conditions import evaluate, parse_when
 from kafkaops.core.config import parse_config
-from kafkaops.core.lag.service import LagService, lag_policy
-from kafkaops.core.lag.status import LagPolicy, Settled, Status, policy_text, settle
+from kafkaops.core.lag.history import Settled, settle
+from kafkaops.core.lag.model import lag_policy
+from kafkaops.core.lag.service import LagService
+from kafkaops.core.lag.status import LagPolicy, Status, policy_text
 from kafkaops.core.services import Services
 
 from .lag_support import live_group, make_topic, stopped_group

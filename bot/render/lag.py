@@ -28,7 +28,7 @@ from kafkaops.bot.render.common import (
     run_words,
     section,
 )
-from kafkaops.core.lag.service import GroupLag, LagSnapshot, PartitionLag, group_basis, status_basis
+from kafkaops.core.lag.model import GroupLag, LagSnapshot, PartitionLag, group_basis, status_basis
 from kafkaops.core.lag.status import PartitionState, Status
 
 #: the button that opens the offset-reset form for a group (bot/commands/offsets.py)

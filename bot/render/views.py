@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from kafkaops.core.alerts.book import AlertView
     from kafkaops.core.audit.log import AuditRecord
     from kafkaops.core.dr.status import DrStatus
-    from kafkaops.core.lag.service import GroupLag
+    from kafkaops.core.lag.model import GroupLag
 
 #: the Refresh button of the Home tab
 HOME_REFRESH_ACTION = "kafkaops.home.refresh"

@@ -31,7 +31,7 @@ from kafkaops.core.admin.plans import (
 )
 from kafkaops.core.errors import Conflict, NotFound, Refused, UsageError
 from kafkaops.core.kafka.errors import map_kafka_errors
-from kafkaops.core.lag.service import GroupLag, GroupMember, PartitionLag
+from kafkaops.core.lag.model import GroupLag, GroupMember, PartitionLag
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka.connection import KafkaConnection

@@ -25,7 +25,7 @@ from kafkaops.core.alerts.model import Observation, Scope, Subject
 from kafkaops.core.lag.status import Status, age
 
 if TYPE_CHECKING:
-    from kafkaops.core.lag.service import LagSnapshot
+    from kafkaops.core.lag.model import LagSnapshot
     from kafkaops.core.records import MetadataSnapshot
 
 Kind = Literal["count", "seconds", "status", "bool"]
