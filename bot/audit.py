@@ -48,7 +48,7 @@ async def record(
 
     It goes on that cluster's trail; a read-only cluster gets nothing written (read-only
     means kafkaops writes nothing there), so its record goes on the default cluster's trail,
-    else another writable one (core.audit_trails.record_refusal). `context`: requested_by,
+    else another writable one (core/audit/trails.py record_refusal). `context`: requested_by,
     confirmed_by, reason, channel.
     """
     cluster = cluster or services.cluster_name

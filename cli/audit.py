@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 
 from kafkaops.cli.common import Context, print_json, table
-from kafkaops.core.audit.log import AuditRecord, VerifyReport
+from kafkaops.core.audit.model import AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import list_trails, mark
 from kafkaops.core.errors import UsageError
 from kafkaops.core.messages.service import parse_time

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import DataScreen
-from kafkaops.core.audit.log import AuditRecord, VerifyReport
+from kafkaops.core.audit.model import AuditRecord, VerifyReport
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.untrusted import printable
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kafkaops.core.audit.log import build_record, canonical, digest, sign, verify_trail
+from kafkaops.core.audit.chain import build_record, canonical, digest, sign, verify_trail
 
 KEY = b"k3y"
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID
-from kafkaops.core.audit.log import build_record
+from kafkaops.core.audit.chain import build_record
 from kafkaops.core.messages.service import MessageService
 from tests.bot_harness import RunningBot, running_bot
 from tests.conftest import KAFKAOPS, cli_env, produce, unique

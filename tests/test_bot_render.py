@@ -75,7 +75,7 @@ from kafkaops.bot.render.views import ClusterLag, HomeState, render_home
 from kafkaops.core.admin.plans import AdminPlan, AdminResult, Change
 from kafkaops.core.alerts.book import Action, AlertBook
 from kafkaops.core.alerts.model import AlertEvent, Subject
-from kafkaops.core.audit.log import AuditProblem, AuditRecord, VerifyReport
+from kafkaops.core.audit.model import AuditProblem, AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import Listing, TrailRead
 from kafkaops.core.connect.model import (
     ChangePlan,

@@ -18,7 +18,7 @@ from kafkaops.bot.render.common import (
     section,
     who,
 )
-from kafkaops.core.audit.log import VerifyReport
+from kafkaops.core.audit.model import VerifyReport
 from kafkaops.core.audit.trails import Listing, mark
 
 

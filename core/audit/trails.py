@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.core.audit.log import AuditRecord
+from kafkaops.core.audit.model import AuditRecord
 from kafkaops.core.errors import KafkaOpsError, Refused
 
 if TYPE_CHECKING:

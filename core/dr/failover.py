@@ -59,7 +59,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from kafkaops.core.audit.log import AuditError
+from kafkaops.core.audit.model import AuditError
 from kafkaops.core.config import DrPairConfig
 from kafkaops.core.dr.control import (
     ActiveRecord,
