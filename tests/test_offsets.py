@@ -254,6 +254,40 @@ async def test_member_joining_after_the_plan_is_refused_at_apply(
     assert "late-joiner" in (last.error or "")
 
 
+async def test_the_shared_commit_refuses_a_group_with_members_and_changes_nothing(
+    services: Services, bootstrap: str, known: KnownTopic
+) -> None:
+    """core/kafka/groups.py reads and commits for resets and failover alike: a member makes
+    the coordinator refuse the whole commit (OffsetsRefused, busy), which the reset's
+    commit says as GroupActive; the offsets read with and without a known coordinator
+    agree with what a consumer reads."""
+    from kafkaops.core.kafka import groups as kafka_groups
+    from kafkaops.core.offsets import groups as offsets_groups
+    from kafkaops.core.records import TopicPartition
+
+    group = await stopped_group(bootstrap, known.name, {0: 12, 1: 25})
+    conn = await services.connection()
+    tps = [TopicPartition(known.name, p) for p in (0, 1, 2)]
+    coordinator = await kafka_groups.find_coordinator(conn, group)
+    expected = {tps[0]: 12, tps[1]: 25, tps[2]: None}
+    assert await kafka_groups.committed_offsets(conn, group, tps) == expected
+    assert await kafka_groups.committed_offsets(conn, group, tps, coordinator) == expected
+    # an empty group's commit goes through, and a consumer reads it back
+    await kafka_groups.commit_offsets(conn, group, {tps[0]: 3, tps[1]: 4}, coordinator)
+    assert await read_committed(bootstrap, group, known.name) == {0: 3, 1: 4, 2: None}
+    consumer = await joined_consumer(bootstrap, group, known.name, "busy-worker")
+    try:
+        with pytest.raises(kafka_groups.OffsetsRefused) as refused:
+            await kafka_groups.commit_offsets(conn, group, {tps[0]: 0, tps[1]: 0})
+        assert refused.value.busy
+        assert "stop its consumers first" in str(refused.value)
+        with pytest.raises(GroupActive, match="gained members while the reset"):
+            await offsets_groups.commit_offsets(conn, group, {tps[0]: 0}, coordinator)
+    finally:
+        await consumer.stop()
+    assert await read_committed(bootstrap, group, known.name) == {0: 3, 1: 4, 2: None}
+
+
 async def test_offsets_moved_since_the_plan_is_a_conflict(
     services: Services, bootstrap: str, known: KnownTopic
 ) -> None:

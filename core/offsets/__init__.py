@@ -6,8 +6,10 @@
 - rules.py: pure rules: parse_target (a mode and value as typed), the offset a mode asks
   for, clamping and counting skip/replay per partition, build_plan, the re-check before
   applying, the audit fields and refusal words every face shares.
-- groups.py: I/O on the wire: the group's coordinator, state and members, its committed
-  offsets, the commit of an empty group's offsets, the first offset at a time.
+- groups.py: I/O on the wire: the group's state and members, the commit of an empty group's
+  offsets (refused for members: GroupActive), the first offset at a time. The coordinator
+  lookup and the committed offsets' read and write are core/kafka/groups.py's, which DR
+  failover uses too.
 - service.py: OffsetResetService: plan(request) reads and plans; apply(plan, actor=...,
   face=...) re-checks, commits, reads back and audits.
 """

@@ -1,40 +1,29 @@
 """A consumer group's state on the wire, through the cluster's shared connection: its
-coordinator, state and members (DescribeGroups, ListGroups), its committed offsets
-(OffsetFetch), the commit of an empty group's offsets (OffsetCommit), a topic's partitions,
-and the first offset at a time. Module functions so other core code can use them; aiokafka's
-request types stay here.
+state and members (DescribeGroups, ListGroups), the commit of an empty group's offsets (a
+group that gained members is GroupActive), a topic's partitions, and the first offset at a
+time. The coordinator lookup and the committed offsets' read and write are
+core/kafka/groups.py's, shared with DR failover.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
-from kafkaops.core.kafka.errors import map_kafka_errors
+from kafkaops.core.kafka import groups
+from kafkaops.core.kafka.groups import (
+    GROUP_BUSY,
+    OffsetsRefused,
+    error_name,
+    find_coordinator,
+    send,
+)
 from kafkaops.core.offsets.model import GroupActive, GroupMember
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
     from kafkaops.core.kafka.connection import KafkaConnection
-
-# Kafka error codes OffsetCommit answers when the group is not empty (or is rebalancing)
-_GROUP_BUSY = {
-    22: "ILLEGAL_GENERATION",
-    25: "UNKNOWN_MEMBER_ID",
-    27: "REBALANCE_IN_PROGRESS",
-}
-_ERROR_NAMES = {
-    3: "UNKNOWN_TOPIC_OR_PARTITION",
-    14: "COORDINATOR_LOAD_IN_PROGRESS",
-    15: "COORDINATOR_NOT_AVAILABLE",
-    16: "NOT_COORDINATOR",
-    24: "INVALID_GROUP_ID",
-    29: "TOPIC_AUTHORIZATION_FAILED",
-    30: "GROUP_AUTHORIZATION_FAILED",
-    **_GROUP_BUSY,
-}
 
 
 async def topic_partitions(
@@ -60,19 +49,6 @@ async def topic_partitions(
     return chosen
 
 
-async def _send(conn: KafkaConnection, node: int, request: Any) -> Any:
-    with map_kafka_errors(conn):
-        return await conn.client.send(node, request)
-
-
-async def find_coordinator(conn: KafkaConnection, group: str) -> int:
-    """Node id of the group's coordinator (FindCoordinator)."""
-    if not group or not group.strip():
-        raise UsageError("consumer group id is empty")
-    with map_kafka_errors(conn):
-        return int(await conn.client.coordinator_lookup(0, group))
-
-
 async def describe_group(
     conn: KafkaConnection, group: str, coordinator: int | None = None
 ) -> tuple[str, tuple[GroupMember, ...]]:
@@ -81,12 +57,12 @@ async def describe_group(
     from aiokafka.protocol.admin import DescribeGroupsRequest
 
     node = coordinator if coordinator is not None else await find_coordinator(conn, group)
-    resp = await _send(conn, node, DescribeGroupsRequest([group]))
+    resp = await send(conn, node, DescribeGroupsRequest([group]))
     g = resp.to_object()["groups"][0]
     if g["error_code"] not in (0, 69):  # 69 GROUP_ID_NOT_FOUND: newer brokers, no group
         raise KafkaOpsError(
             f"cannot describe group {group!r} on cluster {conn.name!r}: "
-            f"{_ERROR_NAMES.get(g['error_code'], 'error code ' + str(g['error_code']))}"
+            f"{error_name(g['error_code'])}"
         )
     # Tansu gap: client_id and client_host come back empty; show "not reported"
     members = tuple(
@@ -103,45 +79,8 @@ async def group_listed(conn: KafkaConnection, group: str, coordinator: int) -> b
     committed offsets too."""
     from aiokafka.protocol.admin import ListGroupsRequest
 
-    resp = await _send(conn, coordinator, ListGroupsRequest())
+    resp = await send(conn, coordinator, ListGroupsRequest())
     return any(g[0] == group for g in resp.groups)
-
-
-async def committed_offsets(
-    conn: KafkaConnection,
-    group: str,
-    partitions: Sequence[TopicPartition],
-    coordinator: int | None = None,
-) -> dict[TopicPartition, int | None]:
-    """The group's committed offset per partition; None where it has none.
-
-    Tansu gap: OffsetFetch for "all partitions" (null topics) cannot be decoded, so the
-    partitions are always named; that is valid on Apache Kafka too.
-    """
-    from aiokafka.protocol.commit import OffsetFetchRequest
-
-    by_topic: dict[str, list[int]] = defaultdict(list)
-    for tp in partitions:
-        by_topic[tp.topic].append(tp.partition)
-    node = coordinator if coordinator is not None else await find_coordinator(conn, group)
-    resp = await _send(conn, node, OffsetFetchRequest(group, list(by_topic.items())))
-    top_error = getattr(resp, "error_code", 0)
-    if top_error:
-        raise KafkaOpsError(
-            f"cannot read committed offsets of group {group!r}: "
-            f"{_ERROR_NAMES.get(top_error, f'error code {top_error}')}",
-            retriable=top_error in (14, 15, 16),
-        )
-    out: dict[TopicPartition, int | None] = {tp: None for tp in partitions}
-    for topic, parts in resp.topics:
-        for partition, offset, _meta, error_code in parts:
-            if error_code:
-                raise KafkaOpsError(
-                    f"cannot read committed offset of group {group!r} on {topic}[{partition}]: "
-                    f"{_ERROR_NAMES.get(error_code, f'error code {error_code}')}"
-                )
-            out[TopicPartition(topic, partition)] = offset if offset >= 0 else None
-    return out
 
 
 async def commit_offsets(
@@ -150,41 +89,20 @@ async def commit_offsets(
     offsets: Mapping[TopicPartition, int],
     coordinator: int | None = None,
 ) -> None:
-    """Commit offsets for a group that has no members: OffsetCommit with generation -1 and
-    an empty member id, as Apache Kafka's AdminClient.alterConsumerGroupOffsets does. The
-    coordinator accepts it only while the group is empty (else UNKNOWN_MEMBER_ID), so a
-    consumer joining between our check and the commit makes it fail, not half-apply."""
-    from aiokafka.protocol.commit import OffsetCommitRequest
-
-    by_topic: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-    for tp, off in sorted(offsets.items()):
-        by_topic[tp.topic].append((tp.partition, off, ""))
-    node = coordinator if coordinator is not None else await find_coordinator(conn, group)
-    req = OffsetCommitRequest(group, -1, "", -1, list(by_topic.items()))
-    resp = await _send(conn, node, req)
-    failed = [
-        (topic, partition, code)
-        for topic, parts in resp.topics
-        for partition, code in parts
-        if code
-    ]
-    if not failed:
-        return
-    if any(code in _GROUP_BUSY for _, _, code in failed):
+    """Commit offsets for a group that has no members (core/kafka/groups.py); a group that
+    gained members since the plan is GroupActive."""
+    try:
+        await groups.commit_offsets(conn, group, offsets, coordinator)
+    except OffsetsRefused as e:
+        if not e.busy:
+            raise
+        code = next(c for _, _, c in e.failed if c in GROUP_BUSY)
         raise GroupActive(
             f"group {group!r} gained members while the reset was being applied (the "
-            f"coordinator answered {_GROUP_BUSY[failed[0][2]]}); stop its consumers and make a "
+            f"coordinator answered {GROUP_BUSY[code]}); stop its consumers and make a "
             "new plan. The coordinator refuses such a commit as a whole: nothing was changed.",
             (),
-        )
-    shown = ", ".join(
-        f"{t}[{p}]: {_ERROR_NAMES.get(c, f'error code {c}')}" for t, p, c in failed[:5]
-    )
-    raise KafkaOpsError(
-        f"commit of offsets for group {group!r} failed on {len(failed)} partition(s): "
-        f"{shown}. Read the group's offsets back (`kafkaops offsets reset --dry-run`) to see "
-        "what changed."
-    )
+        ) from None
 
 
 async def offsets_for_time(

@@ -25,11 +25,10 @@ import time
 from typing import TYPE_CHECKING
 
 from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
+from kafkaops.core.kafka.groups import committed_offsets, find_coordinator
 from kafkaops.core.offsets.groups import (
     commit_offsets,
-    committed_offsets,
     describe_group,
-    find_coordinator,
     group_listed,
     offsets_for_time,
     topic_partitions,
