@@ -6,6 +6,9 @@ connection a client opens goes through it.
 
 Only ApiVersions v0-v2 answers are rewritten (aiokafka asks with v0); a flexible (v3+)
 answer passes through as it is.
+
+`seen` (optional) collects every request that went through, as (api key, version, the
+request's bytes after the size): a test counts what a client sent on the wire with it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from kafkaops.demo.embedded import (
 )
 
 API_VERSIONS = 18
+METADATA = 3
+
+Seen = list[tuple[int, int, bytes]]
 
 
 def drop_apis(body: bytes, version: int, hidden: set[int]) -> bytes:
@@ -50,8 +56,27 @@ async def _frames(reader: asyncio.StreamReader) -> bytes | None:
         return None
 
 
+def metadata_topics(frame: bytes) -> list[str] | None:
+    """The topics a Metadata request v1-v8 names (None: all topics). Header: api key,
+    version, correlation id, client id (int16 length, -1 null); then an int32 count
+    (-1 null) of int16-length names."""
+    key, version = struct.unpack_from(">hh", frame, 0)
+    assert key == METADATA and 1 <= version <= 8, (key, version)
+    client_len = struct.unpack_from(">h", frame, 8)[0]
+    at = 10 + max(client_len, 0)
+    count = struct.unpack_from(">i", frame, at)[0]
+    if count < 0:
+        return None
+    names, at = [], at + 4
+    for _ in range(count):
+        size = struct.unpack_from(">h", frame, at)[0]
+        names.append(frame[at + 2:at + 2 + size].decode())
+        at += 2 + size
+    return names
+
+
 async def _serve(proxy_port: int, broker_port: int, hidden: set[int],
-                 ready: threading.Event, stop: asyncio.Event) -> None:
+                 ready: threading.Event, stop: asyncio.Event, seen: Seen | None) -> None:
     async def handle(c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         asked: dict[int, int] = {}  # correlation id -> ApiVersions version
         try:
@@ -65,6 +90,8 @@ async def _serve(proxy_port: int, broker_port: int, hidden: set[int],
                 key, version, corr = struct.unpack_from(">hhi", frame, 0)
                 if key == API_VERSIONS:
                     asked[corr] = version
+                if seen is not None:
+                    seen.append((key, version, frame))
                 b_writer.write(struct.pack(">i", len(frame)) + frame)
                 await b_writer.drain()
             b_writer.close()
@@ -88,15 +115,16 @@ async def _serve(proxy_port: int, broker_port: int, hidden: set[int],
 
 
 @contextlib.contextmanager
-def broker_without(hidden: set[int]) -> Iterator[str]:
-    """A broker whose ApiVersions answer leaves out `hidden`; yields its HOST:PORT."""
+def broker_without(hidden: set[int], seen: Seen | None = None) -> Iterator[str]:
+    """A broker whose ApiVersions answer leaves out `hidden`; yields its HOST:PORT. Every
+    request sent to it is appended to `seen` when given."""
     broker_port, proxy_port = free_port(), free_port()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     ready = threading.Event()
     thread = threading.Thread(
         target=loop.run_until_complete,
-        args=(_serve(proxy_port, broker_port, hidden, ready, stop),), daemon=True)
+        args=(_serve(proxy_port, broker_port, hidden, ready, stop, seen),), daemon=True)
     thread.start()
     assert ready.wait(10), "the proxy did not start"
     proc = subprocess.Popen(

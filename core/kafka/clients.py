@@ -15,8 +15,11 @@ A failed start leaves as core's error (core/kafka/errors.py): ClusterUnreachable
 cluster, or the refused SASL credentials. A body's own errors pass through untouched; wrap
 the calls in `map_kafka_errors` where they talk to the cluster.
 
-Also here: `client_options` (the keyword arguments every client gets from config) and
-`reader_clients` / `quiet_aiokafka_here`, two behaviours scoped to readers' clients.
+`admin_on` makes an admin client that shares a started `client` (KafkaConnection's pair).
+
+Also here: `client_options` (the keyword arguments every client gets from config),
+`reader_clients` / `quiet_aiokafka_here`, two behaviours scoped to readers' clients, and
+the bootstrap of `client` that asks for the brokers only (`_BROKERS_ONLY`).
 """
 
 from __future__ import annotations
@@ -132,6 +135,23 @@ async def admin(
         yield made
 
 
+def admin_on(client: Any, cluster: str | Cluster, config: ClusterConfig | None = None) -> Any:
+    """An AIOKafkaAdminClient that sends through `client`, an AIOKafkaClient already
+    bootstrapped (and closed by its owner), instead of a client of its own: one connection
+    per broker and one bootstrap Metadata request for both. On Tansu that bootstrap request
+    (no topics named) is answered with every topic's metadata, at 10,000 partitions about
+    0.17 s of the broker's CPU and as much of ours to decode, so a second one is worth
+    avoiding. aiokafka's admin client takes no client of ours: its `_client` is replaced
+    before it is used, and it is marked started so that `start()` does not bootstrap again."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    name, cfg = cluster_of(cluster, config)
+    made = AIOKafkaAdminClient(**client_options(name, cfg))
+    made._client = client
+    made._started = True
+    return made
+
+
 @contextlib.asynccontextmanager
 async def client(
     cluster: str | Cluster, config: ClusterConfig | None = None, *, reader: bool = False,
@@ -143,7 +163,7 @@ async def client(
     name, cfg = cluster_of(cluster, config)
     made = AIOKafkaClient(**{**client_options(name, cfg), **options})
     async with _started(made, made.bootstrap(), made.close(), name, cfg, doing, reader,
-                        created):
+                        created, brokers_only=True):
         yield made
 
 
@@ -165,14 +185,17 @@ async def enter_together(stack: contextlib.AsyncExitStack, *opening: Any) -> lis
 async def _started(
     made: Any, start: Any, stop: Any, name: str, cfg: ClusterConfig, doing: str | None,
     reader: bool = False, created: Callable[[Any], None] | None = None,
+    brokers_only: bool = False,
 ) -> AsyncIterator[None]:
     """Run the `start` coroutine, yield, and always run the `stop` coroutine after: after
     a failed or cancelled start too (a half-started client left to the garbage collector
-    leaks its connections and tasks, and aiokafka warns from __del__)."""
+    leaks its connections and tasks, and aiokafka warns from __del__). `brokers_only`: see
+    `_BROKERS_ONLY`."""
     try:
         if created is not None:
             created(made)
-        with _reader_scope(reader), map_kafka_errors(name, cfg, doing=doing):
+        with (_reader_scope(reader), _brokers_only_scope(brokers_only),
+              map_kafka_errors(name, cfg, doing=doing)):
             try:
                 await start
             except (KeyError, ValueError):
@@ -241,6 +264,15 @@ _NO_AUTO_CREATE: ContextVar[bool] = ContextVar("kafkaops_no_auto_create", defaul
 #: set in the context of a long-lived background reader (the flags SDK): aiokafka's
 #: per-attempt connection errors go to DEBUG; the reader logs one line per state change
 _QUIET: ContextVar[bool] = ContextVar("kafkaops_quiet_aiokafka", default=False)
+#: set while an AIOKafkaClient bootstraps: its Metadata request naming no topic names
+#: NO_TOPIC instead. Tansu gap: it answers a request naming no topic with every topic's
+#: metadata (Apache Kafka answers none), which at 10,000 partitions costs the broker about
+#: 0.17 s of CPU and the client as much to decode, only to learn the brokers. NO_TOPIC is
+#: not a valid topic name, so every broker answers it with an error and never creates it;
+#: the answer still lists the brokers and the controller, which is what a bootstrap needs
+#: (a client learns partitions when it asks for them, as on Apache Kafka).
+_BROKERS_ONLY: ContextVar[bool] = ContextVar("kafkaops_brokers_only", default=False)
+NO_TOPIC = "kafkaops:no-topic"
 _patched = False
 
 
@@ -259,6 +291,8 @@ def _patch_aiokafka() -> None:
                      allow_auto_topic_creation: bool | None = None) -> None:
             if allow_auto_topic_creation is None and _NO_AUTO_CREATE.get():
                 allow_auto_topic_creation = False
+            if topics == [] and _BROKERS_ONLY.get():
+                topics, allow_auto_topic_creation = [NO_TOPIC], False
             super().__init__(topics, allow_auto_topic_creation)
 
     aiokafka.client.MetadataRequest = ReaderMetadataRequest  # looked up at each call there
@@ -270,6 +304,11 @@ def _patch_aiokafka() -> None:
                 return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
             return True
 
+    class NotATopic(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:  # the error NO_TOPIC is asked for
+            return not (isinstance(record.args, tuple) and NO_TOPIC in record.args)
+
+    logging.getLogger("aiokafka.cluster").addFilter(NotATopic())
     quiet = Quiet()
     for name in ("aiokafka", "aiokafka.conn", "aiokafka.cluster", "aiokafka.consumer.consumer",
                  "aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator",
@@ -296,6 +335,19 @@ def reader_clients(*, quiet: bool = False) -> Iterator[None]:
 
 def _reader_scope(reader: bool) -> contextlib.AbstractContextManager[None]:
     return reader_clients() if reader else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _brokers_only_scope(on: bool) -> Iterator[None]:
+    if not on:
+        yield
+        return
+    _patch_aiokafka()
+    token = _BROKERS_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _BROKERS_ONLY.reset(token)
 
 
 def quiet_aiokafka_here() -> None:

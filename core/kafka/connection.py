@@ -1,8 +1,9 @@
 """Connections to one Kafka cluster, and the few wire-level reads aiokafka does not offer.
 
 `KafkaConnection` owns one `AIOKafkaClient` (metadata, ListOffsets, Fetch, sent batched
-per leader) and one `AIOKafkaAdminClient` (topics, configs, groups). Both are created in
-`start()`, inside the running loop. Nothing from aiokafka leaves core: callers get plain
+per leader) and one `AIOKafkaAdminClient` (topics, configs, groups) that sends through that
+same client: one bootstrap, one connection per broker. Both are created in `start()`,
+inside the running loop. Nothing from aiokafka leaves core: callers get plain
 dicts keyed by `TopicPartition` (core's own, in records.py) and core records.
 """
 
@@ -53,8 +54,8 @@ class KafkaConnection:
 
     async def start(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            self._client, self._admin = await clients.enter_together(
-                stack, clients.client(self), clients.admin(self))
+            self._client = await stack.enter_async_context(clients.client(self))
+            self._admin = clients.admin_on(self._client, self)
             self._stack = stack.pop_all()
 
     async def stop(self) -> None:
