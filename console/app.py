@@ -26,8 +26,10 @@ How to add a screen
    while the screen is visible), shows "loading" / "updated at" / errors in the status
    line, reports the connection state to the header, and backs off and reconnects when
    the cluster is unreachable. `r` refreshes now.
-2. Add a `NavEntry` to `NAV`: its key switches to the screen from anywhere, and it appears
-   in the footer, the help screen (`?`) and the command palette (ctrl+p).
+2. Give its capability in core/capabilities.py a console key and a `screen` (title and
+   one line), and add `_screen(capability, target)` to `NAV`: its key switches to the
+   screen from anywhere, and it appears in the footer, the help screen (`?`) and the
+   command palette (ctrl+p).
 3. Test it with Pilot against the embedded broker (see tests/test_console_shell.py).
 A screen that needs no polling can derive from `textual.screen.Screen` instead; it still
 reaches core through `self.app.services`.
@@ -45,6 +47,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+
+from kafkaops.core.capabilities import BY_KEY
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -69,33 +73,31 @@ class NavEntry:
         return self.target.partition(":")[0].rsplit(".", 1)[-1]
 
 
+def _screen(capability: str, target: str) -> NavEntry:
+    """The entry of a screen: its key, title and line read from the one table of
+    capabilities (core/capabilities.py), so the console names it as the CLI and Slack do."""
+    cap = BY_KEY[capability]
+    if cap.console is None or cap.screen is None:
+        raise ValueError(f"capability {capability!r} has no console screen in the table")
+    title, line = cap.screen
+    return NavEntry(cap.console, title, target, line)
+
+
 #: Every top-level screen of the console, in footer order. Add yours here (see the module
 #: docstring). Keys used by screens for their own actions (s, S, i, /, r, q, ?) are taken.
 NAV: list[NavEntry] = [
-    NavEntry("c", "Cluster", "kafkaops.console.overview:OverviewScreen",
-             "Brokers, controller, topic and partition counts, offline and under-replicated"),
-    NavEntry("t", "Topics", "kafkaops.console.topics:TopicsScreen",
-             "Topics with partitions, replication, retention, cleanup, compression, offsets"),
-    NavEntry("l", "Lag", "kafkaops.console.lag:LagScreen",
-             "Consumer groups: lag in messages and seconds, status, trend, time to catch up"),
-    NavEntry("f", "Flags", "kafkaops.console.flags:FlagsScreen",
-             "Feature flags: toggle, rollout, history and rollback"),
-    NavEntry("d", "Dead letters", "kafkaops.console.dlq:DlqScreen",
-             "Dead-letter topics, error reasons grouped, replay to the origin topic"),
-    NavEntry("D", "DR", "kafkaops.console.dr:DrScreen",
-             "Disaster recovery: replication lag, RPO, heartbeats, checkpoints, failover plan"),
-    NavEntry("a", "Audit", "kafkaops.console.audit:AuditScreen",
-             "Who changed what, when, from where; verify the signed trail"),
-    NavEntry("!", "Alerts", "kafkaops.console.alerts:AlertsScreen",
-             "Alerts firing and recently resolved: rule, severity, target, value, channel"),
-    NavEntry("y", "Schemas", "kafkaops.console.schemas:SchemasScreen",
-             "Schema Registry: subjects, versions, diff of two versions, compatibility"),
-    NavEntry("C", "Connect", "kafkaops.console.connect:ConnectScreen",
-             "Kafka Connect: connectors, task states and traces, sink lag; restart, pause"),
-    NavEntry("U", "Usage", "kafkaops.console.usage:UsageScreen",
-             "Usage per team and topic: bytes in and stored, sparklines, top movers"),
-    NavEntry("P", "Compliance", "kafkaops.console.compliance:ComplianceScreen",
-             "Topic policies: violations with the value found and the fix; fix configs"),
+    _screen("status", "kafkaops.console.overview:OverviewScreen"),
+    _screen("topics", "kafkaops.console.topics:TopicsScreen"),
+    _screen("lag", "kafkaops.console.lag:LagScreen"),
+    _screen("flags", "kafkaops.console.flags:FlagsScreen"),
+    _screen("dlq.list", "kafkaops.console.dlq:DlqScreen"),
+    _screen("dr", "kafkaops.console.dr:DrScreen"),
+    _screen("audit", "kafkaops.console.audit:AuditScreen"),
+    _screen("alerts", "kafkaops.console.alerts:AlertsScreen"),
+    _screen("schemas", "kafkaops.console.schemas:SchemasScreen"),
+    _screen("connect", "kafkaops.console.connect:ConnectScreen"),
+    _screen("usage", "kafkaops.console.usage:UsageScreen"),
+    _screen("policy", "kafkaops.console.compliance:ComplianceScreen"),
 ]
 
 #: the screen the console opens on unless told otherwise

@@ -39,31 +39,45 @@ class Capability:
     """Slack examples (words after the slash command)."""
     rank: int = 0
     """1 to 5: the five things people do most, in that order (help shows them first)."""
+    screen: tuple[str, str] | None = None
+    """When `console` is a key that opens a screen from anywhere: the screen's title and
+    its line on the console's help screen and command palette."""
 
 
 def _c(key: str, topic: str, summary: str, cli: str | None, slack: str | None,
-       console: str | None, *examples: str, rank: int = 0) -> Capability:
-    return Capability(key, topic, summary, cli, slack, console, tuple(examples), rank)
+       console: str | None, *examples: str, rank: int = 0,
+       screen: tuple[str, str] | None = None) -> Capability:
+    return Capability(key, topic, summary, cli, slack, console, tuple(examples), rank, screen)
 
 
 CAPABILITIES: tuple[Capability, ...] = (
     _c("lag", "lag", "consumer groups needing attention, worst first; one group's partitions",
-       "lag", "lag", "l", "lag", "lag billing-service", rank=1),
+       "lag", "lag", "l", "lag", "lag billing-service", rank=1,
+       screen=("Lag", "Consumer groups: lag in messages and seconds, status, trend, time to "
+               "catch up")),
     _c("lag.group", "lag", "one group: each partition's lag in records and seconds, status",
        "lag --group {group}", "lag {group}", "l, then enter", "lag billing-service"),
     _c("alerts", "alerts", "alerts firing now, who is on them, snoozes", "alerts list",
-       "alerts", "!", "alerts", rank=2),
+       "alerts", "!", "alerts", rank=2,
+       screen=("Alerts", "Alerts firing and recently resolved: rule, severity, target, value, "
+               "channel")),
     _c("status", "status", "every cluster: brokers, offline and under-replicated partitions",
-       "[-c {cluster}] cluster", "status [--cluster {cluster}]", "c", "status", rank=3),
+       "[-c {cluster}] cluster", "status [--cluster {cluster}]", "c", "status", rank=3,
+       screen=("Cluster", "Brokers, controller, topic and partition counts, offline and "
+               "under-replicated")),
     _c("flag.toggle", "flags", "switch a flag on or off, after Confirm",
        "flags toggle {flag} [--{state}]", "flag toggle {flag} [--{state}]", "f, then space",
        "flag toggle checkout.new-payment-flow --off --reason 'incident 42'", rank=4),
     _c("dlq.list", "dlq", "dead-letter topics: counts and reasons grouped", "dlq list",
-       "dlq list", "d", "dlq list", rank=5),
+       "dlq list", "d", "dlq list", rank=5,
+       screen=("Dead letters", "Dead-letter topics, error reasons grouped, replay to the origin "
+               "topic")),
     _c("topics", "topics", "topics with partitions, retention and messages", "topics",
-       "topics [{filter}]", "t", "topics orders"),
+       "topics [{filter}]", "t", "topics orders",
+       screen=("Topics", "Topics with partitions, replication, retention, cleanup, compression, "
+               "offsets")),
     _c("topic", "topics", "one topic: partitions, leaders, ISR, offsets, configs",
-       "topic {topic}", "topic {topic}", "t, then enter", "topic orders.events"),
+       "topic describe {topic}", "topic {topic}", "t, then enter", "topic orders.events"),
     _c("topic.config", "topics", "change a topic's configs: the diff first, then Confirm",
        "topic alter-config {topic} --set {setting}", "topic config {topic} {setting}",
        "t, then enter, then e", "topic config orders.events retention.ms=86400000"),
@@ -74,7 +88,8 @@ CAPABILITIES: tuple[Capability, ...] = (
        "offsets reset {group} --topic {topic} [--to-time {time}]", "l, then o",
        "offsets reset billing-service --topic orders.events --to-time 1h"),
     _c("flags", "flags", "every flag: state, rollout, owner, version", "flags list",
-       "flag list", "f", "flag list"),
+       "flag list", "f", "flag list",
+       screen=("Flags", 'Feature flags: toggle, rollout, history and rollback')),
     _c("flag.get", "flags", "one flag's full state", "flags get {flag}", "flag get {flag}",
        "f", "flag get checkout.new-payment-flow"),
     _c("flag.history", "flags", "a flag's changes, newest first", "flags history {flag}",
@@ -96,7 +111,9 @@ CAPABILITIES: tuple[Capability, ...] = (
        "dlq replay {topic}", "dlq replay {topic}", "d, then R",
        "dlq replay orders.events.dlq --filter 'reason ~ \"timeout\"'"),
     _c("dr", "dr", "DR pairs: active cluster, RPO, heartbeat, replication lag",
-       "dr status [--pair {pair}]", "dr [--pair {pair}]", "D", "dr"),
+       "dr status [--pair {pair}]", "dr [--pair {pair}]", "D", "dr",
+       screen=("DR", "Disaster recovery: replication lag, RPO, heartbeats, checkpoints, "
+               "failover plan")),
     _c("failover.plan", "dr", "what a failover would do: pre-checks, offsets, steps",
        "failover plan [--pair {pair}]", "failover plan [--pair {pair}]", "D, then p",
        "failover plan"),
@@ -115,11 +132,14 @@ CAPABILITIES: tuple[Capability, ...] = (
     _c("failback.resume", "dr", "finish a failback that stopped part-way, after Confirm",
        "failback resume [--pair {pair}]", "failback resume [--pair {pair}]", None),
     _c("audit", "audit", "who changed what, when, from where (every cluster's trail)",
-       "audit list", "audit [{n}]", "a", "audit 20"),
+       "audit list", "audit [{n}]", "a", "audit 20",
+       screen=("Audit", 'Who changed what, when, from where; verify the signed trail')),
     _c("audit.verify", "audit", "check the audit trail's signatures and sequence",
        "audit verify", "audit verify", "a, then v"),
     _c("connect", "connect", "Kafka Connect: every connector with state and sink lag",
-       "connect list", "connect", "C", "connect"),
+       "connect list", "connect", "C", "connect",
+       screen=("Connect", "Kafka Connect: connectors, task states and traces, sink lag; "
+               "restart, pause")),
     _c("connect.status", "connect", "one connector: tasks and each failed task's trace",
        "connect status {connector}", "connect {connector}", "C, then enter",
        "connect s3-sink"),
@@ -136,17 +156,73 @@ CAPABILITIES: tuple[Capability, ...] = (
     _c("usage", "usage", "bytes in and stored per team or topic, with the change before",
        "usage [--by {by}] [--team {team}] [--topic {topic}]",
        "usage [--by {by}] [--team {team}] [--topic {topic}]", "U",
-       "usage", "usage --by topic --team payments", "usage --window 24h"),
+       "usage", "usage --by topic --team payments", "usage --window 24h",
+       screen=("Usage", 'Usage per team and topic: bytes in and stored, sparklines, top movers')),
     _c("usage.report", "usage", "the monthly chargeback: storage and ingress, priced",
        "usage report --month {month}", None, None),
     _c("policy", "usage", "topics that break the policies in config, with the fix",
        "policy check [--topic {topic}]", "policy [--topic {topic}]", "P",
-       "policy", "policy --topic iac.changes"),
+       "policy", "policy --topic iac.changes",
+       screen=("Compliance", "Topic policies: violations with the value found and the fix; fix "
+               "configs")),
     _c("policy.fix", "usage", "change a topic's configs to what the policies require, "
        "after Confirm", "policy fix {topic}", "policy fix {topic}", "P, then F",
        "policy fix iac.changes"),
     _c("schema", "schema", "a Schema Registry subject: schema, versions, compatibility",
        "schemas show {subject}", "schema {subject}", "y", "schema orders-value"),
+    _c("schemas", "schema", "Schema Registry subjects with their latest version, type and id",
+       "schemas list", None, "y",
+       screen=("Schemas", "Schema Registry: subjects, versions, diff of two versions, "
+               "compatibility")),
+    _c("schema.versions", "schema", "a subject's versions with their schema ids",
+       "schemas versions {subject}", None, "y"),
+    _c("schema.diff", "schema", "what changed between two versions of a subject",
+       "schemas diff {subject} {version}", None, "y, then space"),
+    _c("schema.compat", "schema", "is a schema file compatible with a subject",
+       "schemas compat {subject} --file {file}", None, None),
+    _c("schema.config", "schema", "a subject's (or the global) compatibility level; change it",
+       "schemas config [{subject}]", None, None),
+    # changes an administrator makes (each with a plan first, then Confirm or --yes)
+    _c("topic.create", "topics", "create a topic", "topic create {topic} --partitions {count}",
+       None, "t, then n"),
+    _c("topic.delete", "topics", "delete a topic and every record in it",
+       "topic delete {topic}", None, "t, then X"),
+    _c("topic.partitions", "topics", "grow a topic to more partitions",
+       "topic add-partitions {topic} --num {count}", None, "t, then enter, then +"),
+    _c("produce", "topics", "produce records to a topic: a value, a file, or stdin lines",
+       "produce {topic}", None, "t, then p"),
+    _c("brokers", "status", "brokers: node id, host, rack, controller; their configs",
+       "brokers", None, "c"),
+    _c("group", "lag", "a consumer group's state, members, committed offsets and lag",
+       "group describe {group}", None, "l, then enter"),
+    _c("group.delete", "lag", "delete an empty consumer group and its committed offsets",
+       "group delete {group}", None, "l, then enter, then X"),
+    _c("alerts.check", "alerts", "evaluate the alert rules once, print what would fire",
+       "alerts check", None, None),
+    _c("alerts.run", "alerts", "evaluate the rules on a schedule, publish to the alerts topic",
+       "alerts run", None, None),
+    _c("connect.config", "connect", "a connector's config, secrets redacted",
+       "connect config {connector}", None, "C, then enter, then v"),
+    _c("connect.plugins", "connect", "connector plugins installed on the worker",
+       "connect plugins", None, None),
+    _c("connect.offsets", "connect", "a connector's committed offsets; reset them when stopped",
+       "connect offsets {connector}", None, None),
+    _c("connect.delete", "connect", "delete a connector (its offsets stay)",
+       "connect delete {connector}", None, "C, then delete"),
+    _c("usage.record", "usage", "measure usage now and keep the sample",
+       "usage record", None, None),
+    # running kafkaops itself: only at a terminal
+    _c("console", "setup", "open the terminal console on the selected cluster",
+       "console [--screen {screen}]", None, None),
+    _c("bot", "setup", "run the Slack bot", "bot", None, None),
+    _c("demo", "setup", "two local brokers with demo traffic, and the console on them",
+       "demo", None, None),
+    _c("doctor", "setup", "check config, every cluster, Slack, Schema Registry and Connect",
+       "doctor", None, None),
+    _c("config.show", "setup", "the config as read, every secret redacted", "config show",
+       None, None),
+    _c("config.check", "setup", "validate the config file", "config check", None, None),
+    _c("completion", "setup", "a shell completion script", "completion {shell}", None, None),
 )
 
 BY_KEY: dict[str, Capability] = {c.key: c for c in CAPABILITIES}

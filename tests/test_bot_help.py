@@ -6,9 +6,7 @@ words of the face that shows them."""
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +29,8 @@ SAMPLES = {"group": "billing-service", "topic": "orders.events", "flag": "checko
            "filter": "orders", "cluster": "dr", "state": "off", "user": "customer-42",
            "percent": "25", "value": "true", "version": "3", "time": "1h", "pair": "main",
            "n": "20", "connector": "s3-sink", "subject": "orders-value",
-           "setting": "retention.ms=86400000"}
+           "setting": "retention.ms=86400000", "count": "6", "file": "orders.avsc",
+           "screen": "lag", "shell": "bash"}
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +75,97 @@ def test_the_cli_words_parse(cap: object) -> None:
     assert isinstance(args, argparse.Namespace)
 
 
-def test_the_console_keys_are_bindings_the_console_has() -> None:
-    console = Path(__file__).resolve().parent.parent / "console"
-    code = "\n".join(p.read_text() for p in console.glob("*.py"))
-    bound = set(re.findall(r'Binding\("([^"]+)"', code))
-    bound |= set(re.findall(r'NavEntry\("([^"]+)"', code)) | {
-        m for m in re.findall(r'"key": "([^"]+)"', code)}
-    keys = {k.strip() for c in CAPABILITIES if c.console
-            for k in c.console.replace("then", ",").split(",") if k.strip()}
-    names = {"enter": "enter", "space": "space"}
-    missing = [k for k in keys if names.get(k, k) not in bound and k not in code]
-    assert missing == []
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _cli_leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+                ) -> list[tuple[str, ...]]:
+    """Every command the CLI parses, as its words (`topic create`): the commands without
+    subcommands of their own."""
+    subs = _subcommands(parser)
+    if not subs:
+        return [path]
+    return [leaf for name, sub in subs.items() for leaf in _cli_leaves(sub, (*path, name))]
+
+
+def _cli_command(words: list[str]) -> tuple[str, ...]:
+    """The command a CLI line names: its words that are subcommand names, in order."""
+    parser: argparse.ArgumentParser = build_parser()
+    path: list[str] = []
+    skip = False
+    for word in words:
+        option = parser._option_string_actions.get(word)
+        if skip or option is not None:
+            skip = option is not None and option.nargs != 0  # its value is not a command
+            continue
+        subs = _subcommands(parser)
+        if word in subs:
+            path.append(word)
+            parser = subs[word]
+    return tuple(path)
+
+
+def test_every_cli_command_is_in_the_table() -> None:
+    leaves = _cli_leaves(build_parser())
+    assert len(leaves) > 50  # the walk found the CLI's commands
+    named = {_cli_command(fill(c.cli, SAMPLES).split()) for c in CAPABILITIES if c.cli}
+    assert [" ".join(leaf) for leaf in leaves if leaf not in named] == []
+
+
+def test_a_cli_command_missing_from_the_table_is_found(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """Control case: the walk reports a command the table does not name."""
+    leaves = _cli_leaves(build_parser())
+    named = {_cli_command(fill(c.cli, SAMPLES).split()) for c in CAPABILITIES
+             if c.cli and c.key != "topic.create"}
+    assert [" ".join(leaf) for leaf in leaves if leaf not in named] == ["topic create"]
+
+
+def _console_bindings() -> set[str]:
+    """Every key a console screen binds, by its Textual name and as the footer shows it."""
+    import importlib
+    import pkgutil
+
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    import kafkaops.console
+
+    keys: set[str] = set()
+    for mod in pkgutil.iter_modules(kafkaops.console.__path__):
+        module = importlib.import_module(f"kafkaops.console.{mod.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, DOMNode):
+                for b in getattr(obj, "BINDINGS", ()):
+                    if isinstance(b, Binding):
+                        keys |= {k.strip() for k in b.key.split(",")}
+                        keys |= {b.key_display} if b.key_display else set()
+    return keys
+
+
+def test_each_console_screen_is_one_capability_of_the_table() -> None:
+    from kafkaops.console.app import NAV
+
+    screens = [c for c in CAPABILITIES if c.screen]
+    assert [(e.key, e.title, e.description) for e in NAV] == [
+        (c.console, *c.screen) for c in sorted(  # type: ignore[misc]
+            screens, key=lambda c: [e.key for e in NAV].index(c.console or ""))]
+    assert len(screens) == len(NAV)
+
+
+@pytest.mark.parametrize("cap", [c for c in CAPABILITIES if c.console], ids=lambda c: c.key)
+def test_the_console_keys_are_bindings_the_console_has(cap: object) -> None:
+    """`l, then enter`: a screen's key, then keys that screen (or one it opens) binds."""
+    from kafkaops.console.app import NAV
+
+    first, *then = [k.strip() for k in cap.console.split(", then ")]  # type: ignore[attr-defined]
+    assert first in {e.key for e in NAV}
+    bound = _console_bindings()
+    assert [k for k in then if k not in bound] == []
 
 
 @pytest.mark.parametrize(("text", "slack"), [
