@@ -35,7 +35,9 @@ from kafkaops.core.config import ClusterConfig, SchemaRegistryConfig
 from kafkaops.core.expr.filter import compile_filter
 from kafkaops.core.kafka.clients import client_options
 from kafkaops.core.kafka.connection import KafkaConnection
-from kafkaops.core.messages.service import MessageService, RingBuffer, StartAt
+from kafkaops.core.messages.model import StartAt
+from kafkaops.core.messages.service import MessageService
+from kafkaops.core.messages.tail import RingBuffer
 from kafkaops.core.schema.client import RegistryClient
 from kafkaops.core.schema.decoder import SchemaDecoder
 from kafkaops.core.topics.service import NewTopicSpec, TopicService

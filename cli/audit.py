@@ -12,7 +12,7 @@ from kafkaops.cli.common import Context, print_json, table
 from kafkaops.core.audit.model import AuditRecord, VerifyReport
 from kafkaops.core.audit.trails import list_trails, mark
 from kafkaops.core.errors import UsageError
-from kafkaops.core.messages.service import parse_time
+from kafkaops.core.messages.times import parse_time
 from kafkaops.core.untrusted import printable
 
 

@@ -13,7 +13,8 @@ from kafkaops.core.dlq.model import DeadLetterTopic, ReplayPlan, ReplayResult
 from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import UsageError
 from kafkaops.core.expr.filter import compile_filter
-from kafkaops.core.messages.service import Message, message_json, preview
+from kafkaops.core.messages.display import message_json, preview
+from kafkaops.core.messages.model import Message
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,15 +11,10 @@ from datetime import datetime
 from kafkaops.cli.common import Context, write_json_lines
 from kafkaops.core.errors import UsageError
 from kafkaops.core.expr.filter import compile_filter
-from kafkaops.core.messages.service import (
-    Message,
-    MessageService,
-    StartAt,
-    json_lines,
-    parse_time,
-    preview,
-    text_or_none,
-)
+from kafkaops.core.messages.display import json_lines, preview, text_or_none
+from kafkaops.core.messages.model import Message, StartAt
+from kafkaops.core.messages.service import MessageService
+from kafkaops.core.messages.times import parse_time
 from kafkaops.core.untrusted import printable
 
 FILTER_HELP = """\

@@ -31,7 +31,7 @@ from kafkaops.core.admin.plans import PRODUCE
 from kafkaops.core.admin.produce import Ack, OutRecord, ProduceSpec
 from kafkaops.core.admin.rules import parse_headers
 from kafkaops.core.errors import KafkaOpsError, Refused, UsageError
-from kafkaops.core.messages.service import Message as Record
+from kafkaops.core.messages.model import Message as Record
 from kafkaops.core.services import Services
 from kafkaops.core.untrusted import is_printable, printable
 

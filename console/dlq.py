@@ -28,7 +28,7 @@ from kafkaops.core.dlq.service import DeadLetterService
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused
 from kafkaops.core.expr.filter import Filter, compile_filter
 from kafkaops.core.expr.model import FilterError
-from kafkaops.core.messages.service import preview
+from kafkaops.core.messages.display import preview
 from kafkaops.core.untrusted import printable
 
 

@@ -33,20 +33,11 @@ from kafkaops.console.base import DataScreen
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.expr.filter import compile_filter
 from kafkaops.core.expr.model import FilterError
-from kafkaops.core.messages.service import (
-    Decoded,
-    Message,
-    MessageService,
-    RingBuffer,
-    StartAt,
-    Tail,
-    TailStats,
-    decode_value,
-    hexdump,
-    parse_time,
-    preview,
-    text_or_none,
-)
+from kafkaops.core.messages.display import Decoded, decode_value, hexdump, preview, text_or_none
+from kafkaops.core.messages.model import Message, StartAt, TailStats
+from kafkaops.core.messages.service import MessageService
+from kafkaops.core.messages.tail import RingBuffer, Tail
+from kafkaops.core.messages.times import parse_time
 from kafkaops.core.untrusted import printable
 
 ViewMode = Literal["auto", "text", "hex"]
@@ -370,7 +361,7 @@ class MessagesScreen(DataScreen):
         """The highlighted record as `tail --json` writes it (pretty), to the clipboard:
         Textual sends it to the terminal as OSC 52, so it lands on the clipboard of the
         machine the terminal runs on, over SSH too."""
-        from kafkaops.core.messages.service import message_json
+        from kafkaops.core.messages.display import message_json
         from kafkaops.core.records import json_bytes
 
         m = self._selected

@@ -15,7 +15,7 @@ from kafkaops.core.alerts.model import AlertEvent, EventRule, Subject
 from kafkaops.core.alerts.notify import Delivery, delivered_events
 from kafkaops.core.lag.model import GroupLag, LagSnapshot, PartitionLag, TopicLag
 from kafkaops.core.lag.status import PartitionState, Status
-from kafkaops.core.messages.service import Message
+from kafkaops.core.messages.model import Message
 from kafkaops.core.metrics import MetricsRegistry, parse_text
 
 

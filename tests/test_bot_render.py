@@ -99,7 +99,7 @@ from kafkaops.core.dlq.model import (
 from kafkaops.core.flags.service import Evaluation, FlagChange, FlagState, Rule, Variant
 from kafkaops.core.lag.model import GroupLag, GroupMember, LagSnapshot, PartitionLag
 from kafkaops.core.lag.status import PartitionState, Status, Trend
-from kafkaops.core.messages.service import Message as MessageRecord
+from kafkaops.core.messages.model import Message as MessageRecord
 from kafkaops.core.offsets.model import (
     CommittedCheck,
     PartitionReset,

@@ -16,7 +16,7 @@ from kafkaops.core.dlq.headers import (
     replay_headers,
 )
 from kafkaops.core.dlq.model import REPLAY_ID, REPLAY_OF, Origin
-from kafkaops.core.messages.service import Message
+from kafkaops.core.messages.model import Message
 
 CFG = DeadLetterConfig(topics={"jdbc-sink-errors": "customers"})
 

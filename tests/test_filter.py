@@ -9,7 +9,7 @@ import pytest
 from kafkaops.core.errors import UsageError
 from kafkaops.core.expr.filter import compile_filter, extract
 from kafkaops.core.expr.model import FilterError
-from kafkaops.core.messages.service import Message
+from kafkaops.core.messages.model import Message
 
 
 def msg(value: object = None, *, key: bytes | None = b"k1", headers=(), raw: bytes | None = None,

@@ -24,7 +24,7 @@ from kafkaops.console.messages import MessagesScreen
 from kafkaops.console.topics import TopicsScreen
 from kafkaops.core.expr.filter import compile_filter
 from kafkaops.core.expr.model import FilterError
-from kafkaops.core.messages.service import StartAt
+from kafkaops.core.messages.model import StartAt
 from kafkaops.core.topics.service import NewTopicSpec
 from tests.bot_harness import RunningBot, running_bot
 

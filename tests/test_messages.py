@@ -13,7 +13,9 @@ import pytest
 
 from kafkaops.core.errors import NotFound, UsageError
 from kafkaops.core.expr.filter import compile_filter
-from kafkaops.core.messages.service import MessageService, RingBuffer, StartAt
+from kafkaops.core.messages.model import StartAt
+from kafkaops.core.messages.service import MessageService
+from kafkaops.core.messages.tail import RingBuffer
 from kafkaops.core.services import Services
 from kafkaops.core.topics.service import NewTopicSpec
 
@@ -303,7 +305,7 @@ async def test_cli_tails_new_records_from_the_end(config_file, bootstrap, servic
 
 
 def test_ring_buffer_bounds_count_and_bytes():
-    from kafkaops.core.messages.service import Message
+    from kafkaops.core.messages.model import Message
 
     ring = RingBuffer(max_records=100, max_bytes=10_000)
     recs = [Message("t", 0, i, 0, None, b"x" * 1000, ()) for i in range(50)]
@@ -327,14 +329,14 @@ def test_ring_buffer_bounds_count_and_bytes():
     ("1795615200000", 1_795_615_200_000), ("1795615200", 1_795_615_200_000),
 ])
 def test_parse_time(text, expected):
-    from kafkaops.core.messages.service import parse_time
+    from kafkaops.core.messages.times import parse_time
 
     assert parse_time(text, now_ms=1_000_000_000_000) == expected
 
 
 @pytest.mark.parametrize("bad", ["", "ten minutes", "10x", "2026-13-45"])
 def test_parse_time_rejects(bad):
-    from kafkaops.core.messages.service import parse_time
+    from kafkaops.core.messages.times import parse_time
 
     with pytest.raises(UsageError, match="cannot read time"):
         parse_time(bad)

@@ -16,7 +16,8 @@ from textual.widgets import DataTable, Input, Static
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.messages import MessagesScreen, parse_jump, render_detail
 from kafkaops.core.errors import UsageError
-from kafkaops.core.messages.service import Message, StartAt, decode_value
+from kafkaops.core.messages.display import decode_value
+from kafkaops.core.messages.model import Message, StartAt
 from kafkaops.core.services import Services
 from kafkaops.core.topics.service import NewTopicSpec
 

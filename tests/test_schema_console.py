@@ -15,7 +15,7 @@ from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.dlq import DlqTopicScreen
 from kafkaops.console.messages import MessagesScreen
 from kafkaops.core.config import parse_config
-from kafkaops.core.messages.service import StartAt
+from kafkaops.core.messages.model import StartAt
 from kafkaops.core.services import Services
 
 from .conftest import unique

@@ -11,7 +11,9 @@ import pytest
 
 from kafkaops.core.config import SchemaRegistryConfig, parse_config
 from kafkaops.core.expr.filter import compile_filter
-from kafkaops.core.messages.service import Message, MessageService, message_json
+from kafkaops.core.messages.display import message_json
+from kafkaops.core.messages.model import Message
+from kafkaops.core.messages.service import MessageService
 from kafkaops.core.schema.client import RegistryClient
 from kafkaops.core.schema.errors import RegistryError, RegistryNotFound, RegistryUnreachable
 from kafkaops.core.services import Services

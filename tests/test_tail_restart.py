@@ -157,7 +157,7 @@ async def test_console_tail_says_the_log_was_replaced_and_shows_the_new_records(
     from kafkaops.console.app import KafkaOpsApp
     from kafkaops.console.messages import MessagesScreen
     from kafkaops.core.config import parse_config
-    from kafkaops.core.messages.service import StartAt
+    from kafkaops.core.messages.model import StartAt
     from kafkaops.core.services import Services
 
     from .test_messages_console import SIZE, info, offsets, wait_until

@@ -16,7 +16,7 @@ import pytest
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.dlq import DlqTopicScreen
 from kafkaops.console.messages import MessagesScreen
-from kafkaops.core.messages.service import StartAt
+from kafkaops.core.messages.model import StartAt
 from kafkaops.core.topics.service import NewTopicSpec
 from kafkaops.core.untrusted import is_printable, printable
 from tests.bot_harness import running_bot

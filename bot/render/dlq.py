@@ -21,7 +21,7 @@ from kafkaops.bot.render.common import (
     section,
 )
 from kafkaops.core.dlq.model import DeadLetter, DeadLetterTopic, ReplayPlan, ReplayResult, Words
-from kafkaops.core.messages.service import preview
+from kafkaops.core.messages.display import preview
 
 
 def render_dlq_list(cluster: str, topics: Sequence[DeadLetterTopic], suffixes: str, *,

@@ -215,7 +215,7 @@ def template_fields(template: str) -> list[str]:
     parser; ValueError naming the bad one. `{{` and `}}` are literal braces."""
     from kafkaops.core.expr.filter import extract
     from kafkaops.core.expr.model import FilterError
-    from kafkaops.core.messages.service import Message
+    from kafkaops.core.messages.model import Message
 
     probe = Message("", 0, 0, 0, None, None)
     out = []

@@ -56,7 +56,7 @@ from kafkaops.core.kafka.errors import map_kafka_errors
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:
-    from kafkaops.core.messages.service import Message
+    from kafkaops.core.messages.model import Message
     from kafkaops.core.services import Services
 
 T = TypeVar("T")
@@ -241,7 +241,8 @@ class AuditLog:
     # ------------------------------------------------------------ reading
 
     async def _read(self, since_ms: int | None = None) -> tuple[list[Message], int]:
-        from kafkaops.core.messages.service import MessageService, StartAt
+        from kafkaops.core.messages.model import StartAt
+        from kafkaops.core.messages.service import MessageService
 
         conn = await self.services.connection(self.cluster)
         meta = await conn.metadata([self.topic])

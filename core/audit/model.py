@@ -17,7 +17,7 @@ from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.untrusted import parse_json
 
 if TYPE_CHECKING:
-    from kafkaops.core.messages.service import Message
+    from kafkaops.core.messages.model import Message
 
 Face = Literal["console", "slack", "cli"]
 Result = Literal["intent", "ok", "error", "refused", "interrupted", "cancelled", "expired",

@@ -44,7 +44,7 @@ from kafkaops.core.errors import UsageError
 
 if TYPE_CHECKING:
     from kafkaops.core.config import DeadLetterConfig
-    from kafkaops.core.messages.service import Message
+    from kafkaops.core.messages.model import Message
 
 _SPRING = "kafka_dlt-"
 _CONNECT = "__connect.errors."

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.untrusted import printable
 
 if TYPE_CHECKING:
-    from kafkaops.core.messages.service import Message
+    from kafkaops.core.messages.model import Message
 
 LEDGER_TOPIC = "_kafkaops.dlq-replays"
 

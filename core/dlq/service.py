@@ -50,7 +50,8 @@ from kafkaops.core.errors import NotFound, NothingToChange, UsageError
 from kafkaops.core.expr.filter import Filter, compile_filter
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.errors import map_kafka_errors
-from kafkaops.core.messages.service import Message, MessageService, StartAt
+from kafkaops.core.messages.model import Message, StartAt
+from kafkaops.core.messages.service import MessageService
 from kafkaops.core.records import TopicPartition
 
 if TYPE_CHECKING:

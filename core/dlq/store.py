@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from kafkaops.core.dlq.ledger import Ledger, abandoned, describe_owner
 from kafkaops.core.dlq.model import LEDGER_TOPIC, REPLAY_ID, REPLAY_OF
 from kafkaops.core.errors import Conflict
-from kafkaops.core.messages.service import MessageService, StartAt
+from kafkaops.core.messages.model import StartAt
+from kafkaops.core.messages.service import MessageService
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services

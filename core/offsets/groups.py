@@ -114,7 +114,8 @@ async def offsets_for_time(
     core/messages/service.py checks the broker's answer by reading record timestamps and bisects
     when it is wrong; on Apache Kafka the answer is right and costs two reads.
     """
-    from kafkaops.core.messages.service import MessageService, StartAt
+    from kafkaops.core.messages.model import StartAt
+    from kafkaops.core.messages.service import MessageService
 
     found = await MessageService(conn).resolve_start(topic, partitions, StartAt.at_time(ms))
     return {tp.partition: off for tp, off in found.items()}

@@ -257,6 +257,6 @@ def check_still_valid(
 def _parse_time(text: str, now_ms: int | None) -> int:
     """Time parsing shared with `tail --since` (core/messages/service.py), so both accept the
     same forms: 1h / 30m / 2d ago, ISO time (local without a zone), epoch milliseconds."""
-    from kafkaops.core.messages.service import parse_time
+    from kafkaops.core.messages.times import parse_time
 
     return int(parse_time(text, now_ms=now_ms))

@@ -88,7 +88,7 @@ class SchemaDecoder:
                   if (v := r.value) and not v[0] and len(v) >= 5]
         if not framed:
             return records
-        from kafkaops.core.messages.service import Message
+        from kafkaops.core.messages.model import Message
 
         await self.prepare({sid for i in framed if (sid := framed_id(records[i].value))
                             is not None})
