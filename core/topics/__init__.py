@@ -1,1 +1,5 @@
-"""Clusters and topics: overview, list and one topic's detail."""
+"""Clusters and topics: overview, list and one topic's detail.
+
+- `service`: `TopicService` (the cluster overview, the topic list, one topic's partitions,
+  offsets and configs, and creating topics) and `NewTopicSpec`.
+"""
