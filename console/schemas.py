@@ -194,15 +194,19 @@ class SchemasScreen(DataScreen):
             return
         s = self._versions[version]
         out = Text()
-        if marked is not None and marked != version:
-            lines = diff(self._versions[marked], s)
-            out.append(f"diff v{marked} → v{version}\n", style="bold")
-            out.append_text(render_diff(lines) if lines else Text("the same schema\n"))
-        else:
-            out.append(f"{subject} v{s.version} · id {s.id} · {s.type}\n", style="bold")
-            for r in s.references:
-                out.append(f"references {r.name} → {r.subject} v{r.version}\n")
-            out.append("\n" + pretty(s))
+        try:
+            if marked is not None and marked != version:
+                lines = diff(self._versions[marked], s)
+                out.append(f"diff v{marked} → v{version}\n", style="bold")
+                out.append_text(render_diff(lines) if lines else Text("the same schema\n"))
+            else:
+                out.append(f"{subject} v{s.version} · id {s.id} · {s.type}\n", style="bold")
+                for r in s.references:
+                    out.append(f"references {r.name} → {r.subject} v{r.version}\n")
+                out.append("\n" + pretty(s))
+        except KafkaOpsError as e:  # a schema text too deep to read (UnusableSchema)
+            out.append(f"\n{e}")
+            self.set_status(f"error: {e}", "error", hold=10)
         self.query_one("#schema-detail", Static).update(out)
         self._draw_versions()
 

@@ -34,6 +34,10 @@ class UntrustedData(ValueError):
     """A value that is not acceptable JSON: not JSON at all, too large, or too deep."""
 
 
+class NotJson(UntrustedData):
+    """A value that is not JSON at all (as opposed to JSON too large or too deep)."""
+
+
 def parse_json(raw: bytes | bytearray | memoryview | str | None, *,
                max_bytes: int | None = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH,
                exact: bool = True) -> Any:
@@ -58,7 +62,7 @@ def parse_json(raw: bytes | bytearray | memoryview | str | None, *,
     except orjson.JSONDecodeError as e:
         if "depth limit" in str(e):  # orjson's own limit (1,024) is above ours
             raise UntrustedData(f"JSON nested deeper than {max_depth} levels") from None
-        raise UntrustedData(f"not JSON ({e})") from None
+        raise NotJson(f"not JSON ({e})") from None
     if not _within_depth(raw, data, max_depth):
         raise UntrustedData(f"JSON nested deeper than {max_depth} levels")
     if not exact:

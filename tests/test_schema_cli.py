@@ -13,7 +13,7 @@ import yaml
 
 from kafkaops.demo.schema_registry import free_port
 
-from .conftest import KAFKAOPS, cli_env, unique
+from .conftest import KAFKAOPS, cli_env, produce, unique
 from .schema_support import (
     ORDER,
     avro_values,
@@ -225,3 +225,56 @@ async def test_a_cluster_without_a_registry(config_file):
     assert r.returncode == 2
     assert "cluster 'primary' has no schema registry: add " \
            "clusters.primary.schema_registry.url" in r.stderr
+
+
+def nested_avro(levels: int) -> str:
+    """An Avro record whose one field is a record, `levels` deep (three JSON levels each)."""
+    text = '"string"'
+    for i in range(levels):
+        text = f'{{"type":"record","name":"R{i}","fields":[{{"name":"f","type":{text}}}]}}'
+    return text
+
+
+async def test_a_deeply_nested_schema_on_the_registry_is_refused_in_one_line(
+        rcfg, bootstrap, registry_url):  # noqa: F811
+    """Anyone who can produce to the registry's `_schemas` topic can give it any schema
+    text: one nested 6,000 levels deep (json.loads raises RecursionError long before) is
+    refused with one line by `schemas show`, and a record framed with it stays raw, saying
+    why."""
+    import random
+
+    import httpx
+
+    subject = unique("deep") + "-value"
+    sid = random.randrange(100_000_000, 200_000_000)
+    key = {"keytype": "SCHEMA", "subject": subject, "version": 1, "magic": 1}
+    value = {"subject": subject, "version": 1, "id": sid, "schema": nested_avro(2000),
+             "deleted": False}
+    await produce(bootstrap, "_schemas", [json.dumps(value).encode()],
+                  key=json.dumps(key).encode())
+    async with httpx.AsyncClient(base_url=registry_url) as http:
+        for _ in range(300):  # until the registry has read it from its topic
+            if (await http.get(f"/subjects/{subject}/versions/1")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the registry did not serve the written schema")
+
+    r = await kafkaops(rcfg, "schemas", "show", subject)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (f"kafkaops: {subject} version 1 (id {sid}) is not shown: its text is "
+                        "JSON nested deeper than 128 levels, more than kafkaops reads from a "
+                        "registry others can write\n")
+    # the listing still lists it; the version list shows it
+    r = await kafkaops(rcfg, "schemas", "versions", subject, "--json")
+    assert r.returncode == 0, r.stderr
+    assert [(v["version"], v["id"]) for v in json.loads(r.stdout)] == [(1, sid)]
+
+    topic = unique("deep")
+    await produce(bootstrap, topic, [b"\x00" + sid.to_bytes(4, "big") + b"\x06abc"])
+    r = await kafkaops(rcfg, "tail", topic, "--from-beginning", "--to-end", "--json")
+    assert r.returncode == 0, r.stderr
+    (got,) = lines(r.stdout)
+    assert got["value"] is None and got["value_base64"]
+    assert got["schema"]["error"] == (f"schema id {sid}: cannot use the Avro schema: JSON "
+                                      "nested deeper than 128 levels")

@@ -219,3 +219,66 @@ async def test_basic_auth(bootstrap):
         finally:
             await good.aclose()
             await bad.aclose()
+
+
+# ---------------------------------------------------------------- schema texts others wrote
+
+
+def _record(name: str, fields: str) -> str:
+    return f'{{"type":"record","name":"{name}","fields":[{fields}]}}'
+
+
+def test_an_array_of_empty_items_is_found_however_deep_it_sits() -> None:
+    from kafkaops.core.schema.decoder import avro_zero_size_guard
+    from kafkaops.core.schema.readers import Mismatch, avro_reader
+
+    # 30 records deep (90 JSON levels): below the parse bound, past any fixed walk depth
+    text = '{"type":"array","items":"null"}'
+    for i in range(30):
+        text = _record(f"R{i}", f'{{"name":"f","type":{text}}}')
+    guarded = avro_zero_size_guard(avro_reader(text), text, [])
+    with pytest.raises(Mismatch, match="array or map of items that take no bytes"):
+        guarded(b"\x00\x00\x00\x00\x01" + b"\x00")
+
+
+def test_a_chain_of_empty_types_too_long_to_follow_is_refused_not_guessed() -> None:
+    from kafkaops.core.schema.decoder import MAX_EMPTY_DEPTH, avro_zero_size_guard
+    from kafkaops.core.schema.readers import Mismatch, avro_reader
+
+    # T0 holds only T1, ... T249 holds nothing: every one takes no bytes, which takes
+    # more than MAX_EMPTY_DEPTH steps to learn; each named schema is shallow by itself
+    named = [_record("T250", "")] + [
+        _record(f"T{i}", f'{{"name":"f","type":"T{i + 1}"}}') for i in range(249, -1, -1)]
+    main = _record("Main", '{"name":"xs","type":{"type":"array","items":"T0"}}')
+    guarded = avro_zero_size_guard(avro_reader(main, named), main, named)
+    with pytest.raises(Mismatch, match=f"nests its types deeper than {MAX_EMPTY_DEPTH} "
+                                       "levels to check; not decoded"):
+        guarded(b"\x00\x00\x00\x00\x01\x00")
+    # a short chain is followed to the end: refused as empty items
+    few = [_record("T2", ""), _record("T1", '{"name":"f","type":"T2"}'),
+           _record("T0", '{"name":"f","type":"T1"}')]
+    short = avro_zero_size_guard(avro_reader(main, few), main, few)
+    with pytest.raises(Mismatch, match="array or map of items that take no bytes"):
+        short(b"\x00\x00\x00\x00\x01\x00")
+
+
+async def test_a_registry_answer_nested_too_deep_is_an_error_not_a_crash() -> None:
+    from aiohttp import web
+
+    async def deep(_: web.Request) -> web.Response:  # a hostile registry's answer
+        return web.Response(text="[" * 5000 + "]" * 5000, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/subjects", deep)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    client = RegistryClient(SchemaRegistryConfig(url=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(RegistryError, match=r"the answer to GET /subjects is refused: "
+                                                r"JSON nested deeper than 64 levels"):
+            await client.subjects()
+    finally:
+        await client.aclose()
+        await runner.cleanup()

@@ -3,6 +3,7 @@ versions and level, one version's schema in readable form, the diff of two versi
 compatibility check, and a level change (confirmed by the face, audited here).
 
 `SchemaBrowser(services, cluster)` raises `UsageError` when the cluster names no registry.
+`pretty` raises `UnusableSchema` for a schema text nested too deeply to read safely.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.errors import ConfigError, NothingToChange, UsageError
 from kafkaops.core.schema.client import RegistryClient
-from kafkaops.core.schema.errors import RegistryNotFound
+from kafkaops.core.schema.errors import RegistryNotFound, UnusableSchema
 from kafkaops.core.schema.prototext import readable
+from kafkaops.core.schema.readers import schema_json
 from kafkaops.core.schema.records import (
     LEVELS,
     SCHEMA_TYPES,
@@ -27,6 +29,7 @@ from kafkaops.core.schema.records import (
     SchemaReference,
     SchemaType,
 )
+from kafkaops.core.untrusted import NotJson, UntrustedData
 
 if TYPE_CHECKING:
     from kafkaops.core.services import Services
@@ -68,9 +71,16 @@ def pretty(schema: RegisteredSchema) -> str:
     if schema.type == "PROTOBUF":
         return readable(schema.schema, "PROTOBUF")
     try:
-        return json.dumps(json.loads(schema.schema), indent=2, ensure_ascii=False)
-    except ValueError:
+        data = schema_json(schema.schema)
+    except NotJson:
         return schema.schema
+    except UntrustedData as e:
+        which = (f"{schema.subject} version {schema.version}" if schema.subject
+                 else "schema")
+        raise UnusableSchema(f"{which} (id {schema.id}) is not shown: its text is {e}, "
+                             "more than kafkaops reads from a registry others can write"
+                             ) from None
+    return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def diff(a: RegisteredSchema, b: RegisteredSchema) -> list[str]:

@@ -39,6 +39,7 @@ from kafkaops.core.schema.records import (
     SchemaType,
     SubjectVersion,
 )
+from kafkaops.core.untrusted import NotJson, UntrustedData, parse_json
 
 ACCEPT = ("application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, "
           "application/json")
@@ -156,14 +157,19 @@ class RegistryClient:
                                 f"larger than {MAX_BODY:,} bytes", status=resp.status_code,
                                 error_code=None)
         try:
-            data = resp.json() if resp.content else None
-        except ValueError:
+            # bounded in depth: an answer nested deep enough breaks json.loads (RecursionError)
+            data = parse_json(resp.content, max_bytes=None) if resp.content else None
+        except NotJson:
             data = None
             if resp.is_success:
                 raise RegistryError(
                     f"schema registry {self.url}: {method} {path} answered with something "
                     f"that is not JSON (is {self.where}.url a Schema Registry?)",
                     status=resp.status_code, error_code=None) from None
+        except UntrustedData as e:
+            raise RegistryError(f"schema registry {self.url}: the answer to {method} {path} "
+                                f"is refused: {e}", status=resp.status_code,
+                                error_code=None) from None
         if resp.is_success:
             return data
         raise self._error(resp.status_code, data, resp.text, method, path)

@@ -32,6 +32,7 @@ from kafkaops.core.schema.readers import (
     framed_id,
     json_reader,
     protobuf_reader,
+    schema_json,
     well_known_file,
 )
 from kafkaops.core.schema.records import (
@@ -249,35 +250,29 @@ class SchemaDecoder:
 def avro_zero_size_guard(reader: Reader, schema: str, named: Sequence[str]) -> Reader:
     """Refuse schemas with an array or map of items that take no bytes (null, an empty
     record): a hostile record could claim billions of them and keep the reader (a C loop
-    that cannot be interrupted) busy for hours."""
-    import json
+    that cannot be interrupted) busy for hours.
 
-    texts = [*named, schema]
-    types: dict[str, Any] = {}
-
-    def collect(s: Any) -> None:
-        if isinstance(s, dict):
-            if s.get("type") in ("record", "error", "enum", "fixed") and "name" in s:
-                types[str(s["name"])] = s
-                ns = s.get("namespace")
-                if ns:
-                    types[f"{ns}.{s['name']}"] = s
-            for v in s.values():
-                collect(v)
-        elif isinstance(s, list):
-            for v in s:
-                collect(v)
-
+    The texts come from a registry others can write: they are parsed with a depth bound
+    (readers.schema_json), walked without recursion, and the emptiness of a type (which
+    follows named types, so can be long) is refused when it runs deeper than
+    MAX_EMPTY_DEPTH rather than guessed."""
     try:
-        parsed = [json.loads(t) for t in texts]
+        parsed = [schema_json(t) for t in [*named, schema]]
     except ValueError:
-        return reader
-    for p in parsed:
-        collect(p)
+        return reader  # avro_reader has refused the same text already
+    nodes = _nodes(parsed)
+    types: dict[str, Any] = {}
+    for s in nodes:
+        if isinstance(s, dict) and s.get("type") in ("record", "error", "enum", "fixed") \
+                and "name" in s:
+            types[str(s["name"])] = s
+            ns = s.get("namespace")
+            if ns:
+                types[f"{ns}.{s['name']}"] = s
 
     def empty(s: Any, depth: int = 0) -> bool:
-        if depth > 50:
-            return False
+        if depth > MAX_EMPTY_DEPTH:
+            raise _TooDeep
         if isinstance(s, str):
             return s == "null" or (s in types and empty(types[s], depth + 1))
         if isinstance(s, list):
@@ -285,31 +280,51 @@ def avro_zero_size_guard(reader: Reader, schema: str, named: Sequence[str]) -> R
         if isinstance(s, dict):
             t = s.get("type")
             if t == "record" or t == "error":
-                return all(empty(f.get("type"), depth + 1) for f in s.get("fields", ()))
+                return all(empty(f.get("type"), depth + 1) for f in s.get("fields", ())
+                           if isinstance(f, dict))
             if t == "fixed":
                 return s.get("size") == 0
             if isinstance(t, str | list | dict) and t not in ("array", "map", "enum"):
                 return empty(t, depth + 1)
         return False
 
-    def risky(s: Any, depth: int = 0) -> bool:
-        if depth > 50:
-            return False
-        if isinstance(s, dict):
-            if s.get("type") == "array" and empty(s.get("items")):
-                return True
-            if s.get("type") == "map" and empty(s.get("values")):
-                return True
-            return any(risky(v, depth + 1) for v in s.values())
-        if isinstance(s, list):
-            return any(risky(v, depth + 1) for v in s)
-        return False
+    def risky(s: Any) -> bool:
+        return isinstance(s, dict) and (
+            (s.get("type") == "array" and empty(s.get("items")))
+            or (s.get("type") == "map" and empty(s.get("values"))))
 
-    if not any(risky(p) for p in parsed):
-        return reader
+    try:
+        if not any(risky(s) for s in nodes):
+            return reader
+        why = "has an array or map of items that take no bytes"
+    except _TooDeep:
+        why = f"nests its types deeper than {MAX_EMPTY_DEPTH} levels to check"
 
     def refuse(raw: bytes) -> bytes:
-        raise Mismatch("its Avro schema has an array or map of items that take no bytes; "
-                       "not decoded (a record could claim billions of them)")
+        raise Mismatch(f"its Avro schema {why}; not decoded (a record could claim billions "
+                       "of items that take no bytes)")
 
     return refuse
+
+
+#: deepest chain of types followed to learn whether a type takes no bytes
+MAX_EMPTY_DEPTH = 200
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _nodes(roots: Sequence[Any]) -> list[Any]:
+    """Every dict and list inside `roots`, found with a stack (no recursion)."""
+    out: list[Any] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            out.append(node)
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            out.append(node)
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return out

@@ -45,3 +45,8 @@ class RegistryUnreachable(KafkaOpsError):
     """The registry did not answer (refused, timed out, TLS failed)."""
 
     retriable = True
+
+
+class UnusableSchema(KafkaOpsError):
+    """A schema text kafkaops refuses to read: JSON nested deeper than it walks (the
+    registry can be written by anyone who can produce to its `_schemas` topic)."""

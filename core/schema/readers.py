@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import struct
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -25,10 +24,15 @@ from typing import Any
 
 import orjson
 
+from kafkaops.core.untrusted import UntrustedData, parse_json
+
 MAGIC = 0
 FRAME = 5
 #: deepest Protobuf message-index path accepted (a hostile frame could claim millions)
 MAX_INDEXES = 64
+#: deepest JSON nesting accepted in a schema text (Avro, JSON Schema): a record inside a
+#: record's field adds three levels, so this allows some forty levels of records
+MAX_SCHEMA_DEPTH = 128
 
 Reader = Callable[[bytes], bytes]
 """A framed value (frame included) -> its decoded value as JSON bytes; raises Mismatch."""
@@ -81,6 +85,16 @@ def message_indexes(raw: bytes, pos: int = FRAME) -> tuple[list[int], int]:
     return out, pos
 
 
+def schema_json(text: str) -> Any:
+    """The JSON of a registry's schema text (Avro, JSON Schema). The registry can be
+    written by others (anyone who can produce to its `_schemas` topic), so the text goes
+    through core/untrusted.py's parse_json: a text nested deeper than MAX_SCHEMA_DEPTH is
+    UntrustedData, a text that is not JSON NotJson (both ValueErrors); a text read here
+    can then be walked by code that recurses. Its size is bounded by the registry
+    client's answer size."""
+    return parse_json(text, max_bytes=None, max_depth=MAX_SCHEMA_DEPTH)
+
+
 # ---------------------------------------------------------------- Avro
 
 
@@ -103,9 +117,14 @@ def avro_reader(schema: str, named: Sequence[str] = ()) -> Reader:
 
     named_schemas: dict[str, Any] = {}
     try:
-        for text in named:
-            parse_schema(json.loads(text), named_schemas=named_schemas)
-        parsed = parse_schema(json.loads(schema), named_schemas=named_schemas)
+        texts = [schema_json(text) for text in named]
+        main = schema_json(schema)
+    except UntrustedData as e:
+        raise Mismatch(f"cannot use the Avro schema: {e}") from None
+    try:
+        for data in texts:
+            parse_schema(data, named_schemas=named_schemas)
+        parsed = parse_schema(main, named_schemas=named_schemas)
     except Exception as e:  # fastavro raises several kinds for a schema it cannot use
         raise Mismatch(f"cannot use the Avro schema: {e}") from None
     name = parsed.get("name", parsed.get("type", "value")) if isinstance(parsed, dict) \
