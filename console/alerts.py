@@ -32,6 +32,7 @@ from kafkaops.core.alerts.metrics import show_value
 from kafkaops.core.alerts.model import Subject
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.lag.status import age
+from kafkaops.core.textfmt import plural
 from kafkaops.core.untrusted import printable
 
 #: resolved alerts stay listed this long after they resolved (a night's shift and then some)
@@ -171,7 +172,7 @@ def summary_text(rows: Sequence[AlertRow], *, rules: int, topic: str, cluster: s
     where = f"{topic!r}" + (f" on cluster {cluster!r}" if cluster != own_cluster else "")
     out.append(f" · read from {where}")
     if rules:
-        out.append(f" · {rules} metric rule(s) in config")
+        out.append(f" · {plural(rules, 'metric rule')} in config")
     else:
         out.append(f"\nno metric alert rules in {source} (alerts.rules with when:); this "
                    "lists what other kafkaops processes published", style="yellow")

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from kafkaops.console.base import DataScreen
 from kafkaops.core.audit.model import AuditRecord, VerifyReport
 from kafkaops.core.errors import KafkaOpsError
+from kafkaops.core.textfmt import plural
 from kafkaops.core.untrusted import printable
 
 COLUMNS = ("Time", "Actor", "Face", "Action", "Target", "Result", "Offset")
@@ -50,10 +51,11 @@ def verify_text(report: VerifyReport) -> Text:
     head = (f"head offset {report.head_offset} sig {report.head_sig[:16]}…"
             if report.head_sig else "empty trail")
     summary = (f"{report.records:,} records from offset {report.log_start}, "
-               f"{report.writers} writer(s); {head}")
+               f"{plural(report.writers, 'writer')}; {head}")
     if report.ok:
         return Text(f"✓ trail verified: {summary}")
-    t = Text(f"✗ trail FAILED verification: {len(report.problems)} bad record(s); {summary}\n",
+    bad = plural(len(report.problems), 'bad record')
+    t = Text(f"✗ trail FAILED verification: {bad}; {summary}\n",
              style="bold")
     for p in report.problems:
         t.append(f"  partition {p.partition} offset {p.offset}: {p.kind}: {p.message}\n")
@@ -100,7 +102,7 @@ class AuditScreen(DataScreen):
         self._records = {str(r.offset): r for r in reversed(records)}
         self._redraw()
         self.query_one("#audit-summary", Static).update(Text(
-            f"{topic} on {self.services.cluster_name}: newest {len(records):,} record(s) · "
+            f"{topic} on {self.services.cluster_name}: newest {plural(len(records), 'record')} · "
             "v verifies signatures and sequences"))
 
     def _redraw(self) -> None:

@@ -25,6 +25,7 @@ from kafkaops.core.audit.trails import note_refusal
 from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.policy.model import Finding, FixPlan, PolicyReport
 from kafkaops.core.policy.service import ACTION, PolicyService
+from kafkaops.core.textfmt import plural
 from kafkaops.core.untrusted import printable
 
 COLUMNS = ("Topic", "Team", "Policy", "Rule", "Status", "Found", "Fix")
@@ -83,16 +84,17 @@ class ComplianceScreen(DataScreen):
             summary.update("no policies in config: add policies: (see config.example.yaml)")
             return
         v, u = len(data.violations), len(data.unknown)
+        under = (f"{plural(data.topics, 'topic')} under "
+                 f"{plural(len(data.policies), 'policy', 'policies')}")
         words = Text.assemble(
-            (f"{v} violation{'s' if v != 1 else ''}", "bold red" if v else "bold green"),
+            (plural(v, "violation"), "bold red" if v else "bold green"),
             ", ",
             (f"{u} unknown", "bold yellow" if u else ""),
-            f" (not reported by the broker: never taken as compliant) · {data.topics} "
-            f"topic(s) under {len(data.policies)} polic{'y' if len(data.policies) == 1 else 'ies'}"
-            " · F fixes the highlighted topic")
+            f" (not reported by the broker: never taken as compliant) · "
+            f"{under} · F fixes the highlighted topic")
         summary.update(words if data.findings else Text.assemble(
             ("every topic complies", "bold green"),
-            f" · {data.topics} topic(s) under {len(data.policies)} policies"))
+            f" · {under}"))
         for i, f in enumerate(data.findings):
             status = (Text("VIOLATION", style="bold red") if f.status == "violation"
                       else Text("UNKNOWN", style="yellow"))

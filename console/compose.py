@@ -33,6 +33,7 @@ from kafkaops.core.admin.rules import parse_headers
 from kafkaops.core.errors import KafkaOpsError, Refused, UsageError
 from kafkaops.core.messages.model import Message as Record
 from kafkaops.core.services import Services
+from kafkaops.core.textfmt import plural
 from kafkaops.core.untrusted import is_printable, printable
 
 
@@ -245,7 +246,7 @@ class ComposeScreen(ModalScreen["Ack | None"]):
         summary = Text()
         summary.append(f"Produce 1 record to {printable(self.topic)}?\n\n", style="bold")
         summary.append(f"Cluster {self.services.cluster_name}, {where}, {key}, "
-                       f"{len(record.headers)} header(s), {size:,} bytes{framing}.")
+                       f"{plural(len(record.headers), 'header')}, {plural(size, 'byte')}{framing}.")
 
         def confirmed(yes: bool | None) -> None:
             if yes:

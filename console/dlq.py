@@ -29,6 +29,7 @@ from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused
 from kafkaops.core.expr.filter import Filter, compile_filter
 from kafkaops.core.expr.model import FilterError
 from kafkaops.core.messages.display import preview
+from kafkaops.core.textfmt import plural
 from kafkaops.core.untrusted import printable
 
 
@@ -81,7 +82,8 @@ class DlqScreen(DataScreen):
                           key=t.topic)
         total = sum(t.messages for t in data)
         self.query_one("#dlq-summary", Static).update(
-            f"{len(data)} dead-letter topic(s), {total:,} message(s) · Enter: records and replay"
+            f"{plural(len(data), 'dead-letter topic')}, {plural(total, 'message')} · "
+            "Enter: records and replay"
             if data else "no dead-letter topics (names ending in "
             f"{', '.join(self.services.config.dead_letters.suffixes)}, or dead_letters.topics)")
         if table.row_count:
@@ -216,7 +218,7 @@ class DlqTopicScreen(DataScreen):
         replayed = sum(1 for k in self._letters.values()
                        if (k.message.partition, k.message.offset) in self._replayed)
         self.query_one("#dlq-summary", Static).update(Text(
-            f"{len(self._letters):,} record(s){where} · {replayed:,} replayed · "
+            f"{plural(len(self._letters), 'record')}{where} · {replayed:,} replayed · "
             f"{len(self.marked):,} marked · R replays the marked ones, or all shown if none"))
 
     def _current(self) -> DeadLetter | None:
@@ -328,7 +330,8 @@ class DlqTopicScreen(DataScreen):
             self._result(f"cannot replay: {e}", error=True)
             return
         if not plan.items:
-            self._result(f"nothing to change: none of the {len(positions):,} record(s) {what} "
+            shown = plural(len(positions), "record")
+            self._result(f"nothing to change: none of the {shown} {what} "
                          f"can be replayed ({len(plan.already_replayed):,} replayed before, "
                          f"{len(plan.no_origin):,} with no known origin); nothing was written")
             return
@@ -337,7 +340,7 @@ class DlqTopicScreen(DataScreen):
         if not yes:
             self._result("replay cancelled: nothing was changed")
             return
-        self._result(f"replaying {plan.count:,} record(s)…")
+        self._result(f"replaying {plural(plan.count, 'record')}…")
         try:
             result = await svc.apply(plan, actor=local_actor(), face="console")
         except NothingToChange as e:
@@ -348,7 +351,7 @@ class DlqTopicScreen(DataScreen):
             return
         dests = ", ".join(f"{n:,} to {t}" for t, n in sorted(result.by_destination().items()))
         self.marked.clear()
-        self._result(f"replayed {result.count:,} record(s): {dests or 'none'}"
+        self._result(f"replayed {plural(result.count, 'record')}: {dests or 'none'}"
                         + (f"; {len(result.already_replayed):,} had been replayed before"
                            if result.already_replayed else ""))
         self.refresh_data()

@@ -339,8 +339,8 @@ class OffsetResetScreen(ModalScreen["ResetResult | None"]):
         else:
             bad = ", ".join(str(c.partition) for c in result.mismatches)
             self.set_status(
-                f"Applied, but the offsets read back do not match the plan on partition(s) "
-                f"{bad}.", "error"
+                f"Applied, but the offsets read back do not match the plan on "
+                f"{'partition' if len(result.mismatches) == 1 else 'partitions'} {bad}.", "error"
             )
         self.query_one("#close", Button).focus()
 

@@ -21,6 +21,7 @@ from kafkaops.console.base import DataScreen
 from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.schema.browse import SchemaBrowser, SubjectDetail, SubjectSummary, diff, pretty
 from kafkaops.core.schema.records import CompatibilityLevel, RegisteredSchema
+from kafkaops.core.textfmt import plural
 
 
 def right(value: object) -> Text:
@@ -98,7 +99,7 @@ class SchemasScreen(DataScreen):
                           key=s.subject)
         client = SchemaBrowser(self.services).client
         self.query_one("#schema-summary", Static).update(Text(
-            f"{len(subjects)} subject(s) at {client.url} · global compatibility "
+            f"{plural(len(subjects), 'subject')} at {client.url} · global compatibility "
             f"{self._global.level} · space marks a version, then ↑↓ shows the diff"))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
@@ -147,7 +148,7 @@ class SchemasScreen(DataScreen):
         lvl = d.level
         info = Text()
         info.append(d.subject, style="bold")
-        info.append(f" · {len(d.versions)} version(s) · compatibility {lvl.level} "
+        info.append(f" · {plural(len(d.versions), 'version')} · compatibility {lvl.level} "
                     f"({'set on the subject' if lvl.source == 'subject' else 'global'})")
         if d.referenced_by:
             info.append(" · referenced by ids " + ", ".join(map(str, d.referenced_by)))

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import DataScreen
 from kafkaops.console.format import duration_ms
+from kafkaops.core.textfmt import plural
 from kafkaops.core.untrusted import printable
 from kafkaops.core.usage.model import Amount, UsageReport
 from kafkaops.core.usage.service import UsageService
@@ -101,7 +102,7 @@ class UsageScreen(DataScreen):
         w = data.window
         estimated = sum(1 for t in data.topics if t.bytes_in.error or t.bytes_stored.error)
         source = ("exact: every batch read" if not estimated
-                  else f"{estimated} topic(s) estimated from sampled batches, ± 95%")
+                  else f"{plural(estimated, 'topic')} estimated from sampled batches, ± 95%")
         self.query_one("#usage-summary", Static).update(Text(
             f"last {window_words(w)} (w: window) · {len(data.topics)} topics, "
             f"{len(data.teams)} owners · bytes as stored (compressed where produced so) · "

@@ -9,6 +9,12 @@ from collections.abc import Iterable, Sequence
 from kafkaops.core.untrusted import printable
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 flag`, `2 flags`, `1,204 records`: a count with its noun as people say it (every
+    face writes counts this way, never `record(s)`)."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
 def fmt(value: object) -> str:
     """A cell: '-' for unknown, thousands separators for counts, yes/no for flags. Text is
     escaped (core/untrusted.printable): a cell is one line, and may come from a record."""

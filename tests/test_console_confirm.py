@@ -233,7 +233,7 @@ async def test_replay_dialog_counts_agree_with_the_header(
         async with app.run_test(size=SIZE) as pilot:
             screen = DlqTopicScreen(world.dlq)
             await app.push_screen(screen)
-            await wait_until(pilot, lambda: "6 record(s) · 1 replayed" in text_of(
+            await wait_until(pilot, lambda: "6 records · 1 replayed" in text_of(
                 screen, "dlq-summary"), "the header")
             await pilot.press("R")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmReplayScreen),

@@ -98,8 +98,9 @@ async def test_mark_and_replay_with_confirmation(world):
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmReplayScreen),
                              "the confirmation again")
             await pilot.press("y")
-            await wait_until(pilot, lambda: "replayed 2 record(s)" in text_of(
+            await wait_until(pilot, lambda: "replayed 2 records" in text_of(
                 screen, "dlq-result"), "the replay result")
+            assert "(s)" not in screen_text(app)
             await wait_until(pilot, lambda: [r[4] for r in rows(screen, "dlq-records")][:3]
                              == ["yes", "yes", ""], "replayed marks")
             assert sorted(m.key for m in await read(services, world.orders)) == [b"o-1", b"o-2"]
@@ -130,8 +131,9 @@ async def test_filter_then_replay_all_shown_and_bad_filter(world):
             assert 'Replay 1 of the 1 record shown (matching status == "late")' in str(
                 app.screen.query_one("#confirm-summary", Static).render())
             await pilot.click("#confirm-yes")
-            await wait_until(pilot, lambda: "replayed 1 record(s)" in text_of(
+            await wait_until(pilot, lambda: "replayed 1 record:" in text_of(
                 screen, "dlq-result"), "the replay result")
+            assert "(s)" not in screen_text(app)
     async with Services(world.config) as s:
         assert [m.key for m in await read(s, world.orders)] == [b"o-3"]
 
@@ -202,6 +204,9 @@ async def test_audit_screen_lists_and_verifies(world, bootstrap):
             await app.push_screen(screen)
             await wait_until(pilot, lambda: len(rows(screen, "audit-records")) == 2, "2 rows")
             newest, oldest = rows(screen, "audit-records")
+            # a count says its noun right: "newest 2 records", never "record(s)"
+            assert "newest 2 records ·" in text_of(screen, "audit-summary")
+            assert "(s)" not in screen_text(app)
             # the outcome's offset: each change is an intent record, then its outcome
             assert newest[1:7] == ["bob@host", "cli", "dlq.replay", world.dlq, "ok", "3"]
             assert oldest[1:3] == ["ann@host", "slack"]

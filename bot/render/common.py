@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkaops.core.textfmt import fmt, human_ms, text_table  # noqa: F401 - re-exported
+from kafkaops.core.textfmt import fmt, human_ms, plural, text_table  # noqa: F401 - re-exported
 from kafkaops.core.untrusted import printable
 
 #: https://api.slack.com/reference/block-kit/blocks: limits of the blocks used here
@@ -281,11 +281,6 @@ def code_sections(lines: Sequence[str], *, more: str = "", max_blocks: int = 10)
     return blocks
 
 
-
-
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """`1 flag`, `2 flags`, `1,204 records`."""
-    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 def human_seconds(seconds: float | None) -> str:
