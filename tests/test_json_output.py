@@ -74,7 +74,6 @@ SOURCE_ONLY = {
     "connect restart", "connect pause", "connect resume", "connect stop", "connect delete",
     "alerts run", "dlq replay", "dlq show", "failover execute", "failover resume",
     "failback plan", "failback execute", "failback resume", "failback status",
-    "policy fix",  # the embedded broker cannot change topic configs: nothing to print
     # the embedded broker does not offer CreatePartitions; the output is run_change's, as
     # for the other topic changes run below
     "topic add-partitions",
@@ -194,6 +193,8 @@ FLAG, NEW, DOOMED = "{flag}", "{new}", "{doomed}"
 #: NEW_TOPIC does not exist; SPARE exists, empty (and is deleted); SPARE_GROUP is stopped
 #: (and is deleted); SINK is a topic to produce to
 NEW_TOPIC, SPARE, SPARE_GROUP, SINK = "{new_topic}", "{spare}", "{spare_group}", "{sink}"
+#: SHORT keeps its records an hour, where its policy asks for a day (policy fix sets it)
+SHORT = "{short}"
 CASES = [
     Case("cluster", "--json"),
     Case("topics", "--json"),
@@ -241,6 +242,7 @@ CASES = [
     Case("usage", "record", "--json"),
     Case("usage", "report", "--month", "{month}", "--json"),
     Case("policy", "check", "--json"),
+    Case("policy", "fix", SHORT, "--yes", "--json"),
 ]
 
 
@@ -261,10 +263,11 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
         await produce_values(bootstrap, avro, avro_values(registry_url, avro, [order(1)]))
         group = await stopped_group(bootstrap, known.name, {0: 3, 1: 4})
         spare_group = await stopped_group(bootstrap, known.name, {0: 1})
-        spare, sink = unique("json.spare"), unique("json.sink")
+        spare, sink, short = unique("json.spare"), unique("json.sink"), unique("json.short")
         async with KafkaConnection("setup", ClusterConfig(bootstrap)) as conn:
-            await TopicService(conn).create_topics([NewTopicSpec(spare, 1),
-                                                    NewTopicSpec(sink, 1)])
+            await TopicService(conn).create_topics([
+                NewTopicSpec(spare, 1), NewTopicSpec(sink, 1),
+                NewTopicSpec(short, 1, 1, {"retention.ms": "3600000"})])
         data = with_registry(w.config_data(config_data), registry_url)
         data["alerts"] = {"topic": unique("_alerts"), "group": unique("alerts"),
                           "rules": [{"name": "behind", "match": {"group": group},
@@ -277,7 +280,9 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
         data["teams"] = {"json": {"match": [known.name]}}
         data["costs"] = {"storage_gb_month": 0.1, "ingress_gb": 0.02, "currency": "USD"}
         data["policies"] = [{"name": "wide", "match": {"topic": known.name},
-                             "require": {"partitions": ">= 1", "retention": ">= 1d"}}]
+                             "require": {"partitions": ">= 1", "retention": ">= 1d"}},
+                            {"name": "day", "match": {"topic": short},
+                             "require": {"retention": ">= 1d"}}]
         path.write_text(yaml.safe_dump(data))
         flag, doomed = unique("json.flag"), unique("json.doomed")
         for argv in (["create", flag], ["set", flag, "--owner", "team-a"], ["create", doomed]):
@@ -290,7 +295,7 @@ def world(config_data: dict, tmp_path_factory: pytest.TempPathFactory,
                    "subject": f"{avro}-value", "schema": str(schema),
                    "month": time.strftime("%Y-%m", time.gmtime()),
                    "new_topic": unique("json.topic"), "spare": spare,
-                   "spare_group": spare_group, "sink": sink}
+                   "spare_group": spare_group, "sink": sink, "short": short}
 
     return asyncio.run(build())
 

@@ -5,8 +5,9 @@ Reads are for anyone in the workspace. A fix needs the `topic.write` permission,
 from the topic's configs now (the plan is the confirmation's summary; a topic with nothing
 to change is said at once and asks nothing), and runs on Confirm through core, which plans
 again, refuses on a read-only cluster and audits the change with the confirming Slack user.
-Where the cluster cannot change topic configs (the embedded broker), Confirm ends in that
-error, audited, and nothing changes.
+Where the cluster cannot change the topic's configs safely (no IncrementalAlterConfigs, and
+only a classic AlterConfigs that would drop configs the broker does not show), Confirm ends
+in that error, audited, and nothing changes.
 """
 
 from __future__ import annotations

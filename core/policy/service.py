@@ -39,7 +39,10 @@ ACTION = "topic.config"
 
 
 class ConfigChangeUnsupported(KafkaOpsError):
-    """The cluster has no API to change topic configs (the embedded broker)."""
+    """The cluster cannot change a topic's configs safely: it offers neither
+    IncrementalAlterConfigs nor the classic AlterConfigs, or only AlterConfigs (Kafka before
+    2.3) while it does not show every config of the topic, so the overrides AlterConfigs
+    must send again are not known. The embedded broker offers IncrementalAlterConfigs."""
 
 
 class PolicyService:
