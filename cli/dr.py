@@ -12,8 +12,10 @@ import sys
 import time
 
 from kafkaops.cli.common import Context, add_json, print_json, table
-from kafkaops.core.dr.status import DrService, DrStatus, answer_text, heartbeat_verdict, rpo_verdict
-from kafkaops.core.dr.status import fmt_age as age
+from kafkaops.core.dr.model import DrStatus
+from kafkaops.core.dr.rpo import answer_text, heartbeat_verdict, rpo_verdict
+from kafkaops.core.dr.rpo import fmt_age as age
+from kafkaops.core.dr.status import DrService
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -31,7 +31,7 @@ import time
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, FailoverService
-from kafkaops.core.dr.status import fmt_age as age
+from kafkaops.core.dr.rpo import fmt_age as age
 
 STOP_ENV = "KAFKAOPS_FAILOVER_STOP_AT"
 _MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}

@@ -36,7 +36,9 @@ from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
-from kafkaops.core.dr.status import DrService, DrStatus, answer_text, fmt_age, rpo_verdict
+from kafkaops.core.dr.model import DrStatus
+from kafkaops.core.dr.rpo import answer_text, fmt_age, rpo_verdict
+from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, KafkaOpsError
 from kafkaops.core.kafka.reach import answering
 

@@ -3,7 +3,7 @@ primary to its secondary the way MirrorMaker 2 does, so DR status and failover c
 exercised end to end with no JVM. Production replication is MirrorMaker 2 (or Cluster
 Linking); kafkaops only reads what MM2 writes.
 
-What it writes is what MM2 writes, byte for byte (mm2.py):
+What it writes is what MM2 writes, byte for byte (core/dr/mm2_formats.py):
 - remote topics named by the pair's replication policy (`<source><sep><topic>` or the same
   name), same partition count, records copied with key, value, headers and timestamp;
 - the source's `heartbeats` replicated like any topic (MM2's heartbeats.replication.enabled),
@@ -39,21 +39,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaops.core.config import Config, DrPairConfig
-from kafkaops.core.dr.mm2 import (
-    DEFAULT_OFFSET_LAG_MAX,
+from kafkaops.core.dr.mm2_formats import (
     Checkpoint,
     Heartbeat,
     OffsetSync,
-    OffsetSyncStore,
-    OffsetSyncWriter,
-    checkpoint_is_newer,
     encode_checkpoint,
     encode_heartbeat,
     encode_offset_sync,
-    group_matches,
 )
 from kafkaops.core.dr.mm2_io import read_checkpoints, read_offset_syncs
-from kafkaops.core.dr.status import Flow, find_pair, flow, replication_position
+from kafkaops.core.dr.mm2_offsets import (
+    DEFAULT_OFFSET_LAG_MAX,
+    OffsetSyncStore,
+    OffsetSyncWriter,
+    checkpoint_is_newer,
+    group_matches,
+)
+from kafkaops.core.dr.model import Flow, find_pair, flow
+from kafkaops.core.dr.rpo import replication_position
 from kafkaops.core.errors import KafkaOpsError, UsageError
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.connection import KafkaConnection

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaops.core.config import Config, parse_config
-from kafkaops.core.dr.mm2 import (
+from kafkaops.core.dr.mm2_formats import (
     Checkpoint,
     Heartbeat,
     OffsetSync,

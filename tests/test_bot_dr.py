@@ -53,16 +53,16 @@ from kafkaops.core.dr.failover import (
     Precheck,
     StepOutcome,
 )
-from kafkaops.core.dr.mm2 import Checkpoint, Heartbeat, OffsetSync
-from kafkaops.core.dr.status import (
+from kafkaops.core.dr.mm2_formats import Checkpoint, Heartbeat, OffsetSync
+from kafkaops.core.dr.model import (
     DrStatus,
     GroupCheckpoints,
     HeartbeatInfo,
     PartitionReplication,
     RunSummary,
     TopicReplication,
-    fmt_age,
 )
+from kafkaops.core.dr.rpo import fmt_age
 from kafkaops.core.kafka.groups import commit_offsets
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.services import Services

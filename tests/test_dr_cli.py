@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from kafkaops.core.dr.mm2 import Heartbeat
+from kafkaops.core.dr.mm2_formats import Heartbeat
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.records import TopicPartition
 

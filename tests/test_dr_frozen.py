@@ -26,7 +26,8 @@ from textual.pilot import Pilot
 from kafkaops.console.app import KafkaOpsApp
 from kafkaops.console.dr import DrScreen
 from kafkaops.core.alerts.metrics import dr_observation
-from kafkaops.core.dr.status import DrService, answer_text, rpo_verdict
+from kafkaops.core.dr.rpo import answer_text, rpo_verdict
+from kafkaops.core.dr.status import DrService
 from kafkaops.core.kafka.reach import PROBE_EVERY, PROBE_TIMEOUT
 from kafkaops.demo.embedded import EmbeddedClusters
 

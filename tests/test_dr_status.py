@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from kafkaops.core.dr.mm2 import (
+from kafkaops.core.dr.mm2_formats import (
     Checkpoint,
     Heartbeat,
     OffsetSync,
     decode_checkpoint,
     decode_offset_sync,
 )
-from kafkaops.core.dr.status import (
-    DrService,
+from kafkaops.core.dr.rpo import (
     fmt_age,
     lag_messages,
     lag_seconds,
@@ -25,6 +24,7 @@ from kafkaops.core.dr.status import (
     rpo_verdict,
     signals,
 )
+from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import ConfigError
 from kafkaops.core.kafka.topicio import read_partition
 from kafkaops.core.records import TopicPartition

@@ -20,14 +20,9 @@ from kafkaops.core.dr.failover import (
     reprocess_estimate,
     target_position,
 )
-from kafkaops.core.dr.mm2 import (
-    Checkpoint,
-    Heartbeat,
-    OffsetSync,
-    OffsetSyncStore,
-    remote_consumer_offsets,
-)
+from kafkaops.core.dr.mm2_formats import Checkpoint, Heartbeat, OffsetSync
 from kafkaops.core.dr.mm2_io import read_checkpoints, read_offset_syncs
+from kafkaops.core.dr.mm2_offsets import OffsetSyncStore, remote_consumer_offsets
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, Refused
 from kafkaops.core.kafka.groups import commit_offsets, group_members

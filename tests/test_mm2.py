@@ -11,27 +11,31 @@ import struct
 
 import pytest
 
-from kafkaops.core.dr.mm2 import (
-    SYNCS_PER_PARTITION,
+from kafkaops.core.dr.mm2_formats import (
     Checkpoint,
-    DefaultReplicationPolicy,
     Heartbeat,
-    IdentityReplicationPolicy,
     Mm2FormatError,
     OffsetSync,
-    OffsetSyncStore,
-    OffsetSyncWriter,
-    checkpoint_is_newer,
     decode_checkpoint,
     decode_heartbeat,
     decode_offset_sync,
     encode_checkpoint,
     encode_heartbeat,
     encode_offset_sync,
+)
+from kafkaops.core.dr.mm2_offsets import (
+    SYNCS_PER_PARTITION,
+    OffsetSyncStore,
+    OffsetSyncWriter,
+    checkpoint_is_newer,
     group_matches,
     remote_consumer_offsets,
-    replication_policy,
     translate_upstream,
+)
+from kafkaops.core.dr.mm2_policy import (
+    DefaultReplicationPolicy,
+    IdentityReplicationPolicy,
+    replication_policy,
 )
 from kafkaops.core.errors import ConfigError
 from kafkaops.core.records import TopicPartition

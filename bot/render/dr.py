@@ -31,7 +31,8 @@ from kafkaops.bot.render.common import (
 )
 from kafkaops.core.capabilities import in_slack_words
 from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
-from kafkaops.core.dr.status import DrStatus, answer_text, fmt_age, rpo_verdict
+from kafkaops.core.dr.model import DrStatus
+from kafkaops.core.dr.rpo import answer_text, fmt_age, rpo_verdict
 
 _CHECK = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
 _SEVERITY = {"fail": 0, "warn": 1, "ok": 2}

@@ -29,7 +29,7 @@ from kafkaops.bot.render.common import (
 if TYPE_CHECKING:
     from kafkaops.core.alerts.book import AlertView
     from kafkaops.core.audit.model import AuditRecord
-    from kafkaops.core.dr.status import DrStatus
+    from kafkaops.core.dr.model import DrStatus
     from kafkaops.core.lag.model import GroupLag
 
 #: the Refresh button of the Home tab

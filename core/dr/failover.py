@@ -21,7 +21,7 @@ The plan (`FailoverPlan`):
 
 How offsets are translated:
 1. the source is reachable: the group's current committed offset N goes through MM2's own
-   OffsetSyncStore rules (mm2.py) over the offset syncs MM2 wrote (the offset MM2's next
+   OffsetSyncStore rules (mm2_offsets.py) over the offset syncs MM2 wrote (the offset MM2's next
    checkpoint for N would carry; never more than one record past a sync, so it never
    skips a record the group has not read), and the group's newest checkpoint, read as
    RemoteClusterUtils.translateOffsets reads it (last in log order wins), counts too when
@@ -30,7 +30,7 @@ How offsets are translated:
 2. the source is unreachable: the newest checkpoint, as RemoteClusterUtils returns it;
 3. topics that came from the target in the first place (failback of a remote copy such as
    `primary.orders` on dr back to `orders` on primary) use the opposite flow's offset
-   syncs backwards (mm2.translate_upstream), with the same never-skip rule.
+   syncs backwards (mm2_offsets.translate_upstream), with the same never-skip rule.
 Every translated offset is checked against the target partition's log start and end: past
 the end is an MM2 translation bug and the group is not moved; below the start the offset
 is raised to the log start (those records are gone on the target either way).
@@ -73,17 +73,19 @@ from kafkaops.core.dr.control import (
     StepRecord,
     touch,
 )
-from kafkaops.core.dr.mm2 import (
-    Checkpoint,
-    OffsetSync,
+from kafkaops.core.dr.mm2_formats import Checkpoint, OffsetSync
+from kafkaops.core.dr.mm2_io import read_offset_syncs
+from kafkaops.core.dr.mm2_offsets import (
     OffsetSyncStore,
     group_matches,
     remote_consumer_offsets,
     translate_upstream,
 )
-from kafkaops.core.dr.mm2_io import read_offset_syncs
-from kafkaops.core.dr.status import DrService, Flow, FlowSnapshot, flow
-from kafkaops.core.dr.status import fmt_age as _fmt_age
+from kafkaops.core.dr.model import Flow, flow
+from kafkaops.core.dr.probe import FlowSnapshot
+from kafkaops.core.dr.rpo import age_seconds
+from kafkaops.core.dr.rpo import fmt_age as _fmt_age
+from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import (
     ClusterUnreachable,
     Conflict,
@@ -420,10 +422,6 @@ def target_position(syncs: OffsetSyncStore, tp: TopicPartition, source_offset: i
     return sync.downstream_offset + (source_offset - sync.upstream_offset)
 
 
-def _age(ms: int | None, now_ms: int) -> float | None:
-    return None if ms is None else max(now_ms - ms, 0) / 1000.0
-
-
 # ---------------------------------------------------------------- the service
 
 
@@ -697,7 +695,7 @@ class FailoverService:
                 topic=ttp.topic, partition=ttp.partition, source_topic=stp.topic,
                 source_offset=n,
                 checkpoint=(cp.upstream_offset, cp.downstream_offset) if cp else None,
-                checkpoint_age_seconds=_age(cp_ts.get(ttp), now_ms),
+                checkpoint_age_seconds=age_seconds(cp_ts.get(ttp), now_ms),
                 translated=translated, method=method, target_start=start, target_end=end,
                 current=None, offset=offset,
                 reprocess=reprocess_estimate(offset, pos, end),

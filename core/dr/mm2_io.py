@@ -1,13 +1,13 @@
 """Reading MirrorMaker 2's topics on a cluster: checkpoints, offset syncs and heartbeats.
 
-The wire formats and rules are in core/dr/mm2.py (pure); this module reads their records
+The record layouts are in core/dr/mm2_formats.py (pure); this module reads their records
 with core/kafka/topicio.py and decodes them, malformed records skipped and counted as MM2's
 own readers skip them.
 """
 
 from __future__ import annotations
 
-from kafkaops.core.dr.mm2 import (
+from kafkaops.core.dr.mm2_formats import (
     Checkpoint,
     Heartbeat,
     Mm2FormatError,
@@ -77,6 +77,24 @@ async def latest_heartbeat(
         if best is not None or not info.exists or window is None or info.end_offset <= tail:
             return best, _with_skipped(info, skipped)
     return None, TopicRead(topic, False)  # pragma: no cover - the loop always returns
+
+
+async def newest_heartbeat(
+    conn: KafkaConnection, topic: str, *, tail: int = 50
+) -> tuple[Heartbeat | None, TopicRead]:
+    """The newest heartbeat among the last `tail` records of a replicated heartbeats topic,
+    whatever its aliases: they describe other flows (docs/mm2-formats.md), so any heartbeat
+    there proves the flow carried data."""
+    records, info = await read_partition(conn, topic, tail=tail)
+    best: Heartbeat | None = None
+    for r in records:
+        try:
+            hb = decode_heartbeat(r.key, r.value)
+        except Mm2FormatError:
+            continue
+        if best is None or hb.timestamp >= best.timestamp:
+            best = hb
+    return best, info
 
 
 def _with_skipped(info: TopicRead, skipped: int) -> TopicRead:
