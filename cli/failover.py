@@ -30,7 +30,9 @@ import time
 
 from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
 from kafkaops.core.audit.log import local_actor
-from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, FailoverService
+from kafkaops.core.dr.failover import FailoverService
+from kafkaops.core.dr.outcome import FailoverResult
+from kafkaops.core.dr.plan import FailoverPlan
 from kafkaops.core.dr.rpo import fmt_age as age
 
 STOP_ENV = "KAFKAOPS_FAILOVER_STOP_AT"

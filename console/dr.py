@@ -296,7 +296,8 @@ class DrScreen(DataScreen):
 
     @work(exclusive=True, group="dr-plan", exit_on_error=False)
     async def _load_plan(self) -> None:
-        from kafkaops.core.dr.failover import FailoverService, direction_for
+        from kafkaops.core.dr.failover import FailoverService
+        from kafkaops.core.dr.plan import direction_for
 
         try:
             svc = FailoverService(self.services)

@@ -42,17 +42,7 @@ from kafkaops.bot.render.dr import (
 )
 from kafkaops.bot.render.views import message_view
 from kafkaops.core.dr.control import ControlStore
-from kafkaops.core.dr.failover import (
-    FailoverPlan,
-    FailoverResult,
-    FailoverService,
-    GroupOutcome,
-    GroupPlan,
-    PartitionOffset,
-    PartitionPlan,
-    Precheck,
-    StepOutcome,
-)
+from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.dr.mm2_formats import Checkpoint, Heartbeat, OffsetSync
 from kafkaops.core.dr.model import (
     DrStatus,
@@ -62,6 +52,8 @@ from kafkaops.core.dr.model import (
     RunSummary,
     TopicReplication,
 )
+from kafkaops.core.dr.outcome import FailoverResult, GroupOutcome, PartitionOffset, StepOutcome
+from kafkaops.core.dr.plan import FailoverPlan, GroupPlan, PartitionPlan, Precheck
 from kafkaops.core.dr.rpo import fmt_age
 from kafkaops.core.kafka.groups import commit_offsets
 from kafkaops.core.records import TopicPartition

@@ -13,16 +13,11 @@ import pytest
 import yaml
 
 from kafkaops.core.dr.control import ControlStore
-from kafkaops.core.dr.failover import (
-    FailoverService,
-    bound_offset,
-    decide_forward,
-    reprocess_estimate,
-    target_position,
-)
+from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.dr.mm2_formats import Checkpoint, Heartbeat, OffsetSync
 from kafkaops.core.dr.mm2_io import read_checkpoints, read_offset_syncs
 from kafkaops.core.dr.mm2_offsets import OffsetSyncStore, remote_consumer_offsets
+from kafkaops.core.dr.plan import bound_offset, decide_forward, reprocess_estimate, target_position
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, Refused
 from kafkaops.core.kafka.groups import commit_offsets, group_members

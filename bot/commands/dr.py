@@ -48,7 +48,8 @@ from kafkaops.bot.render.dr import (
 from kafkaops.bot.render.replies import render_denied, render_error
 from kafkaops.bot.render.views import loading_view, message_view
 from kafkaops.core.dr.control import Direction
-from kafkaops.core.dr.failover import FailoverResult, FailoverService
+from kafkaops.core.dr.failover import FailoverService
+from kafkaops.core.dr.outcome import FailoverResult
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, NotFound, Refused
 

@@ -30,8 +30,9 @@ from kafkaops.bot.render.common import (
     who,
 )
 from kafkaops.core.capabilities import in_slack_words
-from kafkaops.core.dr.failover import FailoverPlan, FailoverResult, GroupPlan, Precheck
 from kafkaops.core.dr.model import DrStatus
+from kafkaops.core.dr.outcome import FailoverResult
+from kafkaops.core.dr.plan import FailoverPlan, GroupPlan, Precheck
 from kafkaops.core.dr.rpo import answer_text, fmt_age, rpo_verdict
 
 _CHECK = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
