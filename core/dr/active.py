@@ -7,8 +7,8 @@
     watcher.status()                       # what each cluster's copy said, and when
     await watcher.stop()
 
-The active record (`dr/<pair>/active` in `_kafkaops.control`, see dr_control.py) is kept on
-BOTH clusters of the pair. The watcher reads both copies every `interval` seconds and takes
+The active record (`dr/<pair>/active` in `_kafkaops.control`, see core/dr/control.py) is
+kept on BOTH clusters of the pair. The watcher reads both copies every `interval` seconds and takes
 the highest epoch, because either copy can be wrong on its own: a failover happens when the
 primary is in trouble, so the primary may be down (nothing to read) or may have been down
 while the failover ran and came back with its old record (stale: it still names itself at

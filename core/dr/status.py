@@ -36,7 +36,7 @@ import functools
 from typing import Any
 
 from kafkaops.core.config import DrPairConfig
-from kafkaops.core.dr.control import ActiveRecord, ControlLog, ControlStore, ControlView, RunRecord
+from kafkaops.core.dr.control import ControlLog, ControlStore, ControlView, RunRecord, view_of
 from kafkaops.core.dr.model import ClusterAnswer, DrSignals, DrStatus, RunSummary, find_pair, flow
 from kafkaops.core.dr.probe import FlowSnapshot
 from kafkaops.core.dr.rpo import signals
@@ -88,20 +88,7 @@ class DrService:
                                    within=self.timeout)
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
-        logs: dict[str, ControlLog] = {}
-        unreachable: dict[str, str] = {}
-        for name, res in zip(names, results, strict=True):
-            if isinstance(res, ClusterUnreachable):
-                unreachable[name] = str(res)
-            elif isinstance(res, BaseException):
-                raise res
-            else:
-                logs[name] = res
-        active = ActiveRecord(p.name, p.primary, 0, reason="initial")
-        for log in logs.values():
-            if log.active is not None and log.active.epoch > active.epoch:
-                active = log.active
-        return ControlView(p.name, active, logs, unreachable)
+        return view_of(p, names, list(results))
 
     async def status_from(self, p: DrPairConfig, control: ControlView) -> DrStatus:
         fl = flow(p, control.active.cluster)
