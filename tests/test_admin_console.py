@@ -49,6 +49,8 @@ async def open_topic(pilot: Pilot[Any], app: KafkaOpsApp, topic: str) -> None:
 async def confirm_yes(pilot: Pilot[Any], app: KafkaOpsApp) -> None:
     """The confirmation opens on Cancel; go ahead deliberately with its yes button."""
     await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+    # the dialog is pushed before its focus is set: wait for focus, then check it
+    await wait_until(pilot, lambda: app.focused is not None, "focus in the dialog")
     assert app.focused is not None and app.focused.id == "confirm-no"
     await pilot.click("#confirm-yes")
 
@@ -71,6 +73,8 @@ async def test_a_topic_created_reconfigured_grown_and_deleted_from_the_console(
 
         await pilot.click("#change-apply")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm")
+        # the dialog is pushed before its focus is set: wait for focus, then check it
+        await wait_until(pilot, lambda: app.focused is not None, "focus in the dialog")
         assert app.focused is not None and app.focused.id == "confirm-no"
         await pilot.press("enter")  # Enter on Cancel: nothing happens
         await until(pilot, "Cancelled: nothing was changed.")

@@ -78,6 +78,8 @@ async def test_critical_flag_dialog_opens_on_cancel_and_ignores_enter(
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmFlagScreen),
                              "the confirmation")
             assert "Roll it out to 30% (now 25%)" in text_of(app.screen, "confirm-summary")
+            # the dialog is pushed before its focus is set: wait for focus, then check it
+            await wait_until(pilot, lambda: app.screen.focused is not None, "focus in the dialog")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await pilot.press("enter")
             await wait_until(pilot, lambda: "cancelled" in text_of(screen, "flag-result"),

@@ -81,6 +81,8 @@ async def test_mark_and_replay_with_confirmation(world):
             assert f"Replay 2 of the 2 records marked of {world.dlq}" in summary
             assert f"2 to {world.orders}" in summary
             # the dialog opens on Cancel: an Enter alone cancels
+            # the dialog is pushed before its focus is set: wait for focus, then check it
+            await wait_until(pilot, lambda: app.screen.focused is not None, "focus in the dialog")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await pilot.press("enter")
             await wait_until(pilot, lambda: "cancelled" in text_of(screen, "dlq-result"),
