@@ -87,8 +87,9 @@ async def test_tail_screen_shows_records_detail_views_and_pauses(services, topic
     async with app.run_test(size=SIZE) as pilot:
         await app.push_screen(screen)
         await wait_until(pilot, lambda: offsets(screen) == [5, 4, 3, 2, 1, 0], "six rows")
-        text = screen_text(app)
-        assert "plain text ünïcode" in text and "not text" in text
+        # rows are in the table before they are drawn: wait for the screen to show them
+        await wait_until(pilot, lambda: "plain text ünïcode" in screen_text(app)
+                         and "not text" in screen_text(app), "the rows drawn")
         assert "live, newest first" in info(screen) and "read 6" in info(screen)
         # the newest record is selected and shown; go down to the oldest, the JSON one
         assert screen.query_one("#messages", DataTable).has_focus
