@@ -113,9 +113,7 @@ async def execute_cmd(args: argparse.Namespace, ctx: Context) -> int:
             # refuse before asking: execute says why and changes nothing
             await svc.execute(args.pair, direction=args.direction, force=args.force,
                               plan=plan)
-        confirm(args, text if args.json else
-                f"About to {args.direction} pair {plan.pair}: {plan.source} -> {plan.target}"
-                + (" (FORCED over failed pre-checks)" if plan.failed else "") + ".")
+        confirm(args, text if args.json else "\n".join(plan.describe(force=args.force)))
         hook = _stop_hook if os.environ.get(STOP_ENV) else None
         result = await svc.execute(args.pair, direction=args.direction, force=args.force,
                                    actor=local_actor(), face="cli", hook=hook, plan=plan)

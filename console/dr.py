@@ -120,28 +120,18 @@ def plan_lines(plan: Any) -> list[str]:
     return out
 
 
-def substance(plan: Any) -> tuple[Any, ...]:
-    """What a person confirms about a plan: direction, clusters, epoch, each group and what
-    happens to it, the checks that failed. Not the offsets of groups still consuming on the
-    source: they move on while the plan is read, and are translated again at the run."""
-    return (plan.pair, plan.direction, plan.source, plan.target, plan.epoch, plan.new_epoch,
-            tuple((g.group, g.action) for g in plan.groups),
-            tuple(sorted(c.name for c in plan.failed)))
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def confirm_text(plan: Any, cluster_names: str) -> str:
-    moving = [g for g in plan.groups if g.action == "move"]
-    warns = [c for c in plan.prechecks if c.status == "warn"]
+    moving, warns = plan.moving, plan.warned
     lines = [
         f"{plan.direction.capitalize()} pair {plan.pair}: make {plan.target} the active cluster "
         f"(epoch {plan.epoch} → {plan.new_epoch}) instead of {plan.source}.",
         "",
         f"{_count(len(moving), 'group')} get their translated offsets committed on "
-        f"{plan.target}; {len(plan.groups) - len(moving)} left as they are.",
+        f"{plan.target}; {len(plan.left)} left as they are.",
     ]
     if warns:
         # what is being accepted, not only where: the dialog scrolls (PageUp/PageDown)
@@ -428,15 +418,15 @@ class DrScreen(DataScreen):
             return
         # translate again now: while the person read the plan, groups still consuming on
         # the source moved on (MM2 checkpoints too), and core refuses a plan that differs
-        # from the fresh one. What was confirmed (direction, clusters, epoch, the groups
-        # and what happens to each, the checks that failed) must still hold.
+        # from the fresh one. What was confirmed (the plan's fingerprint: clusters, epoch,
+        # the groups and what happens to each, the checks that failed) must still hold.
         try:
             fresh = await self._plan_now(plan)
         except KafkaOpsError as e:
             self._say(f"[b red]not run:[/] the plan could not be made again: {escape(str(e))}; "
                       "nothing was changed")
             return
-        if substance(fresh) != substance(plan) or not fresh.allowed:
+        if fresh.fingerprint != plan.fingerprint or not fresh.allowed:
             self.plan = fresh
             self._note = ("[b yellow]not run: the plan changed since it was shown[/] (above: "
                           "the new one); nothing was changed. e asks again.")

@@ -32,7 +32,7 @@ from kafkaops.bot.render.common import (
 from kafkaops.core.capabilities import in_slack_words
 from kafkaops.core.dr.model import DrStatus
 from kafkaops.core.dr.outcome import FailoverResult
-from kafkaops.core.dr.plan import FailoverPlan, GroupPlan, Precheck
+from kafkaops.core.dr.plan import FailoverPlan, GroupPlan, PlanWords, Precheck
 from kafkaops.core.dr.rpo import answer_text, fmt_age, rpo_verdict
 
 _CHECK = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
@@ -285,24 +285,19 @@ def _partition_lines(g: GroupPlan, limit: int = 10) -> list[str]:
     return out
 
 
+#: the plan's own words (FailoverPlan.describe) in Slack mrkdwn
+SLACK_PLAN_WORDS = PlanWords(
+    text=esc, code=lambda s: f"`{esc(s)}`", em=lambda s: f"*{esc(s)}*",
+    strong=lambda s: f"*{s}*", arrow="→",
+    mark=lambda status: {"ok": ":white_check_mark: ", "warn": ":warning: ",
+                         "fail": ":x: "}.get(status, ""),
+)
+
+
 def plan_verdict(plan: FailoverPlan, *, force: bool = False) -> str:
-    """The plan's verdict. Never says the pre-checks passed when one of them warns: the
-    warnings come first, and the verdict says there are warnings."""
-    if plan.allowed:
-        warned = [c for c in plan.prechecks if c.status == "warn"]
-        if warned:
-            return (f":warning: no pre-check failed; {len(warned)} warned "
-                    f"({esc(', '.join(c.name for c in warned))})")
-        return ":white_check_mark: every pre-check passed"
-    failed = ", ".join(c.name for c in plan.failed)
-    if force and plan.forceable:
-        return (
-            f":warning: *pre-checks FAILED ({esc(failed)}) and --force overrides them*: data "
-            "within the failed checks may be lost or read again"
-        )
-    if plan.forceable:
-        return f":x: *pre-checks FAILED ({esc(failed)})*: execute refuses unless `--force`"
-    return f":x: *pre-checks FAILED ({esc(failed)})*: execute refuses, even with `--force`"
+    """The plan's verdict (FailoverPlan.verdict): never says the pre-checks passed when one
+    of them warns."""
+    return plan.verdict(SLACK_PLAN_WORDS, force=force)
 
 
 #: warnings a confirmation prompt lists (the rest are counted; the full plan has them all)
@@ -324,31 +319,17 @@ def render_prompt_summary(plan: FailoverPlan, *, force: bool = False,
         if len(problems) > PROMPT_WARNINGS:
             lines.append(f"… {len(problems) - PROMPT_WARNINGS} more in the full plan")
         blocks.append(section("\n".join([head, *lines])))
-    moving = [g for g in plan.groups if g.action == "move"]
-    left = [g for g in plan.groups if g.action != "move"]
-    reread = sum(g.reprocess or 0 for g in moving)
-    unknown = any(g.reprocess is None for g in moving)
-    moves = (f"Moves {len(moving)} consumer group{'s' * (len(moving) != 1)}"
-             + (f", leaves {len(left)} as {'they are' if len(left) != 1 else 'it is'}"
-                if left else "")
-             + (f"; about *{reread:,}*{'+' if unknown else ''} record"
-                f"{'' if reread == 1 and not unknown else 's'} read again"
-                if moving else ""))
-    blocks.append(section(
-        f"*{esc(plan.direction)}* of pair `{esc(plan.pair)}`: `{esc(plan.target)}` becomes "
-        f"active instead of `{esc(plan.source)}` (epoch {plan.epoch} → {plan.new_epoch})\n"
-        f"{moves}\n"
-        f"RPO target {fmt_age(plan.rpo_seconds)} · replication lag "
-        f"{fmt_age(plan.replication_lag_seconds)} · heartbeat "
-        f"{fmt_age(plan.heartbeat_age_seconds)} old"))
+    headline, moves, numbers, _ = plan.describe(SLACK_PLAN_WORDS, force=force)
+    blocks.append(section(f"{headline}\n{moves}\n{numbers}"))
     if not problems:
-        blocks.append(context(":white_check_mark: every pre-check passed"))
+        blocks.append(context(plan.verdict(SLACK_PLAN_WORDS)))
     blocks.append(context(
         "Confirm runs every step of the plan, each audited with you as actor; if the plan "
         "has changed by then, nothing runs. *Full plan*: every group's offsets and each "
         "step."))
+    reread, _ = plan.reread
     text = (f"{plan.direction} of {plan.pair}: {plan.target} becomes active instead of "
-            f"{plan.source}; {plural(len(moving), 'group')} move, about "
+            f"{plan.source}; {plural(len(plan.moving), 'group')} move, about "
             f"{plural(reread, 'record')} read again"
             + (f"; {plural(len(problems), 'warning')}" if problems else ""))
     return Message(text, tuple(blocks))

@@ -33,7 +33,7 @@ says it in words for every face, `runbook` lists its steps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -134,6 +134,30 @@ class GroupPlan:
                 for p in self.partitions if p.offset is not None}
 
 
+def _plain_mark(status: str) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class PlanWords:
+    """How a face marks up a plan's words: plain text (CLI, console) or Slack mrkdwn."""
+
+    text: Callable[[str], str] = str
+    """Words from the plan's data (check names)."""
+    code: Callable[[str], str] = str
+    """A name: a pair, a cluster, an option."""
+    em: Callable[[str], str] = str
+    """The direction."""
+    strong: Callable[[str], str] = str
+    """What must not be missed: a failed verdict, the records read again."""
+    mark: Callable[[str], str] = _plain_mark
+    """What stands before a verdict of this status (ok, warn, fail)."""
+    arrow: str = "->"
+
+
+PLAIN = PlanWords()
+
+
 @dataclass(frozen=True)
 class FailoverPlan:
     """Everything a failover (or failback) will do, before it does it."""
@@ -211,6 +235,70 @@ class FailoverPlan:
     def forceable(self) -> bool:
         """True when --force would let it go ahead."""
         return all(c.overridable for c in self.failed)
+
+    @property
+    def warned(self) -> list[Precheck]:
+        return [c for c in self.prechecks if c.status == "warn"]
+
+    @property
+    def moving(self) -> list[GroupPlan]:
+        """The groups whose offsets are committed on the target."""
+        return [g for g in self.groups if g.action == "move"]
+
+    @property
+    def left(self) -> list[GroupPlan]:
+        """The groups left as they are."""
+        return [g for g in self.groups if g.action != "move"]
+
+    @property
+    def reread(self) -> tuple[int, bool]:
+        """(records the moving groups read again, True when that is only a lower bound:
+        a group's count is unknown)."""
+        moving = self.moving
+        return (sum(g.reprocess or 0 for g in moving),
+                any(g.reprocess is None for g in moving))
+
+    def verdict(self, words: PlanWords | None = None, *, force: bool = False) -> str:
+        """The pre-checks' verdict. Never says they passed when one of them warns."""
+        w = words or PLAIN
+        if self.allowed:
+            if self.warned:
+                names = w.text(", ".join(c.name for c in self.warned))
+                return w.mark("warn") + f"no pre-check failed; {len(self.warned)} warned ({names})"
+            return w.mark("ok") + "every pre-check passed"
+        failed = w.text(", ".join(c.name for c in self.failed))
+        if force and self.forceable:
+            return (w.mark("warn") + w.strong(f"pre-checks FAILED ({failed}) and --force "
+                                              "overrides them")
+                    + ": data within the failed checks may be lost or read again")
+        refuses = "execute refuses unless " if self.forceable else "execute refuses, even with "
+        return (w.mark("fail") + w.strong(f"pre-checks FAILED ({failed})") + ": " + refuses
+                + w.code("--force"))
+
+    def describe(self, words: PlanWords | None = None, *, force: bool = False
+                 ) -> tuple[str, ...]:
+        """The plan for people, in every face's words: what becomes active, what moves and
+        how much is read again, the RPO and what was measured, the verdict. Each group's
+        offsets and each step are in the plan's own fields."""
+        w = words or PLAIN
+        moving, left = self.moving, self.left
+        reread, unknown = self.reread
+        moves = (f"Moves {len(moving)} consumer group{'s' * (len(moving) != 1)}"
+                 + (f", leaves {len(left)} as {'they are' if len(left) != 1 else 'it is'}"
+                    if left else "")
+                 + (f"; about {w.strong(f'{reread:,}')}{'+' if unknown else ''} record"
+                    f"{'' if reread == 1 and not unknown else 's'} read again"
+                    if moving else ""))
+        return (
+            f"{w.em(self.direction)} of pair {w.code(self.pair)}: {w.code(self.target)} "
+            f"becomes active instead of {w.code(self.source)} (epoch {self.epoch} {w.arrow} "
+            f"{self.new_epoch})",
+            moves,
+            f"RPO target {_fmt_age(self.rpo_seconds)} · replication lag "
+            f"{_fmt_age(self.replication_lag_seconds)} · heartbeat "
+            f"{_fmt_age(self.heartbeat_age_seconds)} old",
+            self.verdict(w, force=force),
+        )
 
 
 # ---------------------------------------------------------------- pure decisions
