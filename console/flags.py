@@ -1,7 +1,9 @@
 """Feature flags: every flag with its state, rollout, value, owner, version and last change
 (`FlagsScreen`); space switches the highlighted flag on or off, p edits its rollout, Enter
 opens its history (`FlagHistoryScreen`), where b rolls back to the highlighted version.
-Flags tagged `critical` ask first (`ConfirmFlagScreen`).
+Flags tagged `critical` ask first (`ConfirmFlagScreen`). Every change is core's plan
+(FlagService.plan_*), shown in its own words (FlagPlan.describe()) and applied as planned
+(FlagService.apply): the console never words or computes a flag's next state itself.
 
 Data: the cluster's `FlagService` (`self.services.flags()`), which follows `_kafkaops.flags`
 live: the screen redraws when any writer changes a flag, and polls as a safety net. Every
@@ -31,11 +33,13 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.audit.trails import note_refusal
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused, UsageError
+from kafkaops.core.flags.plan import FlagPlan
 from kafkaops.core.flags.service import (
     FlagChange,
     FlagService,
     FlagState,
     check_rollout,
+    same_content,
     state_summary,
 )
 from kafkaops.core.untrusted import printable
@@ -149,31 +153,37 @@ class _FlagActions:
             return False
         return True
 
-    async def confirmed(self, flag: FlagState, change: str) -> bool:
-        """True to go ahead: at once for ordinary flags, after a question for critical ones."""
-        if not flag.critical:
-            return True
-        summary = (
-            f"{flag.key} is tagged critical.\n\n{change}\n\nNow: {state_summary(flag)}\n"
-            f"Owner: {flag.owner or '-'}. The change is audited."
-        )
-        yes = bool(await self.app.push_screen_wait(ConfirmFlagScreen(summary)))
-        if not yes:
-            self.result(f"cancelled: {flag.key} was not changed")
-        return yes
-
-    async def write(self, what: str, call: Any) -> FlagState | None:
-        self.result(f"{what}…")
+    async def change(self, flag: FlagState, planning: Any) -> None:
+        """Plan with core (`planning`: a FlagService.plan_* call), ask when the flag is
+        critical, showing the plan's own words (FlagPlan.describe()), and apply that plan
+        against the version it was planned on. A change that would change nothing goes
+        straight to core, which refuses it before anything is written or audited."""
         try:
-            state: FlagState = await call
+            plan: FlagPlan = (await planning).pin()
+        except KafkaOpsError as e:
+            self.result(f"{flag.key} not changed: {e}", error=True)
+            return
+        head = plan.describe()[0]
+        noop = plan.before is not None and plan.after is not None and same_content(
+            plan.before, plan.after)
+        if flag.critical and not noop:
+            summary = (f"{flag.key} is tagged critical.\n\n" + "\n".join(plan.describe())
+                       + f"\n\nOwner: {flag.owner or '-'}. The change is audited.")
+            if not await self.app.push_screen_wait(ConfirmFlagScreen(summary)):
+                self.result(f"cancelled: {flag.key} was not changed")
+                return
+        svc = await self.services.flags()
+        self.result(f"{head}…")
+        try:
+            state = await svc.apply(plan, actor=local_actor(), face="console")
         except NothingToChange as e:
             self.result(str(e))
-            return None
+            return
         except KafkaOpsError as e:
-            self.result(f"{what} failed: {e}", error=True)
-            return None
-        self.result(f"{what}: done, now {state_summary(state)}")
-        return state
+            self.result(f"{head}: failed: {e}", error=True)
+            return
+        now = state_summary(state) if state is not None else "deleted"
+        self.result(f"{head}: done, now {now}")
 
 
 class FlagsScreen(_FlagActions, DataScreen):
@@ -299,15 +309,10 @@ class FlagsScreen(_FlagActions, DataScreen):
 
     @work(exclusive=True, group="flag-action", exit_on_error=False)
     async def _toggle_worker(self, flag: FlagState) -> None:
-        word = "off" if flag.enabled else "on"
-        if not await self.confirmed(flag, f"Switch it {word.upper()} for everyone it targets?"):
-            return
         svc = await self.services.flags()
-        await self.write(
-            f"switching {flag.key} {word}",
-            svc.toggle(flag.key, not flag.enabled, expect_version=flag.version,
-                       actor=local_actor(), face="console"),
-        )
+        await self.change(flag, svc.plan_toggle(
+            flag.key, not flag.enabled, expect_version=flag.version,
+            audit=(local_actor(), "console")))
         self.refresh_data()
 
     def action_rollout(self) -> None:
@@ -321,18 +326,9 @@ class FlagsScreen(_FlagActions, DataScreen):
         if pct is None:
             self.result(f"cancelled: {flag.key} was not changed")
             return
-        if pct == flag.rollout:
-            self.result(f"nothing to change: {flag.key} is already rolled out to {pct:g}%; "
-                        "nothing was written")
-            return
-        if not await self.confirmed(flag, f"Roll it out to {pct:g}% (now {flag.rollout:g}%)?"):
-            return
         svc = await self.services.flags()
-        await self.write(
-            f"rolling {flag.key} out to {pct:g}%",
-            svc.rollout(flag.key, pct, expect_version=flag.version, actor=local_actor(),
-                        face="console"),
-        )
+        await self.change(flag, svc.plan_rollout(
+            flag.key, pct, expect_version=flag.version, audit=(local_actor(), "console")))
         self.refresh_data()
 
     def action_history(self) -> None:
@@ -426,21 +422,13 @@ class FlagHistoryScreen(_FlagActions, DataScreen):
             self.result(f"offset {change.offset} is not a version to roll back to "
                         f"({change.op}, {change.outcome})", error=True)
             return
-        if change.state.version == self.current.version:
-            self.result(f"{self.key} is already at version {self.current.version}", error=True)
-            return
         if self.writable(f"roll back flag {self.key!r}", self.key):
             self._rollback_worker(self.current, change.state)
 
     @work(exclusive=True, group="flag-action", exit_on_error=False)
     async def _rollback_worker(self, current: FlagState, target: FlagState) -> None:
-        change = (f"Roll back to version {target.version}: {state_summary(target)}")
-        if not await self.confirmed(current, change):
-            return
         svc = await self.services.flags()
-        await self.write(
-            f"rolling {self.key} back to version {target.version}",
-            svc.rollback(self.key, target.version, expect_version=current.version,
-                         actor=local_actor(), face="console"),
-        )
+        await self.change(current, svc.plan_rollback(
+            self.key, target.version, expect_version=current.version,
+            audit=(local_actor(), "console")))
         self.refresh_data()

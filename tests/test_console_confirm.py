@@ -77,7 +77,7 @@ async def test_critical_flag_dialog_opens_on_cancel_and_ignores_enter(
             await pilot.press("ctrl+a", "ctrl+k", *"30", "enter")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmFlagScreen),
                              "the confirmation")
-            assert "Roll it out to 30% (now 25%)" in text_of(app.screen, "confirm-summary")
+            assert "rollout 25% → 30%" in text_of(app.screen, "confirm-summary")
             # the dialog is pushed before its focus is set: wait for focus, then check it
             await wait_until(pilot, lambda: app.screen.focused is not None, "focus in the dialog")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
@@ -105,7 +105,7 @@ async def test_critical_flag_dialog_opens_on_cancel_and_ignores_enter(
                              "the toggle confirmation")
             await pilot.press("y")
             await wait_until(pilot, lambda: "done" in text_of(screen, "flag-result")
-                             and "switching" in text_of(screen, "flag-result"), "switched")
+                             and "switch off → on" in text_of(screen, "flag-result"), "switched")
             assert (await on_topic(config, key)).enabled is True
 
 

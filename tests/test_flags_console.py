@@ -120,7 +120,10 @@ async def test_critical_flag_asks_before_toggling(config: Config) -> None:
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmFlagScreen),
                              "the confirmation")
             question = text_of(app.screen, "confirm-summary")
-            assert "tagged critical" in question and "Switch it ON" in question
+            assert "tagged critical" in question and "switch off → on" in question
+            # core's plan in its own words: the state now and after, with the new version
+            assert "now: off, value true (v1)" in question
+            assert "after: on, value true (v2)" in question
             await pilot.press("n")
             await wait_until(pilot, lambda: "cancelled" in text_of(screen, "flag-result"),
                              "cancelled")
