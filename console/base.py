@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.kafka.reach import answering
+from kafkaops.core.untrusted import printable
 
 if TYPE_CHECKING:
     from kafkaops.console.app import KafkaOpsApp
@@ -405,7 +406,8 @@ class DataScreen(Screen[None]):
             return
         self._status_held_until = time.monotonic() + hold if hold else 0.0
         status = self.query_one("#status", Static)
-        status.update(Text(text))  # plain: error messages may contain [brackets]
+        # plain: error messages may contain [brackets]; and escaped: they quote remote systems
+        status.update(Text(printable(text, multiline=True)))
         status.set_classes(f"status-{kind}")
 
     # ------------------------------------------------------------ polling

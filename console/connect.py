@@ -437,8 +437,9 @@ class ConnectorScreen(ConnectBase):
                                printable(f" · {c.type} · {short} · Connect {self.connect_name}"))]
         if stale:
             lines.append(Text(self.cview.unreachable_line(now), style="bold red"))
-            lines.append(Text(f"State UNKNOWN · was {c.state} "
-                              f"{age(now - (self.cview.read_at or now))} ago", style="dim"))
+            lines.append(Text(printable(f"State UNKNOWN · was {c.state} "
+                                        f"{age(now - (self.cview.read_at or now))} ago"),
+                              style="dim"))
         else:
             lines.append(Text.assemble("State ", state_text(c.state),
                                        printable(f" on {c.worker_id or '?'} · tasks "),
@@ -456,9 +457,11 @@ class ConnectorScreen(ConnectBase):
         cursor = table.cursor_row
         table.clear()
         for t in c.tasks:
-            state = Text(f"UNKNOWN · was {t.state}", style="dim") if stale else state_text(t.state)
-            table.add_row(str(t.id), state, printable(t.worker_id or "-"),
-                          printable((problem_of(t) if not stale else "")[:100]), key=str(t.id))
+            state = (Text(printable(f"UNKNOWN · was {t.state}"), style="dim") if stale
+                     else state_text(t.state))
+            table.add_row(str(t.id), state, Text(printable(t.worker_id or "-")),
+                          Text(printable((problem_of(t) if not stale else "")[:100])),
+                          key=str(t.id))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
         self._show_pane()

@@ -163,7 +163,8 @@ class LagScreen(DataScreen):
 
     def _row(self, g: GroupLag) -> tuple[Text, ...]:
         cells = (
-            Text(printable(g.group)), Text(g.state), Text(count(g.member_count), justify="right"),
+            Text(printable(g.group)), Text(printable(g.state)),
+            Text(count(g.member_count), justify="right"),
             Text(count(g.lag), justify="right"), Text(age(g.lag_seconds), justify="right"),
             status_text(g.status), Text(g.trend.value if g.trend else "-"),
             Text(eta_text(g.eta_seconds, g.lag, g.trend), justify="right"),
@@ -383,7 +384,8 @@ class GroupLagScreen(DataScreen):
             Text(age(p.lag_seconds), justify="right"), status,
             Text(p.trend.value if p.trend else "-"),
             Text(eta_text(p.eta_seconds, p.lag, p.trend), justify="right"),
-            Text(p.member or (NOT_REPORTED if self.lag and self.lag.members else "-")),
+            Text(printable(p.member) if p.member
+                 else NOT_REPORTED if self.lag and self.lag.members else "-"),
         )
 
     def _fill(self, g: GroupLag) -> None:
@@ -401,7 +403,8 @@ class GroupLagScreen(DataScreen):
         if not g.members:
             return Text("members: none (nobody is consuming; lag behind it is STOP)",
                         style="dim")
-        lines = [f"members ({len(g.members)}):"] + [f"  {member_line(m)}" for m in g.members]
+        lines = [f"members ({len(g.members)}):"] + [f"  {printable(member_line(m))}"
+                                                     for m in g.members]
         return Text("\n".join(lines))
 
     def highlighted_topic(self) -> str | None:

@@ -30,6 +30,7 @@ from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.offsets.model import PartitionReset, ResetPlan, ResetRequest, ResetResult
 from kafkaops.core.offsets.rules import parse_target, writable_action
 from kafkaops.core.offsets.service import OffsetResetService
+from kafkaops.core.untrusted import printable
 
 MODE_OPTIONS: list[tuple[str, str]] = [
     ("earliest: the log start", "earliest"),
@@ -172,7 +173,8 @@ class OffsetResetScreen(ModalScreen["ResetResult | None"]):
 
     def set_status(self, text: str, kind: str = "ok") -> None:
         status = self.query_one("#reset-status", Static)
-        status.update(text)
+        # plain text, escaped: errors name groups and members' client ids from the broker
+        status.update(Text(printable(text, multiline=True)))
         status.set_classes(f"status-{kind}")
 
     # ------------------------------------------------------------ editing

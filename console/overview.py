@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
 from kafkaops.core.records import ClusterOverview
+from kafkaops.core.untrusted import printable
 
 BROKER_COLUMNS = ("Broker", "Host", "Port", "Rack", "Role")
 
@@ -31,7 +32,7 @@ def overview_lines(ov: ClusterOverview) -> list[str]:
     return [
         f"Cluster       [b]{escape(ov.name)}[/]{read_only}",
         f"Bootstrap     {escape(ov.bootstrap_servers)}",
-        f"Cluster id    {escape(ov.cluster_id or 'not reported')}",
+        f"Cluster id    {escape(printable(ov.cluster_id or 'not reported'))}",
         f"Controller    {controller}",
         f"Brokers       {len(ov.brokers)}",
         f"Topics        {ov.topic_count:,} ({ov.internal_topic_count:,} internal)",
@@ -64,7 +65,8 @@ class OverviewScreen(DataScreen):
         table.clear()
         for b in data.brokers:
             table.add_row(
-                Text(str(b.node_id), justify="right"), b.host, Text(str(b.port), justify="right"),
-                fmt.text(b.rack), "controller" if b.is_controller else "",
+                Text(str(b.node_id), justify="right"), Text(printable(b.host)),
+                Text(str(b.port), justify="right"), Text(printable(fmt.text(b.rack))),
+                "controller" if b.is_controller else "",
                 key=str(b.node_id),
             )

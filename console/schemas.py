@@ -22,6 +22,7 @@ from kafkaops.core.errors import KafkaOpsError
 from kafkaops.core.schema.browse import SchemaBrowser, SubjectDetail, SubjectSummary, diff, pretty
 from kafkaops.core.schema.records import CompatibilityLevel, RegisteredSchema
 from kafkaops.core.textfmt import plural
+from kafkaops.core.untrusted import printable
 
 
 def right(value: object) -> Text:
@@ -34,7 +35,7 @@ def render_diff(lines: list[str]) -> Text:
         style = ("green" if line.startswith("+") and not line.startswith("+++") else
                  "red" if line.startswith("-") and not line.startswith("---") else
                  "cyan" if line.startswith("@@") else "")
-        out.append(line + "\n", style=style)
+        out.append(printable(line) + "\n", style=style)
     return out
 
 
@@ -94,13 +95,14 @@ class SchemasScreen(DataScreen):
         table.clear()
         for s in subjects:
             latest = s.latest
-            table.add_row(s.subject, right(s.versions), right(latest.version if latest else None),
+            table.add_row(Text(printable(s.subject)), right(s.versions),
+                          right(latest.version if latest else None),
                           latest.type if latest else "?", right(latest.id if latest else None),
                           key=s.subject)
         client = SchemaBrowser(self.services).client
-        self.query_one("#schema-summary", Static).update(Text(
+        self.query_one("#schema-summary", Static).update(Text(printable(
             f"{plural(len(subjects), 'subject')} at {client.url} · global compatibility "
-            f"{self._global.level} · space marks a version, then ↑↓ shows the diff"))
+            f"{self._global.level} · space marks a version, then ↑↓ shows the diff")))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
             current = self._current_subject()
@@ -147,9 +149,10 @@ class SchemasScreen(DataScreen):
             return
         lvl = d.level
         info = Text()
-        info.append(d.subject, style="bold")
-        info.append(f" · {plural(len(d.versions), 'version')} · compatibility {lvl.level} "
-                    f"({'set on the subject' if lvl.source == 'subject' else 'global'})")
+        info.append(printable(d.subject), style="bold")
+        where = "set on the subject" if lvl.source == "subject" else "global"
+        info.append(printable(f" · {plural(len(d.versions), 'version')} · compatibility "
+                              f"{lvl.level} ({where})"))
         if d.referenced_by:
             info.append(" · referenced by ids " + ", ".join(map(str, d.referenced_by)))
         self.query_one("#schema-subject-info", Static).update(info)
@@ -201,12 +204,14 @@ class SchemasScreen(DataScreen):
                 out.append(f"diff v{marked} → v{version}\n", style="bold")
                 out.append_text(render_diff(lines) if lines else Text("the same schema\n"))
             else:
-                out.append(f"{subject} v{s.version} · id {s.id} · {s.type}\n", style="bold")
+                out.append(printable(f"{subject} v{s.version} · id {s.id} · {s.type}") + "\n",
+                           style="bold")
                 for r in s.references:
-                    out.append(f"references {r.name} → {r.subject} v{r.version}\n")
-                out.append("\n" + pretty(s))
+                    out.append(printable(f"references {r.name} → {r.subject} v{r.version}")
+                               + "\n")
+                out.append("\n" + printable(pretty(s), multiline=True))
         except KafkaOpsError as e:  # a schema text too deep to read (UnusableSchema)
-            out.append(f"\n{e}")
+            out.append("\n" + printable(str(e), multiline=True))
             self.set_status(f"error: {e}", "error", hold=10)
         self.query_one("#schema-detail", Static).update(out)
         self._draw_versions()

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
 from kafkaops.core.records import NOT_REPORTED, SUMMARY_CONFIGS, ConfigEntry, TopicDetail
+from kafkaops.core.untrusted import printable
 
 PARTITION_COLUMNS = ("Partition", "Leader", "Replicas", "ISR", "Earliest", "Latest", "Messages")
 CONFIG_COLUMNS = ("Config", "Value", "Source")
@@ -125,7 +126,8 @@ class TopicDetailScreen(DataScreen):
                      f"[yellow]{s.under_replicated} under-replicated[/]"
         internal = " · internal" if s.internal else ""
         self.query_one("#detail-summary", Static).update(
-            f"[b]{escape(s.name)}[/]{internal} · {fmt.plural(s.partitions, 'partition')} · "
+            f"[b]{escape(printable(s.name))}[/]{internal} · "
+            f"{fmt.plural(s.partitions, 'partition')} · "
             f"replication factor {s.replication_factor} · {fmt.count(s.messages)} messages kept"
             f" · end offsets {fmt.count(s.end_offsets_total)} · health {health}"
         )
@@ -152,4 +154,5 @@ class TopicDetailScreen(DataScreen):
         configs.clear()
         for name, value, source in config_rows(data.configs):
             style = "dim" if value == NOT_REPORTED else ""
-            configs.add_row(name, Text(value, style=style), source, key=name)
+            configs.add_row(Text(printable(name)), Text(printable(value), style=style),
+                            Text(printable(source)), key=name)

@@ -243,6 +243,29 @@ async def test_text_from_the_rest_api_cannot_drive_the_terminal(
             assert "\\x1b[2J\\x1b]0;pwn\\x07" in config and "\x1b" not in config
 
 
+async def test_a_failed_tasks_trace_cannot_drive_the_terminal(
+        data: dict, connect_worker: ConnectWorker, tmp_path: Path) -> None:
+    # a sink's file path (anyone who may create connectors chooses it) comes back inside
+    # the failed task's trace
+    from tests.test_messages_console import screen_text
+
+    name = unique("esctrace")
+    missing = tmp_path / "missing\x1b]0;pwned\x07" / "o.txt"
+    await put_connector(connect_worker.url, name, file_sink(missing, unique("t")))
+    await wait_state(connect_worker.url, name, "RUNNING", ["FAILED"])
+    async with Services(parse_config(data, "<t>")) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=(200, 50)) as pilot:
+            screen = await open_connect(pilot, app, name)
+            await highlight(pilot, screen, name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConnectorScreen)
+                             and "Task 0 · FAILED" in screen_text(app), "the trace")
+            shown = screen_text(app)
+            assert "missing\\x1b]0;pwned\\x07" in shown and "\x1b" not in shown
+            assert "\x07" not in text_of(app.screen, "connector-detail")
+
+
 async def test_palette_and_no_connect_configured(config: Any) -> None:
     async with Services(config) as services:
         app = KafkaOpsApp(services)

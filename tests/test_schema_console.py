@@ -5,6 +5,7 @@ the screen)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -172,3 +173,46 @@ async def test_the_demos_avro_topic_reads_as_json_in_the_console(config_data, bo
                                  "the decoded shipment in the detail pane")
     finally:
         await part.stop()
+
+
+async def test_a_subject_name_cannot_drive_the_terminal(rconfig, bootstrap,
+                                                        registry_url):  # noqa: F811
+    """Anyone who can produce to the registry's `_schemas` topic names subjects: a terminal
+    escape in one is shown escaped, in the list and in the subject's line."""
+    import httpx
+
+    from kafkaops.console.schemas import SchemasScreen
+
+    from .conftest import produce
+
+    subject = "\x1b]0;pwned\x07" + unique("evil")
+    key = {"keytype": "SCHEMA", "subject": subject, "version": 1, "magic": 1}
+    value = {"subject": subject, "version": 1, "id": 300_000_000 + hash(subject) % 10**8,
+             "schema": '{"type":"string"}', "deleted": False}
+    await produce(bootstrap, "_schemas", [json.dumps(value).encode()],
+                  key=json.dumps(key).encode())
+    async with httpx.AsyncClient(base_url=registry_url) as http:
+        for _ in range(300):  # until the registry has read it from its topic
+            if subject in (await http.get("/subjects")).json():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the registry did not list the written subject")
+    shown_name = "\\x1b]0;pwned\\x07" + subject[len("\x1b]0;pwned\x07"):]
+    async with Services(rconfig) as services:
+        app = KafkaOpsApp(services)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = SchemasScreen()
+            await app.push_screen(screen)
+            await wait_until(pilot, lambda: any(r[0] == shown_name
+                                                for r in cells(screen, "schema-subjects")),
+                             "the subject")
+            table = screen.query_one("#schema-subjects", DataTable)
+            table.focus()
+            table.move_cursor(row=[r[0] for r in cells(screen, "schema-subjects")]
+                              .index(shown_name))
+            await wait_until(pilot, lambda: f"{shown_name} v1 · id" in screen_text(app),
+                             "the subject's schema")
+            text = screen_text(app)
+            assert f"{shown_name} · 1 version · compatibility" in text
+            assert "\x1b" not in text and "\x07" not in text
