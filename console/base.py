@@ -26,6 +26,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.kafka.reach import answering
 from kafkaops.core.untrusted import printable
@@ -406,8 +407,9 @@ class DataScreen(Screen[None]):
             return
         self._status_held_until = time.monotonic() + hold if hold else 0.0
         status = self.query_one("#status", Static)
-        # plain: error messages may contain [brackets]; and escaped: they quote remote systems
-        status.update(Text(printable(text, multiline=True)))
+        # plain: error messages may contain [brackets]; escaped: they quote remote systems;
+        # core's hints name CLI commands, given here as the console's keys
+        status.update(Text(printable(in_console_words(text), multiline=True)))
         status.set_classes(f"status-{kind}")
 
     # ------------------------------------------------------------ polling

@@ -32,6 +32,7 @@ from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.audit.trails import note_refusal
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.errors import KafkaOpsError, NothingToChange, Refused, UsageError
 from kafkaops.core.flags.plan import FlagPlan
 from kafkaops.core.flags.service import (
@@ -138,7 +139,7 @@ class _FlagActions:
 
     def result(self, text: str, *, error: bool = False) -> None:
         box = self.query_one("#flag-result", Static)  # type: ignore[attr-defined]
-        box.update(Text(text, style="bold red" if error else "bold"))
+        box.update(Text(in_console_words(text), style="bold red" if error else "bold"))
 
     def writable(self, what: str, key: str) -> bool:
         try:

@@ -312,6 +312,22 @@ def in_slack_words(text: str, command: str = "/kafka") -> str:
     return _CLI_IN_TEXT.sub(swap, text)
 
 
+def in_console_words(text: str) -> str:
+    """Core's messages name CLI commands (`kafkaops lag`); in the console each is given as
+    the key that shows the same (`l` (Lag)), or, when the console has no such screen,
+    marked as a command for a terminal."""
+
+    def swap(m: re.Match[str]) -> str:
+        found = _match_cli(m.group(1).split())
+        if found is not None and found[0].console is not None:
+            cap = found[0]
+            title = f" ({cap.screen[0]})" if cap.screen else ""
+            return f"key `{cap.console}`{title}"
+        return f"`kafkaops {m.group(1)}` (in a terminal)"
+
+    return _CLI_IN_TEXT.sub(swap, text)
+
+
 def _match_cli(words: list[str]) -> tuple[Capability, dict[str, str]] | None:
     """The capability whose CLI template reads the most of `words`, with the values of
     its placeholders (and words it does not read kept as `rest`)."""
