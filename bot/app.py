@@ -20,7 +20,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
@@ -68,6 +68,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kafkaops.bot")
 
+#: work spawned after an ack starts once no request was acknowledged for this long (s)
+ACK_LULL = 0.02
+#: set in a bolt request's context when the HTTP transport has already answered it
+ACKED_EARLY = "kafkaops_acked_early"
 #: a read that takes longer than this is abandoned with a message (changes are never cut short)
 HANDLER_TIMEOUT = 90.0
 
@@ -122,6 +126,7 @@ class Bot:
         self._acking = 0
         self._acked = asyncio.Event()
         self._acked.set()
+        self._last_ack = 0.0  # loop time the last ack ended
         self.app.use(self._count_ack)
         self.started_at = time.time()
         self._listen()
@@ -181,14 +186,27 @@ class Bot:
 
         return run
 
-    async def _count_ack(self, next_: Callable[[], Awaitable[Any]]) -> Any:
-        """Bolt middleware around every request: counts the acks under way."""
+    async def _count_ack(self, context: Mapping[str, Any],
+                         next_: Callable[[], Awaitable[Any]]) -> Any:
+        """Bolt middleware around every request: counts the acks under way (not bolt's
+        dispatch of a request the HTTP transport already answered: that is work after an
+        ack, and counting it would hold back the others')."""
+        if context.get(ACKED_EARLY):
+            return await next_()
+        with self.acking():
+            return await next_()
+
+    @contextlib.contextmanager
+    def acking(self) -> Iterator[None]:
+        """A request being acknowledged (bolt's dispatch, or the HTTP transport's own
+        handler): work spawned meanwhile waits for it."""
         self._acking += 1
         self._acked.clear()
         try:
-            return await next_()
+            yield
         finally:
             self._acking -= 1
+            self._last_ack = asyncio.get_running_loop().time()
             if not self._acking:
                 self._acked.set()
 
@@ -198,12 +216,21 @@ class Bot:
         other request is being acknowledged (or after a second at most)."""
 
         async def run() -> None:
+            loop = asyncio.get_running_loop()
             try:
                 # at most a second: a steady stream of requests must not starve the work
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
-                        while self._acking:
-                            await self._acked.wait()
+                        while True:
+                            while self._acking:
+                                await self._acked.wait()
+                            # a request that arrived but whose handler has not started yet
+                            # is not counted: wait for a short lull after the last ack too,
+                            # else every waiting task runs before the rest of a burst is read
+                            lull = self._last_ack + ACK_LULL - loop.time()
+                            if lull <= 0:
+                                break
+                            await asyncio.sleep(lull)
                 await work
             except Exception:
                 log.exception("%s failed", what)
@@ -251,16 +278,22 @@ class Bot:
         marked expired are left as they are (a click on one still says it expired)."""
         for timer in list(self._timers):
             timer.cancel()
-        tasks = [t for t in self._inflight if t is not asyncio.current_task()]
-        if not tasks:
-            return
-        log.info("stopping: waiting up to %g s for %d request(s) acknowledged to Slack",
-                 within, len(tasks))
-        _, late = await asyncio.wait(tasks, timeout=within)
-        for t in late:
-            t.cancel()
-        if late:
-            await asyncio.wait(late)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        told = False
+        # work may spawn more work (bolt's dispatch after an early ack starts the
+        # command's): wait until none is left
+        while tasks := [t for t in self._inflight if t is not asyncio.current_task()]:
+            if not told:
+                log.info("stopping: waiting up to %g s for %d request(s) acknowledged to "
+                         "Slack", within, len(tasks))
+                told = True
+            _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            for t in late:
+                t.cancel()
+            if late:
+                await asyncio.wait(late)
+                return
 
     # ------------------------------------------------------------ extension points
 
@@ -424,8 +457,8 @@ class Bot:
             if isinstance(parsed, Immediate):
                 await ack(response_type="ephemeral", **parsed.message.to_slack())
             else:
-                text = f"{self.command_name} {command.get('text', '')}".strip()
-                await ack(response_type="ephemeral", **render_working(text).to_slack())
+                # (when the HTTP transport already answered this, bolt's answer is dropped)
+                await ack(**self._working(command))
                 # the work, after the ack: started here rather than as a bolt lazy
                 # listener, which deep-copies the whole request first (half the CPU of an
                 # ack; a burst of commands waits for it: bench/slack_ack.py)
@@ -498,24 +531,54 @@ class Bot:
         app.action(re.compile(rf"^{re.escape(PAGE_ACTION)}\.(next|prev)$"))(
             ack=ack_click, lazy=[self.once(on_page)])
 
+    def _working(self, command: Mapping[str, Any]) -> dict[str, Any]:
+        """The fixed ack of a command whose work runs after it: "Working on …"."""
+        text = f"{self.command_name} {command.get('text', '')}".strip()
+        return {"response_type": "ephemeral", **render_working(text).to_slack()}
+
+    def working_ack(self, command: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What bolt's ack of this slash command will answer when that is the fixed
+        "Working on …" (the work runs after the ack), so that the HTTP transport may answer
+        it before bolt's dispatch; None when the ack depends on more (help and usage
+        errors are answered in the ack, a form opens instead) or it is not our command.
+        The same decision as `ack_command`'s, from the same functions."""
+        text = command.get("text", "")
+        if command.get("command") != self.command_name or not isinstance(text, str):
+            return None
+        if self._form_for(command) is not None:
+            return None
+        if isinstance(self.router.parse(text), Immediate):
+            return None
+        return self._working(command)
+
+    def _form_for(self, command: Mapping[str, Any]
+                  ) -> tuple[Callable[..., Awaitable[None]], dict[str, str]] | None:
+        """The form a subcommand typed without what it needs opens (`offsets reset`),
+        with what it is pre-filled with; None when there is none."""
+        if not self.forms or not command.get("trigger_id"):
+            return None
+        try:
+            words = tokenize(command.get("text", ""))
+        except UsageError:
+            return None
+        for prefill, opener in self.forms.values():
+            found = prefill(words)
+            if found is not None:
+                return opener, found
+        return None
+
     async def _open_form(self, ack: Any, command: dict[str, Any],
                          request: AsyncBoltRequest) -> bool:
         """A subcommand typed without what it needs, that has a form (`offsets reset`):
         the form opens instead of a usage error."""
-        trigger = command.get("trigger_id")
-        if not self.forms or not trigger:
+        form = self._form_for(command)
+        if form is None:
             return False
-        try:
-            words = tokenize(command.get("text", ""))
-        except UsageError:
-            return False
-        for prefill, opener in self.forms.values():
-            found = prefill(words)
-            if found is not None:
-                await ack()
-                await opener(str(trigger), found, str(command.get("channel_id", "")), request)
-                return True
-        return False
+        opener, found = form
+        await ack()
+        await opener(str(command.get("trigger_id")), found, str(command.get("channel_id", "")),
+                     request)
+        return True
 
     async def run_click(self, body: dict[str, Any], *, page: bool) -> None:
         """A button (or menu item) that runs a command: for whoever clicked, exactly as if

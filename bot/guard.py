@@ -218,48 +218,55 @@ class RequestGuard:
                     ) -> tuple[Refusal | None, str]:
         """(why it is refused or None, the body as text). A refusal is logged and counted
         here, once."""
-        r, text = await self._check(headers, body)
-        if r is not None:
-            self.refused(r, remote)
+        r, text, _ = await self.inspect(headers, body, remote=remote)
         return r, text
 
+    async def inspect(self, headers: Mapping[str, str], body: bytes, *, remote: str = ""
+                      ) -> tuple[Refusal | None, str, dict[str, Any] | None]:
+        """`check`, plus the body as parsed for the workspace check (None when it was not
+        read that far)."""
+        r, text, data = await self._check(headers, body)
+        if r is not None:
+            self.refused(r, remote)
+        return r, text, data
+
     async def _check(self, headers: Mapping[str, str], body: bytes
-                     ) -> tuple[Refusal | None, str]:
+                     ) -> tuple[Refusal | None, str, dict[str, Any] | None]:
         ts = headers.get("X-Slack-Request-Timestamp", "")
         sig = headers.get("X-Slack-Signature", "")
         if not ts or not sig:
-            return Refusal("bad_signature", "no signature or timestamp headers"), ""
+            return Refusal("bad_signature", "no signature or timestamp headers"), "", None
         if not _TIMESTAMP.match(ts):
-            return Refusal("malformed", f"timestamp {ts[:20]!r} is not a number", 401), ""
+            return Refusal("malformed", f"timestamp {ts[:20]!r} is not a number", 401), "", None
         now = self.clock()
         if abs(now - int(ts)) > WINDOW:
-            return Refusal("stale", f"timestamp {int(now - int(ts))} s from now"), ""
+            return Refusal("stale", f"timestamp {int(now - int(ts))} s from now"), "", None
         try:  # Slack sends UTF-8 only (and slack_sdk's verifier decodes it so)
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return Refusal("malformed", "body is not UTF-8"), ""
+            return Refusal("malformed", "body is not UTF-8"), "", None
         if not self._verifier.is_valid(text, ts, sig):
-            return Refusal("bad_signature", "signature does not match the body"), ""
+            return Refusal("bad_signature", "signature does not match the body"), "", None
         data = parse_body(text, headers.get("Content-Type", ""))
         if data is None:
-            return Refusal("malformed", "body is not form fields or a JSON object"), text
+            return Refusal("malformed", "body is not form fields or a JSON object"), text, None
         try:
             await self.workspace.learn()
         except KafkaOpsError as e:
-            return Refusal("workspace_unknown", str(e)), text
+            return Refusal("workspace_unknown", str(e)), text, data
         why = self.workspace.problem(data)
         if why is not None:
-            return Refusal("wrong_workspace", why), text
+            return Refusal("wrong_workspace", why), text, data
         if headers.get("X-Slack-Retry-Num"):
             reason = headers.get("X-Slack-Retry-Reason", "")[:40]
             return Refusal("retry", f"Slack's retry {headers['X-Slack-Retry-Num'][:4]} "
-                                    f"({reason or 'no reason given'})"), text
+                                    f"({reason or 'no reason given'})"), text, data
         key = request_key(ts, sig)
         self._forget(now)
         if key in self._seen:
-            return Refusal("replay", "this signed request was already received"), text
+            return Refusal("replay", "this signed request was already received"), text, data
         self._seen[key] = now
-        return None, text
+        return None, text, data
 
     def _forget(self, now: float) -> None:
         while self._seen:

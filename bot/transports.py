@@ -2,7 +2,11 @@
 
 - `HttpTransport`: an aiohttp server on slack.http.{host,port} serving POST /slack/events
   (slash commands and interactions). Each request passes bot/guard.py's checks (timestamp,
-  signature, body, workspace, replay) before slack-bolt reads it. GET /healthz and
+  signature, body, workspace, replay) before slack-bolt reads it. A slash command that
+  passed them all and whose ack is the fixed "Working on …" is answered at once, before
+  slack-bolt's dispatch (most of an ack's CPU); bolt then runs it after the acks under way,
+  its own answer dropped, and starts the command's work as for any command (the claim on
+  the replay ledger included). GET /healthz and
   /metrics are served there too, unless slack.health_port is set: then they are served on
   that port only, and the public port serves nothing but /slack/events.
 - `SocketTransport`: slack-bolt's AsyncSocketModeHandler with the app token; it asks the
@@ -28,10 +32,11 @@ from typing import Any, Protocol
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
-from kafkaops.bot.app import Bot
+from kafkaops.bot.app import ACKED_EARLY, Bot
 from kafkaops.bot.guard import Refusal, RequestGuard
 from kafkaops.core.errors import ConfigError
 from kafkaops.core.kafka.readiness import Readiness
@@ -118,19 +123,46 @@ class HttpTransport:
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
-        remote = request.remote or ""
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            self.bot.refused(Refusal("malformed", "body too large"), remote)
-            return web.Response(status=413, text="request too large")
-        refusal, text = await self.guard.check(request.headers, body, remote=remote)
-        if refusal is not None:
-            return web.Response(status=refusal.status, text=refusal.text)
-        bolt_req = AsyncBoltRequest(body=text, query=request.query_string,
-                                    headers=dict(request.headers))
-        bolt_resp = await self.bot.app.async_dispatch(bolt_req)
-        return await to_aiohttp_response(bolt_resp)
+        # counted as an ack under way: work spawned meanwhile waits for it
+        with self.bot.acking():
+            remote = request.remote or ""
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                self.bot.refused(Refusal("malformed", "body too large"), remote)
+                return web.Response(status=413, text="request too large")
+            refusal, text, data = await self.guard.inspect(request.headers, body,
+                                                           remote=remote)
+            if refusal is not None:
+                return web.Response(status=refusal.status, text=refusal.text)
+            bolt_req = AsyncBoltRequest(body=text, query=request.query_string,
+                                        headers=dict(request.headers))
+            early = self._early_ack(data, request.headers.get("Content-Type", ""))
+            if early is None:
+                return await to_aiohttp_response(await self.bot.app.async_dispatch(bolt_req))
+            # Answered before slack-bolt's dispatch, which is most of an ack's CPU
+            # (docs/benchmarks.md), for a request every check above has passed: bolt then
+            # runs it after the acks under way, its own ack dropped (Slack has its answer)
+            # and the command's work started from there as for any command.
+            bolt_req.context[ACKED_EARLY] = True
+            self.bot.spawn(self._dispatch_acked(bolt_req), f"{self.bot.command_name} command")
+            return await to_aiohttp_response(await AsyncAck()(**early))
+
+    def _early_ack(self, data: dict[str, Any] | None, content_type: str
+                   ) -> dict[str, Any] | None:
+        """The "Working on …" ack of a checked slash command (form fields, as Slack sends
+        them, naming our command), when that is what bolt would answer; else None."""
+        if (data is None or not content_type.startswith("application/x-www-form-urlencoded")
+                or "payload" in data or "ssl_check" in data or "type" in data):
+            return None
+        return self.bot.working_ack(data)
+
+    async def _dispatch_acked(self, bolt_req: AsyncBoltRequest) -> None:
+        """Bolt's dispatch of a request already answered; what bolt answers is dropped."""
+        resp = await self.bot.app.async_dispatch(bolt_req)
+        if resp.status != 200:
+            log.warning("a slash command acknowledged early was answered %d by slack-bolt: %s",
+                        resp.status, resp.body[:200])
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response(_health_body(self.bot, self.mode, connected=True))

@@ -8,6 +8,7 @@ ask for a bearer token."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -222,6 +223,82 @@ async def test_a_request_replayed_to_another_replica_runs_on_one_only(
         # the replicas shared it on the default cluster
         conn = await a.bot.services.connection("primary")
         assert REQUESTS_TOPIC in (await conn.metadata([REQUESTS_TOPIC])).topics
+
+
+# ---------------------------------------------------------------- the early ack
+# A checked slash command that acks with "Working on …" is answered before slack-bolt's
+# dispatch (bot/transports.py); bolt then runs it in the background with its own answer
+# dropped. Only a request that passed every check may get that answer.
+
+
+async def test_an_early_acked_command_runs_once_even_when_the_bot_stops_at_once(
+    rb: RunningBot,
+) -> None:
+    url = rb.slack.response_url()
+    status, ack = await post_signed(rb.session, rb.events_url,
+                                    form_body(slash_command("status", response_url=url)))
+    assert status == 200
+    assert json.loads(ack) == {"response_type": "ephemeral",
+                               "text": "Working on `/kafka status`…"}
+    # stopping lets the acknowledged command finish: bolt's dispatch, then the work it starts
+    await rb.transport.stop()
+    calls = rb.slack.calls_to("response_url", url[len(rb.slack.url) - 1:])
+    assert len(calls) == 1
+    assert calls[0].params["text"].startswith("Kafka status: primary: 1 broker")
+
+
+async def test_forged_and_unsigned_commands_get_401_and_no_working_on(rb: RunningBot) -> None:
+    url = rb.slack.response_url()
+    body = form_body(slash_command("status", response_url=url))
+    tampered = form_body(slash_command("status --public", response_url=url))
+    answers = [
+        await post_signed(rb.session, rb.events_url, body, secret="guess"),
+        await post_raw(rb, body, {"Content-Type": "application/x-www-form-urlencoded"}),
+        await post_raw(rb, tampered, signed(body)),  # signed for another body
+    ]
+    assert answers == [(401, "invalid request")] * 3
+    assert refused(rb, "bad_signature") == 3
+    # a later command's reply arrives; none went to the forged commands' response_url
+    _, _, later = await rb.command("status")
+    await rb.reply(later)
+    assert rb.slack.calls_to("response_url", url[len(rb.slack.url) - 1:]) == []
+
+
+async def test_a_command_from_another_team_or_app_gets_403_not_working_on(
+    config_data: dict,
+) -> None:
+    async with running_bot(config_data, slack_keys={"team_id": "T0OURS", "app_id": "A0OURS"}
+                           ) as rb:
+        url = rb.slack.response_url()
+        for team, app in (("T0EVIL", "A0OURS"), ("T0OURS", "A0THEIRS")):
+            body = form_body(slash_command("status", response_url=url, team=team, app=app))
+            status, text = await post_signed(rb.session, rb.events_url, body)
+            assert (status, text) == (403, "this app does not serve that workspace")
+        assert refused(rb, "wrong_workspace") == 2
+        later = rb.slack.response_url()
+        status, ack = await post_signed(rb.session, rb.events_url, form_body(
+            slash_command("status", response_url=later, team="T0OURS", app="A0OURS")))
+        assert status == 200 and "Working on" in ack
+        await rb.reply(later)
+        assert rb.slack.calls_to("response_url", url[len(rb.slack.url) - 1:]) == []
+
+
+async def test_a_retry_of_an_early_acked_command_gets_todays_answer_and_no_second_run(
+    rb: RunningBot,
+) -> None:
+    url = rb.slack.response_url()
+    body = form_body(slash_command("status", response_url=url))
+    status, ack = await post_raw(rb, body, signed(body))
+    assert status == 200 and "Working on" in ack
+    for n in ("1", "2"):
+        got = await post_raw(rb, body, {**signed(body), "X-Slack-Retry-Num": n,
+                                        "X-Slack-Retry-Reason": "http_timeout"})
+        assert got == (200, "")
+    await rb.reply(url)
+    assert refused(rb, "retry") == 2
+    _, _, later = await rb.command("status")
+    await rb.reply(later)
+    assert len(rb.slack.calls_to("response_url", url[len(rb.slack.url) - 1:])) == 1
 
 
 # ---------------------------------------------------------------- health and metrics
