@@ -21,16 +21,10 @@ from typing import Any
 from kafkaops.cli.common import Context, need_extra
 from kafkaops.core.errors import UsageError
 from kafkaops.core.tasks import cancel_and_wait
-from kafkaops.demo.world import (
-    DEFAULT_RATE,
-    DEMO_GROUPS,
-    DEMO_TOPICS,
-    FULL_RATE_RECORDS,
-    SLOW_FACTOR,
-    Demo,
-    DemoStats,
-    default_config_path,
-)
+from kafkaops.demo.catalogue import DEMO_GROUPS, DEMO_TOPICS
+from kafkaops.demo.config_file import default_config_path
+from kafkaops.demo.traffic import DEFAULT_RATE, FULL_RATE_RECORDS, SLOW_FACTOR, DemoStats
+from kafkaops.demo.world import Demo
 
 #: how often a line of progress is printed when stdout is not a terminal
 LOG_EVERY_S = 30.0

@@ -28,12 +28,9 @@ from kafkaops.core.errors import ConfigError, UsageError
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.topics.service import TopicService
-from kafkaops.demo.embedded import EmbeddedClusters
-from kafkaops.demo.world import (
-    DEMO_GROUPS,
-    DEMO_SIGNING_KEY,
-    DEMO_TOPICS,
-    DLQ_TOPIC,
+from kafkaops.demo.catalogue import DEMO_GROUPS, DEMO_TOPICS, DLQ_TOPIC
+from kafkaops.demo.config_file import DEMO_SIGNING_KEY, write_demo_config
+from kafkaops.demo.dead_letters import (
     DLT_EXCEPTION_CAUSE_FQCN,
     DLT_EXCEPTION_MESSAGE,
     DLT_ORIGINAL_CONSUMER_GROUP,
@@ -42,16 +39,13 @@ from kafkaops.demo.world import (
     DLT_ORIGINAL_TIMESTAMP,
     DLT_ORIGINAL_TIMESTAMP_TYPE,
     DLT_ORIGINAL_TOPIC,
-    Demo,
-    DemoTraffic,
     ListenerFailure,
     check_order,
-    check_rate,
-    create_demo_topics,
-    rate_multiplier,
     spring_dlt_headers,
-    write_demo_config,
 )
+from kafkaops.demo.embedded import EmbeddedClusters
+from kafkaops.demo.traffic import DemoTraffic, check_rate, rate_multiplier
+from kafkaops.demo.world import Demo, create_demo_topics
 
 from .conftest import cli_env
 

@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from kafkaops.demo.world import DEMO_FLAGS, DEMO_TOPICS
+from kafkaops.demo.catalogue import DEMO_FLAGS, DEMO_TOPICS
 
 from .test_demo import _run, _start_demo
 

@@ -217,8 +217,9 @@ async def test_the_bot_keeps_signed_samples_of_writable_clusters(config_data: di
 
 
 def test_the_demo_config_gives_every_demo_topic_an_owner() -> None:
+    from kafkaops.demo.catalogue import DEMO_TOPICS
+    from kafkaops.demo.config_file import demo_config_data
     from kafkaops.demo.schema_traffic import AVRO_TOPIC, PROTOBUF_TOPIC
-    from kafkaops.demo.world import DEMO_TOPICS, demo_config_data
 
     config = parse_config(demo_config_data({"primary": "127.0.0.1:1", "dr": "127.0.0.1:2"}))
     assert config.costs is not None and config.policies
