@@ -28,17 +28,13 @@ import yaml
 from kafkaops.bot.commands.dr import FULL_PLAN_ACTION, full_plan_button
 from kafkaops.bot.render.common import MAX_BLOCKS, MAX_HEADER_TEXT, MAX_SECTION_TEXT, Message
 from kafkaops.bot.render.confirm import CANCEL_ACTION_ID, CONFIRM_ACTION_ID, render_prompt
-from kafkaops.bot.render.dr import (
+from kafkaops.bot.render.dr import render_dr_status, slash, verdict
+from kafkaops.bot.render.dr_plan import render_plan, render_prompt_summary, render_refused
+from kafkaops.bot.render.dr_run import (
     render_conflict,
-    render_dr_status,
-    render_plan,
-    render_prompt_summary,
-    render_refused,
     render_result,
     render_resume_summary,
     render_stopped,
-    slash,
-    verdict,
 )
 from kafkaops.bot.render.views import message_view
 from kafkaops.core.dr.control import ControlStore

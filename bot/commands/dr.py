@@ -32,14 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from kafkaops.bot.errors import public
 from kafkaops.bot.render.common import Message, button
-from kafkaops.bot.render.dr import (
+from kafkaops.bot.render.dr import render_dr_status
+from kafkaops.bot.render.dr_plan import render_plan, render_prompt_summary, render_refused
+from kafkaops.bot.render.dr_run import (
     render_conflict,
-    render_dr_status,
     render_no_run,
     render_nothing_to_resume,
-    render_plan,
-    render_prompt_summary,
-    render_refused,
     render_refused_on_confirm,
     render_result,
     render_resume_summary,
