@@ -41,7 +41,7 @@ class Check:
     target: str
     """What was checked: a file, a cluster name, a URL."""
     status: str
-    """ok, fail, or skip (nothing configured to check)."""
+    """ok, fail, warn (works, but unsafe: says why) or skip (nothing configured to check)."""
     detail: str
     """What was found, or what is wrong and what to do."""
     seconds: float | None = None
@@ -66,7 +66,7 @@ async def doctor_cmd(args: argparse.Namespace, ctx: Context) -> int:
     except ConfigError as e:
         checks = [Check("config", "config", "fail", str(e))]
     else:
-        checks = [config_check(config), *await run_checks(config)]
+        checks = [config_check(config), *signing_checks(config), *await run_checks(config)]
     if args.json:
         print_json([dataclasses.asdict(c) for c in checks])
     else:
@@ -77,7 +77,7 @@ async def doctor_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 def line(c: Check) -> str:
     """`ok    cluster   primary: 1 broker, 12 topics ...` on one line, whatever the detail."""
-    status = {"ok": "ok", "fail": "FAIL", "skip": "skip"}[c.status]
+    status = {"ok": "ok", "fail": "FAIL", "warn": "WARN", "skip": "skip"}[c.status]
     took = f" ({c.seconds:.2f} s)" if c.seconds is not None and c.status == "ok" else ""
     detail = " ".join(f"{c.detail}{took}".split())
     return f"{status:<5} {c.check:<9} {c.target}: {detail}"
@@ -104,6 +104,23 @@ def config_check(config: Config) -> Check:
         return Check("config", config.source, "fail",
                      "no clusters: add clusters: to the config, or give -b HOST:PORT")
     return Check("config", config.source, "ok", ", ".join(parts))
+
+
+def signing_checks(config: Config) -> list[Check]:
+    """Whether flag records are signed, and the public key a service's SDK verifies with."""
+    from kafkaops.core.flags.signing import UNSIGNED_NOTE, signer_for, verifier_for
+
+    try:
+        signer, verifier = signer_for(config), verifier_for(config)
+    except ConfigError as e:
+        return [Check("signing", "flags", "fail", str(e))]
+    if verifier is None:
+        return [Check("signing", "flags", "warn",
+                      UNSIGNED_NOTE + "; set flags.signing_key (or audit.signing_key)")]
+    how = "signed and verified" if signer is not None else "verified only (no signing key)"
+    return [Check("signing", "flags", "ok",
+                  f"flag records {how} (Ed25519); services verify with "
+                  f"FlagClient(verify_key={verifier.text!r})")]
 
 
 def _unset_secrets(node: Any) -> list[ConfigError]:

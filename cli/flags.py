@@ -54,6 +54,7 @@ from kafkaops.core.flags.service import (
     state_summary,
     state_to_json,
 )
+from kafkaops.core.flags.signing import UNSIGNED_NOTE
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,6 +77,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("name", metavar="NAME")
     add_json(c)
     c.set_defaults(func=get_cmd)
+
+    c = fsub.add_parser(
+        "resign",
+        help="write a flag's last unsigned state again, signed (after turning signing on)",
+        description="A flag written before flag records were signed has only unsigned "
+        "records: with a signing key configured they are not applied and services serve "
+        "their default. This writes the last unsigned state again as a new, signed version "
+        "(compare-and-set and audited, like any change). Check it first with "
+        "`kafkaops flags history NAME`.",
+    )
+    c.add_argument("name", metavar="NAME")
+    _write_options(c, if_version=False)
+    c.set_defaults(func=resign_cmd)
 
     c = fsub.add_parser("create", help="a new flag (it starts disabled)")
     c.add_argument("name", metavar="NAME")
@@ -196,15 +210,21 @@ async def list_cmd(args: argparse.Namespace, ctx: Context) -> int:
         flags = await svc.list_flags()
         exists = svc.topic_exists
         cluster = svc.cluster
+        ignored, signed = svc.ignored_records(), svc.signed
     if args.tag:
         flags = [f for f in flags if args.tag in f.tags]
     if args.json:
         print_json([state_to_json(f) for f in flags])
-    elif not flags:
+        return 0
+    if not flags:
         note = "" if exists else " (the flags topic does not exist yet)"
         print(f"no flags on cluster {cluster!r}{note}")
     else:
         print(render_list(flags))
+    for o, key, why in ignored:
+        print(f"ignored record at offset {o} (flag {key}): {why}")
+    if not signed:
+        print(f"note: {UNSIGNED_NOTE}")
     return 0
 
 
@@ -230,12 +250,38 @@ def render_list(flags: list[FlagState]) -> str:
 
 async def get_cmd(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
-        state = await (await services.flags()).get(args.name)
+        svc = await services.flags()
+        state = await svc.get(args.name)
+        ignored = svc.ignored_records(args.name)
     if args.json:
-        print_json(state_to_json(state))
+        data = state_to_json(state)
+        if ignored:  # only then: a flag without any has the plain state's fields
+            data["ignored_records"] = [{"offset": o, "why": why} for o, _, why in ignored]
+        print_json(data)
     else:
         print(render_state(state))
+        for o, _, why in ignored:
+            print(f"ignored record at offset {o}: {why}")
     return 0
+
+
+async def resign_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    check_key(args.name)
+    async with ctx.services() as services:
+        services.require_writable(action=f"re-sign flag {args.name!r}")
+        svc = await services.flags()
+        if not svc.signed:
+            raise UsageError("flag records are not signed here (neither flags.signing_key "
+                             "nor audit.signing_key is set): nothing to re-sign")
+        await svc.list_flags()
+        waiting = svc.store.log.unsigned_states.get(args.name)
+        if waiting is not None:
+            confirm(args, f"on cluster {svc.cluster!r}:\n  re-sign flag {args.name!r}: "
+                    f"{state_summary(waiting)} (its last unsigned state, by "
+                    f"{waiting.updated_by or 'unknown'}), as a new signed version")
+        state = await svc.resign(args.name, actor=local_actor(), face="cli",
+                                 reason=args.reason)
+    return _done(args, state, None, "re-signed")
 
 
 def render_state(s: FlagState) -> str:

@@ -133,7 +133,10 @@ async def test_everything_answers_one_ok_line_each_and_exit_0(
     assert one_line(lines, "slack", "http mode").startswith("ok    slack     http mode: ")
     assert one_line(lines, "registry", registry_url).startswith(
         f"ok    registry  {registry_url}: answers; compatibility BACKWARD; used by primary")
-    assert len(lines) == 6
+    assert one_line(lines, "signing", "flags").startswith(
+        "ok    signing   flags: flag records signed and verified (Ed25519); services verify "
+        "with FlagClient(verify_key='ed25519:")
+    assert len(lines) == 7
     assert auth.token == BOT_TOKEN  # the real token went to Slack ...
     assert BOT_TOKEN not in "\n".join(lines) + err and SIGNING_SECRET not in err  # ... only
 
@@ -142,7 +145,7 @@ async def test_everything_answers_one_ok_line_each_and_exit_0(
     assert {(c["check"], c["target"], c["status"]) for c in checks} == {
         ("config", str(cfg), "ok"), ("cluster", "primary", "ok"), ("cluster", "dr", "ok"),
         ("slack", "bot token", "ok"), ("slack", "http mode", "ok"),
-        ("registry", registry_url, "ok")}
+        ("registry", registry_url, "ok"), ("signing", "flags", "ok")}
 
 
 async def test_refused_credentials_a_wrong_port_and_a_silent_listener_one_line_each(
@@ -181,7 +184,11 @@ async def test_refused_credentials_a_wrong_port_and_a_silent_listener_one_line_e
     assert one_line(lines, "slack", "bot token") == (
         "skip  slack     bot token: no slack.bot_token in config (the bot is not set up here)")
     assert "hunter2" not in "\n".join(lines)
-    assert len(lines) == 7  # config, five clusters, slack
+    assert one_line(lines, "signing", "flags") == (  # a warning: it does not fail the exit
+        "WARN  signing   flags: flag records are unsigned (neither flags.signing_key nor "
+        "audit.signing_key is set): anyone who can produce to the flags topic can change a "
+        "flag; set flags.signing_key (or audit.signing_key)")
+    assert len(lines) == 8  # config, signing, five clusters, slack
 
 
 async def test_a_bad_slack_token_is_one_line_naming_what_to_fix(

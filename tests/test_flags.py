@@ -183,7 +183,8 @@ async def test_a_race_decided_by_the_log_shows_both_attempts_and_repairs_the_tai
     assert history[3].state == won[0]
     for view in (await a.get(key), await b.get(key), await fresh_view(config, key)):
         assert view == won[0]
-    assert a.store.log.unhealthy_tails() == [] and b.store.log.unhealthy_tails() == []
+    # (its own key: other tests forge records on the same topic meanwhile)
+    assert key not in a.store.log.unhealthy_tails() + b.store.log.unhealthy_tails()
 
 
 async def test_bad_input_gives_a_clear_error_and_writes_nothing(services: Services) -> None:

@@ -43,6 +43,7 @@ from kafkaops.core.config.model import (
     Config,
     ConfirmationsConfig,
     DeadLetterConfig,
+    FlagsConfig,
 )
 from kafkaops.core.config.slack import RoleConfig, SlackConfig, SlackHttpConfig
 from kafkaops.core.config.teams import CostsConfig, PolicyConfig, TeamConfig
@@ -52,7 +53,8 @@ __all__ = [
     "ADHOC_CLUSTER", "CHANNEL", "DEFAULT_CONFIG_PATH", "MAX_DEPTH", "AlertRuleConfig",
     "AlertsConfig", "AuditConfig", "BasicAuthConfig", "ClusterConfig", "Config",
     "ConfirmationsConfig", "ConnectConfig", "ConnectTlsConfig", "CostsConfig",
-    "DeadLetterConfig", "DrConfig", "DrPairConfig", "Duration", "LagConfig", "PolicyConfig",
+    "DeadLetterConfig", "DrConfig", "DrPairConfig", "Duration", "FlagsConfig", "LagConfig",
+    "PolicyConfig",
     "RegistryTlsConfig", "RoleConfig", "SaslConfig", "SchemaRegistryConfig", "Secret",
     "SlackConfig", "SlackHttpConfig", "TeamConfig", "TlsConfig", "adhoc_config",
     "check_bootstrap", "load_config", "owner_ids", "parse_config", "redacted",

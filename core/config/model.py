@@ -39,6 +39,16 @@ class ConfirmationsConfig:
 
 
 @dataclass(frozen=True)
+class FlagsConfig:
+    signing_key: Secret = field(default_factory=lambda: Secret(""))
+    """Secret from which the Ed25519 key that signs flag records is derived; unset: the
+    audit.signing_key; use ${ENV_VAR}. Unset both: flag records are unsigned."""
+    verify_key: str = ""
+    """Public key that verifies flag records (`ed25519:...`, printed by `kafkaops doctor`),
+    for a reader that must not hold the signing secret; unset: derived from signing_key."""
+
+
+@dataclass(frozen=True)
 class DeadLetterConfig:
     suffixes: list[str] = field(default_factory=lambda: [".dlq", "-dlq", ".dlt", "-dlt", ".DLT"])
     """A topic whose name ends in one of these is a dead-letter topic of the name before it."""
@@ -57,6 +67,8 @@ class Config:
     """Audit trail."""
     confirmations: ConfirmationsConfig = field(default_factory=ConfirmationsConfig)
     """Pending confirmations of risky actions."""
+    flags: FlagsConfig = field(default_factory=FlagsConfig)
+    """How flag records are signed and verified."""
     dr: DrConfig = field(default_factory=DrConfig)
     """Disaster recovery pairs."""
     slack: SlackConfig = field(default_factory=SlackConfig)

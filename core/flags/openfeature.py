@@ -5,7 +5,8 @@
     from kafkaops.core.flags.sdk import FlagClient
     from kafkaops.core.flags.openfeature import KafkaOpsProvider
 
-    client = FlagClient("kafka:9092", snapshot_path="/var/lib/svc/flags.json")
+    client = FlagClient("kafka:9092", snapshot_path="/var/lib/svc/flags.json",
+                        verify_key=os.environ["KAFKAOPS_FLAGS_VERIFY_KEY"])  # ed25519:...
     await client.start()
     api.set_provider(KafkaOpsProvider(client))
     of = api.get_client()
@@ -17,6 +18,9 @@ another type TYPE_MISMATCH (OpenFeature then returns the caller's default). The 
 version and whether the value may be stale go into the flag metadata; the provider emits
 PROVIDER_STALE / PROVIDER_READY when the client loses or regains Kafka, and
 PROVIDER_CONFIGURATION_CHANGED for each change.
+
+Records are verified by the client: give it `verify_key` (the provider serves only what the
+client applied; a forged or unsigned record never reaches OpenFeature).
 
 This is the only kafkaops module that imports openfeature; the rest of core works without it.
 """

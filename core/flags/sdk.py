@@ -35,6 +35,11 @@
   stale) until the new topic is read to its end, then swaps the whole cache in; `status()`
   names the cluster, the epoch and the switch. Getting the flags onto the DR cluster is
   MirrorMaker 2's job (identity policy for `_kafkaops.flags`), not the client's.
+- With `verify_key` (the flags' public key, `ed25519:...`, as `kafkaops doctor` prints it)
+  the client applies only records signed by kafkaops' writers: an unsigned, altered, forged
+  or copied record is ignored, logged once with its offset, and never served
+  (kafkaops.core.flags.signing). The key only verifies: a service holding it cannot write.
+  Without it records are read unsigned, as anyone who can produce to the topic wrote them.
 - It imports the flags model and reader (flags/model.py, flags/store.py), never the writer
   (flags/writer.py, flags/service.py) or the audit trail: a service embedding it needs the plain
   `kafkaops` install (aiokafka and a few small libraries), nothing of the console, the bot
@@ -76,6 +81,7 @@ from kafkaops.core.flags.sdk_status import (
 )
 from kafkaops.core.flags.store import FlagStore
 from kafkaops.core.kafka.clients import quiet_aiokafka_here
+from kafkaops.core.statelog.signing import RecordVerifier
 from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -106,7 +112,16 @@ class FlagClient(StatusReport):
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 10.0,
         follow: ActiveClusterWatcher | None = None,
+        verify_key: str | RecordVerifier | None = None,
     ) -> None:
+        if isinstance(verify_key, str):
+            try:
+                verify_key = RecordVerifier.from_text(verify_key)
+            except ValueError as e:
+                raise KafkaOpsError(f"FlagClient: verify_key: {e}") from None
+        #: verifies every flag record (kafkaops.core.flags.signing); None: records are read
+        #: unsigned, and anyone who can produce to the topic can change a flag
+        self.verifier: RecordVerifier | None = verify_key
         if follow is not None:
             if cluster_config is not None or bootstrap_servers:
                 raise KafkaOpsError(
@@ -157,10 +172,14 @@ class FlagClient(StatusReport):
         """A client reading the flags of whichever cluster of DR pair `pair` (from `config`)
         is active, switching when a failover or failback flips it. It owns its watcher
         (polling the control record every `interval` seconds). ConfigError for an unknown
-        pair."""
+        pair. Flag records are verified with the config's flags key (flags.verify_key, else
+        the public half of flags.signing_key / audit.signing_key) unless `verify_key` is
+        given."""
         from kafkaops.core.dr.active import ActiveClusterWatcher
+        from kafkaops.core.flags.signing import verifier_for
 
         watcher = ActiveClusterWatcher.for_pair(config, pair, interval=interval)
+        kw.setdefault("verify_key", verifier_for(config))
         client = cls(follow=watcher, **kw)
         client._owns_watcher = True
         return client
@@ -231,6 +250,7 @@ class FlagClient(StatusReport):
                 topic=self.topic,
                 fetch_max_wait=self.fetch_max_wait,
                 listener=self._on_store,
+                verifier=self.verifier,
             )
             try:
                 started = await store.start()

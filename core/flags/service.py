@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kafkaops.core.audit.log import local_actor
-from kafkaops.core.errors import KafkaOpsError, NotFound, UsageError
+from kafkaops.core.errors import KafkaOpsError, NotFound, NothingToChange, UsageError
 from kafkaops.core.flags.evaluation import (
     BUCKETS,
     Evaluation,
@@ -107,6 +107,39 @@ class FlagService(FlagWriter):
         if not changes:
             raise NotFound(f"no history for flag {key!r} on cluster {self.cluster!r}")
         return list(changes)
+
+    @property
+    def signed(self) -> bool:
+        """Flag records are signed and verified here (a key is configured)."""
+        return self.store.verifier is not None
+
+    def ignored_records(self, key: str | None = None) -> list[tuple[int, str, str]]:
+        """(offset, flag key, why) of each record not applied because its signature is
+        missing or does not verify, as of the last read (`key`: that flag's only)."""
+        notes = {c.offset: c.note for changes in self.store.log.history.values()
+                 for c in changes}
+        return [(o, k, notes.get(o, "signature check failed"))
+                for o, k in sorted(self.store.log.unverified.items())
+                if key is None or k == key]
+
+    async def resign(self, key: str, *, actor: str, face: str, reason: str = "") -> FlagState:
+        """Write the last unsigned state of a flag (recorded before flag records were
+        signed) again, signed, as a new version: an audited change like any other.
+        NothingToChange when the flag has no unsigned state waiting."""
+        await self._read(True)
+        waiting = self.store.log.unsigned_states.get(key)
+        if waiting is None:
+            raise NotFound(self._missing(key)) if key not in self.store.flags else \
+                NothingToChange(f"nothing to re-sign: flag {key!r} is in force, signed; "
+                                "nothing was written")
+        why = reason or "re-signed: written before flag records were signed"
+
+        def build(current: FlagState | None, version: int, at: str) -> FlagState:
+            return dataclasses.replace(waiting, version=version, updated_at=at,
+                                       updated_by=actor, reason=why)
+
+        return _written(await self._write(key, "resign", build, None, actor=actor, face=face,
+                                          reason=why, params={}))
 
     @property
     def history_start(self) -> int | None:

@@ -30,11 +30,13 @@ from kafkaops.core.flags.model import (
     decode_state,
     now_iso,
 )
+from kafkaops.core.flags.signing import check as check_signature
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
 from kafkaops.core.kafka.logwatch import LogWatch
 from kafkaops.core.statelog.fold import CasFold, Invalid, Proposal
 from kafkaops.core.statelog.outcomes import Outcomes
+from kafkaops.core.statelog.signing import RecordVerifier
 from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,16 @@ class FlagLog:
        any other applied state must carry a higher version than it replaces.
     """
 
-    def __init__(self, *, keep_history: bool = False) -> None:
+    def __init__(self, *, keep_history: bool = False,
+                 verifier: RecordVerifier | None = None) -> None:
+        #: checks each record's signature; None: records are unsigned (no key configured)
+        self.verifier = verifier
+        #: offset -> flag key of each record ignored because its signature is missing or
+        #: does not verify (kafkaops.core.flags.signing)
+        self.unverified: dict[int, str] = {}
+        #: flag key -> the last state read from an unsigned record (never applied): what a
+        #: flag written before signing was on held, for `kafkaops flags resign`
+        self.unsigned_states: dict[str, FlagState] = {}
         #: versions may jump: a re-created flag continues the deleted flag's numbering
         self.fold: CasFold[FlagState] = CasFold(gaps=True, what="the flag")
         self.keep_history = keep_history
@@ -105,6 +116,8 @@ class FlagLog:
         except UnicodeDecodeError:
             return None
         h = rec.headers
+        unverified = ("" if self.verifier is None
+                      else check_signature(self.verifier, rec.key, rec.value, h))
         op = _header(h, H_OP) or "?"
         by, at, why = _header(h, H_BY) or "", _header(h, H_AT) or "", _header(h, H_REASON) or ""
         expects_text = _header(h, H_EXPECTS)
@@ -126,12 +139,23 @@ class FlagLog:
                 if state.key != key:
                     read = Invalid(f"state names key {state.key!r}, record key {key!r}")
                     state = None
+        if unverified:
+            self.unverified[rec.offset] = key
+            if read is None:  # a record that is not a write at all keeps saying why
+                if state is not None and unverified.startswith("unsigned") \
+                        and key not in self.flags:
+                    self.unsigned_states[key] = state
+                read = Invalid(unverified)
+            else:
+                read = Invalid(f"{read}; {unverified}")
         if read is None:
             assert expects is not None
             read = Proposal(key, expects, state.version if state else expects, state,
                             _header(h, H_WRITE_ID), restate=op == "restate")
         current = self.flags.get(key)
         decision = self.fold.apply(rec.offset, key, read)
+        if decision.outcome == "applied":
+            self.unsigned_states.pop(key, None)
         note = decision.note
         if decision.outcome == "rejected" and current is not None and current.updated_by:
             note += f" (by {current.updated_by})"
@@ -158,8 +182,9 @@ class FlagLog:
         return change
 
     def unhealthy_tails(self) -> list[str]:
-        """Keys whose last record is not authoritative (need a restate before compaction)."""
-        return self.fold.unhealthy_tails()
+        """Keys whose last record is not authoritative (need a restate before compaction),
+        but for flags written before signing, kept for `kafkaops flags resign`."""
+        return [k for k in self.fold.unhealthy_tails() if k not in self.unsigned_states]
 
     def version_at_deletion(self, key: str) -> int:
         return self.fold.deleted_versions.get(key, 0)
@@ -208,14 +233,20 @@ class FlagStore:
         keep_history: bool = False,
         fetch_max_wait: float = 0.1,
         listener: Callable[[FlagStore, FlagChange | None], None] | None = None,
+        verifier: RecordVerifier | None = None,
     ) -> None:
         self.cluster = cluster
+        #: verifies each record's signature (None: records are unsigned, as written
+        #: without a key); see kafkaops.core.flags.signing
+        self.verifier = verifier
+        #: offsets of unverified records already logged (once each, across refolds)
+        self._reported: set[int] = set()
         self.config = config
         self.topic = topic
         self.keep_history = keep_history
         self.fetch_max_wait = fetch_max_wait
         self.listener = listener
-        self.log = FlagLog(keep_history=keep_history)
+        self.log = FlagLog(keep_history=keep_history, verifier=verifier)
         #: caught up with the topic at least once since the fold (re)started
         self.ready = False
         #: wall-clock time (s) of the last fetch response from the broker
@@ -288,7 +319,7 @@ class FlagStore:
         self._watch = watch
         if self.failed is not None or self.log.next_offset:  # a start after a stop: read anew
             self.failed = None
-            self.log = FlagLog(keep_history=self.keep_history)
+            self.log = FlagLog(keep_history=self.keep_history, verifier=self.verifier)
             self.ready = self.suspect = False
             self._position = 0
         self._task = asyncio.create_task(self._run(), name=f"flags-store-{self.cluster}")
@@ -390,7 +421,7 @@ class FlagStore:
         log.warning("flags: %s on cluster %r: %s; reading it again from its start",
                     self.topic, self.cluster, why)
         self.restarted = f"{why} ({now_iso()})"
-        self.log = FlagLog(keep_history=self.keep_history)
+        self.log = FlagLog(keep_history=self.keep_history, verifier=self.verifier)
         self.ready = self.suspect = False
         self._position = 0
 
@@ -411,6 +442,10 @@ class FlagStore:
         )
         if change is None:
             return
+        if change.offset in self.log.unverified and change.offset not in self._reported:
+            self._reported.add(change.offset)
+            log.warning("flags: %s on cluster %r offset %d (key %r) ignored: %s", self.topic,
+                        self.cluster, change.offset, change.key, change.note)
         self._outcomes.settle(change.write_id, change)
         if self.listener is not None and self.ready:
             self.listener(self, change)

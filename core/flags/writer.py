@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from kafkaops.core.config import ClusterConfig
 from kafkaops.core.errors import (
+    ConfigError,
     KafkaOpsError,
     NotFound,
     NothingToChange,
@@ -81,6 +82,7 @@ from kafkaops.core.flags.model import (
     now_iso,
 )
 from kafkaops.core.flags.plan import same_content, state_summary, version_conflict
+from kafkaops.core.flags.signing import signed_headers, signer_for, verifier_for
 from kafkaops.core.flags.store import FlagStore
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.errors import map_kafka_errors, unreachable
@@ -143,7 +145,17 @@ class FlagWriter:
         self.topic = topic
         self.write_timeout = write_timeout
         self._conn = connection
-        self.store = FlagStore(cluster, config, topic=topic, keep_history=True)
+        #: signs each record; verifies what the store folds (kafkaops.core.flags.signing)
+        self.signer = signer_for(services.config) if services is not None else None
+        verifier = verifier_for(services.config) if services is not None else None
+        if self.signer is not None and verifier is not None \
+                and verifier.public != self.signer.verifier.public:
+            raise ConfigError(
+                f"{services.config.source if services is not None else 'config'}: "
+                "flags.verify_key is not the public key of the flags signing key; "
+                "remove one of them")
+        self.store = FlagStore(cluster, config, topic=topic, keep_history=True,
+                               verifier=verifier)
         self._producer: Any = None
         self._producing: contextlib.AsyncExitStack | None = None
         self._start_lock = asyncio.Lock()
@@ -224,6 +236,18 @@ class FlagWriter:
         return self.store.running
 
     def _missing(self, key: str) -> str:
+        unsigned = [o for o, k in self.store.log.unverified.items() if k == key]
+        if key in self.store.log.unsigned_states:
+            return (
+                f"flag {key!r} on cluster {self.cluster!r} has only unsigned records (offsets "
+                f"{', '.join(map(str, unsigned))}), written before flag records were signed or "
+                "by someone without the key: they are not applied, so its state is UNKNOWN and "
+                f"services serve their default. `kafkaops flags resign {key}` writes its last "
+                "unsigned state again, signed (an audited change)")
+        if unsigned:
+            return (f"no flag named {key!r} on cluster {self.cluster!r}: only records that "
+                    f"failed their signature check (offsets {', '.join(map(str, unsigned))}), "
+                    "which are not applied")
         if not self.store.running:
             return (
                 f"no flag named {key!r}: cluster {self.cluster!r} has no flags yet "
@@ -337,7 +361,7 @@ class FlagWriter:
         """Phase 1: catch up, check, build the record. Raises (writing nothing) on a stale
         `expect_version`, a missing flag or bad input."""
         self._require_writable(f"{op} flag {key!r}")
-        if op == "create":
+        if op in ("create", "resign"):
             await self._ensure_topic()
         await self.start()
         if not self.store.running:
@@ -346,7 +370,12 @@ class FlagWriter:
         await self._repair_all(actor)
         current = self.store.flags.get(key)
         in_force = current.version if current else 0
-        if op == "create":
+        if op == "resign":
+            if current is not None or key not in self.store.log.unsigned_states:
+                raise NothingToChange(
+                    f"nothing to re-sign: flag {key!r} has no unsigned state waiting "
+                    "(it is in force, or was never written unsigned); nothing was written")
+        elif op == "create":
             if current is not None:
                 raise StaleVersion(
                     f"flag {key!r} already exists (version {current.version}, "
@@ -358,7 +387,10 @@ class FlagWriter:
         if expect_version is not None and expect_version != in_force:
             raise version_conflict(current, expect_version, key)
         at = now_iso()
-        if op == "create":
+        if op == "resign":  # continues the unsigned records' numbering
+            new_version = max(self.store.log.version_at_deletion(key),
+                              self.store.log.unsigned_states[key].version) + 1
+        elif op == "create":
             new_version = self.store.log.version_at_deletion(key) + 1
         else:
             new_version = in_force + 1
@@ -394,6 +426,11 @@ class FlagWriter:
         reason: str,
     ) -> FlagChange:
         """Write one record and wait until the store has folded it; returns its outcome."""
+        if self.signer is None and self.store.verifier is not None:
+            raise Refused(
+                "flags.verify_key is set but neither flags.signing_key nor audit.signing_key: "
+                f"this config reads flags but cannot sign a change to flag {key!r}; nothing "
+                "was written")
         producer = await self._get_producer()
         write_id = uuid.uuid4().hex
         headers = [
@@ -404,6 +441,9 @@ class FlagWriter:
             (H_AT, at.encode()),
             (H_REASON, reason.encode()),
         ]
+        value = None if state is None else encode_state(state)
+        if self.signer is not None:
+            headers = signed_headers(self.signer, key.encode(), value, headers)
         fut = self.store.expect(write_id)
         try:
             with map_kafka_errors(self.cluster, self.config, doing=f"write flag {key!r}",
@@ -411,7 +451,7 @@ class FlagWriter:
                                   "shows it"):
                 meta = await producer.send_and_wait(
                     self.topic,
-                    None if state is None else encode_state(state),
+                    value,
                     key=key.encode(),
                     partition=0,
                     headers=headers,
@@ -457,6 +497,8 @@ class FlagWriter:
         log.warning("flags: could not restate %r after %d attempts", key, attempts)
 
     async def _repair_all(self, actor: str) -> None:
+        # (a flag written before signing is not among them: a restate of nothing would be
+        # a tombstone, and compaction would drop what `kafkaops flags resign` needs)
         for key in self.store.log.unhealthy_tails():
             await self._repair(key, actor)
 
