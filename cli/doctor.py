@@ -66,7 +66,9 @@ async def doctor_cmd(args: argparse.Namespace, ctx: Context) -> int:
     except ConfigError as e:
         checks = [Check("config", "config", "fail", str(e))]
     else:
-        checks = [config_check(config), *signing_checks(config), *await run_checks(config)]
+        checks = [config_check(config), *signing_checks(config),
+                  *([dr_signing_check(config)] if config.dr.pairs else []),
+                  *await run_checks(config)]
     if args.json:
         print_json([dataclasses.asdict(c) for c in checks])
     else:
@@ -121,6 +123,23 @@ def signing_checks(config: Config) -> list[Check]:
     return [Check("signing", "flags", "ok",
                   f"flag records {how} (Ed25519); services verify with "
                   f"FlagClient(verify_key={verifier.text!r})")]
+
+
+def dr_signing_check(config: Config) -> Check:
+    """Whether DR control records are signed, and the key a pair's followers verify with."""
+    from kafkaops.core.dr import signing
+
+    try:
+        signer, verifier = signing.signer_for(config), signing.verifier_for(config)
+    except ConfigError as e:
+        return Check("signing", "dr control", "fail", str(e))
+    if verifier is None:
+        return Check("signing", "dr control", "warn",
+                     signing.UNSIGNED_NOTE + "; set dr.signing_key (or audit.signing_key)")
+    how = "signed and verified" if signer is not None else "verified only (no signing key)"
+    return Check("signing", "dr control", "ok",
+                 f"control records {how} (Ed25519); followers verify with "
+                 f"ActiveClusterWatcher(verify_key={verifier.text!r})")
 
 
 def _unset_secrets(node: Any) -> list[ConfigError]:

@@ -47,7 +47,7 @@ async def write_active(config: Config, pair: str, cluster: str, epoch: int,
     core's ControlStore, on the given clusters' copies."""
     rec = ActiveRecord(pair, cluster, epoch, by=ME, at=time.time(), reason="failover")
     async with Services(config) as s:
-        store = ControlStore(s.connection)
+        store = ControlStore.for_config(s.connection, config)
         for c in on:
             await store.write(c, [rec])
 

@@ -318,3 +318,36 @@ async def test_any_command_says_refused_credentials_in_one_line(
         f"kafkaops: cluster 'secure' at {sasl_broker} refused the SASL credentials (user 'ops', "
         "SCRAM-SHA-256): the broker ended the SCRAM exchange with an error — check "
         "clusters.secure.sasl (username, password, mechanism)\n")
+
+
+async def test_signing_dr_control_line_ok_with_a_key_warn_without_none_without_pairs(
+        tmp_path: Path, bootstrap: str) -> None:
+    pairs = {"pairs": [{"name": "main", "primary": "primary", "secondary": "primary2"}]}
+    clusters = {"primary": {"bootstrap_servers": bootstrap},
+                "primary2": {"bootstrap_servers": bootstrap}}
+    cfg = write(tmp_path, {"clusters": clusters, "dr": pairs,
+                           "audit": {"signing_key": "test-signing-key"}})
+    code, lines, err = await doctor(cfg)
+    assert code == 0, err
+    assert one_line(lines, "signing", "dr control").startswith(
+        "ok    signing   dr control: control records signed and verified (Ed25519); followers "
+        "verify with ActiveClusterWatcher(verify_key='ed25519:")
+
+    cfg = write(tmp_path, {"clusters": clusters, "dr": pairs})
+    code, lines, err = await doctor(cfg)
+    assert code == 0, err  # a warning does not fail the exit
+    assert one_line(lines, "signing", "dr control") == (
+        "WARN  signing   dr control: DR control records are unsigned (neither dr.signing_key "
+        "nor audit.signing_key is set): anyone who can produce to _kafkaops.control can name "
+        "the active cluster of a pair; set dr.signing_key (or audit.signing_key)")
+
+    cfg = write(tmp_path, {"clusters": clusters, "dr": {**pairs, "verify_key": "ed25519:x"}})
+    code, lines, err = await doctor(cfg)
+    assert code == 1 and err == ""
+    assert one_line(lines, "signing", "dr control").startswith(
+        "FAIL  signing   dr control: ")
+    assert "dr.verify_key: " in one_line(lines, "signing", "dr control")
+
+    cfg = write(tmp_path, {"clusters": {"primary": clusters["primary"]}})
+    code, lines, err = await doctor(cfg)
+    assert lines_about(lines, "signing", "dr control") == []  # no pair: nothing to sign

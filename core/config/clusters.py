@@ -136,5 +136,12 @@ class DrPairConfig:
 class DrConfig:
     pairs: list[DrPairConfig] = field(default_factory=list)
     """Primary/secondary cluster pairs."""
+    signing_key: Secret = field(default_factory=lambda: Secret(""))
+    """Secret from which the Ed25519 key that signs DR control records is derived; unset:
+    the audit.signing_key; use ${ENV_VAR}. Unset both: control records are unsigned."""
+    verify_key: str = ""
+    """Public key that verifies DR control records (`ed25519:...`, printed by `kafkaops
+    doctor`), for a follower that must not hold the signing secret; unset: derived from
+    signing_key."""
 
 

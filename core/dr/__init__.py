@@ -20,6 +20,7 @@ Replication status:
 
 Which cluster is active, and failover:
 - control.py: `_kafkaops.control` (active cluster, fences, failover runs) on both clusters;
+- signing.py: the Ed25519 signature of control records, and the keys from config;
 - active.py: `ActiveClusterWatcher`, for clients that must follow the active cluster;
 - plan.py: the failover plan (`FailoverPlan`: pre-checks, translated offsets per group and
   partition, fingerprint, `describe()`) and the rules that make it (pure);

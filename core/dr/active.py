@@ -14,6 +14,11 @@ primary is in trouble, so the primary may be down (nothing to read) or may have 
 while the failover ran and came back with its old record (stale: it still names itself at
 the old epoch). The target of a failover always gets the new record first.
 
+With a DR key (core/dr/signing.py: `verify_key=`, else the public half of the config's
+dr.signing_key / audit.signing_key when `config` is given) the watcher reads only control
+records whose signature verifies: an unsigned, altered or copied record naming another
+active cluster is ignored (logged once by offset, listed in `status()`), never followed.
+
 The watcher never goes back to a lower epoch than one it has seen: a stale copy answering
 while the up-to-date one is unreachable must not send clients back to the old primary
 (split brain). Epochs only go up (every failover and failback adds one), so "highest seen
@@ -34,11 +39,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kafkaops.core.config import ClusterConfig, Config, DrPairConfig
 from kafkaops.core.dr.control import ActiveRecord, ControlLog, ControlStore
+from kafkaops.core.dr.signing import verifier_for
 from kafkaops.core.errors import ConfigError, KafkaOpsError
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.statelog.signing import RecordVerifier
 from kafkaops.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -121,6 +129,7 @@ class ActiveClusterWatcher:
         config: Config | None = None,
         interval: float = 2.0,
         read_timeout: float | None = None,
+        verify_key: RecordVerifier | str | None = None,
     ) -> None:
         if isinstance(pair, str):
             if config is None:
@@ -143,7 +152,17 @@ class ActiveClusterWatcher:
         self.interval = float(interval)
         #: one cluster's read is abandoned after this long (default: its request timeout + 5 s)
         self.read_timeout = read_timeout
-        self._store = ControlStore(self._connect)
+        if isinstance(verify_key, str):
+            try:
+                verify_key = RecordVerifier.from_text(verify_key)
+            except ValueError as e:
+                raise ConfigError(f"ActiveClusterWatcher: verify_key: {e}") from None
+        if verify_key is None and config is not None:
+            verify_key = verifier_for(config)
+        #: verifies each control record (None: records are read unsigned)
+        self.verifier = verify_key
+        self._store = ControlStore(self._connect, verifier=verify_key)
+        self._ignored: dict[str, tuple[tuple[int, str, str], ...]] = {}
         self._conns: dict[str, KafkaConnection] = {}
         self._copies: dict[str, CopyStatus] = {
             n: CopyStatus(n, None, None, None, None, None) for n in self.clusters
@@ -158,9 +177,10 @@ class ActiveClusterWatcher:
         self._first_round = asyncio.Event()
 
     @classmethod
-    def for_pair(cls, config: Config, pair: str, **kw: float | None) -> ActiveClusterWatcher:
-        """A watcher of the pair named `pair` in `config` (ConfigError if there is none)."""
-        return cls(config.clusters, find_pair(config, pair), **kw)  # type: ignore[arg-type]
+    def for_pair(cls, config: Config, pair: str, **kw: Any) -> ActiveClusterWatcher:
+        """A watcher of the pair named `pair` in `config` (ConfigError if there is none),
+        verifying control records with the config's DR key unless `verify_key` is given."""
+        return cls(config.clusters, find_pair(config, pair), config=config, **kw)
 
     # -------------------------------------------------------- what it serves
 
@@ -225,6 +245,11 @@ class ActiveClusterWatcher:
             message += f"; {c.cluster!r} unreachable ({c.error})"
         for c in stale:
             message += f"; {c.cluster!r} has a stale copy (epoch {c.epoch}, names {c.active!r})"
+        for name, ignored in self._ignored.items():
+            if ignored:
+                offsets = ", ".join(str(o) for o, _, _ in ignored[:5])
+                message += (f"; {len(ignored)} control record(s) on {name!r} ignored "
+                            f"(signature missing or wrong; offsets {offsets})")
         return WatcherStatus(s, self._known, copies, message)
 
     # -------------------------------------------------------- lifecycle
@@ -328,6 +353,7 @@ class ActiveClusterWatcher:
             old = self._copies[name]
             self._copies[name] = CopyStatus(name, False, None, None, old.read_at, got)
             return
+        self._ignored[name] = got.ignored
         rec = got.active or ActiveRecord(self.pair.name, self.pair.primary, 0, reason="initial")
         self._copies[name] = CopyStatus(name, True, rec.epoch, rec.cluster, now, None)
         self._known = True

@@ -19,6 +19,10 @@ must be reachable). Two failovers started at once are settled by the compare-and
 of kafkaops.core.statelog: both write their run record, read the log back, and the run
 whose record comes first in the log for the same base epoch wins (`parse_log`'s claims);
 the other is abandoned and reports a conflict.
+
+With a key configured (core/dr/signing.py) every record is signed and a store reads only
+records whose signature verifies: the others are listed in `ControlLog.ignored`, logged once
+by offset, and never folded (they cannot name the active cluster nor claim a run).
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from kafkaops.core.config import DrPairConfig
+from kafkaops.core.config import Config, DrPairConfig
+from kafkaops.core.dr import signing
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.topicio import COMPACTED, Writer, ensure_topics, read_partition
 from kafkaops.core.records import TopicPartition
 from kafkaops.core.statelog.fold import CasFold, Proposal
+from kafkaops.core.statelog.signing import RecordSigner, RecordVerifier
 from kafkaops.core.untrusted import parse_json
 
 log = logging.getLogger(__name__)
@@ -251,6 +257,9 @@ class ControlLog:
     """run_id -> group -> latest group record."""
     first_run_for_epoch: Mapping[int, str] = field(default_factory=dict)
     """base_epoch -> the run_id whose record came first in the log (the CAS winner)."""
+    ignored: tuple[tuple[int, str, str], ...] = ()
+    """(offset, key, why) of this pair's records left out because their signature is
+    missing or does not verify."""
 
 
 def parse_log(
@@ -357,10 +366,24 @@ def view_of(pair: DrPairConfig, names: list[str],
 class ControlStore:
     """Reads and writes a pair's control records through the caller's connections."""
 
-    def __init__(self, connect: Any) -> None:
+    def __init__(self, connect: Any, *, signer: RecordSigner | None = None,
+                 verifier: RecordVerifier | None = None) -> None:
         #: `async (cluster name) -> KafkaConnection` (Services.connection)
         self._connect = connect
         self._writers: dict[str, Writer] | None = None
+        #: signs each record written (None: written unsigned)
+        self.signer = signer
+        #: reads only records it verifies (None: every record is read, as unsigned)
+        self.verifier = verifier
+        #: (cluster, offset) of unverified records already logged (once each)
+        self._reported: set[tuple[str, int]] = set()
+
+    @classmethod
+    def for_config(cls, connect: Any, config: Config) -> ControlStore:
+        """A store signing and verifying with the config's DR key (core/dr/signing.py);
+        ConfigError for a dr.verify_key that is not one."""
+        return cls(connect, signer=signing.signer_for(config),
+                   verifier=signing.verifier_for(config))
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[ControlStore]:
@@ -381,7 +404,25 @@ class ControlStore:
                 f"could not read {CONTROL_TOPIC} on cluster {cluster!r} to its end in time; "
                 "try again", retriable=True,
             )
-        return parse_log(cluster, pair, [(r.key, r.value) for r in records])
+        if self.verifier is None:
+            return parse_log(cluster, pair, [(r.key, r.value) for r in records])
+        prefix = f"dr/{pair}/".encode()
+        kept: list[tuple[bytes | None, bytes | None]] = []
+        ignored: list[tuple[int, str, str]] = []
+        for r in records:
+            if r.key is None or not r.key.startswith(prefix):
+                continue
+            why = signing.check(self.verifier, r.key, r.value, r.headers)
+            if not why:
+                kept.append((r.key, r.value))
+                continue
+            key = r.key.decode("utf-8", "replace")
+            ignored.append((r.offset, key, why))
+            if (cluster, r.offset) not in self._reported:
+                self._reported.add((cluster, r.offset))
+                log.warning("dr: %s on cluster %r offset %d (key %r) ignored: %s",
+                            CONTROL_TOPIC, cluster, r.offset, key[:80], why)
+        return replace(parse_log(cluster, pair, kept), ignored=tuple(ignored))
 
     async def read(self, pair: DrPairConfig) -> ControlView:
         names = [pair.primary, pair.secondary]
@@ -397,7 +438,7 @@ class ControlStore:
         each acknowledged by the broker before this returns."""
         conn: KafkaConnection = await self._connect(cluster)
         await ensure_topics(conn, {CONTROL_TOPIC: (1, COMPACTED)})
-        payload: list[tuple[bytes | None, bytes | None]] = []
+        payload: list[tuple[bytes | None, bytes | None, int | None, list[tuple[str, bytes]]]] = []
         for rec in records:
             if isinstance(rec, ActiveRecord):
                 key = active_key(rec.pair)
@@ -407,7 +448,10 @@ class ControlStore:
                 key = run_key(rec.pair, rec.run_id)
             else:
                 key = group_key(rec.pair, rec.run_id, rec.group)
-            payload.append((key.encode("utf-8"), encode_record(rec)))
+            raw_key, value = key.encode("utf-8"), encode_record(rec)
+            headers = ([] if self.signer is None
+                       else signing.sign_headers(self.signer, raw_key, value))
+            payload.append((raw_key, value, None, headers))
         if self._writers is None:
             async with Writer(conn) as w:
                 await w.send(CONTROL_TOPIC, payload, partition=0)

@@ -48,7 +48,7 @@ class FailoverService:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.dr = DrService(services)
-        self.control = ControlStore(services.connection)
+        self.control = ControlStore.for_config(services.connection, services.config)
         self.planner = Planner(services)
         self.steps = RunSteps(services, self.control)
         self.resumer = Resumer(services, self.control, self.steps)

@@ -52,7 +52,7 @@ class DrService:
 
     def __init__(self, services: Any, *, timeout: float = PROBE_TIMEOUT) -> None:
         self.services = services
-        self.control = ControlStore(services.connection)
+        self.control = ControlStore.for_config(services.connection, services.config)
         #: seconds a cluster has to answer a small request before it counts as unreachable
         self.timeout = timeout
 
@@ -129,6 +129,14 @@ class DrService:
                 f"{name!r} still records an older active epoch in _kafkaops.control; "
                 "`kafkaops failover resume` updates it"
             )
+        for name, clog in control.logs.items():
+            if clog.ignored:
+                offsets = ", ".join(str(o) for o, _, _ in clog.ignored[:5])
+                more = "" if len(clog.ignored) <= 5 else f" and {len(clog.ignored) - 5} more"
+                problems.append(
+                    f"{len(clog.ignored)} record(s) of _kafkaops.control on {name!r} ignored: "
+                    f"signature missing or wrong (offsets {offsets}{more}); not applied"
+                )
         latest = control.latest_run()
         run = _summary(*latest) if latest else None
         answers = last_answers(self.services)
