@@ -28,7 +28,13 @@ from kafkaops.core.flags.model import (
     H_REASON,
     H_WRITE_ID,
 )
-from kafkaops.core.statelog.signing import RecordSigner, RecordVerifier, canonical
+from kafkaops.core.statelog.signing import (
+    RecordSigner,
+    RecordVerifier,
+    canonical,
+    signer_from,
+    verifier_from,
+)
 
 if TYPE_CHECKING:
     from kafkaops.core.config import Config
@@ -77,21 +83,11 @@ def check(verifier: RecordVerifier, key: bytes, value: bytes | None,
 
 def signer_for(config: Config) -> RecordSigner | None:
     """flags.signing_key, else audit.signing_key; None when neither is set (unsigned)."""
-    for secret in (config.flags.signing_key, config.audit.signing_key):
-        if secret.is_set:
-            return RecordSigner(secret.reveal(), PURPOSE)
-    return None
+    return signer_from((config.flags.signing_key, config.audit.signing_key), PURPOSE)
 
 
 def verifier_for(config: Config) -> RecordVerifier | None:
     """flags.verify_key, else the public half of the signing key; None: records unsigned.
     ConfigError names a verify_key that is not one."""
-    from kafkaops.core.errors import ConfigError
-
-    if config.flags.verify_key:
-        try:
-            return RecordVerifier.from_text(config.flags.verify_key)
-        except ValueError as e:
-            raise ConfigError(f"{config.source}: flags.verify_key: {e}") from None
-    signer = signer_for(config)
-    return signer.verifier if signer is not None else None
+    return verifier_from(config.flags.verify_key, f"{config.source}: flags.verify_key",
+                         signer_for(config))

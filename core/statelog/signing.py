@@ -14,8 +14,11 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kafkaops.core.config import Secret
 
 SIG = "sig"
 
@@ -129,3 +132,26 @@ def canonical(data: Mapping[str, Any]) -> bytes:
     """`data` as canonical JSON bytes (sorted keys, no spaces): what a signature covers."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
+
+
+def signer_from(secrets: Iterable[Secret], purpose: str) -> RecordSigner | None:
+    """A signer from the first secret that is set (a log's own key, then audit's), for
+    `purpose`; None when none is set (records unsigned)."""
+    for secret in secrets:
+        if secret.is_set:
+            return RecordSigner(secret.reveal(), purpose)
+    return None
+
+
+def verifier_from(verify_key: str, where: str, signer: RecordSigner | None
+                  ) -> RecordVerifier | None:
+    """The configured public key (`where` names its config path in an error), else the
+    public half of `signer`'s key; None: records unsigned."""
+    from kafkaops.core.errors import ConfigError
+
+    if verify_key:
+        try:
+            return RecordVerifier.from_text(verify_key)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+    return signer.verifier if signer is not None else None
