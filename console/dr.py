@@ -41,6 +41,7 @@ from kafkaops.core.dr.rpo import answer_text, fmt_age, rpo_verdict
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import Conflict, KafkaOpsError
 from kafkaops.core.kafka.reach import answering
+from kafkaops.core.untrusted import printable
 
 TOPIC_COLUMNS = ("Topic", "Remote topic", "Partitions", "Source end", "Target end", "Lag",
                  "Lag time", "State")
@@ -340,9 +341,8 @@ class DrScreen(DataScreen):
                 key=g.group,
             )
         problems = self.query_one("#dr-problems", Static)
-        problems.update(
-            "\n".join(f"[yellow]![/] {escape(p)}" for p in s.problems) if s.problems else ""
-        )
+        # problems quote what the topics hold (ignored records' offsets, cluster answers)
+        problems.update("\n".join(f"[yellow]![/] {escape(printable(p))}" for p in s.problems))
         if self.show_plan and not self.running and not self._progress:
             self._load_plan()  # the plan follows the status it was made from
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -71,6 +72,54 @@ def flag_row(f: FlagState) -> tuple[Text, ...]:
         Text(str(f.version), justify="right"),
         Text(printable(f"{when(f.updated_at)} {f.updated_by}".strip())),
         Text(printable(", ".join(f.tags)), style="bold red" if f.critical else ""),
+    )
+
+
+UNSIGNED_LINE = ("flag records are unsigned: anyone who can write _kafkaops.flags can change "
+                 "a flag; set flags.signing_key")
+
+
+@dataclass
+class FlagsView:
+    """What the list shows: the flags in force, and what signing left out."""
+
+    flags: list[FlagState]
+    signed: bool = True
+    #: (offset, flag key, why) of records not applied (signature missing or wrong)
+    ignored: list[tuple[int, str, str]] = field(default_factory=list)
+    #: keys that have only unsigned records: their state is UNKNOWN until re-signed
+    unknown: list[str] = field(default_factory=list)
+
+
+def signing_lines(view: FlagsView) -> list[str]:
+    """The notes under the list: records unsigned, records ignored (by offset)."""
+    lines = [] if view.signed else [UNSIGNED_LINE]
+    if view.ignored:
+        offsets = ", ".join(str(o) for o, _, _ in view.ignored[:10])
+        more = "" if len(view.ignored) <= 10 else f" and {len(view.ignored) - 10} more"
+        n = len(view.ignored)
+        lines.append(f"{n} record{'' if n == 1 else 's'} ignored (unsigned or altered): "
+                     f"offsets {offsets}{more}")
+    if view.unknown:
+        lines.append("UNKNOWN (only unsigned records; `kafkaops flags resign NAME` writes "
+                     "them again, signed): " + ", ".join(view.unknown))
+    return [printable(line) for line in lines]
+
+
+def unknown_row(key: str, offsets: list[int]) -> tuple[Text, ...]:
+    """A flag that has only unsigned records: its state is not known, its old value is not
+    shown (nothing verifies it)."""
+    where = "only unsigned records" + (
+        f" (offsets {', '.join(str(o) for o in offsets[:5])})" if offsets else "")
+    return (
+        Text(printable(key)),
+        Text("UNKNOWN", style="bold yellow"),
+        Text(fmt.MISSING, justify="right"),
+        Text(fmt.MISSING),
+        Text(fmt.MISSING),
+        Text(fmt.MISSING, justify="right"),
+        Text(printable(where)),
+        Text(""),
     )
 
 
@@ -213,10 +262,12 @@ class FlagsScreen(_FlagActions, DataScreen):
     def __init__(self) -> None:
         super().__init__()
         self.flags: list[FlagState] = []
+        self.view = FlagsView([])
         self._watching = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="flags-summary")
+        yield Static("", id="flags-signing")
         yield DataTable(id="flags", cursor_type="row", zebra_stripes=True)
         yield Static("", id="flag-result")
         yield Input(placeholder="search flag keys (Enter: keep, Esc: clear)", id="flags-search")
@@ -227,15 +278,23 @@ class FlagsScreen(_FlagActions, DataScreen):
         for label in COLUMNS:
             table.add_column(label, key=label)
 
-    async def load(self) -> list[FlagState]:
+    async def load(self) -> FlagsView:
         svc = await self.services.flags()
         if not self._watching:
             self._watching = True
             self._watch(svc)
-        return await svc.list_flags(fresh=False)
+        flags = await svc.list_flags(fresh=False)
+        shown = {f.key for f in flags}
+        unknown = sorted(k for k in svc.store.log.unsigned_states if k not in shown)
+        return FlagsView(flags, svc.signed, svc.ignored_records(), unknown)
 
-    def show(self, data: list[FlagState]) -> None:
-        self.flags = data
+    def show(self, data: FlagsView) -> None:
+        self.view = data
+        self.flags = data.flags
+        notes = signing_lines(data)
+        box = self.query_one("#flags-signing", Static)
+        box.update(Text("\n".join(notes), style="bold yellow"))
+        box.display = bool(notes)
         self._render_rows()
 
     @work(exclusive=True, group="flags-watch", exit_on_error=False)
@@ -260,6 +319,10 @@ class FlagsScreen(_FlagActions, DataScreen):
         for f in rows:
             table.add_row(*flag_row(f), key=f.key)
         keys = [f.key for f in rows]
+        for key in self.view.unknown:
+            if key not in keys and fmt.matches(key, self.search):
+                offsets = [o for o, k, _ in self.view.ignored if k == key]
+                table.add_row(*unknown_row(key, offsets), key=key)
         if current is not None and current.key in keys:
             table.move_cursor(row=keys.index(current.key), animate=False)
         on = sum(1 for f in self.flags if f.enabled)
