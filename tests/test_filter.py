@@ -185,3 +185,42 @@ def test_extract_for_templates() -> None:
     assert extract(m, "header.trace-id") == "abc123"
     assert extract(m, "nope") is None
     assert extract(m, "offset") == 7
+
+
+def test_prefilter_rejects_records_without_the_needle_before_evaluating_them() -> None:
+    # `tail --json --filter 'level == "ERROR"'` runs Filter.select on each batch: a value
+    # without the bytes `ERROR` is dropped there, and the expression is never evaluated on it
+    import dataclasses
+
+    f = compile_filter('level == "ERROR"')
+    assert f.has_prefilter
+    seen: list[int] = []
+
+    def spy(ctx) -> bool:
+        seen.append(ctx.rec.offset)
+        return f._pred(ctx)
+
+    spied = dataclasses.replace(f, _pred=spy)
+    info = msg({"level": "INFO", "msg": "request done"}, offset=1)
+    error = msg({"level": "ERROR", "msg": "boom"}, offset=2)
+    assert spied.select([info, error, msg(None, offset=3)]) == [error]
+    assert seen == [2]
+    seen.clear()
+    assert not spied.matches(info)
+    assert seen == []
+
+
+def test_needle_in_another_field_is_evaluated_and_decides_on_the_named_field() -> None:
+    f = compile_filter('level == "ERROR"')
+    elsewhere = msg({"level": "INFO", "msg": "ERROR from upstream"}, offset=1)
+    as_key = msg({"ERROR": "ERROR", "level": "WARN"}, offset=2)
+    error = msg({"msg": "x", "level": "ERROR"}, offset=3)
+    nested = msg({"inner": {"level": "ERROR"}}, offset=4)
+    records = [elsewhere, as_key, error, nested]
+    assert f.select(records) == [error]
+    assert [r.offset for r in records if f.matches(r)] == [3]
+    # the same on the key's JSON and on the raw key text
+    k = compile_filter('key.level == "ERROR"')
+    assert k.select([msg(BUILD, key=b'{"level": "INFO", "m": "ERROR"}'),
+                     msg(BUILD, key=b'{"level": "ERROR"}', offset=9)]) == [
+        msg(BUILD, key=b'{"level": "ERROR"}', offset=9)]
