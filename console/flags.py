@@ -95,8 +95,9 @@ def signing_lines(view: FlagsView) -> list[str]:
     """The notes under the list: records unsigned, records ignored (by offset)."""
     lines = [] if view.signed else [UNSIGNED_LINE]
     if view.ignored:
-        offsets = ", ".join(str(o) for o, _, _ in view.ignored[:10])
-        more = "" if len(view.ignored) <= 10 else f" and {len(view.ignored) - 10} more"
+        # the newest ten: a long-lived topic may hold many old ones
+        offsets = ", ".join(str(o) for o, _, _ in view.ignored[-10:])
+        more = "" if len(view.ignored) <= 10 else f" ({len(view.ignored) - 10} older not listed)"
         n = len(view.ignored)
         lines.append(f"{n} record{'' if n == 1 else 's'} ignored (unsigned or altered): "
                      f"offsets {offsets}{more}")
