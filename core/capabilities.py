@@ -105,6 +105,8 @@ CAPABILITIES: tuple[Capability, ...] = (
        "flags rollback {flag} {version}", "flag rollback {flag} {version}", "f, then b"),
     _c("flag.create", "flags", "a new flag (it starts off)", "flags create {flag}", None, None),
     _c("flag.delete", "flags", "delete a flag", "flags delete {flag}", None, None),
+    _c("flag.resign", "flags", "write a flag's last unsigned state again, signed",
+       "flags resign {flag}", None, None),
     _c("dlq.show", "dlq", "a dead-letter topic's records with origin and reason",
        "dlq show {topic}", "dlq show {topic}", "d, then enter", "dlq show orders.events.dlq"),
     _c("dlq.replay", "dlq", "put dead letters back on their origin topic, after Confirm",

@@ -77,6 +77,8 @@ SOURCE_ONLY = {
     # the embedded broker does not offer CreatePartitions; the output is run_change's, as
     # for the other topic changes run below
     "topic add-partitions",
+    # needs a flag written before records were signed: tests/test_signed_flags.py runs it
+    "flags resign",
 }
 
 
