@@ -135,6 +135,8 @@ async def test_restart_failed_asks_with_cancel_focused_then_brings_it_back(
             await pilot.press("F")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the dialog")
             dialog = app.screen
+            # the dialog is pushed before its focus is set: wait for focus, then check it
+            await wait_until(pilot, lambda: app.focused is not None, "focus in the dialog")
             asked = str(dialog.query_one("#confirm-summary", Static).render())
             assert f"Restart failed task(s) 0 of {bad}" in asked
             assert "Now: RUNNING, tasks 1 FAILED" in asked
@@ -151,6 +153,7 @@ async def test_restart_failed_asks_with_cancel_focused_then_brings_it_back(
             (tmp_path / "missing").mkdir()  # the cause is fixed
             await pilot.press("F")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the dialog")
+            await wait_until(pilot, lambda: app.focused is not None, "the dialog mounted")
             await pilot.click("#confirm-yes")
             await wait_until(pilot, lambda: "done" in text_of(screen, "connect-result"),
                              "the restart")
