@@ -175,5 +175,10 @@ async def test_an_outage_logs_one_line_per_change_of_state(
     assert loud_aiokafka == []
     ours = [r.getMessage() for r in caplog.records
             if r.name.startswith("kafkaops") and r.levelno >= logging.INFO]
-    assert len(ours) <= 4, ours  # stale; (topic gone / re-read); live again
+    # one line per change of state, not one per failed attempt (30 or more above): a line
+    # never repeats the state of the line before it (a machine under load may go stale
+    # again for a moment after the restart, which is a change of state, said once)
+    states = [m.split(":")[1].strip() for m in ours]
+    assert all(a != b for a, b in zip(states, states[1:], strict=False)), ours
+    assert len(ours) <= 8, ours
     assert ours[0].startswith("flags: STALE") and ours[-1].startswith("flags: live")
