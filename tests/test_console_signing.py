@@ -60,7 +60,8 @@ async def test_flags_screen_names_ignored_records_and_unsigned_only_flags_read_u
     app = KafkaOpsApp(services)
     async with app.run_test(size=SIZE) as pilot:
         await app.push_screen(FlagsScreen())
-        screen = await shows(pilot, b, legacy, "records ignored (unsigned or altered)")
+        screen = await shows(pilot, b, legacy, "records ignored (unsigned or altered)",
+                             "kafkaops flags resign NAME")
         note = line_with(screen, "records ignored (unsigned or altered)")
         for o in (forged, *legacy_offsets):
             assert str(o) in note, note
