@@ -33,6 +33,7 @@ from kafkaops.core.errors import UsageError
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.lag.model import GroupLag, LagSnapshot, lag_policy, status_basis
 from kafkaops.core.lag.service import LagService
+from kafkaops.core.lag.stamps import TimestampStore, store_for
 from kafkaops.core.lag.status import WINDOW_ONLY, LagPolicy, PartitionState, Status, age, eta_text
 
 #: window taken when --fail-on names a status only a window can show and the config has
@@ -109,7 +110,8 @@ async def lag_cmd(args: argparse.Namespace, ctx: Context) -> int:
             "snapshot")
     async with ctx.services() as services:
         conn = await services.connection()
-        snap = await take(conn, args.group, window, policy)
+        store = store_for(services.config, conn.config.bootstrap_servers)
+        snap = await take(conn, args.group, window, policy, store)
     if args.json:
         print_json(as_json(snap))
     else:
@@ -123,23 +125,31 @@ async def lag_cmd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def take(conn: KafkaConnection, groups: list[str] | None, window: float,
-               policy: LagPolicy | None = None) -> LagSnapshot:
+               policy: LagPolicy | None = None,
+               store: TimestampStore | None = None) -> LagSnapshot:
     """One snapshot, or snapshots through `window` seconds judged together, by `policy`
-    (the config's, which every face uses)."""
+    (the config's, which every face uses); `store` keeps record timestamps for next time."""
     policy = policy or LagPolicy()
     if window <= 0:
-        return await LagService(conn, policy=policy).snapshot(groups, missing_ok=False)
+        svc = LagService(conn, policy=policy, store=store)
+        try:
+            return await svc.snapshot(groups, missing_ok=False)
+        finally:
+            await svc.stop()
     interval = max(1.0, window / 5)
     # keep every snapshot of this short run (the policy thins them to one per window/12)
     keep = max(policy.max_samples, int(policy.window / interval) + 4)
-    svc = LagService(conn, policy=dataclasses.replace(policy, max_samples=keep))
-    first = await svc.snapshot(groups, missing_ok=False)
-    snap = first
-    names = [g.group for g in first.groups] if groups is None else groups
-    while snap.taken_at - first.taken_at < window:
-        await asyncio.sleep(min(interval, first.taken_at + window - snap.taken_at))
-        # every later snapshot reads the same groups, so each is judged on all of them
-        snap = await svc.snapshot(names)
+    svc = LagService(conn, policy=dataclasses.replace(policy, max_samples=keep), store=store)
+    try:
+        first = await svc.snapshot(groups, missing_ok=False)
+        snap = first
+        names = [g.group for g in first.groups] if groups is None else groups
+        while snap.taken_at - first.taken_at < window:
+            await asyncio.sleep(min(interval, first.taken_at + window - snap.taken_at))
+            # every later snapshot reads the same groups, so each is judged on all of them
+            snap = await svc.snapshot(names)
+    finally:
+        await svc.stop()
     return snap
 
 

@@ -25,6 +25,17 @@ from kafkaops.demo.embedded import EmbeddedClusters
 KAFKAOPS = str(Path(sys.executable).with_name("kafkaops"))
 PYTHON = sys.executable
 
+# What kafkaops caches per user (the lag engine's record timestamps, core/lag/stamps.py)
+# goes to a directory of this test session, for every process the tests start; the
+# Kafka Connect jars keep their own place ($XDG_CACHE_HOME).
+if "KAFKAOPS_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["KAFKAOPS_CACHE_DIR"] = tempfile.mkdtemp(prefix="kafkaops-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["KAFKAOPS_CACHE_DIR"], ignore_errors=True)
+
 
 def unique(prefix: str = "t") -> str:
     """A fresh topic or group name."""

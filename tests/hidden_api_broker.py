@@ -57,13 +57,16 @@ async def _frames(reader: asyncio.StreamReader) -> bytes | None:
 
 
 def metadata_topics(frame: bytes) -> list[str] | None:
-    """The topics a Metadata request v1-v8 names (None: all topics). Header: api key,
-    version, correlation id, client id (int16 length, -1 null); then an int32 count
-    (-1 null) of int16-length names."""
+    """The topics a Metadata request names (None: all topics). Header: api key, version,
+    correlation id, client id (int16 length, -1 null). Up to v8 an int32 count (-1 null) of
+    int16-length names follows; from v9 (flexible) a tag section, then a compact array
+    (unsigned varint count + 1, 0 null) of (topic id, compact name, tags)."""
     key, version = struct.unpack_from(">hh", frame, 0)
-    assert key == METADATA and 1 <= version <= 8, (key, version)
+    assert key == METADATA and 1 <= version <= 12, (key, version)
     client_len = struct.unpack_from(">h", frame, 8)[0]
     at = 10 + max(client_len, 0)
+    if version >= 9:
+        return _compact_topics(frame, at)
     count = struct.unpack_from(">i", frame, at)[0]
     if count < 0:
         return None
@@ -72,6 +75,40 @@ def metadata_topics(frame: bytes) -> list[str] | None:
         size = struct.unpack_from(">h", frame, at)[0]
         names.append(frame[at + 2:at + 2 + size].decode())
         at += 2 + size
+    return names
+
+
+def _uvarint(buf: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = buf[at]
+        at += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, at
+        shift += 7
+
+
+def _compact_topics(frame: bytes, at: int) -> list[str] | None:
+    ntags, at = _uvarint(frame, at)  # the request header's tagged fields
+    for _ in range(ntags):
+        _, at = _uvarint(frame, at)
+        size, at = _uvarint(frame, at)
+        at += size
+    count, at = _uvarint(frame, at)
+    if count == 0:
+        return None
+    names = []
+    for _ in range(count - 1):
+        at += 16  # topic id
+        size, at = _uvarint(frame, at)
+        names.append(frame[at:at + size - 1].decode())
+        at += size - 1
+        ntags, at = _uvarint(frame, at)
+        for _ in range(ntags):
+            _, at = _uvarint(frame, at)
+            size, at = _uvarint(frame, at)
+            at += size
     return names
 
 

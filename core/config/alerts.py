@@ -77,5 +77,9 @@ class LagConfig:
     stall: Duration = Duration(60.0)
     """An offset standing still this long with records waiting is STALL (ERR when more keep
     arriving); keep it above the consumers' commit interval."""
+    remember_timestamps: bool = True
+    """Keep the record timestamps read for lag in seconds in a file per cluster
+    (~/.cache/kafkaops/lag/, $KAFKAOPS_CACHE_DIR/lag/), so the next `kafkaops lag` reads
+    only offsets that moved; entries count only while their topic keeps its id."""
 
 

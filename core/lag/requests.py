@@ -76,6 +76,17 @@ class LagRequests:
             for t in meta.topics.values()
         }
 
+    async def topic_ids(self, topics: list[str], req: Requests) -> dict[str, str] | None:
+        """Each topic's id (Metadata v12), None when the broker has no topic ids."""
+        from kafkaops.core.kafka.logwatch import topic_ids
+
+        req.add("Metadata")
+        with map_kafka_errors(self.conn):
+            found = await topic_ids(self.conn.client, topics)
+        if found is None:
+            return None
+        return {t: i for t, (i, _) in found.items() if i.strip("0")}  # all zeros: no id
+
     def broker_ids(self) -> list[int]:
         return sorted(b.nodeId for b in self.conn.client.cluster.brokers())
 

@@ -15,7 +15,9 @@ How one snapshot is taken (a handful of requests whatever the cluster's size):
 3. Lag in seconds from record timestamps: a Fetch from each lagging group's committed offset
    reads the timestamp of the next record it will consume (see `status.lag_seconds` for why
    it is compared with now). A record's timestamp never changes, so it is cached per
-   (partition, offset) and fetched again only when the group's offset moves.
+   (partition, offset) and fetched again only when the group's offset moves; with a
+   `TimestampStore` (core/lag/stamps.py) the cache is kept on disk for the next process,
+   per topic id, so a repeated `kafkaops lag` reads only the offsets that moved.
 
 The status of each partition is judged over the recent snapshots this service took (see
 core/lag/status.py and core/lag/history.py): until a group has `LagPolicy.min_samples`
@@ -33,11 +35,13 @@ the verdict rules (status.py) and the history with its hysteresis (history.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable, Sequence
 
-from kafkaops.core.errors import NotFound
+from kafkaops.core.errors import KafkaOpsError, NotFound
 from kafkaops.core.kafka.connection import KafkaConnection
+from kafkaops.core.kafka.errors import is_kafka_error
 from kafkaops.core.lag.history import LagHistory, Sample, judge_samples, settle
 from kafkaops.core.lag.model import (
     Committed,
@@ -48,6 +52,7 @@ from kafkaops.core.lag.model import (
     TopicLag,
 )
 from kafkaops.core.lag.requests import LagRequests, Requests
+from kafkaops.core.lag.stamps import TimestampStore
 from kafkaops.core.lag.status import (
     LagPolicy,
     PartitionState,
@@ -61,11 +66,15 @@ from kafkaops.core.lag.status import (
     trend_of,
     worst,
 )
-from kafkaops.core.lag.timestamps import read_timestamps
+from kafkaops.core.lag.timestamps import read_timestamps, wanted_timestamps
 from kafkaops.core.records import TopicPartition
+
+log = logging.getLogger(__name__)
 
 #: partitions turned into records between two yields to the event loop
 YIELD_EVERY = 5_000
+#: a long-running face writes the timestamp file at most this often (s); stop() writes last
+SAVE_EVERY = 60.0
 
 
 class LagService:
@@ -76,12 +85,18 @@ class LagService:
     """
 
     def __init__(self, conn: KafkaConnection, *, policy: LagPolicy | None = None,
-                 history: LagHistory | None = None) -> None:
+                 history: LagHistory | None = None,
+                 store: TimestampStore | None = None) -> None:
         self.conn = conn
         self.history = history if history is not None else LagHistory(policy)
         self._wire = LagRequests(conn)
         #: (topic, partition, offset) -> record timestamp (ms), filled by read_timestamps
         self._timestamps: dict[tuple[str, int, int], int] = {}
+        self._store = store
+        #: topic -> id when the store was loaded (None: not yet; {}: no ids, no file)
+        self._topic_ids: dict[str, str] | None = None
+        self._unsaved = False
+        self._saved_at = 0.0
 
     @property
     def policy(self) -> LagPolicy:
@@ -91,6 +106,8 @@ class LagService:
         """Nothing to open: requests go through the connection's clients."""
 
     async def stop(self) -> None:
+        if self._unsaved:
+            self._save()
         self._timestamps.clear()
 
     # ------------------------------------------------------------ public
@@ -152,22 +169,45 @@ class LagService:
                 c = offs.get(tp, -1)
                 if c > anchors.get(tp, -1):
                     anchors[tp] = c
-        water = await self._wire.ends(wanted, anchors, leaders, req)
+        load_task = None
+        if time_lag and self._store is not None and self._topic_ids is None:
+            # the ids of the topics read, asked while the ends are read
+            load_task = asyncio.ensure_future(
+                self._load_stamps(sorted({tp.topic for tp in wanted}), req))
+        try:
+            water = await self._wire.ends(wanted, anchors, leaders, req)
+        except BaseException:
+            if load_task is not None:
+                load_task.cancel()  # the snapshot fails: no file is read
+            raise
         taken_at = time.time()
+        reads: asyncio.Future[None] | None = None
+        waiting: set[str] = set()
         if time_lag:
-            await read_timestamps(self._wire, self._timestamps, plan, committed, water, leaders,
-                                  req)
-        built: list[GroupLag] = []
-        work = 0
-        for g in sorted(names):
-            built.append(
-                self._group_lag(g, plan[g], committed.get(g, {}), infos.get(g), water, taken_at))
-            work += len(plan[g])
-            if work >= YIELD_EVERY:
-                # let the event loop run (a console stays responsive during a big refresh)
-                work = 0
-                await asyncio.sleep(0)
-        out = tuple(built)
+            if load_task is not None:
+                await load_task
+            needed, waiting = wanted_timestamps(self._timestamps, plan, committed, water)
+            if needed:
+                reads = asyncio.ensure_future(
+                    read_timestamps(self._wire, self._timestamps, needed, leaders, req))
+                await asyncio.sleep(0)  # the Fetches go out before the building below
+        built: dict[str, GroupLag] = {}
+        try:
+            # groups that wait for no timestamp are built while the broker reads the rest
+            await self._build(built, [g for g in names if g not in waiting], plan, committed,
+                              infos, water, taken_at)
+            if reads is not None:
+                await reads
+                if self._topic_ids:
+                    self._unsaved = True
+                    if time.monotonic() - self._saved_at >= SAVE_EVERY:
+                        self._save()
+        finally:
+            if reads is not None and not reads.done():
+                reads.cancel()
+        await self._build(built, [g for g in names if g in waiting], plan, committed, infos,
+                          water, taken_at)
+        out = tuple(built[g] for g in sorted(names))
         if groups is None:
             self.history.forget(names)
         return LagSnapshot(
@@ -178,6 +218,45 @@ class LagService:
             requests=dict(req.counts),
             policy=self.policy,
         )
+
+    async def _build(self, built: dict[str, GroupLag], groups: list[str],
+                     plan: dict[str, list[TopicPartition]], committed: dict[str, Committed],
+                     infos: dict[str, GroupInfo], water: dict[TopicPartition, tuple[int, int]],
+                     taken_at: float) -> None:
+        work = 0
+        for g in groups:
+            built[g] = self._group_lag(g, plan[g], committed.get(g, {}), infos.get(g), water,
+                                       taken_at)
+            work += len(plan[g])
+            if work >= YIELD_EVERY:
+                # let the event loop run (a console stays responsive during a big refresh,
+                # and the timestamp Fetches' answers are taken in meanwhile)
+                work = 0
+                await asyncio.sleep(0)
+
+    async def _load_stamps(self, topics: list[str], req: Requests) -> None:
+        """Timestamps an earlier process read, for topics whose id is unchanged (the file
+        is only a cache: when the ids cannot be had, the snapshot reads them all)."""
+        assert self._store is not None
+        ids = None
+        try:
+            if topics:
+                ids = await self._wire.topic_ids(topics, req)
+        except Exception as e:
+            if not (isinstance(e, KafkaOpsError) or is_kafka_error(e)):
+                raise
+            log.debug("no topic ids for the timestamp file: %s", e)
+            ids = None
+        self._topic_ids = ids or {}
+        if ids:
+            for key, ts in self._store.load(ids).items():
+                self._timestamps.setdefault(key, ts)
+
+    def _save(self) -> None:
+        assert self._store is not None and self._topic_ids is not None
+        self._unsaved = False
+        self._saved_at = time.monotonic()
+        self._store.save(self._timestamps, self._topic_ids)
 
     def series(self, group: str) -> list[tuple[float, int | None]]:
         """(time, total lag) of a group over the recent history: for sparklines."""

@@ -38,20 +38,17 @@ TIMESTAMP_WAIT_MS = 100
 TIMESTAMP_CACHE = 200_000
 
 
-async def read_timestamps(
-    wire: LagRequests, cache: dict[tuple[str, int, int], int],
-    plan: dict[str, list[TopicPartition]],
-    committed: dict[str, Committed],
-    water: dict[TopicPartition, tuple[int, int]], leaders: dict[TopicPartition, int],
-    req: Requests,
-) -> None:
-    """Fill `cache` ((topic, partition, offset) -> record timestamp in ms) for every
-    lagging (partition, committed offset) of the groups in `plan`."""
-    from kafkaops.core.kafka.wire_fetch import LagFetch, record_timestamps
-
+def wanted_timestamps(
+    cache: dict[tuple[str, int, int], int], plan: dict[str, list[TopicPartition]],
+    committed: dict[str, Committed], water: dict[TopicPartition, tuple[int, int]],
+) -> tuple[dict[TopicPartition, set[int]], set[str]]:
+    """The (partition -> offsets) whose record timestamps are not in `cache` yet, for
+    every lagging (partition, committed offset) of the groups in `plan`, and the groups
+    that wait for them (the others can be built at once)."""
     if len(cache) > TIMESTAMP_CACHE:
-        cache.clear()  # offsets move on; what is still needed is read again below
+        cache.clear()  # offsets move on; what is still needed is read again
     needed: dict[TopicPartition, set[int]] = defaultdict(set)
+    waiting: set[str] = set()
     for g, tps in plan.items():
         offs = committed.get(g, {})
         for tp in tps:
@@ -62,6 +59,19 @@ async def read_timestamps(
             start, end = w
             if start <= c < end and (tp.topic, tp.partition, c) not in cache:
                 needed[tp].add(c)
+                waiting.add(g)
+    return needed, waiting
+
+
+async def read_timestamps(
+    wire: LagRequests, cache: dict[tuple[str, int, int], int],
+    needed: dict[TopicPartition, set[int]], leaders: dict[TopicPartition, int],
+    req: Requests,
+) -> None:
+    """Fill `cache` ((topic, partition, offset) -> record timestamp in ms) for the offsets
+    `wanted_timestamps` found missing."""
+    from kafkaops.core.kafka.wire_fetch import LagFetch, record_timestamps
+
     # Each partition is fetched from its lowest wanted offset; the answer usually
     # reaches the other groups' offsets on it too (record_timestamps). What it does not
     # reach is asked again from the next lowest offset in the next pass.
