@@ -26,7 +26,7 @@ from _common import PYTHON, ROOT, machine, say  # noqa: E402
 #: benchmark name -> (script arguments, the result keys it writes); in the order they run
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "tail": (["bench/tail.py"], ["tail", "tail-filter"]),
-    "lag": (["bench/lag.py"], ["lag"]),
+    "lag": (["bench/lag.py"], ["lag", "lag-first"]),
     "console_start": (["bench/console_start.py"], ["console-start"]),
     "flag_propagation": (["bench/flag_propagation.py"], ["flag-propagation"]),
     "slack_ack": (["bench/slack_ack.py", "--rounds", "10"], ["slack-ack"]),

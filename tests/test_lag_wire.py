@@ -9,7 +9,13 @@ import struct
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from kafkaops.core.kafka.wire_fetch import LagFetchResponse, record_timestamp, record_timestamps
+from kafkaops.core.kafka.wire_fetch import (
+    LagFetch,
+    LagFetchRequestV11,
+    LagFetchResponse,
+    record_timestamp,
+    record_timestamps,
+)
 from kafkaops.core.kafka.wire_groups import (
     DescribeGroupsResponseV5,
     OffsetFetchResponseV8,
@@ -97,6 +103,18 @@ def test_fetch_v11_decoder_reads_what_aiokafka_writes():
     assert topic == "t"
     assert [(p, e, hw, start, bytes(r)) for p, e, hw, start, r in parts] == [
         (0, 0, 30, 4, records), (1, 1, -1, -1, b"")]
+
+
+@pytest.mark.parametrize("topics", [
+    [],
+    [("orders", [(0, 7, 16384)])],
+    [("orders", [(0, 7, 1), (3, 0, 1), (11, 1 << 40, 1)]), ("pay-ments.é", [(2, 5, 1)])],
+], ids=["none", "one", "several"])
+def test_fetch_v11_encoder_writes_what_aiokafka_writes(topics):
+    request = LagFetch(100, 1, 4096, topics).build(LagFetchRequestV11)
+    generic = LagFetchRequestV11.SCHEMA.encode(
+        [request.__dict__[name] for name in LagFetchRequestV11.SCHEMA.names])
+    assert request.encode() == generic
 
 
 def test_metadata_v5_decoder_reads_what_aiokafka_writes():

@@ -73,6 +73,29 @@ class LagFetchResponse(Response):
 class LagFetchRequestV11(FetchRequest_v11):
     RESPONSE_TYPE = LagFetchResponse
 
+    _HEAD: ClassVar[struct.Struct] = struct.Struct(">iiiibiii")
+    _PART: ClassVar[struct.Struct] = struct.Struct(">iiqqi")
+
+    def encode(self) -> bytes:
+        """The same bytes as aiokafka's generic encoder (tests/test_lag_wire.py), written
+        with one struct call per partition: a lag snapshot's Fetch for the ends names
+        every partition (10,000: 0.07 s of CPU the generic way, a few ms this way)."""
+        d = self.__dict__
+        out = bytearray(self._HEAD.pack(
+            d["replica_id"], d["max_wait_time"], d["min_bytes"], d["max_bytes"],
+            d["isolation_level"], d["session_id"], d["session_epoch"], len(d["topics"])))
+        part = self._PART.pack
+        for topic, partitions in d["topics"]:
+            name = topic.encode("utf-8")
+            out += I16.pack(len(name)) + name + I32.pack(len(partitions))
+            for p in partitions:
+                out += part(*p)
+        if d["forgotten_topics_data"]:  # never sent by LagFetch: the generic way
+            return super().encode()
+        rack = (d["rack_id"] or "").encode("utf-8")
+        out += I32.pack(0) + I16.pack(len(rack)) + rack
+        return bytes(out)
+
 
 class LagFetch(Request[LagFetchRequestV11]):
     """Fetch from given offsets, for high watermarks, log start offsets and the timestamp of
