@@ -36,7 +36,7 @@ from kafkaops.cli.common import (
     print_json,
     table,
 )
-from kafkaops.core.errors import UsageError
+from kafkaops.core.errors import NothingToChange, UsageError
 from kafkaops.core.flags.service import (
     FLAG_TYPES,
     Evaluation,
@@ -406,7 +406,11 @@ def _who() -> tuple[str, str]:
 
 
 def _ask(args: argparse.Namespace, svc: FlagService, plan: FlagPlan) -> None:
-    """Show core's plan (its describe()) and ask, unless --yes."""
+    """Show core's plan (its describe()) and ask, unless --yes; a plan that changes
+    nothing is said (exit 0) without asking."""
+    same = plan.nothing_to_change()
+    if same:
+        raise NothingToChange(same)
     confirm(args, f"on cluster {svc.cluster!r}:\n  " + "\n  ".join(plan.describe()))
 
 

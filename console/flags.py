@@ -41,7 +41,6 @@ from kafkaops.core.flags.service import (
     FlagService,
     FlagState,
     check_rollout,
-    same_content,
     state_summary,
 )
 from kafkaops.core.untrusted import printable
@@ -215,9 +214,11 @@ class _FlagActions:
             self.result(f"{flag.key} not changed: {e}", error=True)
             return
         head = plan.describe()[0]
-        noop = plan.before is not None and plan.after is not None and same_content(
-            plan.before, plan.after)
-        if flag.critical and not noop:
+        same = plan.nothing_to_change()
+        if same:
+            self.result(same)  # nothing asked, written or audited
+            return
+        if flag.critical:
             summary = (f"{flag.key} is tagged critical.\n\n" + "\n".join(plan.describe())
                        + f"\n\nOwner: {flag.owner or '-'}. The change is audited.")
             if not await self.app.push_screen_wait(ConfirmFlagScreen(summary)):

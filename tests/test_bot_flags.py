@@ -166,6 +166,9 @@ async def test_rollout_set_and_rollback(rb: RunningBot) -> None:
         ("flag toggle nosuch-flag-xyz", "no flag named 'nosuch-flag-xyz'"),
         ("flag toggle {key} --if-version 7", "version"),
         ("flag rollback {key} 1", "already at version 1"),
+        # a change that changes nothing is said, with no Confirm button (new_flag: off, 100%)
+        ("flag rollout {key} 100", "nothing to change"),
+        ("flag toggle {key} --off", "nothing to change"),
     ],
 )
 async def test_bad_flag_writes_change_nothing(rb: RunningBot, text: str, problem: str) -> None:

@@ -105,6 +105,27 @@ async def test_stale_if_version_exits_3_names_the_writer_and_writes_nothing(
     assert len(history) == 2 and (await ok_json(config_file, "get", key))["rollout"] == 100
 
 
+async def test_a_change_that_changes_nothing_is_said_without_asking(config_file: Path) -> None:
+    key = unique("same")
+    await ok_json(config_file, "create", key, "--yes")
+    await ok_json(config_file, "rollout", key, "30", "--yes")
+    # no --yes and no terminal: a change would be refused; this one is said and exits 0
+    for args in (("rollout", key, "30"), ("toggle", key, "--off"), ("set", key, "--owner", "")):
+        out = await flags(config_file, *args)
+        assert out.returncode == 0, (args, out.stderr)
+        said = out.stdout + out.stderr
+        assert "nothing to change" in said and "nothing was written" in said, (args, said)
+        assert "--yes" not in said, (args, said)  # not asked
+    history = await ok_json(config_file, "history", key)
+    assert sorted(h["version"] for h in history) == [1, 2]
+    audit = subprocess.run([KAFKAOPS, "--config", str(config_file), "audit", "--json"],
+                           capture_output=True, text=True, env=cli_env(), timeout=60,
+                           stdin=subprocess.DEVNULL)
+    assert audit.returncode == 0, audit.stderr
+    mine = [r for r in json.loads(audit.stdout) if r.get("target") == key]
+    assert sorted(r["action"] for r in mine) == ["flag.create", "flag.rollout"], mine
+
+
 async def test_two_cli_writers_with_the_same_version_one_wins(config_file: Path) -> None:
     key = unique("race")
     await ok_json(config_file, "create", key, "--yes")

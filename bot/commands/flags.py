@@ -166,6 +166,11 @@ async def _planning(inv: Invocation) -> tuple[FlagService, str, int | None]:
 async def _ask(inv: Invocation, plan: FlagPlan) -> Message:
     """Confirm / Cancel for core's plan; the confirmation keeps the plan, so Confirm writes
     exactly what the prompt showed, against the version it showed."""
+    same = plan.nothing_to_change()
+    if same:  # said to the person: no prompt, nothing written or audited
+        from kafkaops.bot.render.admin import render_nothing_to_change
+
+        return render_nothing_to_change(same)
     plan = plan.pin()  # against the version the prompt shows
     return await inv.confirm(
         ACTION,

@@ -70,6 +70,17 @@ class FlagPlan:
             "deleted: services get their own defaults")
         return (f"{self.key}: {self.change}", f"now: {now}", f"after: {after}")
 
+    def nothing_to_change(self) -> str | None:
+        """What to say when the plan would leave the flag serving exactly what it serves
+        now (a rollout of 25% to 25%, switching on a flag that is on), so a face says so
+        and asks nothing; None when it changes something. Apply refuses such a plan too
+        (NothingToChange, nothing written or audited)."""
+        if self.before is None or self.after is None or not same_content(self.before,
+                                                                         self.after):
+            return None
+        return (f"nothing to change: flag {self.key!r} is already "
+                f"{state_summary(self.before)}; nothing was written")
+
     def pin(self) -> FlagPlan:
         """The plan against the version it shows (a face that showed it to a person)."""
         return dataclasses.replace(self, pinned=True) if self.before is not None else self
