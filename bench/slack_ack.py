@@ -68,6 +68,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of milliseconds."""
     ordered = sorted(values)
@@ -162,6 +168,7 @@ async def main(rounds: int, n: int, results: str | None) -> None:
                     all_answers: list[float] = []
                     all_bare: list[float] = []
                     paired: list[float] = []
+                    cpu0 = cpu_seconds(bot.pid), cpu_seconds(bare.pid)
                     print(f"{n} concurrent signed `/kafka status`, {rounds} rounds (ms)")
                     print(f"{'round':>5}  {'ack p50':>8} {'ack p99':>8}  {'bare p99':>8}  "
                           f"{'answer p50':>10} {'answer p99':>10}")
@@ -175,6 +182,7 @@ async def main(rounds: int, n: int, results: str | None) -> None:
                         print(f"{r + 1:>5}  {pct(acks, 50):8.1f} {pct(acks, 99):8.1f}  "
                               f"{pct(bare_acks, 99):8.1f}  {pct(answers, 50):10.1f} "
                               f"{pct(answers, 99):10.1f}")
+                    cpu1 = cpu_seconds(bot.pid), cpu_seconds(bare.pid)
                 p50, p99 = pct(all_acks, 50), pct(all_acks, 99)
                 bare99 = pct(all_bare, 99)
                 print(
@@ -187,6 +195,9 @@ async def main(rounds: int, n: int, results: str | None) -> None:
                       f"{statistics.median(paired):.2f}x)")
                 print(f"answer via response_url: p50 {pct(all_answers, 50):.1f} ms, "
                       f"p99 {pct(all_answers, 99):.1f} ms")
+                print(f"CPU per command: bot {(cpu1[0] - cpu0[0]) / len(all_acks) * 1000:.2f} ms "
+                      f"(ack and answer), bare handler "
+                      f"{(cpu1[1] - cpu0[1]) / len(all_bare) * 1000:.2f} ms")
                 verdict = "met" if p99 < 100 else "NOT met"
                 print(f"target ack p99 < 100 ms: {verdict}")
                 r = p99 / bare99
