@@ -127,6 +127,11 @@ class Bot:
         self._acked = asyncio.Event()
         self._acked.set()
         self._last_ack = 0.0  # loop time the last ack ended
+        #: what work spawned after an ack waits on (`after_acks`), and the task opening it
+        self._gate: asyncio.Future[None] | None = None
+        self._gate_opener: asyncio.Task[None] | None = None
+        #: (command text, has a trigger_id) -> its ack when that is the fixed "Working on …"
+        self._working_texts: dict[tuple[str, bool], dict[str, Any] | None] = {}
         self.app.use(self._count_ack)
         self.started_at = time.time()
         self._listen()
@@ -216,21 +221,8 @@ class Bot:
         other request is being acknowledged (or after a second at most)."""
 
         async def run() -> None:
-            loop = asyncio.get_running_loop()
             try:
-                # at most a second: a steady stream of requests must not starve the work
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        while True:
-                            while self._acking:
-                                await self._acked.wait()
-                            # a request that arrived but whose handler has not started yet
-                            # is not counted: wait for a short lull after the last ack too,
-                            # else every waiting task runs before the rest of a burst is read
-                            lull = self._last_ack + ACK_LULL - loop.time()
-                            if lull <= 0:
-                                break
-                            await asyncio.sleep(lull)
+                await self.after_acks()
                 await work
             except Exception:
                 log.exception("%s failed", what)
@@ -238,6 +230,38 @@ class Bot:
         task = asyncio.get_running_loop().create_task(run())
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
+
+    async def after_acks(self) -> None:
+        """Return once no request is being acknowledged and none was for ACK_LULL, or a
+        second after the first work began to wait (a steady stream of requests must not
+        starve the work). All work waiting meanwhile waits on one future opened by one
+        task: an ack that ends wakes that task only, not every command waiting behind the
+        burst (which cost each ack of a burst of 50 a wake-up of up to 49 tasks)."""
+        gate = self._gate
+        if gate is None or gate.done():
+            loop = asyncio.get_running_loop()
+            gate = self._gate = loop.create_future()
+            self._gate_opener = loop.create_task(self._open_gate(gate))
+        await asyncio.shield(gate)  # a waiter cancelled (drain) leaves the others waiting
+
+    async def _open_gate(self, gate: asyncio.Future[None]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    while True:
+                        while self._acking:
+                            await self._acked.wait()
+                        # a request that arrived but whose handler has not started yet is
+                        # not counted: wait for a short lull after the last ack too, else
+                        # the work waiting runs before the rest of a burst is read
+                        lull = self._last_ack + ACK_LULL - loop.time()
+                        if lull <= 0:
+                            break
+                        await asyncio.sleep(lull)
+        finally:
+            if not gate.done():
+                gate.set_result(None)
 
     @contextlib.asynccontextmanager
     async def tracked(self) -> AsyncIterator[None]:
@@ -541,15 +565,21 @@ class Bot:
         "Working on …" (the work runs after the ack), so that the HTTP transport may answer
         it before bolt's dispatch; None when the ack depends on more (help and usage
         errors are answered in the ack, a form opens instead) or it is not our command.
-        The same decision as `ack_command`'s, from the same functions."""
+        The same decision as `ack_command`'s, from the same functions. Not to be changed
+        by the caller: the same answer is given for the same text."""
         text = command.get("text", "")
         if command.get("command") != self.command_name or not isinstance(text, str):
             return None
-        if self._form_for(command) is not None:
-            return None
-        if isinstance(self.router.parse(text), Immediate):
-            return None
-        return self._working(command)
+        # the same text decides the same (the router and the forms are fixed once the bot
+        # is built); remembered, since parsing it is a good part of an early ack's CPU
+        key = (text, bool(command.get("trigger_id")))
+        if key not in self._working_texts:
+            working = (self._form_for(command) is None
+                       and not isinstance(self.router.parse(text), Immediate))
+            if len(self._working_texts) >= 512:
+                self._working_texts.clear()
+            self._working_texts[key] = self._working(command) if working else None
+        return self._working_texts[key]
 
     def _form_for(self, command: Mapping[str, Any]
                   ) -> tuple[Callable[..., Awaitable[None]], dict[str, str]] | None:

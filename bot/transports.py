@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -46,6 +47,7 @@ log = logging.getLogger("kafkaops.bot")
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
+JSON = "application/json"  # what slack-bolt's aiohttp adapter answers an ack with
 
 
 class Transport(Protocol):
@@ -109,6 +111,7 @@ class HttpTransport:
         self.health_port = health_port if health_port is not None else slack.health_port
         self.guard = RequestGuard(slack.signing_secret.reveal(), bot.workspace, bot.refused)
         self._runners: list[web.AppRunner] = []
+        self._ack_bodies: dict[str, bytes] = {}  # command text -> its early ack's body
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -135,18 +138,20 @@ class HttpTransport:
                                                            remote=remote)
             if refusal is not None:
                 return web.Response(status=refusal.status, text=refusal.text)
-            bolt_req = AsyncBoltRequest(body=text, query=request.query_string,
-                                        headers=dict(request.headers))
             early = self._early_ack(data, request.headers.get("Content-Type", ""))
             if early is None:
+                bolt_req = AsyncBoltRequest(body=text, query=request.query_string,
+                                            headers=dict(request.headers))
                 return await to_aiohttp_response(await self.bot.app.async_dispatch(bolt_req))
             # Answered before slack-bolt's dispatch, which is most of an ack's CPU
             # (docs/benchmarks.md), for a request every check above has passed: bolt then
             # runs it after the acks under way, its own ack dropped (Slack has its answer)
-            # and the command's work started from there as for any command.
-            bolt_req.context[ACKED_EARLY] = True
-            self.bot.spawn(self._dispatch_acked(bolt_req), f"{self.bot.command_name} command")
-            return await to_aiohttp_response(await AsyncAck()(**early))
+            # and the command's work started from there as for any command. Even bolt's
+            # request (which parses the body again) is built then, not before the ack.
+            self.bot.spawn(self._dispatch_acked(text, request.query_string, request.headers),
+                           f"{self.bot.command_name} command")
+            body = await self._ack_body(str((data or {}).get("text", "")), early)
+            return web.Response(body=body, content_type=JSON)
 
     def _early_ack(self, data: dict[str, Any] | None, content_type: str
                    ) -> dict[str, Any] | None:
@@ -157,8 +162,22 @@ class HttpTransport:
             return None
         return self.bot.working_ack(data)
 
-    async def _dispatch_acked(self, bolt_req: AsyncBoltRequest) -> None:
+    async def _ack_body(self, key: str, ack: dict[str, Any]) -> bytes:
+        """The body bolt's ack(**ack) answers, encoded once per command text `key` (the
+        "Working on …" ack is made of it alone: `Bot._working`)."""
+        body = self._ack_bodies.get(key)
+        if body is None:
+            body = (await AsyncAck()(**ack)).body.encode()
+            if len(self._ack_bodies) >= 512:
+                self._ack_bodies.clear()
+            self._ack_bodies[key] = body
+        return body
+
+    async def _dispatch_acked(self, text: str, query: str, headers: Mapping[str, str]
+                              ) -> None:
         """Bolt's dispatch of a request already answered; what bolt answers is dropped."""
+        bolt_req = AsyncBoltRequest(body=text, query=query, headers=dict(headers))
+        bolt_req.context[ACKED_EARLY] = True
         resp = await self.bot.app.async_dispatch(bolt_req)
         if resp.status != 200:
             log.warning("a slash command acknowledged early was answered %d by slack-bolt: %s",

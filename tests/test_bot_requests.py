@@ -301,6 +301,23 @@ async def test_a_retry_of_an_early_acked_command_gets_todays_answer_and_no_secon
     assert len(rb.slack.calls_to("response_url", url[len(rb.slack.url) - 1:])) == 1
 
 
+async def test_each_text_gets_its_own_early_ack_the_second_time_too(rb: RunningBot) -> None:
+    # the early ack is remembered per command text (bot/transports.py, Bot.working_ack):
+    # help, a usage error and two commands, each sent twice, answer as bolt's ack would
+    for _ in range(2):
+        status, ack, url = await rb.command("status")
+        assert (status, json.loads(ack)) == (200, {"response_type": "ephemeral",
+                                                   "text": "Working on `/kafka status`…"})
+        assert (await rb.reply(url)).params["text"].startswith("Kafka status: primary")
+        status, ack, url = await rb.command("topics")
+        assert status == 200 and json.loads(ack)["text"] == "Working on `/kafka topics`…"
+        await rb.reply(url)
+        status, ack, _ = await rb.command("help")
+        assert status == 200 and "Working on" not in ack and "/kafka help TOPIC" in ack
+        status, ack, _ = await rb.command("frobnicate")
+        assert status == 200 and "unknown subcommand 'frobnicate'" in ack
+
+
 # ---------------------------------------------------------------- health and metrics
 
 
