@@ -11,10 +11,12 @@ import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
@@ -23,7 +25,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from kafkaops.core.capabilities import in_console_words
@@ -221,26 +224,153 @@ class AlertsBadge(Static):
                         else "firing alerts (! opens the alerts screen)")
 
 
-class KeyFooter(Footer):
-    """Textual's Footer, rebuilt only when the keys it shows change.
+@dataclass(frozen=True)
+class _FooterKey:
+    key: str
+    """The key a click presses (a Textual key name)."""
+    start: int
+    end: int
+    """Cells of the line the key and its description take."""
+    tooltip: str
+    enabled: bool
 
-    Textual's own rebuilds all its key widgets on every bindings update (each focus move,
-    each screen mount: about ten times before the first screen is up, a quarter of the
-    console's start-up work); this one compares what it would show with what it shows.
+
+class KeyFooter(Widget, can_focus=False):
+    """The key bar: every key the screen shows, drawn as one line by one widget.
+
+    Textual's Footer makes a widget per key (21 on the topic list), each styled, laid out and
+    restyled when the footer sets its compact class: a sixth of the console's CPU until the
+    topic list is on screen (docs/benchmarks.md, "console start"). This draws the same line
+    from the screen's active bindings ("c t l … screens  ? Help  q Quit  / Search …", the
+    palette's key at the right end), cut at the right when it does not fit. A click on a key
+    presses it; the mouse over a key shows its tooltip.
     """
 
-    _shown: tuple[tuple[str, str, bool, str], ...] | None = None
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "key-footer--key", "key-footer--description", "key-footer--rule", "key-footer--hover",
+    }
+    DEFAULT_CSS = """
+    KeyFooter {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        .key-footer--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        .key-footer--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        .key-footer--rule {
+            color: $foreground 20%;
+        }
+        .key-footer--hover {
+            background: $block-hover-background;
+        }
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[tuple[str, str, bool, str], ...] | None = None
+        self._keys: list[_FooterKey] = []
+        self._hover: _FooterKey | None = None
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def _footer_bindings(self) -> list[tuple[Binding, bool, str]]:
+        """The keys to show, one per action (Textual's Footer shows the first key too)."""
+        by_action: dict[str, tuple[Binding, bool, str]] = {}
+        for _, binding, enabled, tooltip in self.screen.active_bindings.values():
+            if binding.show:
+                by_action.setdefault(binding.action, (binding, enabled, tooltip))
+        return list(by_action.values())
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+        if not self.is_attached or screen is not self.screen:
             return
-        shown = tuple((binding.key, binding.description, enabled, tooltip)
-                      for _, binding, enabled, tooltip in screen.active_bindings.values()
-                      if binding.show)
+        shown = tuple((b.key, b.description, enabled, tooltip)
+                      for b, enabled, tooltip in self._footer_bindings())
         if shown != self._shown:
-            self._shown = shown
-            self.call_after_refresh(self.recompose)
+            self.refresh()
+
+    def render(self) -> Text:
+        app = self.app
+        bindings = self._footer_bindings()
+        self._shown = tuple((b.key, b.description, enabled, tooltip)
+                            for b, enabled, tooltip in bindings)
+        key_style = self.get_component_rich_style("key-footer--key")
+        text_style = self.get_component_rich_style("key-footer--description")
+        hover = self.get_component_rich_style("key-footer--hover")
+        line = Text(no_wrap=True, overflow="crop", end="")
+        keys: list[_FooterKey] = []
+
+        def add_key(binding: Binding, enabled: bool, tooltip: str, description: str,
+                    lead: str = " ", tail: str = " ") -> None:
+            start = len(line)
+            line.append(lead + app.get_key_display(binding) + tail, key_style)
+            if description:
+                line.append(description + " ", text_style)
+            keys.append(_FooterKey(binding.key, start, len(line), tooltip, enabled))
+
+        for group, items in groupby(bindings, lambda item: item[0].group):
+            run = list(items)
+            if group is not None and len(run) > 1:
+                for binding, enabled, tooltip in run:
+                    add_key(binding, enabled, tooltip or binding.description, "", tail="")
+                line.append(" ")
+                line.append(group.description + " ", text_style)
+            else:
+                for binding, enabled, tooltip in run:
+                    add_key(binding, enabled, tooltip, binding.description)
+        width = self.size.width
+        palette = self.screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
+        if app.ENABLE_COMMAND_PALETTE and palette is not None:
+            _, binding, enabled, _ = palette
+            right = width - cell_len(binding.description) - len(app.get_key_display(binding)) - 3
+            line.truncate(max(right, 0), pad=True)
+            line.append("▏", self.get_component_rich_style("key-footer--rule"))
+            add_key(binding, enabled, binding.tooltip or binding.description,
+                    binding.description, lead="", tail=" ")
+        line.truncate(width)
+        self._keys = [k for k in keys if k.start < width]
+        for k in self._keys:
+            if not k.enabled:
+                line.stylize("dim", k.start, k.end)
+            if self._hover is not None and k.start == self._hover.start:
+                line.stylize(hover, k.start, k.end)
+        line.stylize_before(self.rich_style)
+        return line
+
+    def _key_at(self, x: int) -> _FooterKey | None:
+        return next((k for k in self._keys if k.start <= x < k.end), None)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        found = self._key_at(event.x)
+        if found != self._hover:
+            self._hover = found
+            self.tooltip = found.tooltip if found is not None and found.tooltip else None
+            self.refresh()
+
+    def on_leave(self, event: events.Leave) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.tooltip = None
+            self.refresh()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        found = self._key_at(event.x)
+        if found is None:
+            return
+        if found.enabled:
+            self.app.simulate_key(found.key)
+        else:
+            self.app.bell()
 
 
 class ClusterHeader(Horizontal):

@@ -140,6 +140,25 @@ async def test_footer_at_100x30_keeps_the_screen_keys_help_and_quit(
         assert "Help" in footer and "Quit" in footer and "screens" in footer
 
 
+async def test_a_click_on_a_footer_key_presses_it(services: Services) -> None:
+    """The footer is one line of text (console/base.py KeyFooter): a click on a key's cells
+    does what the key does, and the mouse over a key shows its tooltip."""
+    from kafkaops.console.base import KeyFooter
+
+    app = KafkaOpsApp(services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: "palette" in screen_text(app), "the footer")
+        footer = [line for line in screen_text(app).splitlines() if line.strip()][-1]
+        lag = footer.index(" l ") + 1  # the screen keys: " c t l ..."
+        await pilot.hover(KeyFooter, offset=(lag, 0))
+        assert "Lag" in str(app.screen.query_one(KeyFooter).tooltip)
+        await pilot.click(KeyFooter, offset=(lag, 0))
+        await wait_until(pilot, lambda: app.current_mode == "lag", "the lag screen")
+        footer = [line for line in screen_text(app).splitlines() if line.strip()][-1]
+        await pilot.click(KeyFooter, offset=(footer.index("Help"), 0))
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
+
+
 async def test_o_on_the_lag_list_plans_an_offset_reset(
     services: Services, bootstrap: str,
 ) -> None:
