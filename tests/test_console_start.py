@@ -58,6 +58,9 @@ FORBIDDEN = (
     "kafkaops.console.dlq", "kafkaops.console.audit", "kafkaops.console.alerts",
     "kafkaops.console.offsets", "kafkaops.console.messages", "kafkaops.console.help",
     "textual.widgets._markdown", "importlib.metadata",
+    # Textual's Footer (a widget per key, each styled and restyled): the footer is one
+    # widget drawing the keys as a line (console/base.py KeyFooter)
+    "textual.widgets._footer",
 )
 
 
