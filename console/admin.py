@@ -37,6 +37,7 @@ from kafkaops.core.admin.plans import (
     AdminResult,
 )
 from kafkaops.core.admin.rules import parse_assignments
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.services import Services
 from kafkaops.core.untrusted import printable
@@ -210,7 +211,8 @@ class ChangeScreen(ModalScreen["AdminResult | None"]):
 
     def set_status(self, text: str, kind: str = "ok") -> None:
         status = self.query_one("#change-status", Static)
-        status.update(Text(text))
+        # escaped (errors quote names from the cluster), commands as the console's keys
+        status.update(Text(printable(in_console_words(text), multiline=True)))
         status.set_classes(f"status-{kind}")
 
     def values(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit.log import local_actor
 from kafkaops.core.audit.trails import note_refusal
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.policy.model import Finding, FixPlan, PolicyReport
 from kafkaops.core.policy.service import ACTION, PolicyService
@@ -130,7 +131,7 @@ class ComplianceScreen(DataScreen):
 
     def result_line(self, text: str, *, error: bool = False) -> None:
         self.query_one("#compliance-result", Static).update(
-            Text(printable(text), style="bold red" if error else "bold"))
+            Text(printable(in_console_words(text)), style="bold red" if error else "bold"))
 
     def action_fix(self) -> None:
         topic = self._topic()

@@ -30,6 +30,7 @@ from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.admin.plans import PRODUCE
 from kafkaops.core.admin.produce import Ack, OutRecord, ProduceSpec
 from kafkaops.core.admin.rules import parse_headers
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.errors import KafkaOpsError, Refused, UsageError
 from kafkaops.core.messages.model import Message as Record
 from kafkaops.core.services import Services
@@ -177,7 +178,8 @@ class ComposeScreen(ModalScreen["Ack | None"]):
 
     def set_status(self, text: str, kind: str = "ok") -> None:
         status = self.query_one("#compose-status", Static)
-        status.update(Text(text))
+        # escaped (errors quote names from the cluster), commands as the console's keys
+        status.update(Text(printable(in_console_words(text), multiline=True)))
         status.set_classes(f"status-{kind}")
 
     # ------------------------------------------------------------ JSON check

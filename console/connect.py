@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerState
 from kafkaops.console.base import DataScreen, clock
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit.log import local_actor
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.connect.model import (
     ChangePlan,
     ChangeRequest,
@@ -138,7 +139,8 @@ class ConnectBase(DataScreen):
     def result_line(self, text: str, *, error: bool = False) -> None:
         """The outcome of the last change (kept until the next one; polls do not clear it)."""
         box = self.query_one("#connect-result", Static)
-        box.update(Text(printable(text), style="bold red" if error else "bold"))
+        box.update(Text(printable(in_console_words(text)),
+                        style="bold red" if error else "bold"))
 
     def action_change(self, action: str, scope: str = "") -> None:
         target = self.target()

@@ -36,6 +36,7 @@ from textual.widgets import DataTable, Static
 
 from kafkaops.console.base import DataScreen
 from kafkaops.console.confirm import ConfirmScreen
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.dr.model import DrStatus
 from kafkaops.core.dr.rpo import answer_text, fmt_age, rpo_verdict
 from kafkaops.core.dr.status import DrService
@@ -372,7 +373,8 @@ class DrScreen(DataScreen):
         if self.show_plan and not self.running and not self._progress:
             self.plan = None
             self._set_plan([
-                f"[b red]failover plan: error:[/] {escape(message.error)}. It is made again "
+                f"[b red]failover plan: error:[/] {escape(in_console_words(message.error))}. "
+                "It is made again "
                 f"with the next refresh (r tries now)."
             ])
 

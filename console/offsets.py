@@ -26,6 +26,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from kafkaops.console.confirm import ConfirmScreen
 from kafkaops.core.audit.log import local_actor
+from kafkaops.core.capabilities import in_console_words
 from kafkaops.core.errors import KafkaOpsError, Refused
 from kafkaops.core.offsets.model import PartitionReset, ResetPlan, ResetRequest, ResetResult
 from kafkaops.core.offsets.rules import parse_target, writable_action
@@ -174,7 +175,7 @@ class OffsetResetScreen(ModalScreen["ResetResult | None"]):
     def set_status(self, text: str, kind: str = "ok") -> None:
         status = self.query_one("#reset-status", Static)
         # plain text, escaped: errors name groups and members' client ids from the broker
-        status.update(Text(printable(text, multiline=True)))
+        status.update(Text(printable(in_console_words(text), multiline=True)))
         status.set_classes(f"status-{kind}")
 
     # ------------------------------------------------------------ editing
