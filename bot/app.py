@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -132,6 +133,7 @@ class Bot:
         self._gate_opener: asyncio.Task[None] | None = None
         #: (command text, has a trigger_id) -> its ack when that is the fixed "Working on …"
         self._working_texts: dict[tuple[str, bool], dict[str, Any] | None] = {}
+        self._hooks: aiohttp.ClientSession | None = None
         self.app.use(self._count_ack)
         self.started_at = time.time()
         self._listen()
@@ -153,6 +155,17 @@ class Bot:
     def refused(self, r: Refusal, remote: str) -> None:
         """A request refused before any action: logged once and counted in /metrics."""
         count_refusal(self.services.metrics, r, remote)
+
+    def hook_session(self) -> aiohttp.ClientSession:
+        """One HTTP session for the commands' posts to their response_url, its connections
+        kept alive: slack_sdk's webhook client otherwise opens a session and a connection
+        per post, a third of a command's CPU after its ack (docs/benchmarks.md). Closed
+        with the services; a post after that opens its own again."""
+        if self._hooks is None or self._hooks.closed:
+            # slack_sdk's webhook defaults: 30 s, no proxy from the environment
+            self._hooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self.services.on_close(self._hooks.close)
+        return self._hooks
 
     async def first_time(self, request: AsyncBoltRequest) -> bool:
         """True unless another replica already received this signed request (a replay sent
@@ -501,6 +514,7 @@ class Bot:
                 response_url=command.get("response_url"),
                 channel=command.get("channel_id"),
                 user=command.get("user_id", ""),
+                session=self.hook_session(),
             )
             try:
                 msg, public = await self.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -30,8 +31,12 @@ class Responder:
         user: str,
         message_ts: str | None = None,
         original_ephemeral: bool = True,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.client = client
+        #: posts to the response_url go through it when set and open (else slack_sdk opens
+        #: a session, and a connection, per post)
+        self.session = session
         self.response_url = response_url
         self.channel = channel
         self.user = user
@@ -72,7 +77,8 @@ class Responder:
         if not self.response_url:
             return False
         try:
-            resp = await AsyncWebhookClient(self.response_url).send_dict(body)
+            resp = await AsyncWebhookClient(self.response_url,
+                                            session=self.session).send_dict(body)
         except Exception as e:  # network: fall back to the Web API
             log.warning("response_url failed (%s); falling back to the Web API", type(e).__name__)
             return False

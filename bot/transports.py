@@ -148,6 +148,13 @@ class HttpTransport:
             # runs it after the acks under way, its own ack dropped (Slack has its answer)
             # and the command's work started from there as for any command. Even bolt's
             # request (which parses the body again) is built then, not before the ack.
+            # The ack goes before the claim on the shared replay ledger (_kafkaops.requests,
+            # Bot.first_time), and that is safe: the ack itself changes nothing, and the
+            # command's work starts only once that claim has won (Bot.once), so a replay
+            # sent to another replica may be told "Working on …" there but runs nothing
+            # (the claim is a compare-and-set in the log: one replica wins). A replay sent
+            # here was refused above, before any answer. Awaiting a Kafka produce and a
+            # read back before every ack would put the broker's latency into each one.
             self.bot.spawn(self._dispatch_acked(text, request.query_string, request.headers),
                            f"{self.bot.command_name} command")
             body = await self._ack_body(str((data or {}).get("text", "")), early)
