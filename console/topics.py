@@ -24,6 +24,7 @@ from textual.widgets.data_table import ColumnKey
 
 from kafkaops.console import format as fmt
 from kafkaops.console.base import DataScreen
+from kafkaops.console.table import QuickTable
 from kafkaops.core.records import TopicSummary
 
 
@@ -155,7 +156,7 @@ class TopicsScreen(DataScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="topics-summary")
-        table: DataTable[Any] = DataTable(id="topics", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = QuickTable(id="topics", cursor_type="row", zebra_stripes=True)
         yield table
         yield Input(placeholder="search topic names (Enter: keep, Esc: clear)", id="search")
 
