@@ -14,6 +14,7 @@ with "Working on …" and runs as a lazy listener that answers through the respo
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -128,8 +129,10 @@ class Bot:
         self._acked = asyncio.Event()
         self._acked.set()
         self._last_ack = 0.0  # loop time the last ack ended
-        #: what work spawned after an ack waits on (`after_acks`), and the task opening it
-        self._gate: asyncio.Future[None] | None = None
+        #: work spawned after an ack waiting to start (`after_acks`): (until when at the
+        #: most, its future), and the task letting it go
+        self._waiting: collections.deque[tuple[float, asyncio.Future[None]]] = (
+            collections.deque())
         self._gate_opener: asyncio.Task[None] | None = None
         #: (command text, has a trigger_id) -> its ack when that is the fixed "Working on …"
         self._working_texts: dict[tuple[str, bool], dict[str, Any] | None] = {}
@@ -246,35 +249,46 @@ class Bot:
 
     async def after_acks(self) -> None:
         """Return once no request is being acknowledged and none was for ACK_LULL, or a
-        second after the first work began to wait (a steady stream of requests must not
-        starve the work). All work waiting meanwhile waits on one future opened by one
-        task: an ack that ends wakes that task only, not every command waiting behind the
-        burst (which cost each ack of a burst of 50 a wake-up of up to 49 tasks)."""
-        gate = self._gate
-        if gate is None or gate.done():
-            loop = asyncio.get_running_loop()
-            gate = self._gate = loop.create_future()
-            self._gate_opener = loop.create_task(self._open_gate(gate))
-        await asyncio.shield(gate)  # a waiter cancelled (drain) leaves the others waiting
-
-    async def _open_gate(self, gate: asyncio.Future[None]) -> None:
+        second after this began to wait (a steady stream of requests must not starve the
+        work). One task lets the waiting work go, one piece of work per turn of the loop
+        and stopping again as soon as a new request is being acknowledged: an ack that
+        ends wakes that task only (not every command waiting behind the burst), and an
+        ack that arrives while the work is let go waits for one piece of work's first
+        step (bolt's dispatch of an early-acked command), not fifty."""
         loop = asyncio.get_running_loop()
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    while True:
-                        while self._acking:
-                            await self._acked.wait()
-                        # a request that arrived but whose handler has not started yet is
-                        # not counted: wait for a short lull after the last ack too, else
-                        # the work waiting runs before the rest of a burst is read
-                        lull = self._last_ack + ACK_LULL - loop.time()
-                        if lull <= 0:
-                            break
-                        await asyncio.sleep(lull)
-        finally:
-            if not gate.done():
-                gate.set_result(None)
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((loop.time() + 1.0, waiter))
+        if self._gate_opener is None or self._gate_opener.done():
+            self._gate_opener = loop.create_task(self._let_work_go())
+        await waiter
+
+    def _busy(self, now: float) -> bool:
+        return bool(self._acking) or now < self._last_ack + ACK_LULL
+
+    async def _let_work_go(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            deadline, waiter = self._waiting[0]
+            now = loop.time()
+            if self._busy(now) and now < deadline:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        while True:
+                            while self._acking:
+                                await self._acked.wait()
+                            # a request that arrived but whose handler has not started
+                            # yet is not counted: wait for a short lull after the last
+                            # ack too, else the work waiting runs before the rest of a
+                            # burst is read
+                            lull = self._last_ack + ACK_LULL - loop.time()
+                            if lull <= 0:
+                                break
+                            await asyncio.sleep(lull)
+                continue
+            self._waiting.popleft()
+            if not waiter.done():  # (a waiter cancelled by drain is skipped)
+                waiter.set_result(None)
+                await asyncio.sleep(0)  # its first step runs; requests come in meanwhile
 
     @contextlib.asynccontextmanager
     async def tracked(self) -> AsyncIterator[None]:
