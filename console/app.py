@@ -204,15 +204,21 @@ class KafkaOpsApp(App[None]):
             self.add_mode(entry.mode, self._screen_factory(entry))
         self.switch_mode(self.start_screen)
 
-    @staticmethod
-    def _screen_factory(entry: NavEntry) -> Callable[[], Screen[Any]]:
+    def _screen_factory(self, entry: NavEntry) -> Callable[[], Screen[Any]]:
         def make() -> Screen[Any]:
             try:
-                return load_screen_class(entry.target)()
+                screen = load_screen_class(entry.target)()
             except Exception as e:  # a broken screen module must not take the console down
                 from kafkaops.console.base import BrokenScreen
 
-                return BrokenScreen(entry.title, f"{type(e).__name__}: {e}")
+                screen = BrokenScreen(entry.title, f"{type(e).__name__}: {e}")
+            if not screen.css_path and not screen.CSS:
+                # nothing of its own to add to the stylesheet, and its widgets are styled
+                # as they mount: without this Textual re-parses and re-applies every rule of
+                # the app twice when a mode's screen is made (_init_mode, then switch_mode),
+                # about 0.01 s of CPU of the console's start
+                screen._css_update_count = self._css_update_count
+            return screen
 
         return make
 
