@@ -458,6 +458,9 @@ class ControlStore:
             return
         writer = self._writers.get(cluster)
         if writer is None or writer.conn is not conn:
+            if writer is not None:  # a reconnected cluster: close the old producer
+                self._writers.pop(cluster, None)
+                await writer.stop()
             writer = Writer(conn)
             await writer.start()
             self._writers[cluster] = writer

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafkaops.core.errors import NotFound
+from kafkaops.core.errors import KafkaOpsError, NotFound
 from kafkaops.core.kafka import clients
 from kafkaops.core.kafka.connection import KafkaConnection
 from kafkaops.core.kafka.errors import map_kafka_errors
@@ -222,7 +222,17 @@ class Writer:
                         headers=headers,
                     )
                 )
-            metas = await asyncio.gather(*futures)
+            # the producer's own expiry does not cover every stall (a broker frozen with
+            # the request in flight, a starved machine): never wait for acks without a bound
+            limit = float(self.conn.config.request_timeout) + 5.0
+            try:
+                async with asyncio.timeout(limit):
+                    metas = await asyncio.gather(*futures)
+            except TimeoutError:
+                raise KafkaOpsError(
+                    f"cluster {self.conn.name!r} did not acknowledge the write to {topic!r} "
+                    f"within {limit:g} s; try again", retriable=True,
+                ) from None
         return [m.offset for m in metas]
 
 
