@@ -159,12 +159,12 @@ async def test_a_misspelt_topic_or_flag_gets_did_you_mean_too(rb: RunningBot) ->
 
     flag = await new_flag(rb)
     typo = flag.replace("-", "_", 1) if "-" in flag else flag + "x"
-    _, _, url = await rb.command(f"flag toggle {typo} --off")
+    _, _, url = await rb.command(f"flag toggle {typo} --on")  # a new flag is off
     reply = await rb.reply(url)
     assert f"Did you mean `{flag}`" in reply.text
     # the button asks for the same change: it still goes through Confirm
-    assert reply.action_values["kafkaops.run.0"] == f"flag toggle {flag} --off"
-    prompt = await rb.reply(await click(rb, "kafkaops.run.0", f"flag toggle {flag} --off"))
+    assert reply.action_values["kafkaops.run.0"] == f"flag toggle {flag} --on"
+    prompt = await rb.reply(await click(rb, "kafkaops.run.0", f"flag toggle {flag} --on"))
     assert CONFIRM_ACTION_ID in prompt.action_values
 
 

@@ -118,9 +118,9 @@ async def test_a_change_that_changes_nothing_is_said_without_asking(config_file:
         assert "--yes" not in said, (args, said)  # not asked
     history = await ok_json(config_file, "history", key)
     assert sorted(h["version"] for h in history) == [1, 2]
-    audit = subprocess.run([KAFKAOPS, "--config", str(config_file), "audit", "--json"],
-                           capture_output=True, text=True, env=cli_env(), timeout=60,
-                           stdin=subprocess.DEVNULL)
+    audit = await asyncio.to_thread(
+        subprocess.run, [KAFKAOPS, "--config", str(config_file), "audit", "--json"],
+        capture_output=True, text=True, env=cli_env(), timeout=60, stdin=subprocess.DEVNULL)
     assert audit.returncode == 0, audit.stderr
     mine = [r for r in json.loads(audit.stdout) if r.get("target") == key]
     assert sorted(r["action"] for r in mine) == ["flag.create", "flag.rollout"], mine
