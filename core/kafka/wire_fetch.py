@@ -91,7 +91,8 @@ class LagFetchRequestV11(FetchRequest_v11):
             for p in partitions:
                 out += part(*p)
         if d["forgotten_topics_data"]:  # never sent by LagFetch: the generic way
-            return super().encode()
+            generic: bytes = super().encode()
+            return generic
         rack = (d["rack_id"] or "").encode("utf-8")
         out += I32.pack(0) + I16.pack(len(rack)) + rack
         return bytes(out)
