@@ -113,16 +113,17 @@ class Services:
         reconnect."""
         from kafkaops.core.lag.model import lag_policy
         from kafkaops.core.lag.service import LagService
-        from kafkaops.core.lag.stamps import store_for
 
         name = name or self.cluster_name
         conn = await self.connection(name)
         svc = self._lags.get(name)
         if svc is None or svc.conn is not conn:
             history = svc.history if svc is not None else None
-            svc = self._lags[name] = LagService(
-                conn, policy=lag_policy(self.config), history=history,
-                store=store_for(self.config, conn.config.bootstrap_servers))
+            # no timestamp file (core/lag/stamps.py) here: a console or bot keeps its
+            # timestamps in memory for as long as it runs, and writes nothing to disk
+            # (a container's root may be read-only); `kafkaops lag` uses the file
+            svc = self._lags[name] = LagService(conn, policy=lag_policy(self.config),
+                                                history=history)
         return svc
 
     def schema_registry(self, name: str | None = None) -> RegistryClient | None:
@@ -167,10 +168,7 @@ class Services:
     async def close(self) -> None:
         stops, self._on_close = self._on_close, []
         await asyncio.gather(*(stop() for stop in stops), return_exceptions=True)
-        lags = list(self._lags.values())
         self._lags.clear()
-        # writes each one's timestamp file (core/lag/stamps.py) when it read new ones
-        await asyncio.gather(*(lag.stop() for lag in lags), return_exceptions=True)
         flags = list(self._flags.values())
         self._flags.clear()
         await asyncio.gather(*(f.stop() for f in flags), return_exceptions=True)

@@ -26,6 +26,9 @@ from .test_console_shell import screen_text
 from .test_signed_flags import attack, raw_produce, two_flags
 
 SIZE = (200, 50)
+#: the flags screen lists every flag of the shared test broker (other tests add theirs,
+#: 60 and more in a full run): tall enough that the ones a test looks for are on screen
+TALL = (200, 200)
 
 
 async def shows(pilot: Any, *texts: str, limit: float = 30.0) -> str:
@@ -58,7 +61,7 @@ async def test_flags_screen_names_ignored_records_and_unsigned_only_flags_read_u
             [(H_EXPECTS, str(expects).encode()), (H_OP, b"set"), (H_BY, b"bob@host")]))
 
     app = KafkaOpsApp(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=TALL) as pilot:
         await app.push_screen(FlagsScreen())
         screen = await shows(pilot, b, legacy, "records ignored (unsigned or altered)",
                              "kafkaops flags resign NAME")
@@ -82,7 +85,7 @@ async def test_flags_screen_says_records_are_unsigned_without_a_key(
     unsigned = parse_config({k: v for k, v in config_data.items() if k != "audit"})
     async with Services(unsigned) as services:
         app = KafkaOpsApp(services)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=TALL) as pilot:
             await app.push_screen(FlagsScreen())
             screen = await shows(pilot, key)
             assert ("flag records are unsigned: anyone who can write _kafkaops.flags can "
@@ -99,7 +102,7 @@ async def test_flags_screen_note_is_escaped(services: Services, bootstrap: str) 
     bad = await raw_produce(bootstrap, bad_key.encode(), state.encode(),
                             [(H_EXPECTS, b"0"), (H_OP, b"create")])
     app = KafkaOpsApp(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=TALL) as pilot:
         await app.push_screen(FlagsScreen())
         screen = await shows(pilot, "records ignored (unsigned or altered)")
         assert str(bad) in line_with(screen, "records ignored (unsigned or altered)")

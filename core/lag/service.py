@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 
 #: partitions turned into records between two yields to the event loop
 YIELD_EVERY = 5_000
-#: a long-running face writes the timestamp file at most this often (s); stop() writes last
+#: with a store, the timestamp file is written at most this often (s); stop() writes last
 SAVE_EVERY = 60.0
 
 

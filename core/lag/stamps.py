@@ -18,8 +18,9 @@ The file is a cache, never a source of truth:
 - it is written whole to a temporary file and renamed, readable by its owner only.
 
 Where: `$KAFKAOPS_CACHE_DIR/lag/`, else `$XDG_CACHE_HOME/kafkaops/lag/` (`~/.cache`), one
-file per cluster (named by a hash of its bootstrap servers). Config `lag.remember_timestamps:
-false` turns it off.
+file per cluster (named by a hash of its bootstrap servers). Only `kafkaops lag` uses it (the
+console and the bot run long and keep their timestamps in memory, writing nothing to
+disk). Config `lag.remember_timestamps: false` turns it off.
 """
 
 from __future__ import annotations
