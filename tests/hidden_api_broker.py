@@ -78,37 +78,18 @@ def metadata_topics(frame: bytes) -> list[str] | None:
     return names
 
 
-def _uvarint(buf: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = buf[at]
-        at += 1
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, at
-        shift += 7
-
-
 def _compact_topics(frame: bytes, at: int) -> list[str] | None:
-    ntags, at = _uvarint(frame, at)  # the request header's tagged fields
-    for _ in range(ntags):
-        _, at = _uvarint(frame, at)
-        size, at = _uvarint(frame, at)
-        at += size
-    count, at = _uvarint(frame, at)
+    from kafkaops.core.kafka.wire import cstring, skip_tags, uvarint
+
+    at = skip_tags(frame, at)  # the request header's tagged fields
+    count, at = uvarint(frame, at)
     if count == 0:
         return None
     names = []
     for _ in range(count - 1):
-        at += 16  # topic id
-        size, at = _uvarint(frame, at)
-        names.append(frame[at:at + size - 1].decode())
-        at += size - 1
-        ntags, at = _uvarint(frame, at)
-        for _ in range(ntags):
-            _, at = _uvarint(frame, at)
-            size, at = _uvarint(frame, at)
-            at += size
+        name, at = cstring(frame, at + 16)  # after the topic id
+        names.append(name or "")
+        at = skip_tags(frame, at)
     return names
 
 
