@@ -467,6 +467,10 @@ class DataScreen(Screen[None]):
         self._again = False  # `r` pressed while a load was running
         self._failures = 0
         self._loaded_at: float | None = None  # wall clock of the last good load
+        self.stale_since: float | None = None
+        """Wall clock of the data on screen while its cluster does not answer; None when the
+        last load answered. Screens whose rows carry a verdict (ok, OK, RUNNING) then show
+        it as UNKNOWN with its age (`show_stale`), never as a verdict that is still true."""
         self._next_due = 0.0  # monotonic time the next load is due
         self._status_held_until = 0.0  # see set_status(hold=...)
         self._error_text = ""  # the last failure, shown again while the next try runs
@@ -523,6 +527,17 @@ class DataScreen(Screen[None]):
         yield Static("loading…", id="status")
         yield from self.compose_body()
         yield KeyFooter()
+
+    def show_stale(self) -> None:
+        """Show the data on screen again as stale (`stale_since` is set): called after each
+        failed try while the cluster does not answer. The default shows nothing more than
+        the status line's "Showing data from ..."; screens with verdicts override it."""
+
+    def stale_age(self) -> str:
+        """How old the data on screen is, as people read it ("52s"), while it is stale."""
+        from kafkaops.core.lag.status import age  # only once a cluster stops answering
+
+        return age(time.time() - self.stale_since) if self.stale_since is not None else ""
 
     def set_status(
         self, text: str, kind: str = "ok", *, hold: float = 0.0, routine: bool = False
@@ -614,6 +629,7 @@ class DataScreen(Screen[None]):
         self._failures = 0
         self._error_text = ""
         self._loaded_at = time.time()
+        self.stale_since = None
         app = cast("KafkaOpsApp", self.app)
         try:
             reached = self.reached(message.data)
@@ -654,6 +670,12 @@ class DataScreen(Screen[None]):
                 f" Showing data from {clock(self._loaded_at)}." if self._loaded_at else ""
             )
             self._error_text = f"cluster unreachable: {error}.{stale}"
+            if self._loaded_at is not None:
+                self.stale_since = self._loaded_at
+                try:
+                    self.show_stale()
+                except Exception as e:  # a rendering bug: the status line still says it all
+                    self._error_text += f" (cannot mark the data stale: {type(e).__name__})"
             retry = clock(time.time() + delay)
             self.set_status(f"{self._error_text} Next try at {retry} (r tries now).", "error")
             self._finished(delay)

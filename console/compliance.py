@@ -58,6 +58,7 @@ class ComplianceScreen(DataScreen):
     def __init__(self) -> None:
         super().__init__()
         self._findings: list[Finding] = []
+        self._report: PolicyReport | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="compliance-summary")
@@ -75,7 +76,12 @@ class ComplianceScreen(DataScreen):
             return None
         return await PolicyService(self.services).check()
 
+    def show_stale(self) -> None:
+        if self._report is not None:
+            self.show(self._report)
+
     def show(self, data: PolicyReport | None) -> None:
+        self._report = data
         summary = self.query_one("#compliance-summary", Static)
         table: DataTable[Any] = self.query_one("#compliance-findings", DataTable)
         cursor = table.cursor_row
@@ -93,9 +99,14 @@ class ComplianceScreen(DataScreen):
             (f"{u} unknown", "bold yellow" if u else ""),
             f" (not reported by the broker: never taken as compliant) · "
             f"{under} · F fixes the highlighted topic")
-        summary.update(words if data.findings else Text.assemble(
-            ("every topic complies", "bold green"),
-            f" · {under}"))
+        if self.stale_since is not None:
+            # the cluster does not answer: the last check is history, not a verdict
+            words = Text.assemble((f"UNKNOWN now: no answer for {self.stale_age()}; "
+                                   f"the last check found {plural(v, 'violation')}, {u} unknown",
+                                   "bold yellow"), f" · {under}")
+        elif not data.findings:
+            words = Text.assemble(("every topic complies", "bold green"), f" · {under}")
+        summary.update(words)
         for i, f in enumerate(data.findings):
             status = (Text("VIOLATION", style="bold red") if f.status == "violation"
                       else Text("UNKNOWN", style="yellow"))

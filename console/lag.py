@@ -62,6 +62,14 @@ def status_text(status: Status) -> Text:
     return Text(status.label, style=STATUS_STYLE[status])
 
 
+def stale_text(screen: DataScreen, was: str) -> Text | None:
+    """While the screen's cluster does not answer: a verdict cell as UNKNOWN with what it
+    was and how long ago; None while the data is current."""
+    if screen.stale_since is None:
+        return None
+    return Text(f"UNKNOWN · was {was} {screen.stale_age()} ago", style="dim")
+
+
 def sparkline(values: Sequence[int | None], width: int) -> str:
     """The last `width` values as block characters, newest on the right, scaled from 0 to
     the largest; unknown values are blank. All zero draws the lowest bar."""
@@ -161,12 +169,16 @@ class LagScreen(DataScreen):
         self.snapshot = data
         self._render_rows()
 
+    def show_stale(self) -> None:
+        self._render_rows()
+
     def _row(self, g: GroupLag) -> tuple[Text, ...]:
         cells = (
             Text(printable(g.group)), Text(printable(g.state)),
             Text(count(g.member_count), justify="right"),
             Text(count(g.lag), justify="right"), Text(age(g.lag_seconds), justify="right"),
-            status_text(g.status), Text(g.trend.value if g.trend else "-"),
+            stale_text(self, g.status.label) or status_text(g.status),
+            Text(g.trend.value if g.trend else "-"),
             Text(eta_text(g.eta_seconds, g.lag, g.trend), justify="right"),
             Text(topics_cell(g)),
         )
@@ -213,7 +225,11 @@ class LagScreen(DataScreen):
             if g.status is not Status.OK:
                 bad[g.status] = bad.get(g.status, 0) + 1
         words: list[str | Text] = [f"{len(snap.groups)} groups"]
-        if bad.get(Status.WARMING_UP) == len(snap.groups):
+        if self.stale_since is not None:
+            # the cluster does not answer: no verdict is current, whatever the last one was
+            words.append(Text(f"status UNKNOWN: no answer for {self.stale_age()}",
+                              style="bold yellow"))
+        elif bad.get(Status.WARMING_UP) == len(snap.groups):
             # all warming up: the basis below says so, with what is still needed
             words.append(Text("no status yet", style=STATUS_STYLE[Status.WARMING_UP]))
         elif bad:
@@ -342,7 +358,8 @@ class GroupLagScreen(DataScreen):
             Text.assemble(("members ", "dim"), count(g.member_count)),
             Text.assemble(("lag ", "dim"), count(g.lag)),
             Text.assemble(("oldest unread ", "dim"), age(g.lag_seconds)),
-            Text.assemble(("status ", "dim"), status_text(g.status)),
+            Text.assemble(("status ", "dim"),
+                          stale_text(self, g.status.label) or status_text(g.status)),
             Text.assemble(("trend ", "dim"), g.trend.value if g.trend else "-"),
             Text.assemble(("ETA ", "dim"), eta_text(g.eta_seconds, g.lag, g.trend)),
             Text(group_basis(g, self.policy), style="dim"),
@@ -368,8 +385,15 @@ class GroupLagScreen(DataScreen):
             f"  now {count(values[-1])} · peak {count(max(known) if known else None)}",
         )
 
+    def show_stale(self) -> None:
+        if self.lag is not None:
+            self.show((self.lag, self.series))
+
     def _row(self, p: PartitionLag) -> tuple[Text, ...]:
-        if p.state is PartitionState.NO_OFFSET:
+        stale = stale_text(self, p.status.label)
+        if stale is not None:
+            status = stale
+        elif p.state is PartitionState.NO_OFFSET:
             status = Text("no offset", style="dim")
         elif p.state is PartitionState.DATA_LOSS:
             status = Text(f"DATA LOSS ({p.lost:,} lost)", style=STATUS_STYLE[Status.DATA_LOSS])

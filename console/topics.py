@@ -146,7 +146,7 @@ class TopicsScreen(DataScreen):
     def __init__(self) -> None:
         super().__init__()
         self.topics: list[TopicSummary] = []
-        self._loaded = False
+        self._have_data = False  # not `_loaded`: DataScreen's handler has that name
         # what the table holds now, to write only what changed (see _render_rows)
         self._labels: tuple[str, ...] = ()
         self._order: list[str] = []
@@ -169,7 +169,7 @@ class TopicsScreen(DataScreen):
 
     def show(self, data: list[TopicSummary]) -> None:
         self.topics = data
-        self._loaded = True
+        self._have_data = True
         self._render_rows()
 
     # ------------------------------------------------------------ rendering
@@ -189,7 +189,7 @@ class TopicsScreen(DataScreen):
         )
         arrow = " ▼" if self.descending else " ▲"
         labels = tuple(c.label + (arrow if c.key == self.sort_column else "") for c in COLUMNS)
-        cells = {t.name: tuple(c.cell(t) for c in COLUMNS) for t in rows}
+        cells = {t.name: self._texts(t) for t in rows}
         order = [t.name for t in rows]
         if labels == self._labels and order == self._order:
             widths = [table.columns[ColumnKey(c.key)].content_width for c in COLUMNS]
@@ -199,7 +199,7 @@ class TopicsScreen(DataScreen):
                     if cells[t.name][i] != old[i]:
                         # widen when needed, never narrow: narrowing re-measures the column
                         width = cell_len(cells[t.name][i])
-                        table.update_cell(t.name, col.key, self._cell(col, t),
+                        table.update_cell(t.name, col.key, self._cell(col, t, cells[t.name][i]),
                                           update_width=width > widths[i])
                         widths[i] = max(widths[i], width)
         else:
@@ -209,7 +209,8 @@ class TopicsScreen(DataScreen):
                 table.add_column(Text(label, justify="right" if col.numeric else "left"),
                                  key=col.key)
             for t in rows:
-                table.add_row(*(self._cell(col, t) for col in COLUMNS), key=t.name)
+                table.add_row(*(self._cell(col, t, v) for col, v in zip(COLUMNS, cells[t.name],
+                                                                     strict=True)), key=t.name)
             if current is not None and current in cells:
                 table.move_cursor(row=table.get_row_index(current), animate=False)
         self._labels, self._order, self._cells = labels, order, cells
@@ -228,16 +229,28 @@ class TopicsScreen(DataScreen):
 
             self._render_timer = self.set_timer(max(0.05, self._render_seconds), later)
 
-    @staticmethod
-    def _cell(col: Column, t: TopicSummary) -> Text:
-        value = col.cell(t)
+    def show_stale(self) -> None:
+        self._render_rows()
+
+    def _texts(self, t: TopicSummary) -> tuple[str, ...]:
+        """A row's cells as text; while the cluster does not answer, the health verdict is
+        UNKNOWN with what it was and how long ago."""
+        texts = tuple(c.cell(t) for c in COLUMNS)
+        if self.stale_since is None:
+            return texts
+        return tuple(f"UNKNOWN · was {v} {self.stale_age()} ago" if c.key == "health" else v
+                     for c, v in zip(COLUMNS, texts, strict=True))
+
+    def _cell(self, col: Column, t: TopicSummary, value: str) -> Text:
         style = ""
-        if col.key == "health" and value != "ok":
+        if col.key == "health" and self.stale_since is not None:
+            style = "dim"
+        elif col.key == "health" and value != "ok":
             style = "bold red" if t.offline_partitions else "yellow"
         return Text(value, style=style, justify="right" if col.numeric else "left")
 
     def _summarise(self, shown: int) -> None:
-        if not self._loaded:
+        if not self._have_data:
             self.query_one("#topics-summary", Static).update("")
             return
         internal = sum(1 for t in self.topics if t.internal)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,13 +29,14 @@ from kafkaops.console.base import BrokenScreen, backoff
 from kafkaops.console.format import duration_ms, matches
 from kafkaops.console.topic_detail import config_rows
 from kafkaops.console.topics import sort_topics, visible_topics
-from kafkaops.core.config import Config, adhoc_config
+from kafkaops.core.config import Config, adhoc_config, parse_config
 from kafkaops.core.records import NOT_REPORTED, ConfigEntry, TopicSummary
 from kafkaops.core.services import Services
 from kafkaops.core.topics.service import NewTopicSpec
 from kafkaops.demo.embedded import EmbeddedClusters, free_port
 
 from .conftest import KAFKAOPS, cli_env, produce, unique
+from .lag_support import stopped_group
 
 SIZE = (170, 50)
 WAIT = 20.0  # seconds a condition may take before the test fails, screen dumped
@@ -399,9 +401,73 @@ async def test_lost_cluster_keeps_the_last_data_and_says_so() -> None:
                              "unreachable in the header")
             text = screen_text(app)
             assert "Showing data from" in text
-            assert row_for(app, "topics", topic) == [topic, "2", "1", "-", "-", "-", "0", "0", "ok"]
+            row = row_for(app, "topics", topic)
+            assert row is not None
+            # the numbers stay as they were read; the verdict does not stay "ok"
+            assert row[:8] == [topic, "2", "1", "-", "-", "-", "0", "0"]
+            assert row[8].startswith("UNKNOWN · was ok ") and row[8].endswith(" ago")
             assert app.is_running
     finally:
+        clusters.stop()
+
+
+async def test_frozen_cluster_turns_verdicts_unknown_until_it_answers_again() -> None:
+    """A broker that hangs (SIGSTOP) rather than dies: the topic list's health and the lag
+    screen's status stop saying ok/OK while it does not answer, and come back once it does."""
+    clusters = EmbeddedClusters(["frozen"])
+    await asyncio.to_thread(clusters.start)
+    broker = clusters.brokers["frozen"].process
+    try:
+        bootstrap = clusters.bootstrap("frozen")
+        # lag status from the first snapshot (no warm-up), as the shared test config has
+        cfg = parse_config({"clusters": {"frozen": {"bootstrap_servers": bootstrap}},
+                            "lag": {"warmup": "0s", "hold": "0s"},
+                            "policies": [{"name": "deletes", "match": {"topic": "frozen-*"},
+                                          "require": {"cleanup_policy": "delete"}}]},
+                           "<frozen>")
+        topic = unique("frozen")
+        async with Services(cfg) as services:
+            await (await services.topics()).create_topics(
+                [NewTopicSpec(topic, 1, configs={"cleanup.policy": "delete"})])
+        await produce(bootstrap, topic, [b"a", b"b", b"c"], partition=0)
+        group = await stopped_group(bootstrap, topic, {0: 3})
+        async with console(cfg) as (app, pilot):
+            await wait_until(pilot, lambda: (row_for(app, "topics", topic) or [""])[-1] == "ok",
+                             "the topic row, health ok")
+            await pilot.press("l")
+            await wait_until(pilot, lambda: app.screen.query("#lag-groups")
+                             and (row_for(app, "lag-groups", group) or [""] * 6)[5] == "OK",
+                             "the group, status OK")
+            await pilot.press("P")
+            await wait_until(pilot, lambda: "every topic complies" in screen_text(app),
+                             "the compliance verdict")
+            await pilot.press("l")
+            broker.send_signal(signal.SIGSTOP)
+            await pilot.press("r")
+            await wait_until(pilot, lambda: "unreachable" in screen_text(app).splitlines()[0],
+                             "unreachable in the header")
+            await wait_until(pilot, lambda: (row_for(app, "lag-groups", group) or [""] * 6)[5]
+                             .startswith("UNKNOWN · was OK "), "the group's status UNKNOWN")
+            text = screen_text(app)
+            assert "status UNKNOWN: no answer for" in text and "OK all" not in text
+            assert "Showing data from" in text
+            await pilot.press("t", "r")
+            await wait_until(pilot, lambda: (row_for(app, "topics", topic) or [""])[-1]
+                             .startswith("UNKNOWN · was ok "), "the topic's health UNKNOWN")
+            await pilot.press("P", "r")
+            await wait_until(pilot, lambda: "UNKNOWN now: no answer for" in screen_text(app),
+                             "compliance UNKNOWN")
+            assert "every topic complies" not in screen_text(app)
+            broker.send_signal(signal.SIGCONT)
+            await pilot.press("t", "r")
+            await wait_until(pilot, lambda: (row_for(app, "topics", topic) or [""])[-1] == "ok",
+                             "health ok again once the broker answers")
+            await pilot.press("l", "r")
+            await wait_until(pilot, lambda: (row_for(app, "lag-groups", group) or [""] * 6)[5]
+                             == "OK", "status OK again")
+            assert "status UNKNOWN" not in screen_text(app)
+    finally:
+        broker.send_signal(signal.SIGCONT)
         clusters.stop()
 
 
