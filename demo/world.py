@@ -74,7 +74,9 @@ class Demo:
     traffic: DemoTraffic | None = None
     """The traffic on the first cluster, after start()."""
     services: Services | None = None
-    """Services built from the written config (what the console is handed), after start()."""
+    """The demo's parts' connections (replicator, flags, usage, alerts)."""
+    face_services: Services | None = None
+    """The console's connections, apart from the parts' (see start); after start()."""
     _config_text: str | None = None
     _alerts: Any = None  # the alert evaluator of the config's rules, after start()
 
@@ -124,7 +126,11 @@ class Demo:
 
             self._alerts = AlertEvaluator(self.services)
             await self._alerts.start()
-        return self.services
+        # the face (the console) gets connections of its own, as it would running apart
+        # from MM2, the bot and the services: it drops a connection that stops answering,
+        # which must not close the replicator's or the traffic's under them
+        self.face_services = Services(config)
+        return self.face_services
 
     async def stop(self) -> None:
         if self._alerts is not None:
@@ -136,6 +142,8 @@ class Demo:
                 await part.stop()
         if self.traffic is not None:
             await self.traffic.stop()
+        if self.face_services is not None:
+            await self.face_services.close()
         if self.services is not None:
             await self.services.close()
 

@@ -533,3 +533,35 @@ def test_unwritable_config_out_is_refused_before_anything_starts(tmp_path, where
     assert r.returncode == 2
     assert "--config-out" in r.stderr and "Traceback" not in r.stderr
     assert "embedded clusters running" not in r.stdout
+
+
+async def test_the_console_dropping_a_connection_leaves_the_demo_replicating(tmp_path) -> None:
+    """The console drops a cluster's connection when it stops answering (a frozen broker);
+    the demo's replicator (MM2's stand-in) must not lose its own with it, as it would not
+    running apart: replication goes on once the console has let go."""
+    from kafkaops.demo.replicator import DemoReplicator
+    from kafkaops.demo.world import Demo
+
+    demo = Demo(config_path=tmp_path / "config.yaml", seed=3)
+    replicator = DemoReplicator(lambda: demo.services, "main")
+    demo.parts.append(replicator)
+    demo.start_clusters()
+    try:
+        face = await demo.start()
+        assert face is not demo.services  # the console's connections are its own
+        await face.drop("primary")  # what the console does on ClusterUnreachable
+        before = replicator.stats()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = replicator.stats()
+            if now.records > before.records and now.heartbeats > before.heartbeats:
+                break
+            await asyncio.sleep(0.2)
+        now = replicator.stats()
+        assert now.records > before.records and now.heartbeats > before.heartbeats, now
+        assert now.errors == before.errors, now.last_error
+        # and the console's side reconnects on its next call
+        assert (await (await face.topics("primary")).list_topics())
+    finally:
+        await demo.stop()
+        demo.stop_clusters()
