@@ -242,3 +242,17 @@ async def test_a_reader_started_before_the_flags_topic_existed_sees_later_flags(
     finally:
         await reader.stop()
         await writer.stop()
+
+
+async def test_flag_writes_go_on_after_another_part_dropped_the_connection(config: Config) -> None:
+    """A console screen or a bot command drops a cluster's connection when it stops
+    answering (Services.drop); the flags of the same process must write through the next
+    connection, not fail on the stopped one until a restart."""
+    key = unique("dropped")
+    async with Services(config) as services:
+        svc = await services.flags()
+        await svc.create(key, owner="payments", actor=ME, face="cli")
+        await services.drop()  # what console/base.py does on ClusterUnreachable
+        on = await svc.toggle(key, actor=ME, face="cli")
+        assert (on.version, on.enabled) == (2, True)
+    assert (await fresh_view(config, key)).enabled is True  # on the topic, read afresh

@@ -189,15 +189,17 @@ class FlagWriter:
         await self.stop()
 
     async def connection(self) -> KafkaConnection:
+        if self._conn is None and self.services is not None:
+            # asked each time, never kept: another part of the process (a console screen, a
+            # bot command) drops a connection that stopped answering (Services.drop), which
+            # stops it; a kept one would fail every write after that until a restart
+            return await self.services.connection(self.cluster)
         if self._conn is None:
-            if self.services is not None:
-                self._conn = await self.services.connection(self.cluster)
-            else:
-                from kafkaops.core.kafka.connection import KafkaConnection
+            from kafkaops.core.kafka.connection import KafkaConnection
 
-                conn = KafkaConnection(self.cluster, self.config)
-                await conn.start()
-                self._conn = conn
+            conn = KafkaConnection(self.cluster, self.config)
+            await conn.start()
+            self._conn = conn
         return self._conn
 
     def _on_store(self, store: FlagStore, change: FlagChange | None) -> None:
