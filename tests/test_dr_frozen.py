@@ -33,7 +33,7 @@ from kafkaops.demo.embedded import EmbeddedClusters
 
 from .bot_harness import running_bot
 from .conftest import KAFKAOPS, cli_env
-from .drkit import World, close_world, make_world
+from .drkit import World, close_world, committed_by_consumer, make_world
 from .test_console_shell import screen_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,3 +310,61 @@ async def test_kafka_dr_in_slack_says_which_cluster_does_not_answer(
     assert ":large_green_circle:" not in json.dumps(reply.blocks)
     shown = [f["text"] for b in reply.blocks for f in b.get("fields", ())]
     assert "*Worst replication lag*\n- records · -" in shown, shown  # unknown, not 0
+
+
+# ---------------------------------------------------------------- failover from a hung primary
+
+
+async def test_failover_from_a_frozen_primary_goes_ahead_and_resume_marks_it_later(
+    world: World, pair_clusters: EmbeddedClusters, frozen_data: dict[str, Any], tmp_path: Path,
+) -> None:
+    """The outage a failover is for: the primary hangs (SIGSTOP), it does not die. The plan
+    warns that it does not answer, the run moves the groups and flips the active cluster
+    with the fence and the mark skipped and said so; once the primary answers again,
+    `resume` marks it stood down. Before, the first request to the hung primary failed the
+    plan after the client's request timeout, and no failover could run at all."""
+    cfg = config_file(tmp_path, world, frozen_data)
+    [group] = world.groups
+    with frozen(pair_clusters, "primary"):
+        plan = await asyncio.to_thread(kafkaops, cfg, "failover", "plan", "--pair", world.name,
+                                       "--json")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        checks = {c["name"]: c for c in json.loads(plan.stdout)["prechecks"]}
+        assert checks["source reachable"]["status"] == "warn"
+        assert "did not answer within" in checks["source reachable"]["detail"]
+        assert checks["target reachable"]["status"] == "ok"
+        run = await asyncio.to_thread(kafkaops, cfg, "failover", "execute", "--pair",
+                                      world.name, "--yes", "--json")
+        assert run.returncode == 0, run.stdout + run.stderr
+        result = json.loads(run.stdout)
+        assert (result["state"], result["active"]) == ("completed", "dr")
+        steps = {s["name"]: s for s in result["steps"]}
+        assert steps["fence"]["status"] == "skipped" and "resume" in steps["fence"]["detail"]
+        assert steps["mark-source"]["status"] == "skipped"
+        assert steps["activate"]["status"] == "done"
+        # the group's translated offsets were committed on dr, where its consumers go next
+        got = await committed_by_consumer(pair_clusters.bootstrap("dr"), group,
+                                          world.tps(world.remote))
+        assert got and all(o is not None for o in got.values()), got
+    # the primary answers again: resume marks it stood down at the new epoch
+    marked = await asyncio.to_thread(kafkaops, cfg, "failover", "resume", "--pair", world.name,
+                                     "--yes", "--json")
+    assert marked.returncode == 0, marked.stdout + marked.stderr
+    assert {s["name"]: s["status"] for s in json.loads(marked.stdout)["steps"]}[
+        "mark-source"] == "done"
+
+
+async def test_failover_onto_a_frozen_target_is_refused_and_changes_nothing(
+    world: World, pair_clusters: EmbeddedClusters, frozen_data: dict[str, Any], tmp_path: Path,
+) -> None:
+    cfg = config_file(tmp_path, world, frozen_data)
+    with frozen(pair_clusters, "dr"):
+        run = await asyncio.to_thread(kafkaops, cfg, "failover", "execute", "--pair",
+                                      world.name, "--yes", "--force", "--json")
+    assert run.returncode != 0
+    assert "did not answer within" in run.stdout + run.stderr
+    assert "nothing was changed" in run.stdout + run.stderr
+    status = await asyncio.to_thread(kafkaops, cfg, "dr", "status", "--pair", world.name,
+                                     "--json")
+    data = json.loads(status.stdout)
+    assert (data["active"], data["epoch"]) == ("primary", 0), status.stdout

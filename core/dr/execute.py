@@ -65,9 +65,12 @@ class RunContext:
 class RunSteps:
     """Starts a run and takes its steps, each recorded in the control topic and audited."""
 
-    def __init__(self, services: Any, control: ControlStore) -> None:
+    def __init__(self, services: Any, control: ControlStore,
+                 down: Callable[[str], ClusterUnreachable | None] | None = None) -> None:
         self.services = services
         self.control = control
+        #: why a cluster is taken as unreachable in this operation (failover.py PairReach)
+        self.down = down or (lambda cluster: None)
 
     async def start(
         self, p: DrPairConfig, plan: FailoverPlan, *, direction: Direction, force: bool,
@@ -168,6 +171,14 @@ class RunSteps:
                 self.services.require_writable(run.source, f"{name}: mark it stood down")
             return StepRecord("skipped", f"{run.source!r} is read-only in config: not marked",
                               time.time())
+        why = self.down(run.source)
+        if why is not None:  # found not answering: no audit intent or write that would hang
+            if not skip:
+                raise why
+            return StepRecord(
+                "skipped",
+                f"{run.source!r} not marked ({why}); `kafkaops failover resume` marks it once "
+                "it is reachable", time.time())
         try:
             await self.audited(ctx, name, run.source, {"epoch": run.new_epoch, "on": run.source},
                                lambda: self.control.write(run.source, records),

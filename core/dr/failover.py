@@ -23,7 +23,8 @@ This module is the service the faces call: it checks that what runs is what was 
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.core.config import DrPairConfig
 from kafkaops.core.dr.control import (
@@ -37,9 +38,61 @@ from kafkaops.core.dr.planner import Planner
 from kafkaops.core.dr.resume import Resumer
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import (
+    ClusterUnreachable,
     Conflict,
     Refused,
 )
+from kafkaops.core.kafka.errors import no_answer
+from kafkaops.core.kafka.reach import PROBE_TIMEOUT, connect
+
+if TYPE_CHECKING:
+    from kafkaops.core.kafka.connection import KafkaConnection
+
+
+class PairReach:
+    """Which clusters of a pair answer, found at the start of each plan, execute and resume.
+
+    The outage a failover is for is often a hung primary, not a dead one: its broker keeps
+    the TCP connections open and never answers, so each request to it waits for the
+    client's request timeout, and the first such wait failed the whole plan with the hung
+    cluster's error. So each operation first sends every cluster of the pair one small
+    request; one that does not answer within PROBE_TIMEOUT seconds is unreachable for the
+    rest of that operation, read and written as a cluster that is down (the plan warns, the
+    fence and the mark are skipped and said so, `resume` marks it later). The next
+    operation asks again."""
+
+    def __init__(self, services: Any, within: float = PROBE_TIMEOUT) -> None:
+        self.services = services
+        self.within = within
+        self._down: dict[str, ClusterUnreachable] = {}
+
+    async def check(self, p: DrPairConfig) -> None:
+        async def one(name: str) -> None:
+            try:
+                conn = await connect(self.services, name, self.within)
+                async with asyncio.timeout(self.within):
+                    await conn.ping()
+            except TimeoutError:
+                cfg = self.services.cluster_config(name)
+                self._down[name] = no_answer(name, cfg.bootstrap_servers, self.within)
+                await self.services.drop(name)  # the next operation connects afresh
+            except ClusterUnreachable as e:
+                self._down[name] = e
+
+        self._down = {}
+        await asyncio.gather(*(one(n) for n in dict.fromkeys((p.primary, p.secondary))))
+
+    def down(self, cluster: str) -> ClusterUnreachable | None:
+        """Why `cluster` is taken as unreachable in this operation; None if it answered."""
+        return self._down.get(cluster)
+
+    async def connection(self, cluster: str) -> KafkaConnection:
+        """Services.connection, except for a cluster that did not answer the check."""
+        why = self._down.get(cluster)
+        if why is not None:
+            raise why
+        conn: KafkaConnection = await self.services.connection(cluster)
+        return conn
 
 
 class FailoverService:
@@ -48,9 +101,10 @@ class FailoverService:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.dr = DrService(services)
-        self.control = ControlStore.for_config(services.connection, services.config)
-        self.planner = Planner(services)
-        self.steps = RunSteps(services, self.control)
+        self.reach = PairReach(services)
+        self.control = ControlStore.for_config(self.reach.connection, services.config)
+        self.planner = Planner(services, connect=self.reach.connection)
+        self.steps = RunSteps(services, self.control, down=self.reach.down)
         self.resumer = Resumer(services, self.control, self.steps)
 
     async def plan(
@@ -58,6 +112,7 @@ class FailoverService:
     ) -> FailoverPlan:
         """The plan and its pre-checks. Changes nothing."""
         p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        await self.reach.check(p)
         view = await self.control.read(p)
         return await self.planner.plan(p, view, direction)
 
@@ -77,6 +132,7 @@ class FailoverService:
 
         p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
         actor = actor or local_actor()
+        await self.reach.check(p)
         view = await self.control.read(p)
         fresh = await self.planner.plan(p, view, direction)
         shown = fingerprint or (plan.fingerprint if plan is not None else None)
@@ -104,11 +160,13 @@ class FailoverService:
         from kafkaops.core.audit.log import local_actor
 
         p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        await self.reach.check(p)
         return await self.resumer.resume(p, actor=actor or local_actor(), face=face, hook=hook)
 
     async def status(self, pair: str | DrPairConfig | None = None) -> FailoverResult | None:
         """The newest run of the pair (None: never failed over)."""
         p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        await self.reach.check(p)
         view = await self.control.read(p)
         latest = view.latest_run()
         if latest is None:

@@ -54,12 +54,15 @@ from kafkaops.core.records import TopicPartition
 class Planner:
     """Reads both clusters and the control topic's view into a `FailoverPlan`. Changes nothing."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Any, connect: Any = None) -> None:
         self.services = services
+        #: `async (cluster name) -> KafkaConnection`: Services.connection, or one that
+        #: refuses a cluster found not answering (failover.py PairReach)
+        self.connect = connect or services.connection
 
     async def _connect(self, cluster: str) -> tuple[KafkaConnection | None, str | None]:
         try:
-            return await self.services.connection(cluster), None
+            return await self.connect(cluster), None
         except ClusterUnreachable as e:
             return None, str(e)
 
