@@ -11,7 +11,9 @@ import argparse
 import sys
 import time
 
-from kafkaops.cli.common import Context, add_json, print_json, table
+from kafkaops.cli.common import Context, add_json, add_yes, confirm, print_json, table
+from kafkaops.core.audit.log import local_actor
+from kafkaops.core.dr.failover import FailoverService
 from kafkaops.core.dr.model import DrStatus
 from kafkaops.core.dr.rpo import answer_text, heartbeat_verdict, rpo_verdict
 from kafkaops.core.dr.rpo import fmt_age as age
@@ -20,7 +22,7 @@ from kafkaops.core.dr.status import DrService
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dr", help="disaster recovery: replication lag, RPO, active cluster")
-    dsub = p.add_subparsers(dest="dr_command", required=True, metavar="{status}",
+    dsub = p.add_subparsers(dest="dr_command", required=True, metavar="{status,resign}",
                             parser_class=type(p))
     s = dsub.add_parser(
         "status", help="per topic lag in records and seconds, checkpoints, heartbeats, RPO",
@@ -32,6 +34,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--partitions", action="store_true", help="show every partition")
     add_json(s)
     s.set_defaults(func=status_cmd)
+    r = dsub.add_parser(
+        "resign", help="write the active record of a failover run before signing was on "
+        "again, signed, after you check it",
+        description="Once dr.signing_key or audit.signing_key is set, readers apply only "
+        "signed control records, so a failover run while they were unsigned no longer "
+        "counts and the pair reads as its primary at epoch 0. This shows the newest "
+        "unsigned active record (who, when, which clusters hold it) and, once confirmed, "
+        "writes it again signed to both clusters, audited. Run it before giving followers "
+        "the verify key. A record whose signature does not verify is never re-signed.",
+    )
+    r.add_argument("--pair", metavar="NAME", help="DR pair from the config (default: the first)")
+    add_yes(r)
+    add_json(r)
+    r.set_defaults(func=resign_cmd)
 
 
 async def status_cmd(args: argparse.Namespace, ctx: Context) -> int:
@@ -41,6 +57,32 @@ async def status_cmd(args: argparse.Namespace, ctx: Context) -> int:
         print_json(status)
     else:
         sys.stdout.write(render_status(status, partitions=args.partitions) + "\n")
+    return 0
+
+
+async def resign_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        svc = FailoverService(services)
+        plan = await svc.plan_resign(args.pair)
+        text = "\n".join(plan.describe())
+        if not plan.changes:  # says so and writes nothing
+            if args.json:
+                print_json({"resigned": False, "plan": plan, "words": plan.describe()})
+            else:
+                print(text)
+            return 0
+        if not args.json:
+            print(text)
+            sys.stdout.flush()
+        confirm(args, text)
+        after = await svc.resign(args.pair, plan=plan, actor=local_actor(), face="cli")
+    if args.json:
+        print_json({"resigned": True, "plan": plan, "after": after, "words": after.describe()})
+    else:
+        print(f"re-signed: {after.signed.cluster!r} active at epoch {after.signed.epoch} "
+              f"for signed readers")
+        for line in after.describe()[1:]:
+            print(line)
     return 0
 
 

@@ -116,6 +116,8 @@ CAPABILITIES: tuple[Capability, ...] = (
        "dr status [--pair {pair}]", "dr [--pair {pair}]", "D", "dr",
        screen=("DR", "Disaster recovery: replication lag, RPO, heartbeats, checkpoints, "
                "failover plan")),
+    _c("dr.resign", "dr", "write a failover's unsigned active record again, signed",
+       "dr resign [--pair {pair}]", None, None),
     _c("failover.plan", "dr", "what a failover would do: pre-checks, offsets, steps",
        "failover plan [--pair {pair}]", "failover plan [--pair {pair}]", "D, then p",
        "failover plan"),

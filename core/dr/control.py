@@ -396,7 +396,11 @@ class ControlStore:
             writers, self._writers = self._writers, None
             await asyncio.gather(*(w.stop() for w in writers.values()), return_exceptions=True)
 
-    async def read_cluster(self, cluster: str, pair: str) -> ControlLog:
+    async def read_cluster(self, cluster: str, pair: str, *,
+                           with_unsigned: bool = False) -> ControlLog:
+        """One cluster's control records of `pair`, folded. With a verifier, only records
+        that verify; `with_unsigned` keeps unsigned ones too (never one whose signature
+        does not verify): what the log said before signing, for `kafkaops dr resign`."""
         conn: KafkaConnection = await self._connect(cluster)
         records, info = await read_partition(conn, CONTROL_TOPIC)
         if info.exists and not info.complete:
@@ -413,7 +417,7 @@ class ControlStore:
             if r.key is None or not r.key.startswith(prefix):
                 continue
             why = signing.check(self.verifier, r.key, r.value, r.headers)
-            if not why:
+            if not why or (with_unsigned and why == signing.UNSIGNED):
                 kept.append((r.key, r.value))
                 continue
             key = r.key.decode("utf-8", "replace")

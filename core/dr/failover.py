@@ -35,6 +35,7 @@ from kafkaops.core.dr.execute import RunContext, RunSteps, StepHook
 from kafkaops.core.dr.outcome import FailoverResult
 from kafkaops.core.dr.plan import FailoverPlan, refusal
 from kafkaops.core.dr.planner import Planner
+from kafkaops.core.dr.resign import Resigner, ResignPlan
 from kafkaops.core.dr.resume import Resumer
 from kafkaops.core.dr.status import DrService
 from kafkaops.core.errors import (
@@ -106,6 +107,7 @@ class FailoverService:
         self.planner = Planner(services, connect=self.reach.connection)
         self.steps = RunSteps(services, self.control, down=self.reach.down)
         self.resumer = Resumer(services, self.control, self.steps)
+        self.resigner = Resigner(services, self.control)
 
     async def plan(
         self, pair: str | DrPairConfig | None = None, *, direction: Direction = "failover"
@@ -162,6 +164,22 @@ class FailoverService:
         p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
         await self.reach.check(p)
         return await self.resumer.resume(p, actor=actor or local_actor(), face=face, hook=hook)
+
+    async def plan_resign(self, pair: str | DrPairConfig | None = None) -> ResignPlan:
+        """What `dr resign` would write again, signed (core/dr/resign.py). Changes nothing."""
+        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        await self.reach.check(p)
+        return await self.resigner.plan(p)
+
+    async def resign(self, pair: str | DrPairConfig | None = None, *, plan: ResignPlan,
+                     actor: str | None = None, face: str = "cli") -> ResignPlan:
+        """Write the newest unsigned active record again, signed, as `plan` showed it
+        (Conflict, changing nothing, if it changed); returns the plan made afterwards."""
+        from kafkaops.core.audit.log import local_actor
+
+        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        await self.reach.check(p)
+        return await self.resigner.apply(p, plan, actor=actor or local_actor(), face=face)
 
     async def status(self, pair: str | DrPairConfig | None = None) -> FailoverResult | None:
         """The newest run of the pair (None: never failed over)."""

@@ -41,6 +41,10 @@ UNSIGNED_NOTE = ("DR control records are unsigned (neither dr.signing_key nor "
                  "name the active cluster of a pair")
 
 
+#: why a record without a signature is not applied (`kafkaops dr resign` re-signs these)
+UNSIGNED = "unsigned record (DR control records are signed): not applied"
+
+
 def message(key: bytes, value: bytes | None) -> bytes:
     """What a control record's signature covers."""
     return canonical({
@@ -60,7 +64,7 @@ def check(verifier: RecordVerifier, key: bytes, value: bytes | None,
     """Why the record is not a signed control record ("" when its signature verifies)."""
     sig = next((v for k, v in headers if k == H_SIG), None)
     if sig is None:
-        return "unsigned record (DR control records are signed): not applied"
+        return UNSIGNED
     if not verifier.verifies(message(key, value), sig):
         return "signature does not verify (forged, altered or copied record): not applied"
     return ""

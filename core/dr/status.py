@@ -135,7 +135,9 @@ class DrService:
                 more = "" if len(clog.ignored) <= 5 else f" and {len(clog.ignored) - 5} more"
                 problems.append(
                     f"{len(clog.ignored)} record(s) of _kafkaops.control on {name!r} ignored: "
-                    f"signature missing or wrong (offsets {offsets}{more}); not applied"
+                    f"signature missing or wrong (offsets {offsets}{more}); not applied; "
+                    "if they were written before signing was on, `kafkaops dr resign` shows "
+                    "them and writes them again, signed"
                 )
         latest = control.latest_run()
         run = _summary(*latest) if latest else None
