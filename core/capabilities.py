@@ -138,7 +138,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     _c("audit", "audit", "who changed what, when, from where (every cluster's trail)",
        "audit list", "audit [{n}]", "a", "audit 20",
        screen=("Audit", 'Who changed what, when, from where; verify the signed trail')),
-    _c("audit.verify", "audit", "check the audit trail's signatures and sequence",
+    _c("audit.verify", "audit", "check every trail's signatures and sequence",
        "audit verify", "audit verify", "a, then v"),
     _c("connect", "connect", "Kafka Connect: every connector with state and sink lag",
        "connect list", "connect", "C", "connect",

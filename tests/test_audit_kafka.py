@@ -197,7 +197,9 @@ async def test_verify_names_forged_altered_and_replayed_records(trail, bootstrap
     assert "3 bad record(s)" in out.stdout
     out = await run_cli(path, "audit", "verify", "--json")
     assert out.returncode == 1
-    report = json.loads(out.stdout)
+    [trail_] = [t for t in json.loads(out.stdout) if t["cluster"] == "primary"]
+    assert trail_["ok"] is False and trail_["error"] is None
+    report = trail_["report"]
     assert [(p["offset"], p["kind"]) for p in report["problems"]] == [
         (6, "altered"), (7, "bad-signature"), (8, "duplicate")]
 
@@ -222,7 +224,8 @@ async def test_verify_names_missing_and_reordered_records(trail, config_data, tm
     copy_path.write_text(yaml.safe_dump(make_config(config_data, copy_topic)))
     out = await run_cli(copy_path, "audit", "verify", "--json")
     assert out.returncode == 1, out.stdout + out.stderr
-    problems = [(p["offset"], p["kind"]) for p in json.loads(out.stdout)["problems"]]
+    [copied] = [t for t in json.loads(out.stdout) if t["cluster"] == "primary"]
+    problems = [(p["offset"], p["kind"]) for p in copied["report"]["problems"]]
     assert all(p in problems for p in expected), problems
     # the untouched original still verifies clean
     out = await run_cli(_write(tmp_path, data), "audit", "verify")
@@ -254,3 +257,33 @@ async def test_audit_cli_bad_input(trail):
     assert out.returncode == 2 and "cannot read time" in out.stderr
     out = await run_cli(path, "audit")
     assert out.returncode == 0 and "no audit records" in out.stdout
+
+
+async def test_verify_checks_every_clusters_trail_unless_one_is_named(trail, clusters, tmp_path):
+    """A failover writes its steps on the target's trail: `audit verify` with no -c checks
+    every cluster's trail, as `audit list` reads them, and a bad record on the dr trail
+    fails it; -c names one trail; a cluster that does not answer is UNKNOWN, exit 1."""
+    data, path, topic = trail
+    async with Services(parse_config(data)) as s:
+        await change(s, 1)
+        msgs = await raw_trail(s, topic)
+    forged = dict(json.loads(msgs[1].value), id="f00", seq=99, writer="intruder", sig="0" * 64)
+    await produce(clusters.bootstrap("dr"), topic, [json.dumps(forged).encode()], partition=0)
+
+    out = await run_cli(path, "audit", "verify")
+    assert out.returncode == 1, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"OK  {topic} on primary: 2 records")
+    assert any(x.startswith(f"FAILED  {topic} on dr: 1 records") for x in lines), out.stdout
+    assert "partition 0 offset 0: bad-signature" in out.stdout
+    one = await run_cli(path, "-c", "primary", "audit", "verify", "--json")
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert [(t["cluster"], t["ok"]) for t in json.loads(one.stdout)] == [("primary", True)]
+
+    gone = copy.deepcopy(data)
+    gone["clusters"]["dr"] = {"bootstrap_servers": "127.0.0.1:1", "request_timeout": "2s"}
+    out = await run_cli(_write(tmp_path, gone), "audit", "verify", "--json")
+    assert out.returncode == 1
+    by = {t["cluster"]: t for t in json.loads(out.stdout)}
+    assert by["primary"]["ok"] is True
+    assert by["dr"]["ok"] is False and by["dr"]["report"] is None and by["dr"]["error"]

@@ -255,3 +255,23 @@ async def test_a_read_only_refusal_in_the_console_is_on_a_writable_trail(
         ("console", "flag.write", key, "refused", "primary")]
     assert "read-only" in (on_dr[0].error or "")
     assert [r.result for r in on_primary if r.target == key] == ["ok"]  # the create only
+
+
+async def test_audit_verify_in_slack_checks_every_trail_and_names_the_bad_one(
+    rb: RunningBot, audited: tuple[dict, Path], clusters: Any
+) -> None:
+    """A forged record on the dr trail (where a failover writes its steps): `/kafka audit
+    verify` checks every cluster's trail and says which one failed; --cluster names one."""
+    data, _ = audited
+    topic = data["audit"]["topic"]
+    await flag(rb)  # a genuine record on primary's trail
+    await produce(clusters.bootstrap("dr"), topic, [forged(unique("on-dr"))], partition=0)
+    _, _, url = await rb.command("audit verify")
+    reply = await rb.reply(url)
+    assert reply.text.startswith("audit trails: 1 not OK: OK on primary")
+    assert "FAILED on dr: 1 bad records" in reply.text
+    assert ":rotating_light: *Audit trail FAILED verification:* 1 bad record." in reply.text
+    assert "`_kafkaops" in reply.text and "on dr: 1 records" in reply.text
+    _, _, url = await rb.command("audit verify --cluster primary")
+    only = await rb.reply(url)
+    assert only.text.startswith("audit trail OK on primary"), only.text

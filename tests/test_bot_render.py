@@ -17,7 +17,7 @@ import pytest
 
 from kafkaops.bot.render.admin import render_admin_plan, render_admin_result
 from kafkaops.bot.render.alerts import render_alert_list
-from kafkaops.bot.render.audit import render_audit, render_verify
+from kafkaops.bot.render.audit import render_audit, render_verify, render_verify_trails
 from kafkaops.bot.render.common import (
     MAX_BLOCKS,
     MAX_HEADER_TEXT,
@@ -76,7 +76,7 @@ from kafkaops.core.admin.plans import AdminPlan, AdminResult, Change
 from kafkaops.core.alerts.book import Action, AlertBook
 from kafkaops.core.alerts.model import AlertEvent, Subject
 from kafkaops.core.audit.model import AuditProblem, AuditRecord, VerifyReport
-from kafkaops.core.audit.trails import Listing, TrailRead
+from kafkaops.core.audit.trails import Listing, TrailCheck, TrailRead
 from kafkaops.core.connect.model import (
     ChangePlan,
     ChangeRequest,
@@ -647,6 +647,16 @@ CASES: dict[str, Message] = {
                    "E0123abcd)")],
     )),
     "audit_empty": render_audit(Listing([], [TrailRead("dr", "_kafkaops.audit")])),
+    "audit_verify_trails": render_verify_trails([
+        TrailCheck("primary", "_kafkaops.audit", True,
+                   VerifyReport("_kafkaops.audit", 120, 3, (), 0, 119, "9f2c" * 16)),
+        TrailCheck("dr", "_kafkaops.audit", False, VerifyReport(
+            "_kafkaops.audit", 4, 1,
+            (AuditProblem(0, 2, "bad-signature", "signature does not match: forged or altered"),),
+            0, 3, "77aa" * 16)),
+        TrailCheck("dc3", "_kafkaops.audit", False, None,
+                   "cluster 'dc3' unreachable (error id E0123abcd)"),
+    ]),
     "audit_verify_ok": render_verify(
         VerifyReport("_kafkaops.audit", 120, 3, (), 0, 119, "9f2c" * 16), cluster="primary"
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kafkaops.bot.render.common import (
     Block,
@@ -19,7 +19,7 @@ from kafkaops.bot.render.common import (
     who,
 )
 from kafkaops.core.audit.model import VerifyReport
-from kafkaops.core.audit.trails import Listing, mark
+from kafkaops.core.audit.trails import Listing, TrailCheck, mark
 
 
 def _utc(ms: int) -> str:
@@ -109,3 +109,24 @@ def render_verify(report: VerifyReport, *, cluster: str) -> Message:
     return Message(
         f"audit trail FAILED on {cluster}: {len(report.problems)} bad records", tuple(blocks)
     )
+
+
+def render_verify_trails(checks: Sequence[TrailCheck]) -> Message:
+    """`/kafka audit verify` over several trails (every cluster's, unless --cluster names
+    one): each trail's verdict, and UNKNOWN, never OK, for one that was not read."""
+    if len(checks) == 1 and checks[0].report is not None:
+        return render_verify(checks[0].report, cluster=checks[0].cluster)
+    blocks: list[Block] = []
+    words: list[str] = []
+    for c in checks:
+        if c.report is None:
+            blocks.append(section(f":grey_question: *Audit trail UNKNOWN* on {esc(c.cluster)}: "
+                                  f"`{esc(c.topic)}` not read: {esc(clip(c.error or '', 300))}"))
+            words.append(f"UNKNOWN on {c.cluster}")
+            continue
+        one = render_verify(c.report, cluster=c.cluster)
+        blocks.extend(one.blocks)
+        words.append(one.text.removeprefix("audit trail "))
+    bad = sum(1 for c in checks if not c.ok)
+    head = "audit trails OK" if not bad else f"audit trails: {bad} not OK"
+    return Message(f"{head}: {'; '.join(words)}", tuple(blocks))

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.core.audit.model import AuditRecord
+from kafkaops.core.audit.model import AuditRecord, VerifyReport
 from kafkaops.core.errors import KafkaOpsError, Refused
 
 if TYPE_CHECKING:
@@ -111,6 +111,47 @@ async def list_trails(services: Services, clusters: Sequence[str], *,
     records = sorted((r for recs, _ in reads for r in recs),
                      key=lambda r: (r.time, r.trail, r.offset))
     return Listing(records[-limit:] if limit else records, [t for _, t in reads])
+
+
+@dataclass(frozen=True)
+class TrailCheck:
+    """`audit verify` of one cluster's trail."""
+
+    cluster: str
+    """The cluster whose audit topic it is."""
+    topic: str
+    """The audit topic."""
+    ok: bool
+    """Verified with no bad record (False when it could not be read)."""
+    report: VerifyReport | None
+    """What the verification found; None when the trail was not read."""
+    error: str | None = None
+    """Why it was not read (the cluster did not answer): UNKNOWN, never OK."""
+
+
+def trails_of(services: Services, *, one: bool) -> list[str]:
+    """The clusters whose trails a listing or a check covers: the current cluster's first,
+    then (unless `one`: the person named a cluster) every other in the config, since a
+    failover writes its steps on the target's trail."""
+    return list(dict.fromkeys([services.cluster_name,
+                               *([] if one else services.config.clusters)]))
+
+
+async def verify_trails(services: Services, clusters: Sequence[str]) -> list[TrailCheck]:
+    """Verify the trails of `clusters` at the same time, each bounded by its cluster's
+    answers (core/kafka/reach.py): a trail that does not answer is a TrailCheck with an
+    error, not an exception."""
+    from kafkaops.core.kafka.reach import answering
+
+    async def one(cluster: str) -> TrailCheck:
+        log = await services.audit(cluster)
+        try:
+            report = await answering(services, [cluster], log.verify)
+        except KafkaOpsError as e:
+            return TrailCheck(cluster, log.topic, False, None, str(e))
+        return TrailCheck(cluster, log.topic, report.ok, report)
+
+    return list(await asyncio.gather(*(one(c) for c in dict.fromkeys(clusters))))
 
 
 # ---------------------------------------------------------------- refusals
