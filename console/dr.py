@@ -44,8 +44,10 @@ from kafkaops.core.errors import Conflict, KafkaOpsError
 from kafkaops.core.kafka.reach import answering
 from kafkaops.core.untrusted import printable
 
-TOPIC_COLUMNS = ("Topic", "Remote topic", "Partitions", "Source end", "Target end", "Lag",
-                 "Lag time", "State")
+#: the verdict and the lag next to the name, the long remote name last: at 100 columns the
+#: state was cut off the right edge
+TOPIC_COLUMNS = ("Topic", "State", "Lag", "Lag time", "Partitions", "Source end", "Target end",
+                 "Remote topic")
 GROUP_COLUMNS = ("Group", "Partitions", "Checkpoint age", "Oldest partition", "Moves")
 
 
@@ -320,8 +322,8 @@ class DrScreen(DataScreen):
             state = {"ok": "[green]ok[/]", "behind": "[b red]behind[/]"}.get(
                 t.state, f"[yellow]{t.state}[/]")
             topics.add_row(
-                t.topic, t.remote_topic, str(t.partitions), _num(t.source_end),
-                _num(t.target_end), _num(t.lag_messages), fmt_age(t.lag_seconds), state,
+                t.topic, state, _num(t.lag_messages), fmt_age(t.lag_seconds),
+                str(t.partitions), _num(t.source_end), _num(t.target_end), t.remote_topic,
                 key=t.topic,
             )
         # a table left empty because its cluster did not answer says so: not "none"
