@@ -46,6 +46,8 @@ class OverviewScreen(DataScreen):
     TITLE = "Cluster"
     REFRESH_EVERY = 10.0
 
+    _shown: ClusterOverview | None = None
+
     def compose_body(self) -> ComposeResult:
         yield Static("", id="overview-facts")
         yield Static("[b]Brokers[/]", classes="section")
@@ -59,8 +61,17 @@ class OverviewScreen(DataScreen):
     async def load(self) -> ClusterOverview:
         return await (await self.services.topics()).overview()
 
+    def show_stale(self) -> None:
+        if self._shown is not None:
+            self.show(self._shown)
+
     def show(self, data: ClusterOverview) -> None:
-        self.query_one("#overview-facts", Static).update("\n".join(overview_lines(data)))
+        self._shown = data
+        lines = overview_lines(data)
+        if self.stale_since is not None:
+            # the counts are the last answer's: say that the partitions' health is not known
+            lines[-1] += f"  [b yellow]UNKNOWN now[/]: no answer for {self.stale_age()}"
+        self.query_one("#overview-facts", Static).update("\n".join(lines))
         table: DataTable[Any] = self.query_one("#brokers", DataTable)
         table.clear()
         for b in data.brokers:

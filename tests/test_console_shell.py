@@ -441,6 +441,9 @@ async def test_frozen_cluster_turns_verdicts_unknown_until_it_answers_again() ->
             await pilot.press("P")
             await wait_until(pilot, lambda: "every topic complies" in screen_text(app),
                              "the compliance verdict")
+            await pilot.press("c")
+            await wait_until(pilot, lambda: "0 under-replicated" in screen_text(app),
+                             "the cluster's partitions")
             await pilot.press("l")
             broker.send_signal(signal.SIGSTOP)
             await pilot.press("r")
@@ -458,6 +461,10 @@ async def test_frozen_cluster_turns_verdicts_unknown_until_it_answers_again() ->
             await wait_until(pilot, lambda: "UNKNOWN now: no answer for" in screen_text(app),
                              "compliance UNKNOWN")
             assert "every topic complies" not in screen_text(app)
+            await pilot.press("c", "r")
+            await wait_until(pilot, lambda: any(
+                ln.strip().startswith("Partitions") and "UNKNOWN now: no answer for" in ln
+                for ln in screen_text(app).splitlines()), "the partitions' health UNKNOWN")
             broker.send_signal(signal.SIGCONT)
             await pilot.press("t", "r")
             await wait_until(pilot, lambda: (row_for(app, "topics", topic) or [""])[-1] == "ok",
