@@ -368,3 +368,40 @@ async def test_failover_onto_a_frozen_target_is_refused_and_changes_nothing(
                                      "--json")
     data = json.loads(status.stdout)
     assert (data["active"], data["epoch"]) == ("primary", 0), status.stdout
+
+
+# ---------------------------------------------------------------- alerts
+
+
+async def test_alerts_check_names_a_frozen_cluster_unreachable_and_judges_nothing_on_it(
+    world: World, pair_clusters: EmbeddedClusters, frozen_data: dict[str, Any], tmp_path: Path,
+) -> None:
+    """`alerts check` with the primary hung: the cluster is unreachable, said with the
+    probe's words (it did not answer a small request), and its lag rule is unknown: it
+    neither fires nor resolves. The dr cluster is still judged."""
+    [group] = world.groups
+    data = {**world.config_data(frozen_data), "alerts": {
+        "interval": "1s", "min_firing": "0s", "topic": f"_alerts-{world.tag}",
+        "rules": [
+            {"name": "down", "when": "unreachable", "channel": "C0DOWN"},
+            {"name": "behind", "match": {"cluster": "primary", "group": group},
+             "when": "lag >= 0", "channel": "C0LAG"},
+        ]}}
+    path = tmp_path / "alerts.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with frozen(pair_clusters, "primary"):
+        out = await asyncio.to_thread(
+            subprocess.run, [KAFKAOPS, "--config", str(path), "alerts", "check", "--json"],
+            env=cli_env(), capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL)
+    assert out.returncode == 1, out.stdout + out.stderr  # a cluster did not answer
+    result = json.loads(out.stdout)
+    assert result["unreachable"] == ["primary"]
+    assert any(e.startswith("cluster 'primary' did not answer within")
+               for e in result["errors"]), result["errors"]
+    outcomes = {(r["rule"], json.dumps(r["subject"], sort_keys=True)): r["outcome"]
+                for r in result["metric_rules"]}
+    assert outcomes[("down", '{"cluster": "primary"}')] == "would fire"
+    assert outcomes[("down", '{"cluster": "dr"}')] == "ok"
+    assert not any(rule == "behind" and outcome in ("would fire", "ok", "resolved")
+                   for (rule, _), outcome in outcomes.items()), outcomes

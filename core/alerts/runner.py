@@ -38,6 +38,7 @@ from kafkaops.core.alerts.metrics import (
 )
 from kafkaops.core.alerts.model import AlertEvent, Observation, Rules, Scope
 from kafkaops.core.errors import ClusterUnreachable, KafkaOpsError
+from kafkaops.core.kafka.reach import answering
 from kafkaops.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -180,8 +181,12 @@ class AlertEvaluator:
         async def one(cluster: str, scopes: set[Scope]) -> None:
             limit = max(30.0, float(self.services.cluster_config(cluster).request_timeout) * 3)
             try:
+                # a frozen broker answers nothing: asked alongside the work, it is unreachable
+                # within seconds (core/kafka/reach.py) rather than after the outer limit, which
+                # only bounds a cluster that answers pings but never finishes the reads
                 async with asyncio.timeout(limit):
-                    obs = await self._observe_cluster(cluster, scopes, per_topic, per_group)
+                    obs = await answering(self.services, [cluster], lambda: self._observe_cluster(
+                        cluster, scopes, per_topic, per_group))
             except (ClusterUnreachable, TimeoutError) as e:
                 unreachable.append(cluster)
                 observations.append(cluster_observation(cluster, reachable=False))
