@@ -186,17 +186,24 @@ class SchemasScreen(DataScreen):
     @work(exclusive=True, group="schema-version", exit_on_error=False)
     async def _load_version(self, subject: str, version: int, marked: int | None) -> None:
         browser = SchemaBrowser(self.services)
+        cache = self._versions  # this subject's: another subject opened meanwhile gets its own
         try:
             for n in {version, marked} - {None}:
                 assert n is not None
-                if n not in self._versions:
-                    self._versions[n] = await browser.version(subject, n)
+                if n not in cache:
+                    got = await browser.version(subject, n)
+                    if subject != self._subject:
+                        # the person moved on while this was read: never file this
+                        # subject's schema under the one now open (it showed another
+                        # subject's schema under that one's name)
+                        return
+                    cache[n] = got
         except KafkaOpsError as e:
             self.set_status(f"error: {e}", "error", hold=10)
             return
         if subject != self._subject:
             return
-        s = self._versions[version]
+        s = cache[version]
         out = Text()
         try:
             if marked is not None and marked != version:

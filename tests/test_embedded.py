@@ -13,9 +13,12 @@ import pytest
 
 from kafkaops.demo.embedded import EmbeddedClusters, answers_kafka
 
+# SIGINT as a terminal's Ctrl-C gives it: a child inherits an ignored SIGINT from its parent,
+# and a test worker's may be ignored (two full runs saw the SIGINT case wait out its bound)
 OWNER = """
-import sys, time
+import signal, sys, time
 from kafkaops.demo.embedded import EmbeddedClusters, install_signal_handlers
+signal.signal(signal.SIGINT, signal.default_int_handler)
 install_signal_handlers()
 clusters = EmbeddedClusters(["primary", "dr"]).start()
 print(clusters.bootstrap("primary"), clusters.bootstrap("dr"), flush=True)

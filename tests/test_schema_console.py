@@ -216,3 +216,58 @@ async def test_a_subject_name_cannot_drive_the_terminal(rconfig, bootstrap,
             text = screen_text(app)
             assert f"{shown_name} · 1 version · compatibility" in text
             assert "\x1b" not in text and "\x07" not in text
+
+
+async def test_a_slow_answer_for_one_subject_is_never_shown_under_another(
+    rconfig, registry_url, monkeypatch  # noqa: F811
+) -> None:
+    """Move from subject A to subject B while A's version 1 is still being read: when A's
+    answer lands, B's version 1 must still be B's own schema (it was filed under B's name
+    and shown as B's v1)."""
+    from confluent_kafka.schema_registry import Schema
+
+    from kafkaops.core.schema import browse
+
+    a, b = unique("slow-a") + "-value", unique("slow-b") + "-value"
+    with registry_client(registry_url) as sr:
+        sr.register_schema(a, Schema(
+            '{"type":"record","name":"Aaa","fields":[{"name":"from_a","type":"string"}]}',
+            "AVRO"))
+        id_b1 = sr.register_schema(b, Schema(
+            '{"type":"record","name":"Bbb","fields":[{"name":"from_b","type":"long"}]}',
+            "AVRO"))
+        sr.register_schema(b, Schema(
+            '{"type":"record","name":"Bbb","fields":[{"name":"from_b","type":"long"},'
+            '{"name":"more","type":"long","default":0}]}', "AVRO"))
+    release = asyncio.Event()
+    real = browse.SchemaBrowser.version
+
+    async def held(self: Any, subject: str, version: int) -> Any:
+        got = await real(self, subject, version)
+        if subject == a:
+            await release.wait()  # A's answer lands only once B is open
+        return got
+
+    monkeypatch.setattr(browse.SchemaBrowser, "version", held)
+    async with Services(rconfig) as services:
+        app = KafkaOpsApp(services, start="schemas")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: a in screen_text(app) and b in screen_text(app),
+                             "both subjects")
+            screen = app.screen
+            subjects = screen.query_one("#schema-subjects", DataTable)
+            names = [r[0] for r in cells(screen, "schema-subjects")]
+            subjects.focus()
+            subjects.move_cursor(row=names.index(a))
+            await wait_until(pilot, lambda: f"{a} · 1 version" in screen_text(app), "A open")
+            await pilot.pause(0.2)  # A's version 1 is being read (and held)
+            subjects.move_cursor(row=names.index(b))
+            release.set()  # A's answer lands while B opens
+            await wait_until(pilot, lambda: f"{b} · 2 versions" in screen_text(app), "B open")
+            versions = screen.query_one("#schema-versions", DataTable)
+            versions.focus()
+            versions.move_cursor(row=0)  # B's version 1
+            await wait_until(pilot, lambda: f"{b} v1 · id" in screen_text(app), "B's v1")
+            text = screen_text(app)
+            assert f"{b} v1 · id {id_b1}" in text, text
+            assert "from_b" in text and "from_a" not in text
