@@ -13,7 +13,9 @@ and the consumer resets to `auto_offset_reset` without a word.
   missing from the answer is gone. Asked when contact resumes (a connection of the
   consumer closed, or no fetch answer for `gap` seconds), before the first records that
   come after it are used (the new log may already be longer than the old position, and
-  its records must not be read as the old log's), and every `check_every` seconds.
+  its records must not be read as the old log's), and every `check_every` seconds (in a
+  round without records, so that the check does not hold records back; at the latest
+  after twice that).
   Brokers without topic ids (before Kafka 2.8) skip this check.
 - `behind(partition, high, position)`: the fetch's high watermark below the position. One
   answer can be a moment's view of a new leader, so it counts only once it is seen on
@@ -127,12 +129,20 @@ class LogWatch:
     def due(self, answered_at: float | None, has_records: bool) -> bool:
         """Whether to ask `identity()` before using this fetch round's records: contact
         was lost and resumed (with records to use), or `check_every` went by.
-        `answered_at`: wall-clock time (s) of the newest fetch answer, None if none yet."""
+        `answered_at`: wall-clock time (s) of the newest fetch answer, None if none yet.
+
+        The periodic check waits for a round without records (for up to `check_every`
+        more): asked in a round with records, its round trip delayed those records, and a
+        reader that checks every 5 s delayed one change in a few dozen by a Metadata
+        request (the flags SDK's p99). A resumed contact is checked before its records."""
         resumed = self.lost
         if answered_at is not None:
             last, self._last_answer = self._last_answer, answered_at
             resumed = resumed or last is None or answered_at - last > self.gap
-        return (resumed and has_records) or time.monotonic() - self._checked >= self.check_every
+        if resumed and has_records:
+            return True
+        waited = time.monotonic() - self._checked
+        return waited >= (2 * self.check_every if has_records else self.check_every)
 
     def behind(
         self, partition: int, high: int | None, position: int, answered_at: float | None
