@@ -18,9 +18,13 @@ loop driving 100 consumers measures that loop more than Kafka). Times are wall-c
         [--fetch-max-wait 0.03] [--no-reference] [-b HOST:PORT]
 
 The reference runs side by side: the same number of plain aiokafka consumers with the same
-fetch settings, in worker processes of their own, timed from a raw produce; the rounds
-alternate a flag write and a raw produce, so both see the same machine, and the SDK's
-cost (the fold, listeners) shows as a ratio.
+fetch settings, in worker processes of their own, timed from a raw produce of a record like
+a flag write's (the flag's state as value, its key, the writer's headers signed with the
+same key) to a compacted topic like the flags topic; the rounds alternate a flag write and
+a raw produce, so both see the same machine, and the SDK's cost (the fold, listeners)
+shows as a ratio. The SDK's clock starts about 1 ms before its produce (the stamp is taken
+before the record is encoded and signed, to the millisecond); the write path's work before
+it (catching up, the compare-and-set read, the audit intent) is in "call into core".
 
 Tansu gap: a Fetch waiting for data is not woken by a produce; it returns
 on its own schedule (about half its max wait in our measurements), so on Tansu propagation
@@ -44,10 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Result, add_results_option, machine, save, today  # noqa: E402
 
-from kafkaops.core.config import parse_config  # noqa: E402
+from kafkaops.core.config import Config, parse_config  # noqa: E402
+from kafkaops.core.flags.model import FlagState  # noqa: E402
 from kafkaops.core.flags.sdk import FlagClient  # noqa: E402
 
 KEY = "bench-propagation"
+ROUND = "bench-round"  # the reference record's header naming its round
 RATIO_TARGET = 1.2
 ABSOLUTE_MS = 50
 
@@ -107,7 +113,8 @@ async def raw_worker(bootstrap: str, clients: int, fetch_max_wait: float, topic:
             batch = await c.getmany(tp, timeout_ms=1000)
             for rec in batch.get(tp, ()):
                 now = time.time()
-                out.write(json.dumps({"c": i, "v": int(rec.value), "t": now}) + "\n")
+                out.write(json.dumps({"c": i, "v": int(dict(rec.headers)[ROUND]),
+                                      "t": now}) + "\n")
                 out.flush()
 
     tasks = [asyncio.create_task(follow(i, c)) for i, c in enumerate(consumers)]
@@ -198,10 +205,39 @@ async def raw_topic(bootstrap: str) -> str:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
+        # compacted, as the flags topic is: both fleets fetch from the same kind of log
+        await admin.create_topics([NewTopic(topic, 1, 1,
+                                            topic_configs={"cleanup.policy": "compact"})])
     finally:
         await admin.close()
     return topic
+
+
+def reference_record(config: Config, state: FlagState) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The value and headers of a flag write like the bench's toggles (the writer's
+    headers, signed with the same key), for the reference to produce."""
+    import uuid
+
+    from kafkaops.core.flags.model import (
+        H_AT,
+        H_BY,
+        H_EXPECTS,
+        H_OP,
+        H_REASON,
+        H_WRITE_ID,
+        encode_state,
+        now_iso,
+    )
+    from kafkaops.core.flags.signing import signed_headers, signer_for
+
+    value = encode_state(state)
+    headers = [(H_EXPECTS, str(state.version).encode()),
+               (H_WRITE_ID, uuid.uuid4().hex.encode()), (H_OP, b"toggle"), (H_BY, b"bench"),
+               (H_AT, now_iso().encode()), (H_REASON, b"")]
+    signer = signer_for(config)
+    if signer is not None:
+        headers = signed_headers(signer, KEY.encode(), value, headers)
+    return value, headers
 
 
 async def drive(args: argparse.Namespace, bootstrap: str) -> None:
@@ -234,6 +270,7 @@ async def drive(args: argparse.Namespace, bootstrap: str) -> None:
             await raw_fleet.start()
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
             await producer.start()
+        sdk_record = reference_record(config, await svc.get(KEY))
         write_lat: list[float] = []
         call_lat: list[float] = []
         raw: list[float] = []
@@ -248,8 +285,12 @@ async def drive(args: argparse.Namespace, bootstrap: str) -> None:
 
         async def raw_round(i: int) -> None:
             assert producer is not None and raw_fleet is not None
+            # the record a flag write makes, byte for byte the same size: the flag's state,
+            # its key, and headers as long as the writer's (compare-and-set, signature)
+            value, headers = sdk_record[0], [(ROUND, str(i).encode()), *sdk_record[1]]
             t_write = time.time()
-            await producer.send_and_wait(topic, str(i).encode(), partition=0)
+            await producer.send_and_wait(topic, value, key=KEY.encode(), partition=0,
+                                         headers=headers)
             raw.extend(t - t_write for t in await raw_fleet.wait_all(i))
 
         try:
