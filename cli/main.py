@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import inspect
 import sys
@@ -134,6 +135,8 @@ def run(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if args.command != "console":
+        gc.enable()  # off while starting (kafkaops/cli/__init__.py); the console's turns it on
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -37,10 +37,12 @@ reaches core through `self.app.services`.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import math
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -102,6 +104,19 @@ NAV: list[NavEntry] = [
 
 #: the screen the console opens on unless told otherwise
 DEFAULT_SCREEN = "topics"
+
+FIRST_PAINT_HOLD = 0.25
+"""Seconds the console waits for its first screen's data before painting that screen
+without it ("loading…"): see KafkaOpsApp.on_mount."""
+
+GC_AFTER_FIRST_PAINT = 1.0
+"""Seconds after the first screen's paint the garbage collector is turned on again."""
+
+
+def _resume_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.enable()
 
 
 def nav_entry(mode: str) -> NavEntry:
@@ -197,9 +212,18 @@ class KafkaOpsApp(App[None]):
         self.bootstrap: str = cfg.bootstrap_servers
         self.read_only: bool = cfg.read_only
         self.sub_title = services.cluster_name
+        self._first_paint: ExitStack | None = None
 
     def on_mount(self) -> None:
         self.connection = ConnectionState("connecting", since=time.monotonic())
+        # The first screen is painted once, with its data: Textual would otherwise lay out
+        # and paint it empty (header, "loading…", the table's headings, footer) a frame or
+        # two before its first load answers, about 0.02 s of CPU of the console's start
+        # (docs/benchmarks.md, "console start"). A cluster slower than FIRST_PAINT_HOLD gets
+        # the loading screen then, as before.
+        self._first_paint = ExitStack()
+        self._first_paint.enter_context(self.batch_update())
+        self.set_timer(FIRST_PAINT_HOLD, self.first_load_done)
         for entry in NAV:
             self.add_mode(entry.mode, self._screen_factory(entry))
         self.switch_mode(self.start_screen)
@@ -221,6 +245,20 @@ class KafkaOpsApp(App[None]):
             return screen
 
         return make
+
+    def first_load_done(self) -> None:
+        """The first screen's first load answered (or failed, or took FIRST_PAINT_HOLD):
+        paint from now on."""
+        hold, self._first_paint = self._first_paint, None
+        if hold is not None:
+            hold.close()
+            self.screen.refresh()
+            if not gc.isenabled():
+                # the `kafkaops` executable starts with the garbage collector off
+                # (kafkaops/cli/__init__.py): on again once the screen is surely on the
+                # terminal, with what start-up made collected once and then kept out of
+                # later collections' walks (what the bot does once it is ready)
+                self.set_timer(GC_AFTER_FIRST_PAINT, _resume_gc)
 
     # ------------------------------------------------------------ connection state
 

@@ -18,7 +18,8 @@ import pytest
 from .conftest import cli_env
 
 SCRIPT = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
+gc.disable()  # as the `kafkaops` executable starts (kafkaops/cli/__init__.py)
 from kafkaops.cli.main import build_parser
 from kafkaops.cli.common import Context
 
@@ -41,7 +42,13 @@ async def main():
             else:
                 raise SystemExit("the topic never appeared")
             screen = type(app.screen).__name__
-    print(json.dumps({"screen": screen, "modules": sorted(sys.modules)}))
+            modules = sorted(sys.modules)
+            for _ in range(100):  # the console turns the collector on after its first paint
+                if gc.isenabled():
+                    break
+                await pilot.pause(0.05)
+            collector = gc.isenabled()
+    print(json.dumps({"screen": screen, "modules": modules, "gc": collector}))
 
 asyncio.run(main())
 """
@@ -89,6 +96,30 @@ def loaded(bootstrap: str) -> dict:
 
 def test_first_screen_is_the_topic_list(loaded: dict) -> None:
     assert loaded["screen"] == "TopicsScreen"
+
+
+def test_the_console_turns_the_garbage_collector_on_after_its_first_screen(
+    loaded: dict,
+) -> None:
+    """`kafkaops` starts with Python's garbage collector off (start time); a console that
+    left it off would grow on every cycle it makes for as long as it runs."""
+    assert loaded["gc"] is True
+
+
+def test_other_commands_turn_the_garbage_collector_on(capsys: pytest.CaptureFixture[str]) -> None:
+    """The executable's entry turns the collector off; every command but the console turns
+    it on again once its arguments are parsed (the bot, tail and the rest run for long)."""
+    import gc
+
+    from kafkaops.cli.main import run
+
+    gc.disable()
+    try:
+        assert run(["completion", "bash"]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert "kafkaops" in capsys.readouterr().out
 
 
 def test_first_screen_loads_nothing_it_does_not_show(loaded: dict) -> None:
