@@ -170,7 +170,7 @@ def test_the_wheel_holds_every_package_and_says_which_pythons(installed: Install
     assert "Requires-Python: <3.14,>=3.11" in meta
     for minor in (11, 12, 13):
         assert f"Classifier: Programming Language :: Python :: 3.{minor}" in meta
-    assert "kafkaops = kafkaops.cli.main:main" in entry_points
+    assert "kafkaops = kafkaops.cli:main" in entry_points
 
 
 async def test_the_installed_command_runs_away_from_the_source(
