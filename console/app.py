@@ -42,7 +42,6 @@ import importlib
 import math
 import time
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -105,15 +104,14 @@ NAV: list[NavEntry] = [
 #: the screen the console opens on unless told otherwise
 DEFAULT_SCREEN = "topics"
 
-FIRST_PAINT_HOLD = 0.25
-"""Seconds the console waits for its first screen's data before painting that screen
-without it ("loading…"): see KafkaOpsApp.on_mount."""
-
-GC_AFTER_FIRST_PAINT = 1.0
-"""Seconds after the first screen's paint the garbage collector is turned on again."""
+GC_AFTER_MOUNT = 1.5
+"""Seconds after the console is mounted that Python's garbage collector is turned on again,
+when it started off (kafkaops/cli/__init__.py): its first screen is up well before."""
 
 
 def _resume_gc() -> None:
+    # what start-up made is collected once and then kept out of later collections' walks
+    # (gc.freeze, as the bot does once it is ready)
     gc.collect()
     gc.freeze()
     gc.enable()
@@ -212,18 +210,14 @@ class KafkaOpsApp(App[None]):
         self.bootstrap: str = cfg.bootstrap_servers
         self.read_only: bool = cfg.read_only
         self.sub_title = services.cluster_name
-        self._first_paint: ExitStack | None = None
 
     def on_mount(self) -> None:
         self.connection = ConnectionState("connecting", since=time.monotonic())
-        # The first screen is painted once, with its data: Textual would otherwise lay out
-        # and paint it empty (header, "loading…", the table's headings, footer) a frame or
-        # two before its first load answers, about 0.02 s of CPU of the console's start
-        # (docs/benchmarks.md, "console start"). A cluster slower than FIRST_PAINT_HOLD gets
-        # the loading screen then, as before.
-        self._first_paint = ExitStack()
-        self._first_paint.enter_context(self.batch_update())
-        self.set_timer(FIRST_PAINT_HOLD, self.first_load_done)
+        if not gc.isenabled():
+            # the `kafkaops` executable starts with the collector off (0.035-0.04 s of CPU
+            # of the console's start: kafkaops/cli/__init__.py); a collection that runs
+            # while the first screen is drawn would delay it, one after would not be seen
+            self.set_timer(GC_AFTER_MOUNT, _resume_gc)
         for entry in NAV:
             self.add_mode(entry.mode, self._screen_factory(entry))
         self.switch_mode(self.start_screen)
@@ -245,20 +239,6 @@ class KafkaOpsApp(App[None]):
             return screen
 
         return make
-
-    def first_load_done(self) -> None:
-        """The first screen's first load answered (or failed, or took FIRST_PAINT_HOLD):
-        paint from now on."""
-        hold, self._first_paint = self._first_paint, None
-        if hold is not None:
-            hold.close()
-            self.screen.refresh()
-            if not gc.isenabled():
-                # the `kafkaops` executable starts with the garbage collector off
-                # (kafkaops/cli/__init__.py): on again once the screen is surely on the
-                # terminal, with what start-up made collected once and then kept out of
-                # later collections' walks (what the bot does once it is ready)
-                self.set_timer(GC_AFTER_FIRST_PAINT, _resume_gc)
 
     # ------------------------------------------------------------ connection state
 

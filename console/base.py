@@ -652,12 +652,6 @@ class DataScreen(Screen[None]):
             self.set_status(f"updated {clock(self._loaded_at)} · every {self.REFRESH_EVERY:g}s",
                             routine=True)
         self._finished(self.REFRESH_EVERY)
-        self._first_load_done()
-
-    def _first_load_done(self) -> None:
-        done = getattr(self.app, "first_load_done", None)  # KafkaOpsApp's; not in every test
-        if done is not None:
-            done()
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
@@ -685,7 +679,6 @@ class DataScreen(Screen[None]):
             retry = clock(time.time() + delay)
             self.set_status(f"{self._error_text} Next try at {retry} (r tries now).", "error")
             self._finished(delay)
-            self._first_load_done()
             return
         text = str(error)
         if not isinstance(error, KafkaOpsError):
@@ -694,7 +687,6 @@ class DataScreen(Screen[None]):
         retry = clock(time.time() + self.REFRESH_EVERY)
         self.set_status(f"{self._error_text} Next try at {retry} (r tries now).", "error")
         self._finished(self.REFRESH_EVERY)
-        self._first_load_done()
 
     def _finished(self, delay: float) -> None:
         self._loading = False

@@ -43,7 +43,7 @@ async def main():
                 raise SystemExit("the topic never appeared")
             screen = type(app.screen).__name__
             modules = sorted(sys.modules)
-            for _ in range(100):  # the console turns the collector on after its first paint
+            for _ in range(100):  # the console turns the collector on again soon after start
                 if gc.isenabled():
                     break
                 await pilot.pause(0.05)
@@ -98,7 +98,7 @@ def test_first_screen_is_the_topic_list(loaded: dict) -> None:
     assert loaded["screen"] == "TopicsScreen"
 
 
-def test_the_console_turns_the_garbage_collector_on_after_its_first_screen(
+def test_the_console_turns_the_garbage_collector_on_again(
     loaded: dict,
 ) -> None:
     """`kafkaops` starts with Python's garbage collector off (start time); a console that
