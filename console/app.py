@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class NavEntry:
+    """A top-level screen of the console."""
+
     key: str
     """Key that opens the screen from anywhere (a Textual key name: "t", "D", ...)."""
     title: str

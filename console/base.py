@@ -226,6 +226,8 @@ class AlertsBadge(Static):
 
 @dataclass(frozen=True)
 class _FooterKey:
+    """Where a key sits on the footer's line."""
+
     key: str
     """The key a click presses (a Textual key name)."""
     start: int
@@ -475,6 +477,7 @@ class DataScreen(Screen[None]):
         self._status_held_until = 0.0  # see set_status(hold=...)
         self._error_text = ""  # the last failure, shown again while the next try runs
         self._load_queued = False  # a load is due on the next turn of the loop
+        self._suspended_once = False  # hidden at least once since it was mounted
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -559,12 +562,20 @@ class DataScreen(Screen[None]):
 
     # ------------------------------------------------------------ polling
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._suspended_once:
+            # Never hidden yet: every widget was styled as it mounted, and again on every
+            # change of class or state since, so Textual's restyle of the whole screen on
+            # resume (run after this handler) would change nothing. It comes twice as the
+            # console starts (the mode is made, then switched to): about 0.005 s of CPU each
+            # (docs/benchmarks.md, "console start").
+            event.refresh_styles = False
         # visible again: catch up now if a poll fell due while hidden, else keep the schedule
         if not self._loading:
             self._schedule(max(0.0, self._next_due - time.monotonic()))
 
     def on_screen_suspend(self) -> None:
+        self._suspended_once = True
         # hidden views do not poll
         self._cancel_timer()
 

@@ -50,6 +50,8 @@ def _health(t: TopicSummary) -> str:
 
 @dataclass(frozen=True)
 class Column:
+    """One column of the topic list."""
+
     key: str
     """Column key in the table, and the name `sort_topics` takes."""
     label: str

@@ -23,6 +23,8 @@ Face = Literal["cli", "slack", "console"]
 
 @dataclass(frozen=True)
 class Capability:
+    """One thing kafkaops does, named as the CLI, the console and Slack name it."""
+
     key: str
     """Stable name: "lag.group", "flag.toggle"."""
     topic: str

@@ -22,6 +22,8 @@ class TopicPartition(NamedTuple):
 
 @dataclass(frozen=True)
 class BrokerInfo:
+    """One broker of a cluster, as the metadata gives it."""
+
     node_id: int
     """Broker id as the cluster reports it (Tansu's is 111: never assume 0)."""
     host: str
@@ -36,6 +38,8 @@ class BrokerInfo:
 
 @dataclass(frozen=True)
 class ClusterOverview:
+    """A cluster at a glance: brokers, topics, partition health."""
+
     name: str
     """Cluster name from config."""
     bootstrap_servers: str
@@ -62,6 +66,8 @@ class ClusterOverview:
 
 @dataclass(frozen=True)
 class PartitionInfo:
+    """One partition: leader, replicas, offsets."""
+
     partition: int
     """Partition number."""
     leader: int | None
@@ -84,6 +90,8 @@ class PartitionInfo:
 
 @dataclass(frozen=True)
 class TopicMetadata:
+    """One topic as the metadata gives it."""
+
     name: str
     """Topic name."""
     internal: bool
@@ -94,6 +102,8 @@ class TopicMetadata:
 
 @dataclass(frozen=True)
 class MetadataSnapshot:
+    """A cluster's metadata at one moment."""
+
     cluster_id: str | None
     """The cluster's id."""
     controller_id: int | None
@@ -106,6 +116,8 @@ class MetadataSnapshot:
 
 @dataclass(frozen=True)
 class ConfigEntry:
+    """One config value of a topic or broker."""
+
     name: str
     """Config name, e.g. retention.ms."""
     value: str | None
@@ -121,6 +133,8 @@ NOT_REPORTED = "broker default (not reported)"
 
 @dataclass(frozen=True)
 class TopicSummary:
+    """One row of the topic list."""
+
     name: str
     """Topic name."""
     partitions: int
@@ -147,6 +161,8 @@ class TopicSummary:
 
 @dataclass(frozen=True)
 class TopicDetail:
+    """One topic in full: partitions and configs."""
+
     summary: TopicSummary
     """The same row the topic list shows."""
     partitions: tuple[PartitionInfo, ...]

@@ -480,6 +480,9 @@ async def test_frozen_cluster_turns_verdicts_unknown_until_it_answers_again() ->
 
 async def test_console_connects_once_the_cluster_comes_up(config: Config, bootstrap: str) -> None:
     """Nothing listens at first; then a TCP relay to the broker opens on that port."""
+    topic = unique("comes-up")  # a topic of its own: the shared broker may hold no other yet
+    async with Services(config) as services:
+        await (await services.topics()).create_topics([NewTopicSpec(topic, 1)])
     port = free_port()
     cfg = adhoc_config(f"127.0.0.1:{port}")
     host, broker_port = bootstrap.rsplit(":", 1)
@@ -504,7 +507,7 @@ async def test_console_connects_once_the_cluster_comes_up(config: Config, bootst
             await pilot.press("r")
             await wait_until(pilot, lambda: "connected" in screen_text(app).splitlines()[0],
                              "connected in the header")
-            await wait_until(pilot, lambda: rows(app, "topics"), "topic rows")
+            await wait_until(pilot, lambda: row_for(app, "topics", topic), "the topic's row")
             assert "cluster unreachable" not in screen_text(app)
         finally:
             server.close()

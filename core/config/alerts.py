@@ -12,6 +12,8 @@ from kafkaops.core.config.values import Duration
 
 @dataclass(frozen=True)
 class AlertRuleConfig:
+    """One alert rule of the config (alerts.rules)."""
+
     name: str
     """Unique rule name; appears in the alert."""
     channel: str | None = None
@@ -43,6 +45,8 @@ class AlertRuleConfig:
 
 @dataclass(frozen=True)
 class AlertsConfig:
+    """The alerts section: how often rules are evaluated, and the rules."""
+
     interval: Duration = Duration(15.0)
     """How often rules are evaluated."""
     rules: list[AlertRuleConfig] = field(default_factory=list)
@@ -67,6 +71,8 @@ class AlertsConfig:
 
 @dataclass(frozen=True)
 class LagConfig:
+    """The lag section: the window a group's status is judged on, and its warm-up."""
+
     window: Duration = Duration(300.0)
     """Snapshots a consumer group's status is judged on (every face uses the same)."""
     warmup: Duration = Duration(30.0)

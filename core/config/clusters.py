@@ -12,6 +12,8 @@ from kafkaops.core.config.values import Duration, Secret
 
 @dataclass(frozen=True)
 class SaslConfig:
+    """SASL settings of a cluster."""
+
     mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     """SASL mechanism."""
     username: str = ""
@@ -22,6 +24,8 @@ class SaslConfig:
 
 @dataclass(frozen=True)
 class TlsConfig:
+    """TLS settings of a cluster's brokers."""
+
     ca_file: str | None = None
     """PEM file of the CA that signed the brokers' certificates."""
     cert_file: str | None = None
@@ -36,6 +40,8 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class BasicAuthConfig:
+    """HTTP basic auth for a REST API."""
+
     username: str
     """User name for HTTP basic auth."""
     password: Secret = field(default_factory=lambda: Secret(""))
@@ -44,12 +50,16 @@ class BasicAuthConfig:
 
 @dataclass(frozen=True)
 class ConnectTlsConfig:
+    """TLS settings of a Kafka Connect REST API."""
+
     ca_file: str | None = None
     """PEM file of the CA that signed the worker's certificate (https:// URLs)."""
 
 
 @dataclass(frozen=True)
 class ConnectConfig:
+    """A Kafka Connect cluster beside a Kafka cluster."""
+
     name: str
     """Name of this Kafka Connect cluster (`--connect NAME`)."""
     url: str
@@ -62,6 +72,8 @@ class ConnectConfig:
 
 @dataclass(frozen=True)
 class RegistryTlsConfig:
+    """TLS files of a Schema Registry."""
+
     ca_file: str | None = None
     """PEM file of the CA that signed the registry's certificate (default: the system's)."""
     cert_file: str | None = None
@@ -72,6 +84,8 @@ class RegistryTlsConfig:
 
 @dataclass(frozen=True)
 class SchemaRegistryConfig:
+    """A Schema Registry beside a Kafka cluster."""
+
     url: str
     """Base URL of a Confluent-compatible Schema Registry, e.g. https://schemas:8081."""
     basic_auth: BasicAuthConfig | None = None
@@ -84,6 +98,8 @@ class SchemaRegistryConfig:
 
 @dataclass(frozen=True)
 class ClusterConfig:
+    """One Kafka cluster: where it is and how to talk to it."""
+
     bootstrap_servers: str
     """Comma-separated HOST:PORT list."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -109,6 +125,8 @@ class ClusterConfig:
 
 @dataclass(frozen=True)
 class DrPairConfig:
+    """A disaster-recovery pair of clusters."""
+
     name: str
     """Name of the pair, used by `--pair`."""
     primary: str
@@ -134,6 +152,8 @@ class DrPairConfig:
 
 @dataclass(frozen=True)
 class DrConfig:
+    """The dr section: the pairs of clusters."""
+
     pairs: list[DrPairConfig] = field(default_factory=list)
     """Primary/secondary cluster pairs."""
     signing_key: Secret = field(default_factory=lambda: Secret(""))

@@ -24,6 +24,8 @@ ADHOC_CLUSTER = "adhoc"
 
 @dataclass(frozen=True)
 class AuditConfig:
+    """The audit section: the audit trail and its signing."""
+
     signing_key: Secret = field(default_factory=lambda: Secret(""))
     """HMAC key that signs every audit record; use ${ENV_VAR}."""
     topic: str = "_kafkaops.audit"
@@ -32,6 +34,8 @@ class AuditConfig:
 
 @dataclass(frozen=True)
 class ConfirmationsConfig:
+    """The confirmations section: how pending confirmations are signed."""
+
     signing_key: Secret = field(default_factory=lambda: Secret(""))
     """HMAC key that signs pending confirmations (Slack's Confirm buttons); unset: the
     audit.signing_key; use ${ENV_VAR}."""
@@ -40,6 +44,8 @@ class ConfirmationsConfig:
 
 @dataclass(frozen=True)
 class FlagsConfig:
+    """The flags section: the flag store and its signing."""
+
     signing_key: Secret = field(default_factory=lambda: Secret(""))
     """Secret from which the Ed25519 key that signs flag records is derived; unset: the
     audit.signing_key; use ${ENV_VAR}. Unset both: flag records are unsigned."""
@@ -50,6 +56,8 @@ class FlagsConfig:
 
 @dataclass(frozen=True)
 class DeadLetterConfig:
+    """The dead letters section: which topics are dead-letter topics, and of which topic."""
+
     suffixes: list[str] = field(default_factory=lambda: [".dlq", "-dlq", ".dlt", "-dlt", ".DLT"])
     """A topic whose name ends in one of these is a dead-letter topic of the name before it."""
     topics: dict[str, str] = field(default_factory=dict)
@@ -59,6 +67,8 @@ class DeadLetterConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole validated config (see the package docstring for precedence)."""
+
     clusters: dict[str, ClusterConfig] = field(default_factory=dict)
     """Named clusters."""
     default_cluster: str | None = None

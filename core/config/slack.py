@@ -12,6 +12,8 @@ from kafkaops.core.config.values import Secret
 
 @dataclass(frozen=True)
 class SlackHttpConfig:
+    """The bot's HTTP mode (Slack sends requests to it)."""
+
     host: str = "0.0.0.0"
     """Address the HTTP mode server listens on."""
     port: int = 3000
@@ -20,6 +22,8 @@ class SlackHttpConfig:
 
 @dataclass(frozen=True)
 class SlackConfig:
+    """The slack section: the bot's tokens, channels and roles."""
+
     mode: Literal["socket", "http"] = "socket"
     """socket: Socket Mode (needs app_token); http: Events API (needs signing_secret)."""
     bot_token: Secret = field(default_factory=lambda: Secret(""))
@@ -49,6 +53,8 @@ class SlackConfig:
 
 @dataclass(frozen=True)
 class RoleConfig:
+    """A role of the bot's permissions."""
+
     users: list[str] = field(default_factory=list)
     """Slack user IDs."""
     usergroups: list[str] = field(default_factory=list)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TeamConfig:
+    """A team and what it owns."""
+
     match: list[str] = field(default_factory=list)
     """Topic name patterns (globs such as `orders.*`) the team owns. A topic belongs to the
     first team, in config order, with a pattern that matches it; else it is unowned."""
@@ -21,6 +23,8 @@ class TeamConfig:
 
 @dataclass(frozen=True)
 class CostsConfig:
+    """The costs section: prices for chargeback."""
+
     storage_gb_month: float = 0.0
     """Price of keeping one GB (10^9 bytes, every replica counted) for a month."""
     ingress_gb: float = 0.0
@@ -31,6 +35,8 @@ class CostsConfig:
 
 @dataclass(frozen=True)
 class PolicyConfig:
+    """One topic policy: the topics it applies to and what they must follow."""
+
     name: str
     """Policy name; each violation names it."""
     match: dict[str, str] = field(default_factory=dict)

@@ -37,6 +37,8 @@ _CONFIG_SOURCES = {
 
 @dataclass(frozen=True)
 class NewTopicSpec:
+    """A topic to create."""
+
     name: str
     """Topic name."""
     partitions: int = 1
