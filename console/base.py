@@ -735,5 +735,5 @@ class BrokenScreen(DataScreen):
     def refresh_data(self) -> None:
         pass
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         pass

@@ -330,8 +330,8 @@ class DlqTopicScreen(DataScreen):
             self._result(f"cannot replay: {e}", error=True)
             return
         if not plan.items:
-            shown = plural(len(positions), "record")
-            self._result(f"nothing to change: none of the {shown} {what} "
+            counted = plural(len(positions), "record")
+            self._result(f"nothing to change: none of the {counted} {what} "
                          f"can be replayed ({len(plan.already_replayed):,} replayed before, "
                          f"{len(plan.no_origin):,} with no known origin); nothing was written")
             return

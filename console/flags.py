@@ -246,7 +246,7 @@ class FlagsScreen(_FlagActions, DataScreen):
     AUTO_FOCUS = "#flags"
     REFRESH_EVERY = 30.0  # changes arrive live; the poll is a safety net
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "On/off"),
+        Binding("space", "toggle_flag", "On/off"),
         Binding("p", "rollout", "Rollout %"),
         Binding("enter", "history", "History"),
         Binding("slash", "search", "Search", key_display="/"),
@@ -368,7 +368,7 @@ class FlagsScreen(_FlagActions, DataScreen):
             event.input.display = False
         self.query_one("#flags", DataTable).focus()
 
-    def action_toggle(self) -> None:
+    def action_toggle_flag(self) -> None:  # not `toggle`: DOMNode has an action of that name
         flag = self.highlighted()
         if flag is not None and self.writable(f"switch flag {flag.key!r}", flag.key):
             self._toggle_worker(flag)

@@ -78,13 +78,13 @@ def render_detail(m: Message, mode: ViewMode) -> Text:
             out.append(f"  {printable(name)}: {header_text(raw)}\n")
     else:
         out.append("headers    (none)\n")
-    raw = m.value
+    value = m.value
     if m.framed is not None:  # Confluent-framed: which schema decoded it, or why not
         out.append(f"schema     {printable(m.framed.describe())}\n",
                    style="red" if m.framed.error is not None else "")
         if mode == "hex":
-            raw = m.framed.raw  # the bytes as on the topic, frame included
-    decoded = _value_view(raw, mode)
+            value = m.framed.raw  # the bytes as on the topic, frame included
+    decoded = _value_view(value, mode)
     label = {"json": "JSON", "text": "text", "binary": "binary, shown as hex",
              "empty": "empty", "null": "null (tombstone)"}[decoded.kind]
     size = f"{decoded.size:,} bytes" + (", shown in part" if decoded.truncated else "")

@@ -169,8 +169,8 @@ class OffsetResetScreen(ModalScreen["ResetResult | None"]):
         if read_back:
             labels.insert(labels.index("New") + 1, READ_BACK)
         for label in labels:
-            justify = "left" if label in ("Move", "Note") else "right"
-            table.add_column(Text(label, justify=justify), key=label)
+            table.add_column(Text(label, justify="left" if label in ("Move", "Note")
+                                  else "right"), key=label)
 
     def set_status(self, text: str, kind: str = "ok") -> None:
         status = self.query_one("#reset-status", Static)
