@@ -60,6 +60,7 @@ class SchemasScreen(DataScreen):
         self._global: CompatibilityLevel | None = None
         self._subject: str | None = None
         self._detail: SubjectDetail | None = None
+        self._drawn_subject: str | None = None  # the subject the versions table holds
         self._versions: dict[int, RegisteredSchema] = {}
         self.marked: int | None = None
 
@@ -157,7 +158,11 @@ class SchemasScreen(DataScreen):
             info.append(" · referenced by ids " + ", ".join(map(str, d.referenced_by)))
         self.query_one("#schema-subject-info", Static).update(info)
         table: DataTable[Any] = self.query_one("#schema-versions", DataTable)
-        cursor = table.cursor_row if table.row_count else len(d.versions) - 1
+        # the same subject drawn again keeps its cursor; another opens on its latest version
+        # (keeping the row of the subject before highlighted that row's version instead)
+        same = self._drawn_subject == d.subject
+        cursor = table.cursor_row if same and table.row_count else len(d.versions) - 1
+        self._drawn_subject = d.subject
         table.clear()
         for n in d.versions:
             s = self._versions.get(n)

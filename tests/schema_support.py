@@ -43,27 +43,42 @@ def order(i: int, status: str = "NEW") -> dict[str, Any]:
 async def registry_process(bootstrap: str, *, port: int | None = None,
                            topic: str = "_schemas", basic_auth: str | None = None
                            ) -> AsyncIterator[str]:
-    """`python -m kafkaops.demo.schema_registry` as a child process; yields its URL."""
-    port = port or free_port()
-    args = [sys.executable, "-m", "kafkaops.demo.schema_registry", "--bootstrap", bootstrap,
-            "--port", str(port), "--topic", topic]
-    if basic_auth:
-        args += ["--basic-auth", basic_auth]
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    try:
+    """`python -m kafkaops.demo.schema_registry` as a child process; yields its URL.
+
+    Without `port`, a free one is picked; another process may take it before the child
+    binds it (a full run saw "address already in use"), so then it starts again on
+    another, up to three times."""
+    for attempt in range(3):
+        chosen = port or free_port()
+        args = [sys.executable, "-m", "kafkaops.demo.schema_registry", "--bootstrap",
+                bootstrap, "--port", str(chosen), "--topic", topic]
+        if basic_auth:
+            args += ["--basic-auth", basic_auth]
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert proc.stdout is not None
         seen = []
-        async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                seen.append(line)
-                if not line:
-                    raise RuntimeError("the registry exited:\n" + "".join(seen))
-                if "listening on" in line:
-                    break
-        yield f"http://127.0.0.1:{port}"
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    line = (await proc.stdout.readline()).decode()
+                    seen.append(line)
+                    if not line or "listening on" in line:
+                        break
+        except BaseException:  # no answer in time, or cancelled: leave no registry behind
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+        if line:
+            break
+        await proc.wait()
+        if port is None and attempt < 2 and "address already in use" in "".join(seen):
+            continue
+        raise RuntimeError("the registry exited:\n" + "".join(seen))
+    try:
+        yield f"http://127.0.0.1:{chosen}"
     finally:
         if proc.returncode is None:
             proc.terminate()
