@@ -472,7 +472,8 @@ class DataScreen(Screen[None]):
         self.stale_since: float | None = None
         """Wall clock of the data on screen while its cluster does not answer; None when the
         last load answered. Screens whose rows carry a verdict (ok, OK, RUNNING) then show
-        it as UNKNOWN with its age (`show_stale`), never as a verdict that is still true."""
+        it as UNKNOWN with its age (`SHOWS_STALE`), never as a verdict that is still true."""
+        self._last_data: Any = None  # what the last good load gave `show`
         self._next_due = 0.0  # monotonic time the next load is due
         self._status_held_until = 0.0  # see set_status(hold=...)
         self._error_text = ""  # the last failure, shown again while the next try runs
@@ -531,16 +532,23 @@ class DataScreen(Screen[None]):
         yield from self.compose_body()
         yield KeyFooter()
 
-    def show_stale(self) -> None:
-        """Show the data on screen again as stale (`stale_since` is set): called after each
-        failed try while the cluster does not answer. The default shows nothing more than
-        the status line's "Showing data from ..."; screens with verdicts override it."""
+    #: the screen's rows carry verdicts (ok, OK, complies): while its cluster does not answer,
+    #: its last data is shown again after each failed try, with `stale_since` set, and
+    #: `show` writes each verdict as `unknown_was` says
+    SHOWS_STALE: ClassVar[bool] = False
 
     def stale_age(self) -> str:
         """How old the data on screen is, as people read it ("52s"), while it is stale."""
         from kafkaops.core.lag.status import age  # only once a cluster stops answering
 
         return age(time.time() - self.stale_since) if self.stale_since is not None else ""
+
+    def unknown_was(self, verdict: str) -> str | None:
+        """A verdict cell while the data is stale ("UNKNOWN · was ok 52s ago"); None while
+        the data is current."""
+        if self.stale_since is None:
+            return None
+        return f"UNKNOWN · was {verdict} {self.stale_age()} ago"
 
     def set_status(
         self, text: str, kind: str = "ok", *, hold: float = 0.0, routine: bool = False
@@ -641,6 +649,7 @@ class DataScreen(Screen[None]):
         self._error_text = ""
         self._loaded_at = time.time()
         self.stale_since = None
+        self._last_data = message.data
         app = cast("KafkaOpsApp", self.app)
         try:
             reached = self.reached(message.data)
@@ -681,10 +690,10 @@ class DataScreen(Screen[None]):
                 f" Showing data from {clock(self._loaded_at)}." if self._loaded_at else ""
             )
             self._error_text = f"cluster unreachable: {error}.{stale}"
-            if self._loaded_at is not None:
+            if self._loaded_at is not None and self.SHOWS_STALE:
                 self.stale_since = self._loaded_at
                 try:
-                    self.show_stale()
+                    self.show(self._last_data)
                 except Exception as e:  # a rendering bug: the status line still says it all
                     self._error_text += f" (cannot mark the data stale: {type(e).__name__})"
             retry = clock(time.time() + delay)

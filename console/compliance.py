@@ -48,6 +48,7 @@ def fix_text(plan: FixPlan) -> Text:
 
 class ComplianceScreen(DataScreen):
     CSS_PATH = "usage.tcss"
+    SHOWS_STALE = True
     TITLE = "Compliance"
     REFRESH_EVERY = 30.0
     AUTO_FOCUS = "#compliance-findings"
@@ -58,7 +59,6 @@ class ComplianceScreen(DataScreen):
     def __init__(self) -> None:
         super().__init__()
         self._findings: list[Finding] = []
-        self._report: PolicyReport | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="compliance-summary")
@@ -76,12 +76,7 @@ class ComplianceScreen(DataScreen):
             return None
         return await PolicyService(self.services).check()
 
-    def show_stale(self) -> None:
-        if self._report is not None:
-            self.show(self._report)
-
     def show(self, data: PolicyReport | None) -> None:
-        self._report = data
         summary = self.query_one("#compliance-summary", Static)
         table: DataTable[Any] = self.query_one("#compliance-findings", DataTable)
         cursor = table.cursor_row

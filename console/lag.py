@@ -65,9 +65,8 @@ def status_text(status: Status) -> Text:
 def stale_text(screen: DataScreen, was: str) -> Text | None:
     """While the screen's cluster does not answer: a verdict cell as UNKNOWN with what it
     was and how long ago; None while the data is current."""
-    if screen.stale_since is None:
-        return None
-    return Text(f"UNKNOWN · was {was} {screen.stale_age()} ago", style="dim")
+    words = screen.unknown_was(was)
+    return None if words is None else Text(words, style="dim")
 
 
 def sparkline(values: Sequence[int | None], width: int) -> str:
@@ -126,6 +125,7 @@ class LagScreen(DataScreen):
     """Every consumer group: state, members, total lag, lag time, status, trend, ETA."""
 
     CSS_PATH = "lag.tcss"
+    SHOWS_STALE = True
     TITLE = "Consumer lag"
     AUTO_FOCUS = "#lag-groups"
     REFRESH_EVERY = 5.0
@@ -167,9 +167,6 @@ class LagScreen(DataScreen):
 
     def show(self, data: LagSnapshot) -> None:
         self.snapshot = data
-        self._render_rows()
-
-    def show_stale(self) -> None:
         self._render_rows()
 
     def _row(self, g: GroupLag) -> tuple[Text, ...]:
@@ -291,6 +288,7 @@ class GroupLagScreen(DataScreen):
     """One group: summary, a sparkline of its total lag, its partitions and members."""
 
     CSS_PATH = "lag.tcss"
+    SHOWS_STALE = True
     AUTO_FOCUS = "#group-partitions"
     REFRESH_EVERY = 5.0
     SPARK_WIDTH = 60
@@ -384,10 +382,6 @@ class GroupLagScreen(DataScreen):
             (f"lag over {age(span) if span else 'the last refresh'}: ", "dim"), (line, "bold"),
             f"  now {count(values[-1])} · peak {count(max(known) if known else None)}",
         )
-
-    def show_stale(self) -> None:
-        if self.lag is not None:
-            self.show((self.lag, self.series))
 
     def _row(self, p: PartitionLag) -> tuple[Text, ...]:
         stale = stale_text(self, p.status.label)

@@ -44,9 +44,8 @@ def overview_lines(ov: ClusterOverview) -> list[str]:
 
 class OverviewScreen(DataScreen):
     TITLE = "Cluster"
+    SHOWS_STALE = True
     REFRESH_EVERY = 10.0
-
-    _shown: ClusterOverview | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="overview-facts")
@@ -61,12 +60,7 @@ class OverviewScreen(DataScreen):
     async def load(self) -> ClusterOverview:
         return await (await self.services.topics()).overview()
 
-    def show_stale(self) -> None:
-        if self._shown is not None:
-            self.show(self._shown)
-
     def show(self, data: ClusterOverview) -> None:
-        self._shown = data
         lines = overview_lines(data)
         if self.stale_since is not None:
             # the counts are the last answer's: say that the partitions' health is not known

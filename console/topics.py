@@ -116,6 +116,7 @@ def visible_topics(
 
 class TopicsScreen(DataScreen):
     TITLE = "Topics"
+    SHOWS_STALE = True
     REFRESH_EVERY = 5.0
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", key_display="/"),
@@ -231,16 +232,13 @@ class TopicsScreen(DataScreen):
 
             self._render_timer = self.set_timer(max(0.05, self._render_seconds), later)
 
-    def show_stale(self) -> None:
-        self._render_rows()
-
     def _texts(self, t: TopicSummary) -> tuple[str, ...]:
         """A row's cells as text; while the cluster does not answer, the health verdict is
         UNKNOWN with what it was and how long ago."""
         texts = tuple(c.cell(t) for c in COLUMNS)
         if self.stale_since is None:
             return texts
-        return tuple(f"UNKNOWN · was {v} {self.stale_age()} ago" if c.key == "health" else v
+        return tuple((self.unknown_was(v) or v) if c.key == "health" else v
                      for c, v in zip(COLUMNS, texts, strict=True))
 
     def _cell(self, col: Column, t: TopicSummary, value: str) -> Text:
