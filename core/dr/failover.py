@@ -109,12 +109,17 @@ class FailoverService:
         self.resumer = Resumer(services, self.control, self.steps)
         self.resigner = Resigner(services, self.control)
 
+    async def _reached(self, pair: str | DrPairConfig | None) -> DrPairConfig:
+        """The pair, once each of its clusters was asked whether it answers (PairReach)."""
+        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        await self.reach.check(p)
+        return p
+
     async def plan(
         self, pair: str | DrPairConfig | None = None, *, direction: Direction = "failover"
     ) -> FailoverPlan:
         """The plan and its pre-checks. Changes nothing."""
-        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
-        await self.reach.check(p)
+        p = await self._reached(pair)
         view = await self.control.read(p)
         return await self.planner.plan(p, view, direction)
 
@@ -132,9 +137,8 @@ class FailoverService:
         and changes nothing, so what runs is what was shown."""
         from kafkaops.core.audit.log import local_actor
 
-        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
+        p = await self._reached(pair)
         actor = actor or local_actor()
-        await self.reach.check(p)
         view = await self.control.read(p)
         fresh = await self.planner.plan(p, view, direction)
         shown = fingerprint or (plan.fingerprint if plan is not None else None)
@@ -161,14 +165,12 @@ class FailoverService:
         old active cluster could not be marked then, mark it now."""
         from kafkaops.core.audit.log import local_actor
 
-        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
-        await self.reach.check(p)
+        p = await self._reached(pair)
         return await self.resumer.resume(p, actor=actor or local_actor(), face=face, hook=hook)
 
     async def plan_resign(self, pair: str | DrPairConfig | None = None) -> ResignPlan:
         """What `dr resign` would write again, signed (core/dr/resign.py). Changes nothing."""
-        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
-        await self.reach.check(p)
+        p = await self._reached(pair)
         return await self.resigner.plan(p)
 
     async def resign(self, pair: str | DrPairConfig | None = None, *, plan: ResignPlan,
@@ -177,14 +179,12 @@ class FailoverService:
         (Conflict, changing nothing, if it changed); returns the plan made afterwards."""
         from kafkaops.core.audit.log import local_actor
 
-        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
-        await self.reach.check(p)
+        p = await self._reached(pair)
         return await self.resigner.apply(p, plan, actor=actor or local_actor(), face=face)
 
     async def status(self, pair: str | DrPairConfig | None = None) -> FailoverResult | None:
         """The newest run of the pair (None: never failed over)."""
-        p = pair if isinstance(pair, DrPairConfig) else self.dr.pair(pair)
-        await self.reach.check(p)
+        p = await self._reached(pair)
         view = await self.control.read(p)
         latest = view.latest_run()
         if latest is None:

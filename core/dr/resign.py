@@ -19,7 +19,9 @@ different active clusters at one epoch, or an unsigned run is unfinished.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,8 +96,6 @@ class ResignPlan:
 
 
 def _when(at: float) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
 
 
@@ -159,8 +159,6 @@ class Resigner:
             raise UsageError(
                 "DR control records are not signed here (neither dr.signing_key nor "
                 "audit.signing_key is set): nothing to re-sign")
-        import asyncio
-
         names = [pair.primary, pair.secondary]
         signed_reads, raw_reads = await asyncio.gather(
             asyncio.gather(*(self.control.read_cluster(n, pair.name) for n in names),
