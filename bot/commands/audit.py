@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from kafkaops.bot.render.audit import render_audit, render_verify_trails
 from kafkaops.bot.render.common import Message
-from kafkaops.core.audit.trails import list_trails, verify_trails
+from kafkaops.core.audit.trails import list_trails, trails_of, verify_trails
 from kafkaops.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -54,8 +54,7 @@ async def audit(inv: Invocation) -> Message:
 async def verify(inv: Invocation) -> Message:
     """Every cluster's trail, as `audit` lists them, or the one --cluster names; one that
     does not answer is UNKNOWN (the same check as `kafkaops audit verify`)."""
-    clusters = ([inv.cluster] if inv.cluster_given
-                else list(dict.fromkeys([inv.cluster, *inv.services.config.clusters])))
+    clusters = trails_of(inv.services, one=inv.cluster_given, current=inv.cluster)
     checks = [c if c.error is None else dataclasses.replace(
         c, error=inv.bot.public(c.error, f"audit trail of {c.cluster}"))
         for c in await verify_trails(inv.services, clusters)]

@@ -129,11 +129,11 @@ class TrailCheck:
     """Why it was not read (the cluster did not answer): UNKNOWN, never OK."""
 
 
-def trails_of(services: Services, *, one: bool) -> list[str]:
-    """The clusters whose trails a listing or a check covers: the current cluster's first,
-    then (unless `one`: the person named a cluster) every other in the config, since a
-    failover writes its steps on the target's trail."""
-    return list(dict.fromkeys([services.cluster_name,
+def trails_of(services: Services, *, one: bool, current: str | None = None) -> list[str]:
+    """The clusters whose trails a listing or a check covers: the current cluster's first
+    (`current`, default the services' own), then (unless `one`: the person named a cluster)
+    every other in the config, since a failover writes its steps on the target's trail."""
+    return list(dict.fromkeys([current or services.cluster_name,
                                *([] if one else services.config.clusters)]))
 
 
